@@ -1,0 +1,245 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type V1EndpointSlice,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { waitUntil } from './child-process.ts';
+
+/** What an echo "pod" answers: who it is and what request it saw. */
+export interface EchoReply {
+  pod: string;
+  address: string;
+  port: number;
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * An HTTP server standing in for a pod. It listens on a documentation-range
+ * address inside the suite's private network namespace (the API server refuses
+ * loopback addresses in EndpointSlices) and answers every request with an
+ * {@link EchoReply}. `healthy = false` makes `/healthz` answer 503.
+ */
+export interface EchoPod {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Base URL, e.g. `http://198.51.100.7:43127`. */
+  readonly url: string;
+  /** Requests served so far. */
+  readonly requests: number;
+  healthy: boolean;
+  close(): Promise<void>;
+}
+
+/** Starts an echo server named `name` on `address` (port 0 = any free port). */
+export async function startEchoPod(name: string, address: string, port = 0): Promise<EchoPod> {
+  let requests = 0;
+  const state = { healthy: true };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests++;
+    if (req.url === '/healthz' && !state.healthy) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('unhealthy\n');
+      return;
+    }
+    const local = req.socket.address() as AddressInfo;
+    const reply: EchoReply = {
+      pod: name,
+      address: local.address,
+      port: local.port,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+    };
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': name });
+      res.end(`${JSON.stringify(reply)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    name,
+    address,
+    port: bound,
+    url: `http://${host}:${bound}`,
+    get requests() {
+      return requests;
+    },
+    get healthy() {
+      return state.healthy;
+    },
+    set healthy(value: boolean) {
+      state.healthy = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The one Node the suite's stand-in Pods are bound to (there is no kubelet). */
+export const TEST_NODE = 'pier-test-node';
+
+/**
+ * Makes sure the stand-in Node exists: the EndpointSlice controller skips Pods
+ * whose Node it cannot find.
+ */
+export async function ensureTestNode(kc: KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  try {
+    await core.readNode({ name: TEST_NODE });
+  } catch {
+    await core
+      .createNode({ body: { metadata: { name: TEST_NODE, labels: { 'pier.dev/edge': 'true' } } } })
+      .catch((err: unknown) => {
+        // Another test file may have created it meanwhile.
+        if (!String(err).includes('AlreadyExists') && !String(err).includes('409')) throw err;
+      });
+  }
+}
+
+/**
+ * Publishes an echo server as a Pod with `labels`, bound to the test Node, and
+ * plays the kubelet's part: marks it Running and Ready with the echo's address.
+ */
+export async function exposeAsPod(
+  kc: KubeConfig,
+  namespace: string,
+  echo: EchoPod,
+  labels: Record<string, string>,
+): Promise<V1Pod> {
+  await ensureTestNode(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  const pod = await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name: echo.name, labels },
+      spec: {
+        nodeName: TEST_NODE,
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'echo',
+            image: 'registry.invalid/pier/echo:test',
+            ports: [{ name: 'http', containerPort: echo.port }],
+          },
+        ],
+      },
+    },
+  });
+  const now = new Date();
+  pod.status = {
+    phase: 'Running',
+    podIP: echo.address,
+    podIPs: [{ ip: echo.address }],
+    hostIP: '192.0.2.250',
+    startTime: now,
+    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+      type,
+      status: 'True',
+      lastTransitionTime: now,
+    })),
+  };
+  return core.replaceNamespacedPodStatus({ name: echo.name, namespace, body: pod });
+}
+
+/** A Service of `port` whose selector is `selector` (or none, for hand-made slices). */
+export function createService(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  port: { port: number; targetPort: number | string; name?: string },
+  selector?: Record<string, string>,
+): Promise<V1Service> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        ...(selector ? { selector } : {}),
+        ports: [
+          { name: port.name ?? 'http', port: port.port, targetPort: port.targetPort as never },
+        ],
+      },
+    },
+  });
+}
+
+/**
+ * Publishes echo servers as a hand-made EndpointSlice of a Service without
+ * selector (a legitimate Kubernetes pattern for endpoints outside the cluster).
+ */
+export function exposeAsEndpointSlice(
+  kc: KubeConfig,
+  namespace: string,
+  service: string,
+  echos: readonly EchoPod[],
+  portName = 'http',
+): Promise<V1EndpointSlice> {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const family = echos[0]?.address.includes(':') ? 'IPv6' : 'IPv4';
+  const port = echos[0]?.port ?? 80;
+  return discovery.createNamespacedEndpointSlice({
+    namespace,
+    body: {
+      metadata: {
+        name: `${service}-manual`,
+        labels: {
+          'kubernetes.io/service-name': service,
+          'endpointslice.kubernetes.io/managed-by': 'pier.dev-test-suite',
+        },
+      },
+      addressType: family,
+      ports: [{ name: portName, port, protocol: 'TCP' }],
+      endpoints: echos.map((e) => ({
+        addresses: [e.address],
+        conditions: { ready: true, serving: true, terminating: false },
+        targetRef: { kind: 'Pod', name: e.name, namespace },
+      })),
+    },
+  });
+}
+
+/** Waits until the Service's EndpointSlices list exactly the ready `addresses`. */
+export function waitForEndpoints(
+  kc: KubeConfig,
+  namespace: string,
+  service: string,
+  addresses: readonly string[],
+  timeoutMs = 30_000,
+): Promise<V1EndpointSlice[]> {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const want = [...addresses].sort().join(',');
+  return waitUntil(
+    `EndpointSlices of ${namespace}/${service} to list ${want}`,
+    async () => {
+      const list = await discovery.listNamespacedEndpointSlice({
+        namespace,
+        labelSelector: `kubernetes.io/service-name=${service}`,
+      });
+      const ready = list.items
+        .flatMap((s) => s.endpoints ?? [])
+        .filter((e) => e.conditions?.ready === true)
+        .flatMap((e) => e.addresses)
+        .sort()
+        .join(',');
+      return ready === want ? list.items : undefined;
+    },
+    timeoutMs,
+  );
+}
