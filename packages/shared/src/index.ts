@@ -1,0 +1,16 @@
+// The package's public API. Internal helpers (field-reader.ts) are deliberately not exported.
+export * from './errors.ts';
+export * from './health-check-defaults.ts';
+export { checkHealthCheckSettings } from './health-check-validation.ts';
+export * from './host-match.ts';
+export * from './ip-address.ts';
+export * from './key-sealing.ts';
+export * from './keyspace.ts';
+export * from './logger.ts';
+export * from './metrics.ts';
+export * from './path-match.ts';
+export * from './route-codec.ts';
+export * from './route-index.ts';
+export * from './route-patch.ts';
+export * from './route-table.ts';
+export * from './route-table-validation.ts';

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  endpointField,
+  healthChannel,
+  healthKey,
+  KEY_PREFIX,
+  keyspaceVersion,
+  nodeHeartbeatKey,
+  ROUTES_LOG_FIELDS,
+  routesLogKey,
+  routesRevisionKey,
+  routesSnapshotKey,
+  vipLeaseKey,
+} from './keyspace.ts';
+
+test('key names are the documented ones (docs/redis-keyspace.md)', () => {
+  assert.equal(keyspaceVersion, 1);
+  assert.equal(KEY_PREFIX, 'pier:v1:');
+  const rows: Array<[string, string]> = [
+    [routesRevisionKey(), 'pier:v1:routes:revision'],
+    [routesSnapshotKey(), 'pier:v1:routes:snapshot'],
+    [routesLogKey(), 'pier:v1:routes:log'],
+    [healthKey('shop/web:80'), 'pier:v1:health:shop/web:80'],
+    [healthChannel(), 'pier:v1:health:events'],
+    [nodeHeartbeatKey('edge-1'), 'pier:v1:nodes:edge-1'],
+    [vipLeaseKey('203.0.113.7'), 'pier:v1:l2:lease:203.0.113.7'],
+    [vipLeaseKey('2001:db8::7'), 'pier:v1:l2:lease:2001:db8::7'],
+  ];
+  for (const [actual, expected] of rows) assert.equal(actual, expected);
+  assert.deepEqual({ ...ROUTES_LOG_FIELDS }, { revision: 'rev', from: 'from', patch: 'patch' });
+});
+
+test('endpoint fields keep the port unambiguous for IPv6', () => {
+  assert.equal(endpointField('192.0.2.10', 8080), '192.0.2.10:8080');
+  assert.equal(endpointField('2001:db8::10', 8080), '[2001:db8::10]:8080');
+});
+
+test('empty or whitespace ids are refused rather than merged into one key', () => {
+  for (const make of [
+    () => healthKey(''),
+    () => nodeHeartbeatKey(''),
+    () => vipLeaseKey(' '),
+    () => healthKey('a b'),
+  ]) {
+    assert.throws(make, TypeError);
+  }
+});

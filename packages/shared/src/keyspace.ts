@@ -1,0 +1,77 @@
+/**
+ * Redis key names. Every key Pier uses is built here, under {@link KEY_PREFIX}, so the keyspace
+ * is documented in one place (docs/redis-keyspace.md) and a layout change is one version bump.
+ */
+
+/** Version of the key layout; part of every key, so two layouts can coexist during upgrades. */
+export const keyspaceVersion = 1;
+
+/** Prefix of every Pier key and channel. */
+export const KEY_PREFIX = `pier:v${keyspaceVersion}:`;
+
+/** Approximate length the route change log is trimmed to (`XTRIM MAXLEN ~`). */
+export const ROUTES_LOG_MAX_LENGTH = 1000;
+
+/** Field names of a route change-log entry. */
+export const ROUTES_LOG_FIELDS = Object.freeze({
+  /** The revision the entry publishes. */
+  revision: 'rev',
+  /** The revision the patch applies to (`rev - 1`). */
+  from: 'from',
+  /** The encoded RoutePatch. */
+  patch: 'patch',
+} as const);
+
+/** String: the latest published route-table revision, a decimal integer. */
+export function routesRevisionKey(): string {
+  return `${KEY_PREFIX}routes:revision`;
+}
+
+/** String: the encoded RouteTable at the latest revision (its revision inside). */
+export function routesSnapshotKey(): string {
+  return `${KEY_PREFIX}routes:snapshot`;
+}
+
+/** Stream: one entry per revision with fields {@link ROUTES_LOG_FIELDS}, trimmed. */
+export function routesLogKey(): string {
+  return `${KEY_PREFIX}routes:log`;
+}
+
+/** Hash: health state of one backend's endpoints, field {@link endpointField} → JSON state. */
+export function healthKey(backendId: string): string {
+  return `${KEY_PREFIX}health:${nonEmpty(backendId, 'backendId')}`;
+}
+
+/**
+ * Pub/sub channel announcing health changes. Cannot collide with {@link healthKey}: a backend id
+ * always contains '/', `events` does not.
+ */
+export function healthChannel(): string {
+  return `${KEY_PREFIX}health:events`;
+}
+
+/** String with a TTL: a dataplane node is alive while its heartbeat key exists. */
+export function nodeHeartbeatKey(nodeName: string): string {
+  return `${KEY_PREFIX}nodes:${nonEmpty(nodeName, 'nodeName')}`;
+}
+
+/** String with a TTL: the node currently announcing an external address in L2 mode. */
+export function vipLeaseKey(address: string): string {
+  return `${KEY_PREFIX}l2:lease:${nonEmpty(address, 'address')}`;
+}
+
+/**
+ * The field of an endpoint in a {@link healthKey} hash: `address:port`, with an IPv6 address in
+ * brackets (`[2001:db8::1]:8080`) so the port stays unambiguous.
+ */
+export function endpointField(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** An empty or whitespace id would silently merge keys of different objects. */
+function nonEmpty(value: string, what: string): string {
+  if (value === '' || /\s/.test(value)) {
+    throw new TypeError(`${what} must be non-empty and contain no whitespace`);
+  }
+  return value;
+}

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { backend, certificate, route, table, vhost } from './fixtures.test.ts';
+import type { PathType } from './path-match.ts';
+import { bestPathMatch } from './path-match.ts';
+import { RouteIndex } from './route-index.ts';
+import type { Route } from './route-table.ts';
+
+const A = '203.0.113.1';
+const V6 = '2001:db8::1';
+const OTHER = '198.51.100.1';
+
+const be = Object.fromEntries(
+  ['web', 'api', 'v1', 'exact', 'wild', 'public', 'def', 'star', 'stardef'].map((n) => [
+    n,
+    backend(n),
+  ]),
+);
+const id = (name: string) => (be[name] as { id: string }).id;
+
+const index = new RouteIndex(
+  table(8, {
+    backends: Object.values(be),
+    certificates: [certificate('shop/shop-tls'), certificate('shop/wild-tls')],
+    vhosts: [
+      vhost(
+        A,
+        'shop.example.com',
+        [
+          route('/', 'Prefix', id('web')),
+          route('/api/v1', 'Prefix', id('v1')),
+          route('/api', 'Prefix', id('api')),
+          route('/api', 'Exact', id('exact')),
+        ],
+        { tls: { certificate: 'shop/shop-tls' } },
+      ),
+      vhost(A, '*.example.com', [route('/', 'Prefix', id('wild'))], {
+        tls: { certificate: 'shop/wild-tls' },
+      }),
+      vhost(A, 'plain.example.com', [route('/', 'Prefix', id('web'))]),
+      vhost(A, '', [route('/public', 'Prefix', id('public'))], { defaultBackend: id('def') }),
+      vhost('*', 'shop.example.com', [route('/', 'Prefix', id('star'))]),
+      vhost('*', 'other.example.org', [route('/', 'Prefix', id('star'))]),
+      vhost('*', '', [], { defaultBackend: id('stardef') }),
+      vhost(V6, 'v6.example.com', [route('/app', 'Prefix', id('web'))]),
+    ],
+  }),
+);
+
+/** [local address, Host header, path] → [backend name, route path or 'default', vhost host]. */
+const ROWS: Array<[string, string, string, [string, string, string] | undefined]> = [
+  // Within a host: deepest Prefix wins, Exact beats Prefix, the query is ignored.
+  [A, 'shop.example.com', '/', ['web', '/', 'shop.example.com']],
+  [A, 'shop.example.com:8443', '/api/v1/users', ['v1', '/api/v1', 'shop.example.com']],
+  [A, 'SHOP.example.com.', '/api', ['exact', '/api', 'shop.example.com']],
+  [A, 'shop.example.com', '/api?next=/api/v1', ['exact', '/api', 'shop.example.com']],
+  [A, 'shop.example.com', '/api/', ['api', '/api', 'shop.example.com']],
+  [A, 'shop.example.com', '/apix', ['web', '/', 'shop.example.com']],
+  // Wildcards cover one label; the exact host wins over the wildcard.
+  [A, 'bar.example.com', '/x', ['wild', '/', '*.example.com']],
+  [A, 'plain.example.com', '/x', ['web', '/', 'plain.example.com']],
+  [A, 'baz.bar.example.com', '/x', ['def', 'default', '']],
+  [A, 'example.com', '/public/a', ['public', '/public', '']],
+  // No host matches: the any-host routes, then the default backend.
+  [A, 'unknown.org', '/public', ['public', '/public', '']],
+  [A, 'unknown.org', '/nothing', ['def', 'default', '']],
+  [A, '', '/', ['def', 'default', '']],
+  // An IPv4-mapped local address is the IPv4 address.
+  [`::ffff:${A}`, 'shop.example.com', '/', ['web', '/', 'shop.example.com']],
+  // Address scoping: an address with any candidate decides; '*' serves the rest.
+  [A, 'other.example.org', '/', ['def', 'default', '']],
+  [OTHER, 'shop.example.com', '/', ['star', '/', 'shop.example.com']],
+  [OTHER, 'other.example.org', '/x', ['star', '/', 'other.example.org']],
+  [OTHER, 'nothing.example', '/', ['stardef', 'default', '']],
+  [V6, 'v6.example.com', '/app/x', ['web', '/app', 'v6.example.com']],
+  [V6, 'nope.example', '/', ['stardef', 'default', '']],
+  // A host that matched but has no path and no any-host default on its address is a 404.
+  [V6, 'v6.example.com', '/other', undefined],
+];
+
+test('lookup: host and path precedence, fallback and address scoping', () => {
+  for (const [address, host, path, expected] of ROWS) {
+    const m = index.lookup(address, host, path);
+    const label = `${address} ${host} ${path}`;
+    if (expected === undefined) {
+      assert.equal(m, undefined, label);
+      continue;
+    }
+    const [backendName, routePath, vhostHost] = expected;
+    assert.equal(m?.backend.id, id(backendName), label);
+    assert.equal(m?.viaDefault, routePath === 'default', label);
+    assert.equal(m?.route?.path ?? 'default', routePath, label);
+    assert.equal(m?.virtualHost.host, vhostHost, label);
+  }
+});
+
+test('lookup: among equal rules the first in the routes array wins', () => {
+  const b1 = backend('one');
+  const b2 = backend('two');
+  const idx = new RouteIndex(
+    table(1, {
+      backends: [b1, b2],
+      vhosts: [
+        vhost(A, 'h.example', [
+          route('/a', 'Prefix', b1.id),
+          route('/a/', 'Prefix', b2.id),
+          route('/x', 'Exact', b2.id),
+          route('/x', 'Exact', b1.id),
+        ]),
+      ],
+    }),
+  );
+  assert.equal(idx.lookup(A, 'h.example', '/a/b')?.backend.id, b1.id);
+  assert.equal(idx.lookup(A, 'h.example', '/x')?.backend.id, b2.id);
+});
+
+test('lookup: routes to a backend missing from the table are ignored', () => {
+  const b = backend('here');
+  const idx = new RouteIndex(
+    table(1, {
+      backends: [b],
+      vhosts: [
+        vhost(A, 'h.example', [route('/', 'Prefix', b.id), route('/gone', 'Prefix', 'x/y:1')]),
+      ],
+    }),
+  );
+  assert.equal(idx.lookup(A, 'h.example', '/gone/1')?.backend.id, b.id);
+});
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('lookup agrees with the reference precedence (bestPathMatch) on random rule sets', () => {
+  const random = prng(42);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const randomPath = (maxDepth: number) => {
+    const depth = Math.floor(random() * (maxDepth + 1));
+    const path = `/${Array.from({ length: depth }, () => pick(['a', 'b', 'ab'])).join('/')}`;
+    return depth > 0 && random() < 0.3 ? `${path}/` : path;
+  };
+  const backends = [backend('b0'), backend('b1'), backend('b2')];
+  const types: PathType[] = ['Exact', 'Prefix', 'ImplementationSpecific'];
+  let matched = 0;
+  for (let i = 0; i < 200; i++) {
+    const routes: Route[] = Array.from({ length: 1 + Math.floor(random() * 8) }, () =>
+      route(randomPath(3), pick(types), pick(backends).id),
+    );
+    const idx = new RouteIndex(table(1, { backends, vhosts: [vhost(A, 'h.example', routes)] }));
+    for (let j = 0; j < 20; j++) {
+      const path = randomPath(4) + (random() < 0.2 ? '?q=/a' : '');
+      const expected = routes[bestPathMatch(routes, path)];
+      const actual = idx.lookup(A, 'h.example', path)?.route;
+      assert.equal(actual, expected, `${JSON.stringify(routes)} ${path}`);
+      if (expected !== undefined) matched++;
+    }
+  }
+  assert.ok(matched > 1000, `only ${matched} lookups matched`);
+});
+
+test('certificateFor: exact host with TLS, then the wildcard, then nothing', () => {
+  const rows: Array<[string, string | undefined, string | undefined]> = [
+    ['shop.example.com', undefined, 'shop/shop-tls'],
+    ['SHOP.EXAMPLE.COM', undefined, 'shop/shop-tls'],
+    ['x.example.com', undefined, 'shop/wild-tls'],
+    // The exact host has no TLS, the wildcard certificate covers it.
+    ['plain.example.com', undefined, 'shop/wild-tls'],
+    ['a.b.example.com', undefined, undefined],
+    ['example.com', undefined, undefined],
+    ['', undefined, undefined],
+    ['shop.example.com', A, 'shop/shop-tls'],
+    ['shop.example.com', `::ffff:${A}`, 'shop/shop-tls'],
+    // Not served over TLS on this address (nor on '*'): no certificate leaks from another.
+    ['shop.example.com', OTHER, undefined],
+  ];
+  for (const [serverName, address, expected] of rows) {
+    assert.equal(
+      index.certificateFor(serverName, address)?.id,
+      expected,
+      `${serverName} ${address}`,
+    );
+  }
+  assert.equal(index.revision, 8);
+});

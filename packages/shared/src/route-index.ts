@@ -1,0 +1,209 @@
+/**
+ * The lookup structure a dataplane builds once per route-table revision and queries per request.
+ * Every step is a Map lookup or a walk over the request's own path elements, so the cost of a
+ * lookup does not grow with the number of hosts or routes.
+ */
+import { normalizeHost } from './host-match.ts';
+import { unmapIPv4 } from './ip-address.ts';
+import { pathElements, stripQuery } from './path-match.ts';
+import type { Backend, Certificate, Route, RouteTable, VirtualHost } from './route-table.ts';
+
+/** What serves a request. */
+export interface RouteMatch {
+  /** The virtual host that supplied the backend (the any-host one when `viaDefault`). */
+  virtualHost: VirtualHost;
+  /** The matching route; absent when the default backend serves. */
+  route?: Route;
+  /** The backend to proxy to. */
+  backend: Backend;
+  /** True when no route matched and the address's default backend serves. */
+  viaDefault: boolean;
+}
+
+/** A route with its backend resolved at build time. */
+interface Target {
+  route: Route;
+  backend: Backend;
+}
+
+/** A trie node per path element; `target` is set where a Prefix route ends. */
+interface PrefixNode {
+  children: Map<string, PrefixNode>;
+  target?: Target;
+}
+
+/** One virtual host, indexed: Exact routes by path, Prefix routes in a trie of path elements. */
+interface HostEntry {
+  vhost: VirtualHost;
+  exact: Map<string, Target>;
+  prefixes: PrefixNode;
+  defaultBackend?: Backend;
+}
+
+/** The virtual hosts of one address ('*' included). */
+interface AddressScope {
+  exact: Map<string, HostEntry>;
+  /** Wildcard hosts by their suffix: `*.foo.com` under `foo.com`. */
+  wildcard: Map<string, HostEntry>;
+  anyHost?: HostEntry;
+}
+
+/**
+ * Route lookup by Ingress semantics, built from one route table.
+ *
+ * Address scoping: the virtual hosts of the local address are considered first; only when that
+ * address has no candidate at all (no matching exact or wildcard host, no any-host virtual host)
+ * are those of address '*' considered, the same way. Within an address: exact host, then the
+ * wildcard one label up, then the any-host ('') virtual host.
+ */
+export class RouteIndex {
+  /** The revision of the table the index was built from. */
+  readonly revision: number;
+  readonly #scopes = new Map<string, AddressScope>();
+  readonly #certificates: Map<string, Certificate>;
+
+  /** Builds the index. Expects a validated table; routes to missing backends are ignored. */
+  constructor(table: RouteTable) {
+    this.revision = table.revision;
+    this.#certificates = new Map(Object.entries(table.certificates));
+    const backends = new Map(Object.entries(table.backends));
+    // Sorted keys make "first wins" between duplicate hosts deterministic; validation keeps
+    // keys unique per (address, host), so this only matters for unvalidated input.
+    for (const key of Object.keys(table.virtualHosts).sort()) {
+      const vhost = table.virtualHosts[key] as VirtualHost;
+      const entry = indexHost(vhost, backends);
+      const scope = this.#scope(vhost.address);
+      if (vhost.host === '') scope.anyHost ??= entry;
+      else if (vhost.host.startsWith('*.')) setIfAbsent(scope.wildcard, vhost.host.slice(2), entry);
+      else setIfAbsent(scope.exact, vhost.host, entry);
+    }
+  }
+
+  /**
+   * Finds what serves a request, or undefined for a 404.
+   *
+   * In the chosen host's virtual host, an Exact route equal to the path wins, else the Prefix
+   * route with the most path elements; if none matches, the default backend of the any-host
+   * virtual host of the same address serves. When no host virtual host matches, the any-host
+   * virtual host's routes are tried, then its default backend.
+   *
+   * @param localAddress the address the client connected to (`socket.localAddress`; an
+   *   IPv4-mapped IPv6 form is accepted).
+   * @param hostHeader the raw Host header or `:authority`; normalized here.
+   * @param requestPath the request target in origin form; query ignored, not percent-decoded.
+   */
+  lookup(localAddress: string, hostHeader: string, requestPath: string): RouteMatch | undefined {
+    const host = normalizeHost(hostHeader);
+    for (const address of [unmapIPv4(localAddress), '*']) {
+      const scope = this.#scopes.get(address);
+      const entry = scope && (hostEntry(scope, host) ?? scope.anyHost);
+      // An address with no candidate at all leaves the request to '*'.
+      if (scope === undefined || entry === undefined) continue;
+      const fallback = scope.anyHost;
+      return (
+        matchPath(entry, requestPath) ??
+        (fallback?.defaultBackend === undefined
+          ? undefined
+          : { virtualHost: fallback.vhost, backend: fallback.defaultBackend, viaDefault: true })
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * The certificate for a TLS server name (SNI): the exact host's, else the wildcard one label
+   * up, else undefined. With `localAddress`, only virtual hosts served on that address (or on
+   * '*') are considered, address first; without it, any address.
+   */
+  certificateFor(serverName: string, localAddress?: string): Certificate | undefined {
+    const host = normalizeHost(serverName);
+    if (host === '') return undefined;
+    const scopes =
+      localAddress === undefined
+        ? [...this.#scopes.values()]
+        : [this.#scopes.get(unmapIPv4(localAddress)), this.#scopes.get('*')];
+    for (const pick of [exactHost, wildcardHost]) {
+      for (const scope of scopes) {
+        const entry = scope === undefined ? undefined : pick(scope, host);
+        const certificate = entry?.vhost.tls?.certificate;
+        if (certificate !== undefined) return this.#certificates.get(certificate);
+      }
+    }
+    return undefined;
+  }
+
+  #scope(address: string): AddressScope {
+    let scope = this.#scopes.get(address);
+    if (scope === undefined) {
+      scope = { exact: new Map(), wildcard: new Map() };
+      this.#scopes.set(address, scope);
+    }
+    return scope;
+  }
+}
+
+function indexHost(vhost: VirtualHost, backends: Map<string, Backend>): HostEntry {
+  const entry: HostEntry = { vhost, exact: new Map(), prefixes: { children: new Map() } };
+  // The routes array is in precedence order for equal rules, so the first one of a path wins.
+  for (const route of vhost.routes) {
+    const backend = backends.get(route.backend);
+    if (backend === undefined) continue;
+    if (route.pathType === 'Exact') {
+      setIfAbsent(entry.exact, route.path, { route, backend });
+      continue;
+    }
+    let node = entry.prefixes;
+    for (const element of pathElements(route.path)) {
+      let child = node.children.get(element);
+      if (child === undefined) {
+        child = { children: new Map() };
+        node.children.set(element, child);
+      }
+      node = child;
+    }
+    node.target ??= { route, backend };
+  }
+  if (vhost.defaultBackend !== undefined) entry.defaultBackend = backends.get(vhost.defaultBackend);
+  return entry;
+}
+
+function matchPath(entry: HostEntry, requestPath: string): RouteMatch | undefined {
+  // Exact wins over Prefix: an Exact match is the whole path, never shorter than a prefix.
+  let target = entry.exact.get(stripQuery(requestPath));
+  if (target === undefined) {
+    // Walk as deep as the request goes; the deepest node holding a route is the longest prefix.
+    let node: PrefixNode | undefined = entry.prefixes;
+    target = node.target;
+    for (const element of pathElements(requestPath)) {
+      node = node.children.get(element);
+      if (node === undefined) break;
+      target = node.target ?? target;
+    }
+  }
+  if (target === undefined) return undefined;
+  return {
+    virtualHost: entry.vhost,
+    route: target.route,
+    backend: target.backend,
+    viaDefault: false,
+  };
+}
+
+function exactHost(scope: AddressScope, host: string): HostEntry | undefined {
+  return scope.exact.get(host);
+}
+
+/** `bar.foo.com` → the `*.foo.com` entry; the first label must be non-empty. */
+function wildcardHost(scope: AddressScope, host: string): HostEntry | undefined {
+  const dot = host.indexOf('.');
+  return dot > 0 ? scope.wildcard.get(host.slice(dot + 1)) : undefined;
+}
+
+function hostEntry(scope: AddressScope, host: string): HostEntry | undefined {
+  if (host === '') return undefined;
+  return exactHost(scope, host) ?? wildcardHost(scope, host);
+}
+
+function setIfAbsent<K, V>(map: Map<K, V>, key: K, value: V): void {
+  if (!map.has(key)) map.set(key, value);
+}

@@ -1,0 +1,173 @@
+/**
+ * The route table: everything a dataplane needs to serve, compiled by the controller from
+ * Ingresses, Services, EndpointSlices, Secrets and HealthCheckPolicies, and published to Redis
+ * under a revision. Plain JSON data (no classes, no Maps) so it encodes and diffs trivially;
+ * readers treat it as immutable.
+ */
+import type { SealedKey } from './key-sealing.ts';
+import type { PathType } from './path-match.ts';
+
+/** A versioned, complete route table. */
+export interface RouteTable {
+  /** Bumped by one on every published change; 0 is the empty table nobody published. */
+  revision: number;
+  /** Virtual hosts by {@link virtualHostKey}(address, host). */
+  virtualHosts: Record<string, VirtualHost>;
+  /** Backends by {@link Backend.id}. */
+  backends: Record<string, Backend>;
+  /** Certificates by {@link Certificate.id}. */
+  certificates: Record<string, Certificate>;
+}
+
+/** The routes served for one host on one external address. */
+export interface VirtualHost {
+  /** The external IP (canonical text form) this host is served on, or '*' for every address. */
+  address: string;
+  /** Lowercase exact host, `*.x.y` wildcard (one label), or '' for any host. */
+  host: string;
+  /** Present when the host is served over TLS. */
+  tls?: {
+    /** Key into {@link RouteTable.certificates}. */
+    certificate: string;
+  };
+  /** Path rules in any order; matching applies Ingress precedence, first wins among equals. */
+  routes: Route[];
+  /**
+   * Backend id used when no route matches. Only meaningful on the any-host ('') virtual host,
+   * where it stands for the Ingress `spec.defaultBackend` served on this address.
+   */
+  defaultBackend?: string;
+}
+
+/** One Ingress path rule. */
+export interface Route {
+  /** The Ingress path, as written (Exact: whole path; Prefix: element prefix). */
+  path: string;
+  /** The Ingress pathType. */
+  pathType: PathType;
+  /** Key into {@link RouteTable.backends}. */
+  backend: string;
+  /** The Ingress that contributed this rule, for logs and Events. */
+  source: ObjectRef;
+}
+
+/** A namespaced Kubernetes object. */
+export interface ObjectRef {
+  /** The object's namespace. */
+  namespace: string;
+  /** The object's name. */
+  name: string;
+}
+
+/** A Service port with its endpoints and the policies that apply to it. */
+export interface Backend {
+  /** {@link backendId}(namespace, service, port); also its key in the table. */
+  id: string;
+  /** The Service. */
+  service: ObjectRef;
+  /** The Service port, by number or by name, as the Ingress backend names it. */
+  servicePort: number | string;
+  /** Pod addresses from the Service's EndpointSlices, with their conditions. */
+  endpoints: Endpoint[];
+  /** Active and passive health checking for the endpoints. */
+  healthCheck: HealthCheckSettings;
+  /** How requests are spread over healthy endpoints. */
+  balancing: BalancingSettings;
+}
+
+/** One endpoint of an EndpointSlice, resolved to the target port. */
+export interface Endpoint {
+  /** Pod IPv4 or IPv6 address, canonical text form. */
+  address: string;
+  /** Target port, 1-65535. */
+  port: number;
+  /** EndpointSlice `conditions.ready`. */
+  ready: boolean;
+  /** EndpointSlice `conditions.serving` (ready, or still serving while terminating). */
+  serving: boolean;
+  /** EndpointSlice `conditions.terminating`. */
+  terminating: boolean;
+  /** The node the pod runs on, if known. */
+  nodeName?: string;
+  /** The zone of that node, if known. */
+  zone?: string;
+  /** Usually the Pod. */
+  targetRef?: ObjectRef;
+}
+
+/** Load-balancing settings of a backend. */
+export interface BalancingSettings {
+  /** Power of two random choices (least in-flight of two) or plain round robin. */
+  algorithm: 'p2c' | 'round-robin';
+  /** Cookie-based session affinity, when set. */
+  affinity?: {
+    /** Name of the cookie Pier sets and reads. */
+    cookieName: string;
+    /** How long the cookie pins a client to an endpoint. */
+    ttlSeconds: number;
+  };
+}
+
+/** Health checking of a backend's endpoints, from a HealthCheckPolicy or the cluster default. */
+export interface HealthCheckSettings {
+  /** The HealthCheckPolicy these settings come from; absent means the cluster default. */
+  policy?: ObjectRef;
+  /** Port to probe; absent means the endpoint's own port. */
+  port?: number;
+  /** The HTTP probe. */
+  http: {
+    /** Request path, absolute. */
+    path: string;
+    /** Host header to send; absent means the endpoint address. */
+    host?: string;
+    /** Inclusive [low, high] status ranges counted as success. */
+    expectedStatuses: Array<[number, number]>;
+  };
+  /** Time between probes of one endpoint, ms. */
+  intervalMs: number;
+  /** Probe timeout, ms; less than the interval. */
+  timeoutMs: number;
+  /** Consecutive successes that mark an unhealthy endpoint healthy. */
+  healthyThreshold: number;
+  /** Consecutive failures that mark a healthy endpoint unhealthy. */
+  unhealthyThreshold: number;
+  /** Outlier detection from live traffic. */
+  passive: {
+    /** Consecutive failed requests (connect errors, 5xx) that eject an endpoint. */
+    consecutiveFailures: number;
+    /** How long an ejected endpoint receives no traffic, ms. */
+    ejectionMs: number;
+  };
+}
+
+/** A TLS certificate from a Secret, with its private key sealed. */
+export interface Certificate {
+  /** Its key in the table, e.g. `namespace/secret-name`; also the sealing AAD. */
+  id: string;
+  /** The `kubernetes.io/tls` Secret it comes from. */
+  secret: ObjectRef;
+  /** PEM certificate chain, leaf first. Public material only. */
+  certificatePem: string;
+  /** The private key, sealed with the key ring (never plaintext). */
+  key: SealedKey;
+  /** Expiry of the leaf certificate, ISO 8601, when known. */
+  notAfter?: string;
+}
+
+/** A table with nothing in it, at revision 0. */
+export function emptyRouteTable(): RouteTable {
+  return { revision: 0, virtualHosts: {}, backends: {}, certificates: {} };
+}
+
+/**
+ * The key of a virtual host: `${address}|${host}`. `|` cannot occur in an IP address or a host
+ * name, so the key splits back unambiguously.
+ */
+export function virtualHostKey(address: string, host: string): string {
+  return `${address}|${host}`;
+}
+
+/** The id of a backend: `namespace/service:port`, e.g. `shop/web:80` or `shop/web:http`. */
+export function backendId(namespace: string, service: string, port: number | string): string {
+  return `${namespace}/${service}:${port}`;
+}
