@@ -59,6 +59,35 @@ async function tool(bin: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * Every workspace package's scripts must run on the Node 24 the repository
+ * brings, whatever Node the machine has: `node --version` from inside each
+ * package's `node-version` script must print v24.
+ */
+async function checkPackageNode(): Promise<void> {
+  const pnpm = `pnpm@${process.env.PIER_PNPM_VERSION ?? '12.21.0'}`;
+  const { stdout } = await run(
+    'npx',
+    ['--yes', pnpm, '-r', '--reporter=append-only', 'run', 'node-version'],
+    { cwd: REPO_ROOT },
+  );
+  const versions = [...stdout.matchAll(/^(\S+) node-version: (v\d+\.\d+\.\d+)$/gm)];
+  const packages = [
+    'packages/shared',
+    'packages/controller',
+    'packages/dataplane',
+    'deploy',
+    'test',
+  ];
+  for (const pkg of packages) {
+    const version = versions.find((m) => m[1] === pkg)?.[2];
+    if (!version?.startsWith('v24.')) {
+      throw new Error(`${pkg}: node --version in its scripts printed ${version ?? 'nothing'}`);
+    }
+    console.log(`  ${pkg}: ${version}`);
+  }
+}
+
 function testFiles(globs: readonly string[]): string[] {
   return globs
     .flatMap((g) => globSync(g, { cwd: REPO_ROOT, exclude: (p) => p.includes('node_modules') }))
@@ -150,6 +179,7 @@ async function main(): Promise<number> {
     await stage('format and lint (biome)', () => tool('biome', ['check', '.']));
     await stage('type check (tsc)', () => tool('tsc', ['-p', 'tsconfig.check.json']));
     await stage('build (tsc --build)', () => tool('tsc', ['--build']));
+    await stage('Node 24 in every package script', checkPackageNode);
   }
   if (values.unit) {
     console.log(`\n▶ unit tests (${files.length} files)`);
