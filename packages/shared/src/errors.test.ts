@@ -6,14 +6,17 @@ import {
   AddressOutsidePoolsError,
   ERROR_CODES,
   InvalidAddressError,
+  InvalidAnnotationError,
   InvalidConfigError,
   InvalidRoutePatchError,
   InvalidRouteTableError,
   isPierError,
   KeyOpenError,
   KeySealError,
+  NoPoolError,
   PierError,
   PoolExhaustedError,
+  PoolOverlapError,
   RevisionGapError,
   UnknownPoolError,
 } from './errors.ts';
@@ -32,6 +35,9 @@ const CATALOGUE: Array<[ErrorClass, ErrorCode, string]> = [
   [AddressHeldError, 'PIER_ADDRESS_HELD', 'AddressHeldError'],
   [UnknownPoolError, 'PIER_UNKNOWN_POOL', 'UnknownPoolError'],
   [InvalidAddressError, 'PIER_INVALID_ADDRESS', 'InvalidAddressError'],
+  [NoPoolError, 'PIER_NO_POOL', 'NoPoolError'],
+  [PoolOverlapError, 'PIER_POOL_OVERLAP', 'PoolOverlapError'],
+  [InvalidAnnotationError, 'PIER_INVALID_ANNOTATION', 'InvalidAnnotationError'],
 ];
 
 for (const [ErrorClass, code, name] of CATALOGUE) {

@@ -17,6 +17,9 @@ export const ERROR_CODES = Object.freeze([
   'PIER_ADDRESS_HELD',
   'PIER_UNKNOWN_POOL',
   'PIER_INVALID_ADDRESS',
+  'PIER_NO_POOL',
+  'PIER_POOL_OVERLAP',
+  'PIER_INVALID_ANNOTATION',
 ] as const);
 
 /** One of {@link ERROR_CODES}. */
@@ -142,5 +145,29 @@ export class InvalidAddressError extends PierError {
   constructor(message: string, options?: PierErrorOptions) {
     super('PIER_INVALID_ADDRESS', message, options);
     this.name = 'InvalidAddressError';
+  }
+}
+
+/** No pool with `autoAssign: true` exists for an Ingress that names no pool and no address. */
+export class NoPoolError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_NO_POOL', message, options);
+    this.name = 'NoPoolError';
+  }
+}
+
+/** Two IPAddressPools share addresses (reported as a condition on both). */
+export class PoolOverlapError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_POOL_OVERLAP', message, options);
+    this.name = 'PoolOverlapError';
+  }
+}
+
+/** A `pier.dev/` annotation on an Ingress is malformed. */
+export class InvalidAnnotationError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_INVALID_ANNOTATION', message, options);
+    this.name = 'InvalidAnnotationError';
   }
 }

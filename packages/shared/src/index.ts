@@ -8,6 +8,7 @@ export * from './key-sealing.ts';
 export * from './keyspace.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './route-codec.ts';
 export * from './route-index.ts';
