@@ -1,0 +1,100 @@
+/**
+ * The IPAddressPool custom resource (`pier.dev/v1alpha1`, cluster-scoped) as
+ * the controller sees it, and its conversion into the allocator's PoolSpec.
+ */
+import type { KubernetesObject, V1Condition } from '@kubernetes/client-node';
+import { type PoolSpec, parsePoolAddresses } from './pool-spec.ts';
+
+export const PIER_GROUP = 'pier.dev';
+export const PIER_VERSION = 'v1alpha1';
+export const POOL_PLURAL = 'ipaddresspools';
+
+export interface IPAddressPool extends KubernetesObject {
+  spec?: {
+    addresses?: string[];
+    autoAssign?: boolean;
+    avoidBuggyIPs?: boolean;
+    l2?: {
+      interfaces?: string[];
+      nodeSelector?: {
+        matchLabels?: Record<string, string>;
+        matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+      };
+    };
+  };
+  status?: IPAddressPoolStatus;
+}
+
+export interface IPAddressPoolStatus {
+  assigned?: number;
+  available?: number;
+  observedGeneration?: number;
+  conditions?: V1Condition[];
+}
+
+/** Condition types on a pool. */
+export const POOL_CONDITION_ACCEPTED = 'Accepted';
+export const POOL_CONDITION_OVERLAPPING = 'Overlapping';
+
+export type PoolConversion =
+  | { ok: true; spec: PoolSpec }
+  | { ok: false; name: string; errors: string[] };
+
+/**
+ * Converts a pool object; the API server's schema already refuses malformed
+ * entries, so errors here are what the schema cannot see (e.g. a range whose
+ * start lies after its end).
+ */
+export function toPoolSpec(pool: IPAddressPool): PoolConversion {
+  const name = pool.metadata?.name ?? '';
+  const { ranges, errors } = parsePoolAddresses(pool.spec?.addresses ?? []);
+  if (errors.length > 0) return { ok: false, name, errors };
+  if (ranges.length === 0) return { ok: false, name, errors: ['spec.addresses is empty'] };
+  return {
+    ok: true,
+    spec: {
+      name,
+      ranges,
+      autoAssign: pool.spec?.autoAssign ?? true,
+      avoidBuggyIPs: pool.spec?.avoidBuggyIPs ?? false,
+    },
+  };
+}
+
+/**
+ * Sets or replaces a condition, keeping lastTransitionTime when the status
+ * did not change (so an unchanged condition compares equal and is not rewritten).
+ */
+export function setCondition(
+  conditions: readonly V1Condition[],
+  next: Omit<V1Condition, 'lastTransitionTime'>,
+  now: Date,
+): V1Condition[] {
+  const previous = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    previous && previous.status === next.status ? previous.lastTransitionTime : now;
+  const merged: V1Condition = { ...next, lastTransitionTime };
+  return [...conditions.filter((c) => c.type !== next.type), merged].sort((a, b) =>
+    a.type.localeCompare(b.type),
+  );
+}
+
+/** Compares two statuses ignoring timestamps' representation (Date vs string). */
+export function sameStatus(a: IPAddressPoolStatus | undefined, b: IPAddressPoolStatus): boolean {
+  const norm = (s: IPAddressPoolStatus | undefined): string =>
+    JSON.stringify({
+      assigned: s?.assigned,
+      available: s?.available,
+      observedGeneration: s?.observedGeneration,
+      conditions: (s?.conditions ?? [])
+        .map((c) => ({
+          type: c.type,
+          status: c.status,
+          reason: c.reason,
+          message: c.message,
+          observedGeneration: c.observedGeneration,
+        }))
+        .sort((x, y) => x.type.localeCompare(y.type)),
+    });
+  return norm(a) === norm(b);
+}
