@@ -102,7 +102,7 @@ async function nodeTest(files: string[], env: NodeJS.ProcessEnv): Promise<number
       '--conditions=@pier/source',
       '--test',
       '--test-reporter=spec',
-      '--test-concurrency=2',
+      '--test-concurrency=1',
       '--test-timeout=600000',
       ...files,
     ],

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isPierError } from '@pier/shared';
+import { parseControllerConfig, parseListen } from './config.ts';
+
+test('defaults and environment', () => {
+  const c = parseControllerConfig([], { POD_NAME: 'ctrl-7', POD_NAMESPACE: 'lb' });
+  assert.equal(c.identity, 'ctrl-7');
+  assert.equal(c.leaseNamespace, 'lb');
+  assert.equal(c.leaseName, 'pier-controller');
+  assert.equal(c.leaseDurationMs, 15_000);
+  assert.equal(c.renewDeadlineMs, 10_000);
+  assert.equal(c.retryPeriodMs, 2_000);
+  assert.equal(c.listenHost, '0.0.0.0');
+  assert.equal(c.listenPort, 9090);
+  assert.equal(c.kubeconfig, undefined);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('flags win over the environment', () => {
+  const c = parseControllerConfig(
+    ['--identity', 'flag', '--listen', '[::1]:0', '--log-level', 'debug'],
+    {
+      POD_NAME: 'env',
+      PIER_LISTEN: '1.2.3.4:5',
+    },
+  );
+  assert.equal(c.identity, 'flag');
+  assert.equal(c.listenHost, '::1');
+  assert.equal(c.listenPort, 0);
+  assert.equal(c.logLevel, 'debug');
+});
+
+test('every mistake is reported on its own line naming the flag and variable', () => {
+  try {
+    parseControllerConfig(
+      ['--lease-duration', 'soon', '--listen', 'nope', '--lease-name', 'Bad_Name'],
+      {
+        PIER_LOG_LEVEL: 'loud',
+      },
+    );
+    assert.fail('should have thrown');
+  } catch (err) {
+    assert.ok(isPierError(err, 'PIER_INVALID_CONFIG'));
+    const lines = (err as Error).message.split('\n');
+    assert.equal(lines.length, 4, (err as Error).message);
+    assert.match(lines[0] ?? '', /^--lease-duration \(\$PIER_LEASE_DURATION\): "soon"/);
+    assert.ok(lines.some((l) => l.startsWith('--listen ($PIER_LISTEN): "nope"')));
+    assert.ok(lines.some((l) => l.startsWith('--log-level ($PIER_LOG_LEVEL): "loud"')));
+    assert.ok(lines.some((l) => l.startsWith('--lease-name ($PIER_LEASE_NAME): "Bad_Name"')));
+  }
+});
+
+test('lease timings must nest: retry < renew deadline < lease duration', () => {
+  assert.throws(
+    () => parseControllerConfig(['--lease-duration', '5s', '--renew-deadline', '5s'], {}),
+    /lease duration must be longer than the renew deadline/,
+  );
+  assert.throws(
+    () => parseControllerConfig(['--retry-period', '10s'], {}),
+    /renew deadline must be longer than the retry period/,
+  );
+});
+
+test('unknown flags are refused', () => {
+  assert.throws(() => parseControllerConfig(['--leader'], {}), /Unknown option '--leader'/);
+});
+
+test('listen addresses', () => {
+  const cases: Array<[string, ReturnType<typeof parseListen>]> = [
+    ['0.0.0.0:9090', { host: '0.0.0.0', port: 9090 }],
+    ['[::]:80', { host: '::', port: 80 }],
+    [':9090', { host: '', port: 9090 }],
+    ['localhost:65536', undefined],
+    ['9090', undefined],
+    ['::1:80', undefined],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(parseListen(text), want, text);
+});

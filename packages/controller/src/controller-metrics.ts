@@ -1,0 +1,80 @@
+/**
+ * The controller's Prometheus metrics. Names are public API (docs/metrics.md).
+ */
+import { createRegistry } from '@pier/shared';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ControllerMetrics {
+  readonly registry: Registry;
+  readonly poolSize: Gauge<'pool'>;
+  readonly poolAssigned: Gauge<'pool'>;
+  readonly poolAvailable: Gauge<'pool'>;
+  readonly allocationFailures: Counter<'reason'>;
+  readonly reconcileDuration: Histogram<'controller' | 'result'>;
+  readonly queueDepth: Gauge<'queue'>;
+  readonly isLeader: Gauge;
+  readonly watchRestarts: Counter<'resource'>;
+  readonly apiWrites: Counter<'kind' | 'result'>;
+}
+
+export function createControllerMetrics(): ControllerMetrics {
+  const registry = createRegistry();
+  const registers = [registry];
+  return {
+    registry,
+    poolSize: new Gauge({
+      name: 'pier_pool_addresses',
+      help: 'Addresses an IPAddressPool can give out (approximate above 2^53)',
+      labelNames: ['pool'],
+      registers,
+    }),
+    poolAssigned: new Gauge({
+      name: 'pier_pool_addresses_assigned',
+      help: 'Addresses of the pool in use',
+      labelNames: ['pool'],
+      registers,
+    }),
+    poolAvailable: new Gauge({
+      name: 'pier_pool_addresses_available',
+      help: 'Addresses of the pool still free',
+      labelNames: ['pool'],
+      registers,
+    }),
+    allocationFailures: new Counter({
+      name: 'pier_allocation_failures_total',
+      help: 'Address allocations that failed, by error code',
+      labelNames: ['reason'],
+      registers,
+    }),
+    reconcileDuration: new Histogram({
+      name: 'pier_reconcile_duration_seconds',
+      help: 'Time to reconcile one key',
+      labelNames: ['controller', 'result'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'pier_workqueue_depth',
+      help: 'Keys waiting in a work queue',
+      labelNames: ['queue'],
+      registers,
+    }),
+    isLeader: new Gauge({
+      name: 'pier_controller_leader',
+      help: '1 while this replica holds the leader Lease',
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'pier_watch_restarts_total',
+      help: 'Watches restarted after an error, by resource',
+      labelNames: ['resource'],
+      registers,
+    }),
+    apiWrites: new Counter({
+      name: 'pier_api_writes_total',
+      help: 'Writes to the Kubernetes API, by kind and result',
+      labelNames: ['kind', 'result'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Everything the controller writes to Kubernetes, behind a three-method
+ * interface (after MetalLB's controller): the reconcile logic never holds an
+ * API client, and the real implementation is exercised by the integration
+ * tests against a real API server.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  NetworkingV1Api,
+  type V1Ingress,
+  type V1IngressLoadBalancerIngress,
+} from '@kubernetes/client-node';
+import {
+  type IPAddressPool,
+  type IPAddressPoolStatus,
+  PIER_GROUP,
+  PIER_VERSION,
+  POOL_PLURAL,
+} from './ip-address-pool.ts';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** The object an Event is about. */
+export interface EventSubject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
+
+export interface KubeWriter {
+  /** Replaces `status.loadBalancer.ingress` through the status subresource (optimistic: 409 if stale). */
+  updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress>;
+  updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void>;
+  recordEvent(
+    subject: EventSubject,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void>;
+}
+
+export function ingressSubject(ingress: V1Ingress): EventSubject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    name: ingress.metadata?.name ?? '',
+    namespace: ingress.metadata?.namespace ?? 'default',
+    ...(ingress.metadata?.uid ? { uid: ingress.metadata.uid } : {}),
+  };
+}
+
+export function poolSubject(pool: IPAddressPool): EventSubject {
+  return {
+    apiVersion: `${PIER_GROUP}/${PIER_VERSION}`,
+    kind: 'IPAddressPool',
+    name: pool.metadata?.name ?? '',
+    ...(pool.metadata?.uid ? { uid: pool.metadata.uid } : {}),
+  };
+}
+
+/** The component name Events carry (`kubectl describe` shows it under From). */
+export const EVENT_SOURCE = 'pier-controller';
+
+export class ClientKubeWriter implements KubeWriter {
+  readonly #networking: NetworkingV1Api;
+  readonly #core: CoreV1Api;
+  readonly #custom: CustomObjectsApi;
+  readonly #instance: string;
+
+  constructor(kubeConfig: KubeConfig, instance: string) {
+    this.#networking = kubeConfig.makeApiClient(NetworkingV1Api);
+    this.#core = kubeConfig.makeApiClient(CoreV1Api);
+    this.#custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#instance = instance;
+  }
+
+  updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress> {
+    const lb: V1IngressLoadBalancerIngress[] = addresses.map((ip) => ({ ip }));
+    return this.#networking.replaceNamespacedIngressStatus({
+      name: ingress.metadata?.name ?? '',
+      namespace: ingress.metadata?.namespace ?? '',
+      body: { ...ingress, status: { loadBalancer: lb.length > 0 ? { ingress: lb } : {} } },
+    });
+  }
+
+  async updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void> {
+    await this.#custom.replaceClusterCustomObjectStatus({
+      group: PIER_GROUP,
+      version: PIER_VERSION,
+      plural: POOL_PLURAL,
+      name: pool.metadata?.name ?? '',
+      body: { ...pool, status },
+    });
+  }
+
+  async recordEvent(
+    subject: EventSubject,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const now = new Date();
+    const namespace = subject.namespace ?? 'default';
+    await this.#core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${subject.name}.`, namespace },
+        involvedObject: {
+          apiVersion: subject.apiVersion,
+          kind: subject.kind,
+          name: subject.name,
+          ...(subject.namespace ? { namespace: subject.namespace } : {}),
+          ...(subject.uid ? { uid: subject.uid } : {}),
+        },
+        type,
+        reason,
+        // The API server caps Event messages at 1 KiB.
+        message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+        source: { component: EVENT_SOURCE },
+        reportingComponent: EVENT_SOURCE,
+        reportingInstance: this.#instance,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+}

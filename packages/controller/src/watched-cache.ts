@@ -1,0 +1,98 @@
+/**
+ * A list-then-watch cache of one resource, built on @kubernetes/client-node's
+ * informer (which resumes a watch from the last resourceVersion and relists on
+ * 410 Gone), made resilient: any other watch or list error restarts it with
+ * exponential back-off instead of leaving the cache silently stale.
+ */
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  makeInformer,
+} from '@kubernetes/client-node';
+
+export type ChangeKind = 'add' | 'update' | 'delete';
+
+export interface WatchedCacheOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** API path to watch, e.g. `/apis/networking.k8s.io/v1/ingresses`. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  /** Short resource name for logs and metrics, e.g. `ingresses`. */
+  resource: string;
+  onChange: (kind: ChangeKind, object: T) => void;
+  onError?: (resource: string, err: unknown, retryInMs: number) => void;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class WatchedCache<T extends KubernetesObject> {
+  readonly resource: string;
+  readonly #informer: ReturnType<typeof makeInformer<T>>;
+  readonly #o: WatchedCacheOptions<T>;
+  #backoffMs: number;
+  #stopped = true;
+  #synced = false;
+  #restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: WatchedCacheOptions<T>) {
+    this.#o = options;
+    this.resource = options.resource;
+    this.#backoffMs = options.minBackoffMs ?? 500;
+    this.#informer = makeInformer<T>(options.kubeConfig, options.path, options.list);
+    this.#informer.on('add', (o) => this.#changed('add', o));
+    this.#informer.on('update', (o) => this.#changed('update', o));
+    this.#informer.on('delete', (o) => this.#changed('delete', o));
+    this.#informer.on('error', (err) => this.#failed(err));
+  }
+
+  /** True once the initial list has completed. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Lists, then watches; resolves once the initial list is in the cache. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#informer.start();
+    this.#synced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    await this.#informer.stop();
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.#informer.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.#informer.get(name, namespace);
+  }
+
+  #changed(kind: ChangeKind, object: T): void {
+    // A delivered event proves the watch healthy again.
+    this.#backoffMs = this.#o.minBackoffMs ?? 500;
+    this.#o.onChange(kind, object);
+  }
+
+  #failed(err: unknown): void {
+    if (this.#stopped) return;
+    const delay = Math.round(this.#backoffMs * (0.8 + Math.random() * 0.4));
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#o.maxBackoffMs ?? 30_000);
+    this.#o.onError?.(this.resource, err, delay);
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      if (this.#stopped) return;
+      this.#informer.start().then(
+        () => {
+          this.#synced = true;
+        },
+        (e: unknown) => this.#failed(e),
+      );
+    }, delay);
+    this.#restartTimer.unref();
+  }
+}

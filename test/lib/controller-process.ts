@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ManagedProcess, startProcess, waitUntil } from './child-process.ts';
+import { testEnv } from './env.ts';
+import { adminKubeConfig, serviceAccountKubeconfig } from './kube.ts';
+import { kubectl, REPO_ROOT } from './test-cluster.ts';
+
+/** A pier-controller process started by a test. */
+export interface ControllerProcess {
+  readonly process: ManagedProcess;
+  readonly identity: string;
+  readonly opsPort: number;
+  /** JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** Resolves once this replica's log says it became leader. */
+  waitForLeadership(timeoutMs?: number): Promise<void>;
+  /** SIGTERM and wait: releases the Lease. */
+  stop(): Promise<void>;
+  /** SIGKILL: no clean-up, the Lease stays until it expires. */
+  kill(): Promise<void>;
+}
+
+let installed: Promise<string> | undefined;
+
+/**
+ * Applies the namespace, RBAC and IngressClass from deploy/ (once per test
+ * process) and returns a kubeconfig with a token of the controller's own
+ * ServiceAccount: the controller under test has exactly the permissions the
+ * shipped RBAC grants, not admin.
+ */
+export function controllerKubeconfig(): Promise<string> {
+  installed ??= (async () => {
+    const { kubeconfig } = testEnv();
+    for (const file of ['namespace.yaml', 'rbac/controller.yaml', 'ingressclass.yaml']) {
+      await kubectl(kubeconfig, ['apply', '-f', join(REPO_ROOT, 'deploy', file)]);
+    }
+    const sa = await serviceAccountKubeconfig(
+      adminKubeConfig(),
+      'pier-system',
+      'pier-controller',
+      7200,
+    );
+    return sa.kubeconfigPath;
+  })();
+  return installed;
+}
+
+/** Starts `pier-controller` from source on Node 24, as the deployed one runs. */
+export async function startController(
+  options: { identity: string; args?: string[]; kubeconfig?: string } = {
+    identity: 'controller-0',
+  },
+): Promise<ControllerProcess> {
+  const kubeconfig = options.kubeconfig ?? (await controllerKubeconfig());
+  const logFile = join(testEnv().stateDir, `controller-${options.identity}-${Date.now()}.log`);
+  const proc = startProcess(
+    process.execPath,
+    [
+      '--conditions=@pier/source',
+      join(REPO_ROOT, 'packages', 'controller', 'src', 'main.ts'),
+      '--kubeconfig',
+      kubeconfig,
+      '--identity',
+      options.identity,
+      '--listen',
+      '127.0.0.1:0',
+      '--lease-duration',
+      '4s',
+      '--renew-deadline',
+      '3s',
+      '--retry-period',
+      '500ms',
+      ...(options.args ?? []),
+    ],
+    logFile,
+    { cwd: REPO_ROOT },
+  );
+  const logs = (): Array<Record<string, unknown>> =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const opsPort = await waitUntil(`controller ${options.identity} to sync its caches`, async () => {
+    const exited = await Promise.race([proc.exited, Promise.resolve(undefined)]);
+    if (exited !== undefined)
+      throw new Error(`controller exited (${exited}): ${readFileSync(logFile, 'utf8')}`);
+    const line = logs().find((l) => l.msg === 'caches synced; campaigning');
+    return line ? Number(line.opsPort) : undefined;
+  });
+  return {
+    process: proc,
+    identity: options.identity,
+    opsPort,
+    logs,
+    waitForLeadership: async (timeoutMs = 30_000) => {
+      await waitUntil(
+        `controller ${options.identity} to lead`,
+        () => (logs().some((l) => l.msg === 'allocations restored') ? true : undefined),
+        timeoutMs,
+      );
+    },
+    stop: () => proc.stop(15_000),
+    kill: async () => {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
+}
