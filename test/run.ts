@@ -35,7 +35,28 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const STATE_DIR = join(REPO_ROOT, '.test-state');
+const STATE_ROOT = join(REPO_ROOT, '.test-state');
+/**
+ * Each run keeps its logs in a directory of its own, so runs side by side do
+ * not disturb each other; the re-executed child inherits the parent's.
+ */
+const STATE_DIR = process.env.PIER_TEST_RUN_DIR ?? join(STATE_ROOT, `run-${process.pid}`);
+
+/** Removes the state of earlier runs whose process is gone. */
+function removeStaleRuns(): void {
+  if (!existsSync(STATE_ROOT)) return;
+  for (const entry of readdirSync(STATE_ROOT)) {
+    const pid = /^run-(\d+)$/.exec(entry)?.[1];
+    if (pid === undefined) continue;
+    let alive = true;
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) rmSync(join(STATE_ROOT, entry), { recursive: true, force: true });
+  }
+}
 const UNIT_GLOBS = ['packages/*/src/**/*.test.ts'];
 const SUITE_GLOBS = [...UNIT_GLOBS, 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
 
@@ -186,8 +207,9 @@ async function main(): Promise<number> {
     return nodeTest(files, process.env);
   }
   await stage('build the test cluster (Go)', () => buildTestCluster());
-  rmSync(STATE_DIR, { recursive: true, force: true });
+  removeStaleRuns();
   mkdirSync(STATE_DIR, { recursive: true });
+  console.log(`  logs of this run: ${relative(REPO_ROOT, STATE_DIR)}`);
 
   // Re-execute inside a private network namespace: no root needed, nothing
   // changes on the host, and everything in it vanishes when the run ends.
@@ -202,7 +224,11 @@ async function main(): Promise<number> {
       '--skip-static',
       ...files,
     ],
-    { cwd: REPO_ROOT, env: { ...process.env, [NETNS_ENV]: '1' }, stdio: 'inherit' },
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, [NETNS_ENV]: '1', PIER_TEST_RUN_DIR: STATE_DIR },
+      stdio: 'inherit',
+    },
   );
   const code = await new Promise<number>((resolve) =>
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
