@@ -15,7 +15,7 @@ test('the cluster default health check is the documented one, and deeply frozen'
     timeoutMs: 2000,
     healthyThreshold: 2,
     unhealthyThreshold: 3,
-    passive: { consecutiveFailures: 5, ejectionMs: 30000 },
+    passive: { consecutiveFailures: 5, ejectionMs: 30000, maxEjectionPercent: 50 },
   });
   assert.ok(Object.isFrozen(DEFAULT_HEALTH_CHECK));
   assert.ok(Object.isFrozen(DEFAULT_HEALTH_CHECK.http.expectedStatuses[0]));

@@ -16,7 +16,7 @@ export const DEFAULT_HEALTH_CHECK: Readonly<HealthCheckSettings> = deepFreeze({
   timeoutMs: 2_000,
   healthyThreshold: 2,
   unhealthyThreshold: 3,
-  passive: { consecutiveFailures: 5, ejectionMs: 30_000 },
+  passive: { consecutiveFailures: 5, ejectionMs: 30_000, maxEjectionPercent: 50 },
 } satisfies HealthCheckSettings);
 
 function deepFreeze<T>(value: T): T {

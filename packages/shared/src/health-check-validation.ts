@@ -62,6 +62,14 @@ export function readHealthCheckSettings(
     passive: passive && {
       consecutiveFailures: readInteger(passive, 'consecutiveFailures', `${at}passive.`, report, 1),
       ejectionMs: readInteger(passive, 'ejectionMs', `${at}passive.`, report, 1),
+      maxEjectionPercent: readInteger(
+        passive,
+        'maxEjectionPercent',
+        `${at}passive.`,
+        report,
+        0,
+        100,
+      ),
     },
   } as HealthCheckSettings;
   if (settings.timeoutMs >= settings.intervalMs) {

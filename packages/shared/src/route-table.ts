@@ -137,6 +137,11 @@ export interface HealthCheckSettings {
     consecutiveFailures: number;
     /** How long an ejected endpoint receives no traffic, ms. */
     ejectionMs: number;
+    /**
+     * At most this share (0-100) of a backend's endpoints is ejected at once, so passive
+     * ejection cannot empty a backend; 0 turns passive ejection off.
+     */
+    maxEjectionPercent: number;
   };
 }
 
