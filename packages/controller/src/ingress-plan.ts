@@ -1,0 +1,141 @@
+/**
+ * Reads one Ingress into what it asks for, before it meets other Ingresses: its hosts and
+ * their path rules with resolved backends, its default backend, the hosts it wants TLS for and
+ * its balancing annotations. Bad parts are reported and dropped one by one. Pure.
+ */
+import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
+import type { BalancingSettings, PathType } from '@pier/shared';
+import { PATH_TYPES, validateIngressHost, validateIngressPath } from '@pier/shared';
+import type { BackendResolver, ServiceBackend } from './backend-resolver.ts';
+import { parseBalancingAnnotations } from './balancing-annotations.ts';
+
+/** Event reason for a rule, path or TLS entry Pier cannot use as written. */
+export const REASON_INVALID_RULE = 'InvalidRule';
+/** Event reason for a bad `pier.dev/` balancing annotation (its default is used). */
+export const REASON_INVALID_ANNOTATION = 'InvalidAnnotation';
+
+/** One path rule, checked, with its backend resolved. */
+export interface PlannedRoute {
+  path: string;
+  pathType: PathType;
+  backend: ServiceBackend;
+}
+
+/** What one Ingress asks for. */
+export interface IngressPlan {
+  namespace: string;
+  name: string;
+  /** `namespace/name`. */
+  key: string;
+  /**
+   * Path rules by host ('' for rules without host), in the order written; several rules of one
+   * host are merged. A host whose paths were all dropped is still here: it still takes its
+   * requests away from the any-host rules, as its rule says.
+   */
+  hosts: Map<string, PlannedRoute[]>;
+  defaultBackend?: ServiceBackend;
+  /** Hosts of `spec.tls` that are also rule hosts of this Ingress, with their Secret. */
+  tls: Array<{ host: string; secretName: string }>;
+  /** From the annotations; undefined when the Ingress sets none of them. */
+  balancing?: BalancingSettings;
+}
+
+/** Reports one problem with the Ingress being planned. */
+export type ReportProblem = (reason: string, message: string) => void;
+
+/** Reads `ingress` (which has a namespace and a name); problems go to `report`. */
+export function planIngress(
+  ingress: V1Ingress,
+  resolver: BackendResolver,
+  report: ReportProblem,
+): IngressPlan {
+  const namespace = ingress.metadata?.namespace ?? '';
+  const name = ingress.metadata?.name ?? '';
+  const spec = ingress.spec ?? {};
+  const plan: IngressPlan = {
+    namespace,
+    name,
+    key: `${namespace}/${name}`,
+    hosts: new Map(),
+    tls: [],
+  };
+
+  const backendOf = (at: string, backend: V1IngressBackend | undefined) => {
+    if (backend === undefined || backend === null) {
+      report(REASON_INVALID_RULE, `${at}: no backend; dropped`);
+      return undefined;
+    }
+    const resolved = resolver.resolve(namespace, backend);
+    if (!resolved.ok) {
+      report(resolved.reason, `${at}: ${resolved.message}; dropped`);
+      return undefined;
+    }
+    // Said once per Service, not per path: the same message for every path dedupes.
+    if (resolved.problem !== undefined) report(resolved.problem.reason, resolved.problem.message);
+    return resolved;
+  };
+
+  for (const [i, rule] of (spec.rules ?? []).entries()) {
+    const host = rule.host ?? '';
+    const hostProblem = validateIngressHost(host);
+    if (hostProblem !== undefined) {
+      report(REASON_INVALID_RULE, `spec.rules[${i}].host '${host}' ${hostProblem}; rule dropped`);
+      continue;
+    }
+    let routes = plan.hosts.get(host);
+    if (routes === undefined) {
+      routes = [];
+      plan.hosts.set(host, routes);
+    }
+    for (const [j, item] of (rule.http?.paths ?? []).entries()) {
+      const at = `spec.rules[${i}].http.paths[${j}]`;
+      const pathType = item.pathType as PathType;
+      if (!PATH_TYPES.includes(pathType)) {
+        report(
+          REASON_INVALID_RULE,
+          `${at}: pathType '${String(item.pathType ?? '')}' is not Exact, Prefix or ImplementationSpecific; dropped`,
+        );
+        continue;
+      }
+      const written = item.path ?? '';
+      const pathProblem = validateIngressPath(pathType, written);
+      if (pathProblem !== undefined) {
+        report(REASON_INVALID_RULE, `${at}: path '${written}' ${pathProblem}; dropped`);
+        continue;
+      }
+      const backend = backendOf(at, item.backend);
+      // Only ImplementationSpecific may be empty; it then matches everything, as '/' does.
+      if (backend !== undefined) routes.push({ path: written || '/', pathType, backend });
+    }
+  }
+
+  if (spec.defaultBackend !== undefined && spec.defaultBackend !== null) {
+    const backend = backendOf('spec.defaultBackend', spec.defaultBackend);
+    if (backend !== undefined) plan.defaultBackend = backend;
+  }
+
+  for (const [i, entry] of (spec.tls ?? []).entries()) {
+    const hosts = entry.hosts ?? [];
+    if (hosts.length === 0 && entry.secretName) {
+      // As Contour: certificates are chosen by SNI host name, so an entry without hosts
+      // cannot select any. Said out loud, since the user surely expected HTTPS from it.
+      report(
+        REASON_INVALID_RULE,
+        `spec.tls[${i}] lists no hosts; Pier picks certificates by host name, so Secret '${entry.secretName}' is not used`,
+      );
+      continue;
+    }
+    // No secretName: the hosts use the default certificate, as the Ingress API allows.
+    if (!entry.secretName) continue;
+    for (const host of hosts) {
+      if (plan.hosts.has(host)) plan.tls.push({ host, secretName: entry.secretName });
+    }
+  }
+
+  const balancing = parseBalancingAnnotations(ingress.metadata?.annotations);
+  for (const problem of balancing.problems) {
+    report(REASON_INVALID_ANNOTATION, `${problem.annotation}: ${problem.message}`);
+  }
+  if (balancing.settings !== undefined) plan.balancing = balancing.settings;
+  return plan;
+}
