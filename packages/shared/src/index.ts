@@ -12,6 +12,7 @@ export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './route-codec.ts';
 export * from './route-index.ts';
+export * from './route-log-reader.ts';
 export * from './route-patch.ts';
 export * from './route-table.ts';
 export * from './route-table-validation.ts';
