@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ManagedProcess, startProcess, waitUntil } from './child-process.ts';
 import { testEnv } from './env.ts';
@@ -45,6 +46,18 @@ export function controllerKubeconfig(): Promise<string> {
   return installed;
 }
 
+/**
+ * The key ring the controller seals TLS keys with (and dataplanes open them
+ * with), as the mounted Secret file would hold it: one per test run.
+ */
+export function testKeyRingFile(): string {
+  const path = join(testEnv().stateDir, 'key-ring');
+  if (!existsSync(path)) {
+    writeFileSync(path, `test-1=${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  return path;
+}
+
 /** Starts `pier-controller` from source on Node 24, as the deployed one runs. */
 export async function startController(
   options: { identity: string; args?: string[]; kubeconfig?: string } = {
@@ -70,6 +83,10 @@ export async function startController(
       '3s',
       '--retry-period',
       '500ms',
+      '--redis-url',
+      testEnv().redisUrl,
+      '--key-ring-file',
+      testKeyRingFile(),
       ...(options.args ?? []),
     ],
     logFile,

@@ -10,7 +10,12 @@ import { waitUntil } from './child-process.ts';
 export function ingressManifest(
   namespace: string,
   name: string,
-  options: { className?: string; annotations?: Record<string, string>; host?: string } = {},
+  options: {
+    className?: string;
+    annotations?: Record<string, string>;
+    host?: string;
+    service?: string;
+  } = {},
 ): Record<string, unknown> {
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -30,7 +35,7 @@ export function ingressManifest(
               {
                 path: '/',
                 pathType: 'Prefix',
-                backend: { service: { name: 'web', port: { number: 80 } } },
+                backend: { service: { name: options.service ?? 'web', port: { number: 80 } } },
               },
             ],
           },

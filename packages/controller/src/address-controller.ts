@@ -48,6 +48,11 @@ export interface AddressControllerDeps {
   logger: PierLogger;
   /** Status writes in flight at once. */
   concurrency?: number;
+  /**
+   * Resolves once the routes compiled from the current allocations are
+   * published: an address goes into status only after its routes are live.
+   */
+  awaitPublished?: () => Promise<void>;
 }
 
 const POOLS_KEY = 'pools';
@@ -105,6 +110,11 @@ export class AddressController {
 
   get queueDepth(): number {
     return this.#queue.depth;
+  }
+
+  /** The addresses allocated to an Ingress (what routes are compiled with). */
+  addressesOf(ingress: V1Ingress): readonly string[] {
+    return this.#leading ? this.#allocator.addressesOf(ownerOf(ingress)) : [];
   }
 
   /**
@@ -296,6 +306,8 @@ export class AddressController {
     this.#waiting.delete(owner);
     if (result.changed) this.#queue.add(POOLS_KEY);
     if (sameList(statusAddresses(ingress), result.addresses)) return DONE;
+    await this.#d.awaitPublished?.();
+    if (!this.#leading) return DONE;
     const written = await this.#writeStatus(ingress, result.addresses);
     if (written.kind === 'done') {
       log.info({ addresses: result.addresses, pool: result.pool }, 'address assigned');

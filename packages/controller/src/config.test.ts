@@ -4,7 +4,11 @@ import { isPierError } from '@pier/shared';
 import { parseControllerConfig, parseListen } from './config.ts';
 
 test('defaults and environment', () => {
-  const c = parseControllerConfig([], { POD_NAME: 'ctrl-7', POD_NAMESPACE: 'lb' });
+  const c = parseControllerConfig([], {
+    POD_NAME: 'ctrl-7',
+    POD_NAMESPACE: 'lb',
+    REDIS_URL: 'redis://r:6379',
+  });
   assert.equal(c.identity, 'ctrl-7');
   assert.equal(c.leaseNamespace, 'lb');
   assert.equal(c.leaseName, 'pier-controller');
@@ -23,6 +27,7 @@ test('flags win over the environment', () => {
     {
       POD_NAME: 'env',
       PIER_LISTEN: '1.2.3.4:5',
+      REDIS_URL: 'redis://r:6379',
     },
   );
   assert.equal(c.identity, 'flag');
@@ -37,6 +42,7 @@ test('every mistake is reported on its own line naming the flag and variable', (
       ['--lease-duration', 'soon', '--listen', 'nope', '--lease-name', 'Bad_Name'],
       {
         PIER_LOG_LEVEL: 'loud',
+        REDIS_URL: 'redis://r:6379',
       },
     );
     assert.fail('should have thrown');
@@ -53,13 +59,28 @@ test('every mistake is reported on its own line naming the flag and variable', (
 
 test('lease timings must nest: retry < renew deadline < lease duration', () => {
   assert.throws(
-    () => parseControllerConfig(['--lease-duration', '5s', '--renew-deadline', '5s'], {}),
+    () =>
+      parseControllerConfig(['--lease-duration', '5s', '--renew-deadline', '5s'], {
+        REDIS_URL: 'redis://r',
+      }),
     /lease duration must be longer than the renew deadline/,
   );
   assert.throws(
-    () => parseControllerConfig(['--retry-period', '10s'], {}),
+    () => parseControllerConfig(['--retry-period', '10s'], { REDIS_URL: 'redis://r' }),
     /renew deadline must be longer than the retry period/,
   );
+});
+
+test('Redis is required and its URL checked', () => {
+  assert.throws(() => parseControllerConfig([], {}), /--redis-url \(\$REDIS_URL\): required/);
+  assert.throws(
+    () => parseControllerConfig(['--redis-url', 'http://x'], {}),
+    /"http:\/\/x" is not redis:\/\//,
+  );
+  const c = parseControllerConfig(['--redis-url', 'redis://:pw@127.0.0.1:6379/0'], {
+    REDIS_PASSWORD: 's3',
+  });
+  assert.equal(c.redisPassword, 's3');
 });
 
 test('unknown flags are refused', () => {

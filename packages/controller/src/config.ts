@@ -22,6 +22,11 @@ export interface ControllerConfig {
   readonly listenPort: number;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
+  /** Redis holding the published route tables; the password may come separately. */
+  readonly redisUrl: string;
+  readonly redisPassword: string | undefined;
+  /** File with the key ring that seals TLS private keys (`keyId=base64` lines, current first). */
+  readonly keyRingFile: string;
 }
 
 interface FlagSpec {
@@ -69,6 +74,19 @@ export const CONTROLLER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freez
     env: 'PIER_SHUTDOWN_GRACE',
     default: '10s',
     help: 'time to finish work on SIGTERM',
+  },
+  'redis-url': {
+    env: 'REDIS_URL',
+    help: 'Redis for route tables, e.g. redis://pier-redis:6379 (required)',
+  },
+  'redis-password': {
+    env: 'REDIS_PASSWORD',
+    help: 'Redis AUTH password (overrides one in the URL)',
+  },
+  'key-ring-file': {
+    env: 'PIER_KEY_RING_FILE',
+    default: '/etc/pier/key-ring/keys',
+    help: 'key ring sealing TLS keys in Redis (keyId=base64 lines)',
   },
 });
 
@@ -153,6 +171,12 @@ export function parseControllerConfig(
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName)) {
     errors.push(`${where('lease-name')}: "${leaseName}" is not an object name`);
   }
+  const redisUrl = raw('redis-url') ?? '';
+  if (redisUrl === '') errors.push(`${where('redis-url')}: required`);
+  else if (!/^rediss?:\/\/[^\s/]+(\/\d*)?$/.test(redisUrl)) {
+    errors.push(`${where('redis-url')}: "${redisUrl}" is not redis://[:password@]host:port[/db]`);
+  }
+  const keyRingFile = raw('key-ring-file') ?? '';
   if (errors.length > 0) throw new InvalidConfigError(errors.join('\n'));
   return Object.freeze({
     kubeconfig: raw('kubeconfig'),
@@ -166,5 +190,8 @@ export function parseControllerConfig(
     listenPort: listen?.port ?? 9090,
     logLevel: logLevel as LogLevel,
     shutdownGraceMs,
+    redisUrl,
+    redisPassword: raw('redis-password'),
+    keyRingFile,
   });
 }

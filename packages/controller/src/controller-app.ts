@@ -2,23 +2,65 @@
  * Wires the controller together: watched caches, the address controller,
  * leader election and the ops server. Holds no logic of its own.
  */
+import { readFileSync } from 'node:fs';
 import {
+  CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   KubeConfig,
   type KubernetesListObject,
   NetworkingV1Api,
+  type V1EndpointSlice,
   type V1Ingress,
   type V1IngressClass,
+  type V1Secret,
+  type V1Service,
 } from '@kubernetes/client-node';
-import { type OpsServer, type PierLogger, startOpsServer } from '@pier/shared';
+import {
+  DEFAULT_HEALTH_CHECK,
+  InvalidConfigError,
+  KeyRing,
+  type OpsServer,
+  type PierLogger,
+  startOpsServer,
+} from '@pier/shared';
+import { Redis } from 'ioredis';
 import { AddressController } from './address-controller.ts';
 import type { ControllerConfig } from './config.ts';
 import { type ControllerMetrics, createControllerMetrics } from './controller-metrics.ts';
 import { type IPAddressPool, PIER_GROUP, PIER_VERSION, POOL_PLURAL } from './ip-address-pool.ts';
-import { ClientKubeWriter } from './kube-writer.ts';
+import { KeySealer } from './key-sealer.ts';
+import { ClientKubeWriter, POLICY_PLURAL } from './kube-writer.ts';
 import { LeaderElector } from './leader-elector.ts';
 import { KubeLeaseStore } from './lease-store.ts';
+import { Maintenance } from './maintenance.ts';
+import type { HealthCheckPolicy } from './route-compiler.ts';
+import { RouteController } from './route-controller.ts';
+import {
+  PublicationLoop,
+  ROUTE_PUBLISHER_REDIS_OPTIONS,
+  RoutePublisher,
+} from './route-publisher.ts';
 import { WatchedCache } from './watched-cache.ts';
+
+/** Reads the key ring that seals TLS keys; a missing or bad file is a configuration error. */
+export function loadKeyRing(path: string): KeyRing {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidConfigError(
+      `--key-ring-file ($PIER_KEY_RING_FILE): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  try {
+    return KeyRing.fromSpecText(text);
+  } catch (err) {
+    throw new InvalidConfigError(
+      `--key-ring-file ($PIER_KEY_RING_FILE): ${path}: ${(err as Error).message}`,
+    );
+  }
+}
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -36,9 +78,17 @@ export class ControllerApp {
     ingresses: WatchedCache<V1Ingress>;
     classes: WatchedCache<V1IngressClass>;
     pools: WatchedCache<IPAddressPool>;
+    services: WatchedCache<V1Service>;
+    endpointSlices: WatchedCache<V1EndpointSlice>;
+    secrets: WatchedCache<V1Secret>;
+    policies: WatchedCache<HealthCheckPolicy>;
   };
   readonly #addresses: AddressController;
+  readonly #routes: RouteController;
+  readonly #maintenance: Maintenance;
   readonly #elector: LeaderElector;
+  readonly #redis: Redis;
+  #publisher: RoutePublisher | undefined;
   #ops: OpsServer | undefined;
 
   constructor(config: ControllerConfig, logger: PierLogger, kubeConfig?: KubeConfig) {
@@ -46,21 +96,37 @@ export class ControllerApp {
     this.#log = logger;
     this.#kc = kubeConfig ?? loadKubeConfig(config.kubeconfig);
     this.metrics = createControllerMetrics();
+    const keyRing = loadKeyRing(config.keyRingFile);
     const networking = this.#kc.makeApiClient(NetworkingV1Api);
     const custom = this.#kc.makeApiClient(CustomObjectsApi);
+    const core = this.#kc.makeApiClient(CoreV1Api);
+    const discovery = this.#kc.makeApiClient(DiscoveryV1Api);
+    this.#redis = new Redis(config.redisUrl, {
+      ...ROUTE_PUBLISHER_REDIS_OPTIONS,
+      ...(config.redisPassword ? { password: config.redisPassword } : {}),
+      lazyConnect: true,
+    });
+    this.#redis.on('error', (err: Error) =>
+      this.#log.debug({ err: err.message }, 'redis connection error'),
+    );
     const onError = (resource: string, err: unknown, retryInMs: number): void => {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
     };
-    // Handlers are bound late: the address controller needs the caches first.
+    // Handlers are bound late: the controllers need the caches first.
     let addresses: AddressController | undefined;
+    let routes: RouteController | undefined;
+    const routesChanged = (): void => routes?.onChange();
     this.#caches = {
       ingresses: new WatchedCache<V1Ingress>({
         kubeConfig: this.#kc,
         resource: 'ingresses',
         path: '/apis/networking.k8s.io/v1/ingresses',
         list: () => networking.listIngressForAllNamespaces(),
-        onChange: (_kind, ingress) => addresses?.onIngressChange(ingress),
+        onChange: (_kind, ingress) => {
+          addresses?.onIngressChange(ingress);
+          routesChanged();
+        },
         onError,
       }),
       classes: new WatchedCache<V1IngressClass>({
@@ -68,7 +134,10 @@ export class ControllerApp {
         resource: 'ingressclasses',
         path: '/apis/networking.k8s.io/v1/ingressclasses',
         list: () => networking.listIngressClass(),
-        onChange: () => addresses?.onClassChange(),
+        onChange: () => {
+          addresses?.onClassChange();
+          routesChanged();
+        },
         onError,
       }),
       pools: new WatchedCache<IPAddressPool>({
@@ -84,16 +153,82 @@ export class ControllerApp {
         onChange: () => addresses?.onPoolChange(),
         onError,
       }),
+      services: new WatchedCache<V1Service>({
+        kubeConfig: this.#kc,
+        resource: 'services',
+        path: '/api/v1/services',
+        list: () => core.listServiceForAllNamespaces(),
+        onChange: routesChanged,
+        onError,
+      }),
+      endpointSlices: new WatchedCache<V1EndpointSlice>({
+        kubeConfig: this.#kc,
+        resource: 'endpointslices',
+        path: '/apis/discovery.k8s.io/v1/endpointslices',
+        list: () => discovery.listEndpointSliceForAllNamespaces(),
+        onChange: routesChanged,
+        onError,
+      }),
+      // Only TLS Secrets are cached: the others are none of Pier's business.
+      secrets: new WatchedCache<V1Secret>({
+        kubeConfig: this.#kc,
+        resource: 'secrets',
+        path: '/api/v1/secrets',
+        fieldSelector: 'type=kubernetes.io/tls',
+        list: () => core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls' }),
+        onChange: routesChanged,
+        onError,
+      }),
+      policies: new WatchedCache<HealthCheckPolicy>({
+        kubeConfig: this.#kc,
+        resource: 'healthcheckpolicies',
+        path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POLICY_PLURAL}`,
+        list: () =>
+          custom.listCustomObjectForAllNamespaces({
+            group: PIER_GROUP,
+            version: PIER_VERSION,
+            resourcePlural: POLICY_PLURAL,
+          }) as Promise<KubernetesListObject<HealthCheckPolicy>>,
+        onChange: routesChanged,
+        onError,
+      }),
     };
+    const writer = new ClientKubeWriter(this.#kc, config.identity);
+    routes = new RouteController({
+      ingresses: this.#caches.ingresses,
+      classes: this.#caches.classes,
+      services: this.#caches.services,
+      endpointSlices: this.#caches.endpointSlices,
+      secrets: this.#caches.secrets,
+      policies: this.#caches.policies,
+      addressesOf: (ingress) => addresses?.addressesOf(ingress) ?? [],
+      defaultHealthCheck: DEFAULT_HEALTH_CHECK,
+      sealer: new KeySealer(keyRing),
+      writer,
+      metrics: this.metrics,
+      logger: this.#log,
+    });
+    this.#routes = routes;
     addresses = new AddressController({
       ingresses: this.#caches.ingresses,
       classes: this.#caches.classes,
       pools: this.#caches.pools,
-      writer: new ClientKubeWriter(this.#kc, config.identity),
+      writer,
+      metrics: this.metrics,
+      logger: this.#log,
+      awaitPublished: () => routes.ensurePublished(),
+    });
+    this.#addresses = addresses;
+    this.#maintenance = new Maintenance({
+      certificates: () => routes.certificates,
+      repairDrift: async () => (await routes.loop?.repairDrift()) ?? false,
+      trimLog: async () => {
+        await this.#publisher?.trimLog();
+      },
+      writer,
       metrics: this.metrics,
       logger: this.#log,
     });
-    this.#addresses = addresses;
     this.#elector = new LeaderElector({
       store: new KubeLeaseStore(this.#kc, config.leaseNamespace, config.leaseName),
       identity: config.identity,
@@ -130,6 +265,10 @@ export class ControllerApp {
       },
     });
     await Promise.all(Object.values(this.#caches).map((c) => c.start()));
+    // Fails fast only on a bad URL; an unreachable Redis is retried by ioredis.
+    void this.#redis.connect().catch((err: unknown) => {
+      this.#log.warn({ err: String(err) }, 'Redis not reachable yet; retrying');
+    });
     this.#log.info(
       { identity: this.#config.identity, opsPort: this.#ops.port },
       'caches synced; campaigning',
@@ -141,6 +280,7 @@ export class ControllerApp {
   async stop(): Promise<void> {
     await this.#elector.stop();
     await Promise.all(Object.values(this.#caches).map((c) => c.stop()));
+    this.#redis.disconnect();
     await this.#ops?.close();
   }
 
@@ -152,7 +292,23 @@ export class ControllerApp {
       try {
         const fresh = await networking.listIngressForAllNamespaces();
         if (!this.#elector.isLeader) return;
+        this.#publisher = new RoutePublisher({
+          redis: this.#redis,
+          logger: this.#log,
+          onPublished: (revision, ms) => {
+            this.metrics.publishDuration.observe(ms / 1000);
+            this.metrics.routeRevision.set(revision);
+          },
+        });
+        const loop = new PublicationLoop({
+          publisher: this.#publisher,
+          logger: this.#log,
+          redis: this.#redis,
+          onError: () => this.metrics.publishFailures.inc(),
+        });
         this.#addresses.startLeading(fresh.items);
+        this.#routes.startLeading(loop);
+        this.#maintenance.start();
         return;
       } catch (err) {
         this.#log.warn(
@@ -167,6 +323,7 @@ export class ControllerApp {
   async #stopLeading(): Promise<void> {
     this.metrics.isLeader.set(0);
     this.#log.info({ identity: this.#config.identity }, 'stopped leading');
-    await this.#addresses.stopLeading();
+    await this.#maintenance.stop();
+    await Promise.all([this.#routes.stopLeading(), this.#addresses.stopLeading()]);
   }
 }

@@ -15,6 +15,13 @@ export interface ControllerMetrics {
   readonly isLeader: Gauge;
   readonly watchRestarts: Counter<'resource'>;
   readonly apiWrites: Counter<'kind' | 'result'>;
+  readonly compileDuration: Histogram;
+  readonly compileProblems: Counter<'reason'>;
+  readonly routeRevision: Gauge;
+  readonly publishDuration: Histogram;
+  readonly publishFailures: Counter;
+  readonly certificateExpirySeconds: Gauge<'namespace' | 'secret'>;
+  readonly redisDriftRepairs: Counter;
 }
 
 export function createControllerMetrics(): ControllerMetrics {
@@ -74,6 +81,45 @@ export function createControllerMetrics(): ControllerMetrics {
       name: 'pier_api_writes_total',
       help: 'Writes to the Kubernetes API, by kind and result',
       labelNames: ['kind', 'result'],
+      registers,
+    }),
+    compileDuration: new Histogram({
+      name: 'pier_route_compile_duration_seconds',
+      help: 'Time to compile the route table from the cluster objects',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    compileProblems: new Counter({
+      name: 'pier_route_problems_total',
+      help: 'Problems found while compiling routes (each reported once), by Event reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    routeRevision: new Gauge({
+      name: 'pier_route_revision',
+      help: 'Revision of the route table last published to Redis',
+      registers,
+    }),
+    publishDuration: new Histogram({
+      name: 'pier_route_publish_duration_seconds',
+      help: 'Time of one atomic publication to Redis',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'pier_route_publish_failures_total',
+      help: 'Publication attempts that failed (Redis unreachable, conflicts); retried with back-off',
+      registers,
+    }),
+    certificateExpirySeconds: new Gauge({
+      name: 'pier_certificate_expiry_seconds',
+      help: 'Seconds until a served certificate expires (negative once expired)',
+      labelNames: ['namespace', 'secret'],
+      registers,
+    }),
+    redisDriftRepairs: new Counter({
+      name: 'pier_redis_drift_repairs_total',
+      help: 'Times the periodic check found Redis not matching the compiled table and republished',
       registers,
     }),
   };

@@ -9,6 +9,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   NetworkingV1Api,
+  type V1Condition,
   type V1Ingress,
   type V1IngressLoadBalancerIngress,
 } from '@kubernetes/client-node';
@@ -19,6 +20,9 @@ import {
   PIER_VERSION,
   POOL_PLURAL,
 } from './ip-address-pool.ts';
+import type { HealthCheckPolicy } from './route-compiler.ts';
+
+export const POLICY_PLURAL = 'healthcheckpolicies';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -40,6 +44,10 @@ export interface KubeWriter {
     type: EventType,
     reason: string,
     message: string,
+  ): Promise<void>;
+  updatePolicyStatus(
+    policy: HealthCheckPolicy,
+    status: { conditions: V1Condition[] },
   ): Promise<void>;
 }
 
@@ -94,6 +102,20 @@ export class ClientKubeWriter implements KubeWriter {
       plural: POOL_PLURAL,
       name: pool.metadata?.name ?? '',
       body: { ...pool, status },
+    });
+  }
+
+  async updatePolicyStatus(
+    policy: HealthCheckPolicy,
+    status: { conditions: V1Condition[] },
+  ): Promise<void> {
+    await this.#custom.replaceNamespacedCustomObjectStatus({
+      group: PIER_GROUP,
+      version: PIER_VERSION,
+      plural: POLICY_PLURAL,
+      namespace: policy.metadata?.namespace ?? '',
+      name: policy.metadata?.name ?? '',
+      body: { ...policy, status: { ...policy.status, ...status } },
     });
   }
 

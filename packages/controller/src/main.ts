@@ -23,7 +23,14 @@ try {
 }
 
 const logger = createLogger({ name: 'controller', level: config.logLevel });
-const app = new ControllerApp(config, logger);
+let app: ControllerApp;
+try {
+  app = new ControllerApp(config, logger);
+} catch (err) {
+  if (!isPierError(err)) throw err;
+  for (const line of err.message.split('\n')) console.error(`pier-controller: ${line}`);
+  process.exit(2);
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -8,7 +8,8 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  makeInformer,
+  ListWatch,
+  Watch,
 } from '@kubernetes/client-node';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
@@ -18,6 +19,8 @@ export interface WatchedCacheOptions<T extends KubernetesObject> {
   /** API path to watch, e.g. `/apis/networking.k8s.io/v1/ingresses`. */
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
+  /** Restricts the watch (the list function must apply the same selector). */
+  fieldSelector?: string;
   /** Short resource name for logs and metrics, e.g. `ingresses`. */
   resource: string;
   onChange: (kind: ChangeKind, object: T) => void;
@@ -28,7 +31,7 @@ export interface WatchedCacheOptions<T extends KubernetesObject> {
 
 export class WatchedCache<T extends KubernetesObject> {
   readonly resource: string;
-  readonly #informer: ReturnType<typeof makeInformer<T>>;
+  readonly #informer: ListWatch<T>;
   readonly #o: WatchedCacheOptions<T>;
   #backoffMs: number;
   #stopped = true;
@@ -39,7 +42,14 @@ export class WatchedCache<T extends KubernetesObject> {
     this.#o = options;
     this.resource = options.resource;
     this.#backoffMs = options.minBackoffMs ?? 500;
-    this.#informer = makeInformer<T>(options.kubeConfig, options.path, options.list);
+    this.#informer = new ListWatch<T>(
+      options.path,
+      new Watch(options.kubeConfig),
+      options.list,
+      false,
+      undefined,
+      options.fieldSelector,
+    );
     this.#informer.on('add', (o) => this.#changed('add', o));
     this.#informer.on('update', (o) => this.#changed('update', o));
     this.#informer.on('delete', (o) => this.#changed('delete', o));

@@ -1,0 +1,251 @@
+/**
+ * Compiles the cluster's objects into the route table and publishes it to
+ * Redis, on the leader only. Changes are coalesced: a burst of watch events
+ * gives one compile; an unchanged compile publishes nothing.
+ *
+ * Problems the compiler finds become Events on the objects concerned (each
+ * once, until it goes away), and HealthCheckPolicies get their conditions.
+ */
+import type {
+  V1Condition,
+  V1EndpointSlice,
+  V1Ingress,
+  V1IngressClass,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
+import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared';
+import type { ObjectSource } from './address-controller.ts';
+import type { ControllerMetrics } from './controller-metrics.ts';
+import { classifyIngress } from './ingress-class.ts';
+import type { KeySealer } from './key-sealer.ts';
+import type { KubeWriter } from './kube-writer.ts';
+import {
+  type CompileProblem,
+  compileRoutes,
+  type HealthCheckPolicy,
+  type PolicyStatus,
+} from './route-compiler.ts';
+import type { PublicationLoop } from './route-publisher.ts';
+
+export interface RouteControllerDeps {
+  ingresses: ObjectSource<V1Ingress>;
+  classes: ObjectSource<V1IngressClass>;
+  services: ObjectSource<V1Service>;
+  endpointSlices: ObjectSource<V1EndpointSlice>;
+  secrets: ObjectSource<V1Secret>;
+  policies: ObjectSource<HealthCheckPolicy>;
+  /** The addresses the allocator gave an Ingress (not its status: status follows publication). */
+  addressesOf: (ingress: V1Ingress) => readonly string[];
+  defaultHealthCheck: HealthCheckSettings;
+  sealer: KeySealer;
+  writer: KubeWriter;
+  metrics: ControllerMetrics;
+  logger: PierLogger;
+  /** Coalescing window for bursts of changes. */
+  debounceMs?: number;
+}
+
+function problemKey(p: CompileProblem): string {
+  return `${p.object.kind}/${p.object.namespace}/${p.object.name}\u0000${p.reason}\u0000${p.message}`;
+}
+
+function conditionsOf(
+  status: PolicyStatus,
+  generation: number,
+  previous: readonly V1Condition[],
+): V1Condition[] {
+  const now = new Date();
+  const make = (type: string, c: PolicyStatus['accepted']): V1Condition => {
+    const before = previous.find((p) => p.type === type);
+    return {
+      type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      observedGeneration: generation,
+      lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : now,
+    };
+  };
+  return [make('Accepted', status.accepted), make('ResolvedRefs', status.resolvedRefs)];
+}
+
+function sameConditions(a: readonly V1Condition[], b: readonly V1Condition[]): boolean {
+  const norm = (cs: readonly V1Condition[]): string =>
+    JSON.stringify(
+      [...cs]
+        .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration])
+        .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    );
+  return norm(a) === norm(b);
+}
+
+export class RouteController {
+  readonly #d: RouteControllerDeps;
+  #leading = false;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #dirty = false;
+  /** Resolvers waiting for a publication that starts after they asked. */
+  #waiters: Array<() => void> = [];
+  #reported = new Set<string>();
+  #lastServed = new Set<string>();
+  #certificates: Certificate[] = [];
+  #loop: PublicationLoop | undefined;
+
+  constructor(deps: RouteControllerDeps) {
+    this.#d = deps;
+  }
+
+  /** Ingresses (`ns/name`) whose routes are in the last published table. */
+  get servedIngresses(): ReadonlySet<string> {
+    return this.#lastServed;
+  }
+
+  /** Certificates in the last published table (for the expiry job). */
+  get certificates(): readonly Certificate[] {
+    return this.#certificates;
+  }
+
+  /** The publication loop of the current term, if leading. */
+  get loop(): PublicationLoop | undefined {
+    return this.#loop;
+  }
+
+  /** Starts compiling and publishing through `loop` (a new one each leadership term). */
+  startLeading(loop: PublicationLoop): void {
+    this.#loop = loop;
+    this.#leading = true;
+    this.#reported.clear();
+    this.onChange();
+  }
+
+  async stopLeading(): Promise<void> {
+    this.#leading = false;
+    clearTimeout(this.#timer);
+    // Stopping the loop first releases a compile waiting on a flush during a Redis outage.
+    await this.#loop?.stop();
+    await this.#running;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Something the table depends on changed: compile soon. */
+  onChange(): void {
+    if (!this.#leading) return;
+    if (this.#running) {
+      this.#dirty = true;
+      return;
+    }
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#compileAndPublish().finally(() => {
+        this.#running = undefined;
+        if (this.#dirty) {
+          this.#dirty = false;
+          this.onChange();
+        }
+      });
+    }, this.#d.debounceMs ?? 20);
+  }
+
+  /**
+   * Resolves once a table compiled after this call is in Redis: the state the
+   * caller saw (e.g. a fresh allocation) is then published.
+   */
+  ensurePublished(): Promise<void> {
+    if (!this.#leading) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (this.#running) this.#dirty = true;
+    else this.onChange();
+    return done;
+  }
+
+  async #compileAndPublish(): Promise<void> {
+    const waiting = this.#waiters.splice(0);
+    const d = this.#d;
+    const started = performance.now();
+    const classes = d.classes.list();
+    const ours = d.ingresses.list().filter((i) => classifyIngress(i, classes).ours);
+    const out = compileRoutes({
+      ingresses: ours,
+      addressesOf: d.addressesOf,
+      services: d.services.list(),
+      endpointSlices: d.endpointSlices.list(),
+      secrets: d.secrets.list(),
+      policies: d.policies.list(),
+      defaultHealthCheck: d.defaultHealthCheck,
+      sealKey: (id, pem) => d.sealer.seal(id, pem),
+    });
+    d.sealer.sweep();
+    const compiledMs = performance.now() - started;
+    d.metrics.compileDuration.observe(compiledMs / 1000);
+    const loop = this.#loop;
+    if (loop === undefined) {
+      for (const w of waiting) w();
+      return;
+    }
+    loop.update(out.table);
+    try {
+      const revision = await loop.flush();
+      this.#lastServed = new Set(out.servedIngresses);
+      this.#certificates = Object.values(out.table.certificates);
+      d.metrics.routeRevision.set(revision);
+      d.logger.debug({ revision, compiledMs: Math.round(compiledMs) }, 'routes published');
+    } catch (err) {
+      d.logger.warn({ err: String(err) }, 'publication stopped before the table reached Redis');
+    }
+    for (const w of waiting) w();
+    if (!this.#leading) return;
+    await this.#report(out.problems);
+    await this.#updatePolicies(out.policyStatuses);
+  }
+
+  async #report(problems: readonly CompileProblem[]): Promise<void> {
+    const current = new Set<string>();
+    for (const p of problems) {
+      const key = problemKey(p);
+      current.add(key);
+      if (this.#reported.has(key)) continue;
+      this.#d.metrics.compileProblems.inc({ reason: p.reason });
+      this.#d.logger.warn({ ...p.object, reason: p.reason, message: p.message }, 'route problem');
+      const apiVersion =
+        p.object.kind === 'Ingress'
+          ? 'networking.k8s.io/v1'
+          : p.object.kind === 'Secret'
+            ? 'v1'
+            : 'pier.dev/v1alpha1';
+      try {
+        await this.#d.writer.recordEvent(
+          { apiVersion, kind: p.object.kind, name: p.object.name, namespace: p.object.namespace },
+          p.type,
+          p.reason,
+          p.message,
+        );
+      } catch (err) {
+        this.#d.logger.warn({ err: String(err) }, 'could not record an Event');
+      }
+    }
+    // A problem that went away may come back: report it again then.
+    this.#reported = current;
+  }
+
+  async #updatePolicies(statuses: readonly PolicyStatus[]): Promise<void> {
+    for (const status of statuses) {
+      const policy = this.#d.policies.get(status.name, status.namespace);
+      if (!policy) continue;
+      const previous = policy.status?.conditions ?? [];
+      const next = conditionsOf(status, policy.metadata?.generation ?? 0, previous);
+      if (sameConditions(previous, next)) continue;
+      try {
+        await this.#d.writer.updatePolicyStatus(policy, { conditions: next });
+      } catch (err) {
+        this.#d.logger.warn(
+          { namespace: status.namespace, name: status.name, err: String(err) },
+          'policy status update failed',
+        );
+        this.onChange();
+      }
+    }
+  }
+}
