@@ -4,9 +4,10 @@
  * of its own naming the flag (and its variable).
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { InvalidConfigError, LOG_LEVELS, type LogLevel, parseDuration } from '@pier/shared';
+import { FlagReader, type FlagSpec, flagUsage, LOG_LEVELS, type LogLevel } from '@pier/shared';
 import { leaseTimingProblem } from './leader-elector.ts';
+
+export { parseListen } from '@pier/shared';
 
 export interface ControllerConfig {
   /** Path of a kubeconfig; undefined = in-cluster config, else the default loading rules. */
@@ -27,12 +28,6 @@ export interface ControllerConfig {
   readonly redisPassword: string | undefined;
   /** File with the key ring that seals TLS private keys (`keyId=base64` lines, current first). */
   readonly keyRingFile: string;
-}
-
-interface FlagSpec {
-  env: string;
-  default?: string;
-  help: string;
 }
 
 /** Every flag, its environment variable and default: also the `--help` text. */
@@ -91,20 +86,7 @@ export const CONTROLLER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freez
 });
 
 export function controllerUsage(): string {
-  const lines = Object.entries(CONTROLLER_FLAGS).map(
-    ([flag, spec]) =>
-      `  --${flag.padEnd(16)} $${spec.env.padEnd(20)} ${spec.help}${spec.default ? ` [${spec.default}]` : ''}`,
-  );
-  return `usage: pier-controller [flags]\n\n${lines.join('\n')}`;
-}
-
-/** host:port, with [v6]:port; returns undefined when malformed. */
-export function parseListen(value: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port < 0 || port > 65535) return undefined;
-  return { host: match[1] ?? match[2] ?? '', port };
+  return flagUsage('pier-controller', CONTROLLER_FLAGS);
 }
 
 /**
@@ -115,83 +97,42 @@ export function parseControllerConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ControllerConfig {
-  const options = Object.fromEntries(
-    Object.keys(CONTROLLER_FLAGS).map((flag) => [flag, { type: 'string' as const }]),
-  );
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new InvalidConfigError((err as Error).message);
-  }
-  const errors: string[] = [];
-  const raw = (flag: string): string | undefined => {
-    const spec = CONTROLLER_FLAGS[flag] as FlagSpec;
-    const v = values[flag];
-    if (typeof v === 'string') return v;
-    const fromEnv = env[spec.env];
-    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default;
-  };
-  const where = (flag: string): string =>
-    `--${flag} ($${(CONTROLLER_FLAGS[flag] as FlagSpec).env})`;
-  const duration = (flag: string): number => {
-    const text = raw(flag) ?? '';
-    try {
-      const ms = parseDuration(text);
-      if (ms <= 0) throw new Error('must be positive');
-      return ms;
-    } catch (err) {
-      errors.push(
-        `${where(flag)}: "${text}" is not a positive duration (${(err as Error).message})`,
-      );
-      return 1;
-    }
-  };
-
-  const leaseDurationMs = duration('lease-duration');
-  const renewDeadlineMs = duration('renew-deadline');
-  const retryPeriodMs = duration('retry-period');
-  const shutdownGraceMs = duration('shutdown-grace');
-  if (errors.length === 0) {
+  const flags = new FlagReader(CONTROLLER_FLAGS, argv, env);
+  const leaseDurationMs = flags.duration('lease-duration');
+  const renewDeadlineMs = flags.duration('renew-deadline');
+  const retryPeriodMs = flags.duration('retry-period');
+  const shutdownGraceMs = flags.duration('shutdown-grace');
+  if (!flags.hasErrors) {
     const problem = leaseTimingProblem({ leaseDurationMs, renewDeadlineMs, retryPeriodMs });
-    if (problem) errors.push(`--lease-duration/--renew-deadline/--retry-period: ${problem}`);
+    if (problem) flags.errorAbout(['lease-duration', 'renew-deadline', 'retry-period'], problem);
   }
-  const listenText = raw('listen') ?? '';
-  const listen = parseListen(listenText);
-  if (!listen) errors.push(`${where('listen')}: "${listenText}" is not host:port`);
-  const logLevel = raw('log-level') ?? '';
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    errors.push(`${where('log-level')}: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const listen = flags.listen('listen');
+  const logLevel = flags.oneOf('log-level', LOG_LEVELS);
+  const leaseNamespace = flags.string('lease-namespace') ?? '';
+  const leaseName = flags.string('lease-name') ?? '';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(leaseNamespace)) {
+    flags.error('lease-namespace', `"${leaseNamespace}" is not a namespace name`);
   }
-  const leaseNamespace = raw('lease-namespace') ?? '';
-  const leaseName = raw('lease-name') ?? '';
-  const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-  if (!dnsLabel.test(leaseNamespace))
-    errors.push(`${where('lease-namespace')}: "${leaseNamespace}" is not a namespace name`);
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(leaseName)) {
-    errors.push(`${where('lease-name')}: "${leaseName}" is not an object name`);
+    flags.error('lease-name', `"${leaseName}" is not an object name`);
   }
-  const redisUrl = raw('redis-url') ?? '';
-  if (redisUrl === '') errors.push(`${where('redis-url')}: required`);
-  else if (!/^rediss?:\/\/[^\s/]+(\/\d*)?$/.test(redisUrl)) {
-    errors.push(`${where('redis-url')}: "${redisUrl}" is not redis://[:password@]host:port[/db]`);
-  }
-  const keyRingFile = raw('key-ring-file') ?? '';
-  if (errors.length > 0) throw new InvalidConfigError(errors.join('\n'));
+  const redisUrl = flags.redisUrl('redis-url');
+  const keyRingFile = flags.string('key-ring-file') ?? '';
+  flags.finish();
   return Object.freeze({
-    kubeconfig: raw('kubeconfig'),
-    identity: raw('identity') ?? hostname(),
+    kubeconfig: flags.string('kubeconfig'),
+    identity: flags.string('identity') ?? hostname(),
     leaseNamespace,
     leaseName,
     leaseDurationMs,
     renewDeadlineMs,
     retryPeriodMs,
-    listenHost: listen?.host ?? '0.0.0.0',
-    listenPort: listen?.port ?? 9090,
-    logLevel: logLevel as LogLevel,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    logLevel,
     shutdownGraceMs,
     redisUrl,
-    redisPassword: raw('redis-password'),
+    redisPassword: flags.string('redis-password'),
     keyRingFile,
   });
 }

@@ -1,5 +1,6 @@
 // The package's public API. Internal helpers (field-reader.ts) are deliberately not exported.
 export * from './errors.ts';
+export * from './flag-reader.ts';
 export * from './health-check-defaults.ts';
 export { checkHealthCheckSettings } from './health-check-validation.ts';
 export * from './host-match.ts';
