@@ -1,0 +1,102 @@
+/**
+ * The answers Pier itself gives instead of an upstream's: short plain-text pages, one per cause,
+ * each with a stable cause code in the `x-pier-error` header so users and scripts can tell a
+ * Pier 502 from an application's 502. Statuses follow ingress-nginx: 404 no route, 503 no
+ * endpoint, 502 upstream failed, 504 upstream timed out.
+ *
+ * Every page is built once at load time; serving one allocates nothing.
+ */
+import { STATUS_CODES } from 'node:http';
+
+/**
+ * Why Pier answered itself. The values are public API (the `x-pier-error` header, logs, metrics):
+ * documented in docs/errors.md, never renamed.
+ */
+export const PROXY_ERROR_CODES = Object.freeze([
+  'PIER_BAD_REQUEST',
+  'PIER_REQUEST_TIMEOUT',
+  'PIER_BODY_TOO_LARGE',
+  'PIER_HEADERS_TOO_LARGE',
+  'PIER_NO_ROUTE',
+  'PIER_NO_ENDPOINT',
+  'PIER_UPSTREAM_CONNECT_FAILED',
+  'PIER_UPSTREAM_RESET',
+  'PIER_UPSTREAM_INVALID_RESPONSE',
+  'PIER_UPSTREAM_CONNECT_TIMEOUT',
+  'PIER_UPSTREAM_TIMEOUT',
+] as const);
+
+/** One of {@link PROXY_ERROR_CODES}. */
+export type ProxyErrorCode = (typeof PROXY_ERROR_CODES)[number];
+
+/** The name of the response header that carries the cause code. */
+export const PIER_ERROR_HEADER = 'x-pier-error';
+
+/** A prepared error answer. Frozen and shared: never modify. */
+export interface ErrorPage {
+  /** HTTP status. */
+  readonly status: number;
+  /** The cause, also sent as `x-pier-error`. */
+  readonly code: ProxyErrorCode;
+  /** The body: `<status> <reason>: <cause>\n`. */
+  readonly body: Buffer;
+  /** Flat name/value list for `res.writeHead` (content type and length, no-store, cause). */
+  readonly headers: readonly string[];
+  /**
+   * The same headers plus `connection: close`, for answers after which the connection must not
+   * be reused (e.g. a request body that was not read).
+   */
+  readonly closingHeaders: readonly string[];
+  /**
+   * The whole HTTP/1.1 response with `connection: close`, for writing straight to a socket (parse
+   * errors, refused upgrades), where no ServerResponse exists.
+   */
+  readonly raw: Buffer;
+}
+
+/** Status and human-readable cause of every code. */
+const CAUSES: Readonly<Record<ProxyErrorCode, readonly [number, string]>> = {
+  PIER_BAD_REQUEST: [400, 'malformed request'],
+  PIER_REQUEST_TIMEOUT: [408, 'request not received in time'],
+  PIER_BODY_TOO_LARGE: [413, 'request body exceeds the limit'],
+  PIER_HEADERS_TOO_LARGE: [431, 'request headers exceed the limit'],
+  PIER_NO_ROUTE: [404, 'no route for this host and path'],
+  PIER_NO_ENDPOINT: [503, 'no healthy endpoint'],
+  PIER_UPSTREAM_CONNECT_FAILED: [502, 'could not connect to the upstream'],
+  PIER_UPSTREAM_RESET: [502, 'the upstream closed the connection'],
+  PIER_UPSTREAM_INVALID_RESPONSE: [502, 'invalid response from the upstream'],
+  PIER_UPSTREAM_CONNECT_TIMEOUT: [504, 'connecting to the upstream timed out'],
+  PIER_UPSTREAM_TIMEOUT: [504, 'the upstream did not respond in time'],
+};
+
+function buildPage(code: ProxyErrorCode): ErrorPage {
+  const [status, cause] = CAUSES[code];
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const body = Buffer.from(`${status} ${reason}: ${cause}\n`, 'latin1');
+  const headers = Object.freeze([
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    'no-store',
+    PIER_ERROR_HEADER,
+    code,
+  ]);
+  const closingHeaders = Object.freeze([...headers, 'connection', 'close']);
+  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i < closingHeaders.length; i += 2) {
+    head += `${closingHeaders[i]}: ${closingHeaders[i + 1]}\r\n`;
+  }
+  const raw = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), body]);
+  return Object.freeze({ status, code, body, headers, closingHeaders, raw });
+}
+
+const PAGES = new Map<ProxyErrorCode, ErrorPage>(
+  PROXY_ERROR_CODES.map((code) => [code, buildPage(code)]),
+);
+
+/** The prepared answer for a cause. */
+export function errorPage(code: ProxyErrorCode): ErrorPage {
+  return PAGES.get(code) as ErrorPage;
+}

@@ -1,0 +1,641 @@
+/**
+ * The HTTP reverse proxy: one request in, route lookup, endpoint choice, one upstream exchange
+ * (retried on another endpoint when that is safe), the response streamed back. Everything with
+ * state or policy (the route table, balancing, health, metrics) is injected through
+ * {@link ProxyDeps}; this file only moves bytes and decides what went wrong.
+ *
+ * Upstream requests go through undici's low-level `Dispatcher.dispatch` with the exchange object
+ * itself as the handler: no promise, no intermediate body stream, no per-chunk closure. Request
+ * bodies are handed to undici as the `IncomingMessage` itself (chunked ones through a counting
+ * Transform); response chunks are written to the `ServerResponse` as they arrive, with
+ * backpressure through the dispatch controller's pause/resume.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
+import { type Backend, type PierLogger, type RouteMatch, unmapIPv4 } from '@pier/shared';
+import type { Dispatcher } from 'undici';
+import { errorPage, type ProxyErrorCode } from './error-pages.ts';
+import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
+
+/** The endpoint chosen for one attempt. */
+export interface EndpointChoice {
+  /** `endpointField(address, port)`: the key of pools, balancing and health state. */
+  id: string;
+  address: string;
+  port: number;
+  /** A `Set-Cookie` value to add to the response (session affinity), if any. */
+  setCookie?: string;
+}
+
+/**
+ * How an upstream attempt ended, for passive health and balancing.
+ *
+ * - `failure`: the endpoint misbehaved: connect refused / unreachable / timed out, connection
+ *   reset, headers or body timeout, an invalid response, or a 502/503/504 status from it.
+ * - `success`: any other upstream response, 4xx and 500 included (the application answered).
+ * - `aborted`: says nothing about the endpoint: the client went away, or Pier cut the request
+ *   (body too large, request undici refused). Release in-flight counts, record no result.
+ */
+export type Outcome = 'success' | 'failure' | 'aborted';
+
+/** What an observed request came to. */
+export type ProxyEventKind =
+  | 'proxied'
+  | 'no-route'
+  | 'no-endpoint'
+  | 'upstream-error'
+  | 'timeout'
+  | 'bad-request'
+  | 'client-abort';
+
+/** One finished request, for metrics and the access log. */
+export interface ProxyEvent {
+  /** The Host header as sent ('' when absent). Unbounded: not a metric label as such. */
+  host: string;
+  /** The matched virtual host's host rule ('' any host); absent without a route. Bounded. */
+  virtualHost?: string;
+  /** The status the client got; 499 when the client left before an answer (as nginx logs). */
+  status: number;
+  /** The backend id, once routed. */
+  backend?: string;
+  /** The last endpoint tried. */
+  endpoint?: string;
+  /** From request start to the end of the response (or of the failure), ms. */
+  durationMs: number;
+  /** From request start to the upstream's response headers, ms; only when they arrived. */
+  headersMs?: number;
+  kind: ProxyEventKind;
+  /** Pier's cause code when Pier answered itself or cut the exchange. */
+  code?: ProxyErrorCode;
+  /** Upstream attempts made (0 when none). */
+  attempts: number;
+}
+
+/** Proxy behaviour, validated once by {@link assertProxyOptions}. */
+export interface ProxyOptions {
+  /** The scheme clients use on this listener (X-Forwarded-Proto). */
+  scheme: 'http' | 'https';
+  /** TCP connect timeout to an endpoint, ms (enforced by the upstream pools; used for upgrades). */
+  connectTimeoutMs: number;
+  /** From request sent to complete response headers, ms; beyond it 504. */
+  headersTimeoutMs: number;
+  /** Longest silence while the response body streams, ms; beyond it the response is cut. */
+  idleTimeoutMs: number;
+  /** Largest request body, bytes; beyond it 413 (at once for Content-Length, while streaming for chunked). */
+  maxRequestBodyBytes: number;
+  /** Extra attempts on other endpoints after a failure before anything was sent (see handler). */
+  maxRetries: number;
+  /** Whether a peer address belongs to a trusted proxy whose X-Forwarded-* headers are kept. */
+  trustedProxies: (remoteAddress: string) => boolean;
+}
+
+/** Defaults close to nginx / ingress-nginx. */
+export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
+  scheme: 'http',
+  connectTimeoutMs: 5_000,
+  headersTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+  maxRequestBodyBytes: 100 * 1024 * 1024,
+  maxRetries: 1,
+  trustedProxies: () => false,
+});
+
+/** What the proxy needs from the rest of the dataplane. */
+export interface ProxyDeps {
+  /**
+   * Route lookup in the current table (`RouteIndex.lookup`); called once per request, so a table
+   * swap takes effect on the next request.
+   */
+  lookup(localAddress: string, host: string, path: string): RouteMatch | undefined;
+  /**
+   * Picks an endpoint of `backend` not in `tried`, or undefined when none can take traffic
+   * (answered 503). `tried` is empty on the first attempt.
+   */
+  choose(
+    backend: Backend,
+    req: IncomingMessage,
+    tried: ReadonlySet<string>,
+  ): EndpointChoice | undefined;
+  /** An attempt on an endpoint starts (in-flight count +1). */
+  begin(backendId: string, endpointId: string): void;
+  /**
+   * The attempt ended; called exactly once per {@link begin}. `cause` names what went wrong when
+   * Pier saw the failure itself (connect refused, reset, timeout...); absent for a response,
+   * whatever its status.
+   */
+  end(
+    backendId: string,
+    endpointId: string,
+    outcome: Outcome,
+    durationMs: number,
+    cause?: ProxyErrorCode,
+  ): void;
+  /** Upstream pools by endpoint. */
+  dispatchers: Pick<UpstreamDispatchers, 'for'>;
+  /** Called once per request when it is over (metrics, access log). */
+  observe(event: ProxyEvent): void;
+  options: ProxyOptions;
+  /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
+  logger?: PierLogger;
+}
+
+/**
+ * Checks proxy options and returns them frozen.
+ *
+ * @throws RangeError naming the first bad option.
+ */
+export function assertProxyOptions(options: ProxyOptions): Readonly<ProxyOptions> {
+  if (options.scheme !== 'http' && options.scheme !== 'https') {
+    throw new RangeError(`scheme must be 'http' or 'https', got '${String(options.scheme)}'`);
+  }
+  for (const name of [
+    'connectTimeoutMs',
+    'headersTimeoutMs',
+    'idleTimeoutMs',
+    'maxRequestBodyBytes',
+  ] as const) {
+    const value = options[name];
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`${name} must be a positive number, got ${value}`);
+    }
+  }
+  if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) {
+    throw new RangeError(`maxRetries must be a non-negative integer, got ${options.maxRetries}`);
+  }
+  if (typeof options.trustedProxies !== 'function') {
+    throw new RangeError('trustedProxies must be a function');
+  }
+  return Object.freeze({ ...options });
+}
+
+/** Methods that may be sent twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
+
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
+
+/** What the proxy sends upstream, derived from the client's request target. */
+export interface RequestTarget {
+  /** Origin-form path with query. */
+  path: string;
+  /** The authority of an absolute-form target, which overrides Host (RFC 9112 §3.2.2). */
+  authority?: string;
+}
+
+/**
+ * The request target in origin form. Absolute-form (`http://host/path`) is accepted as
+ * RFC 9112 requires of servers: its authority replaces Host. Anything else (`*`, authority
+ * form) is undefined: refused with 400.
+ */
+export function requestTarget(url: string | undefined): RequestTarget | undefined {
+  if (url === undefined || url === '') return undefined;
+  if (url.charCodeAt(0) === 47 /* '/' */) return { path: url };
+  const scheme = /^https?:\/\//i.exec(url);
+  if (scheme === null) return undefined;
+  const rest = url.slice(scheme[0].length);
+  const slash = rest.search(/[/?]/);
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  if (authority === '' || authority.includes('@')) return undefined;
+  const tail = slash < 0 ? '/' : rest.slice(slash);
+  return { path: tail.startsWith('/') ? tail : `/${tail}`, authority };
+}
+
+/** Replaces (or adds) the Host header in a flat header list. */
+export function replaceHost(headers: string[], host: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() === 'host') {
+      headers[i + 1] = host;
+      return;
+    }
+  }
+  headers.push('host', host);
+}
+
+/** A classified upstream failure. */
+export interface UpstreamFailure {
+  /** The answer to give. */
+  code: ProxyErrorCode;
+  /** Whether another attempt may be made (still subject to method, body and retry budget). */
+  retriable: boolean;
+  /** How the failure counts for the endpoint. */
+  outcome: Outcome;
+}
+
+/** Errors of a connection that never carried the request (connect phase). */
+const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+/** Errors of a connection the other side closed or reset under the request. */
+const RESET_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+/**
+ * Classifies an error undici reported before any response header arrived.
+ *
+ * @param sent whether undici had started writing the request (the connection existed). Before
+ *   that, every failure is a connect failure and nothing reached the endpoint, so it is
+ *   retriable whatever it was; after it, only a reset is (an idle keep-alive connection the pod
+ *   closed just as the request went out), and only for idempotent bodiless requests.
+ */
+export function classifyUpstreamError(err: unknown, sent: boolean): UpstreamFailure {
+  const code = (err as { code?: unknown } | null)?.code;
+  const text = typeof code === 'string' ? code : '';
+  if (text === 'UND_ERR_INVALID_ARG' || text === 'UND_ERR_NOT_SUPPORTED') {
+    return { code: 'PIER_BAD_REQUEST', retriable: false, outcome: 'aborted' };
+  }
+  if (CONNECT_TIMEOUT_CODES.has(text)) {
+    return { code: 'PIER_UPSTREAM_CONNECT_TIMEOUT', retriable: true, outcome: 'failure' };
+  }
+  if (text === 'UND_ERR_HEADERS_TIMEOUT' || text === 'UND_ERR_BODY_TIMEOUT') {
+    return { code: 'PIER_UPSTREAM_TIMEOUT', retriable: false, outcome: 'failure' };
+  }
+  if (!sent) return { code: 'PIER_UPSTREAM_CONNECT_FAILED', retriable: true, outcome: 'failure' };
+  if (RESET_CODES.has(text)) {
+    return { code: 'PIER_UPSTREAM_RESET', retriable: true, outcome: 'failure' };
+  }
+  return { code: 'PIER_UPSTREAM_INVALID_RESPONSE', retriable: false, outcome: 'failure' };
+}
+
+/** The kind an error answer is observed as. */
+export function eventKind(code: ProxyErrorCode): ProxyEventKind {
+  switch (code) {
+    case 'PIER_NO_ROUTE':
+      return 'no-route';
+    case 'PIER_NO_ENDPOINT':
+      return 'no-endpoint';
+    case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
+    case 'PIER_UPSTREAM_TIMEOUT':
+      return 'timeout';
+    case 'PIER_BAD_REQUEST':
+    case 'PIER_BODY_TOO_LARGE':
+    case 'PIER_HEADERS_TOO_LARGE':
+    case 'PIER_REQUEST_TIMEOUT':
+      return 'bad-request';
+    default:
+      return 'upstream-error';
+  }
+}
+
+/** Whether an upstream status counts against the endpoint (the gateway statuses, as nginx's `proxy_next_upstream`). */
+export function statusOutcome(status: number): Outcome {
+  return status === 502 || status === 503 || status === 504 ? 'failure' : 'success';
+}
+
+/** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */
+const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';
+/** Marks the abort the exchange causes itself when the client left. */
+const CLIENT_GONE = 'PIER_CLIENT_GONE';
+
+function markedError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Counts a chunked request body as it streams and fails once it exceeds the limit, before the
+ * chunk that crosses it is forwarded. Only used without Content-Length (which is checked up
+ * front), so the common case keeps the IncomingMessage as the upstream body directly.
+ */
+class BodyLimit extends Transform {
+  #left: number;
+
+  constructor(limit: number) {
+    super();
+    this.#left = limit;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#left -= chunk.length;
+    if (this.#left < 0) callback(markedError('request body too large', BODY_TOO_LARGE));
+    else callback(null, chunk);
+  }
+}
+
+/**
+ * One client request: routing, attempts, streaming. Also the undici dispatch handler of its
+ * attempts (one object, its methods on the prototype).
+ */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #deps: ProxyDeps;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #started = performance.now();
+  #host = '';
+  #virtualHost: string | undefined;
+  #backend: Backend | undefined;
+  #choice: EndpointChoice | undefined;
+  #path = '/';
+  #headers: string[] = [];
+  #body: IncomingMessage | BodyLimit | null = null;
+  /** Idempotent, bodiless: may be sent again after a failure. */
+  #repeatable = false;
+  #attempts = 0;
+  #tried: Set<string> | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** undici began writing the current attempt's request (onRequestStart). */
+  #sent = false;
+  #status = 0;
+  #headersAt = 0;
+  #attemptOpen = false;
+  #attemptStarted = 0;
+  #done = false;
+  #clientGone = false;
+  #onDrain: (() => void) | undefined;
+
+  constructor(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse) {
+    this.#deps = deps;
+    this.#req = req;
+    this.#res = res;
+  }
+
+  start(): void {
+    const req = this.#req;
+    const socket = req.socket;
+    const options = this.#deps.options;
+    const remote = socket.remoteAddress ?? '';
+    const head = forwardRequestHeaders(req.rawHeaders, {
+      remoteAddress: remote,
+      trusted: remote !== '' && options.trustedProxies(unmapIPv4(remote)),
+      scheme: options.scheme,
+      localPort: socket.localPort ?? 0,
+      upgrade: false,
+    });
+    this.#host = head.host ?? '';
+    const target = requestTarget(req.url);
+    if (
+      target === undefined ||
+      head.hostCount > 1 ||
+      (head.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+    ) {
+      this.#answer('PIER_BAD_REQUEST', true);
+      return;
+    }
+    if (target.authority !== undefined) {
+      this.#host = target.authority;
+      replaceHost(head.headers, target.authority);
+    }
+    this.#path = target.path;
+    this.#headers = head.headers;
+
+    const match = this.#deps.lookup(unmapIPv4(socket.localAddress ?? ''), this.#host, target.path);
+    if (match === undefined) {
+      this.#answer('PIER_NO_ROUTE', false);
+      return;
+    }
+    this.#backend = match.backend;
+    this.#virtualHost = match.virtualHost.host;
+
+    const length = head.contentLength === undefined ? 0 : Number(head.contentLength);
+    if (length > options.maxRequestBodyBytes) {
+      this.#answer('PIER_BODY_TOO_LARGE', true);
+      return;
+    }
+    const hasBody = length > 0 || head.chunked;
+    this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
+
+    const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
+    if (choice === undefined) {
+      this.#answer('PIER_NO_ENDPOINT', hasBody);
+      return;
+    }
+    if (length > 0) {
+      this.#body = req;
+    } else if (head.chunked) {
+      const limit = new BodyLimit(options.maxRequestBodyBytes);
+      req.pipe(limit);
+      this.#body = limit;
+    }
+    this.#res.on('close', () => this.#onClientClose());
+    this.#attempt(choice);
+  }
+
+  #attempt(choice: EndpointChoice): void {
+    const deps = this.#deps;
+    const backend = this.#backend as Backend;
+    this.#choice = choice;
+    this.#sent = false;
+    this.#controller = undefined;
+    this.#attempts++;
+    this.#attemptOpen = true;
+    this.#attemptStarted = performance.now();
+    deps.begin(backend.id, choice.id);
+    try {
+      deps.dispatchers.for(choice.address, choice.port, choice.id).dispatch(
+        {
+          path: this.#path,
+          method: this.#req.method as Dispatcher.HttpMethod,
+          headers: this.#headers,
+          body: this.#body,
+          headersTimeout: deps.options.headersTimeoutMs,
+          bodyTimeout: deps.options.idleTimeoutMs,
+        },
+        this,
+      );
+    } catch (err) {
+      // Only a closed set of pools throws here (shutdown); dispatch reports everything else
+      // through onResponseError.
+      this.onResponseError(undefined, err as Error);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    this.#sent = true;
+    if (this.#clientGone) controller.abort(markedError('client went away', CLIENT_GONE));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) {
+      // Interim responses: 103 Early Hints is passed on (its Link headers), others dropped; the
+      // final response follows on the same exchange.
+      const link = headers.link;
+      if (statusCode === 103 && link !== undefined && !this.#res.headersSent) {
+        this.#res.writeEarlyHints({ link });
+      }
+      return;
+    }
+    this.#status = statusCode;
+    this.#headersAt = performance.now();
+    const list = forwardResponseHeaders(headers, this.#choice?.setCookie);
+    try {
+      if (statusMessage) this.#res.writeHead(statusCode, statusMessage, list);
+      else this.#res.writeHead(statusCode, list);
+    } catch (err) {
+      // Node refuses what it cannot write (bad characters in the status line or a header).
+      controller.abort(err as Error);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#res.write(chunk)) return;
+    controller.pause();
+    if (this.#onDrain === undefined) {
+      this.#onDrain = () => this.#controller?.resume();
+      this.#res.on('drain', this.#onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#res.end();
+    this.#endAttempt(statusOutcome(this.#status));
+    this.#observe('proxied', this.#status, undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.#done) return;
+    const res = this.#res;
+    const code = (err as { code?: unknown }).code;
+    if (this.#clientGone || code === CLIENT_GONE || res.destroyed) {
+      this.#done = true;
+      this.#endAttempt('aborted');
+      this.#observe('client-abort', res.headersSent ? this.#status : 499, undefined);
+      return;
+    }
+    if (code === BODY_TOO_LARGE) {
+      this.#endAttempt('aborted');
+      this.#answer('PIER_BODY_TOO_LARGE', true);
+      return;
+    }
+    if (res.headersSent) {
+      // The response is under way: all that can be said is to cut it.
+      this.#done = true;
+      this.#endAttempt('failure', 'PIER_UPSTREAM_RESET');
+      this.#debug(err, 'upstream failed during the response');
+      this.#observe('upstream-error', this.#status, 'PIER_UPSTREAM_RESET');
+      res.destroy();
+      return;
+    }
+    const failure = classifyUpstreamError(err, this.#sent);
+    this.#endAttempt(failure.outcome, failure.code);
+    this.#debug(err, 'upstream attempt failed');
+    if (failure.retriable && this.#repeatable && this.#attempts <= this.#deps.options.maxRetries) {
+      const failed = this.#choice as EndpointChoice;
+      this.#tried ??= new Set();
+      const tried = this.#tried;
+      tried.add(failed.id);
+      // A reset on a reused connection says little about the pod: with no other endpoint left,
+      // the same one gets the second attempt (on a fresh connection).
+      const next =
+        this.#deps.choose(this.#backend as Backend, this.#req, tried) ??
+        (failure.code === 'PIER_UPSTREAM_RESET' ? failed : undefined);
+      if (next !== undefined) {
+        this.#attempt(next);
+        return;
+      }
+    }
+    this.#answer(failure.code, this.#body !== null || failure.code === 'PIER_BAD_REQUEST');
+  }
+
+  #onClientClose(): void {
+    if (this.#done || this.#res.writableFinished) return;
+    this.#clientGone = true;
+    const controller = this.#controller;
+    if (controller !== undefined && !controller.aborted) {
+      controller.abort(markedError('client went away', CLIENT_GONE));
+    }
+  }
+
+  #endAttempt(outcome: Outcome, cause?: ProxyErrorCode): void {
+    if (!this.#attemptOpen) return;
+    this.#attemptOpen = false;
+    const backend = this.#backend as Backend;
+    const choice = this.#choice as EndpointChoice;
+    const duration = performance.now() - this.#attemptStarted;
+    this.#deps.end(backend.id, choice.id, outcome, duration, cause);
+  }
+
+  /**
+   * Pier's own answer. `close` asks the client to open a new connection afterwards: for bad
+   * requests, and when a request body may be left unread.
+   */
+  #answer(code: ProxyErrorCode, close: boolean): void {
+    this.#done = true;
+    const page = errorPage(code);
+    const res = this.#res;
+    this.#observe(eventKind(code), page.status, code);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(page.status, (close ? page.closingHeaders : page.headers) as string[]);
+    res.end(page.body);
+  }
+
+  #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {
+    const event: ProxyEvent = {
+      host: this.#host,
+      status,
+      durationMs: performance.now() - this.#started,
+      kind,
+      attempts: this.#attempts,
+    };
+    if (this.#virtualHost !== undefined) event.virtualHost = this.#virtualHost;
+    if (this.#backend !== undefined) event.backend = this.#backend.id;
+    if (this.#choice !== undefined) event.endpoint = this.#choice.id;
+    if (code !== undefined) event.code = code;
+    if (this.#headersAt !== 0) event.headersMs = this.#headersAt - this.#started;
+    this.#deps.observe(event);
+  }
+
+  #debug(err: Error, msg: string): void {
+    const logger = this.#deps.logger;
+    if (logger === undefined || !logger.isLevelEnabled('debug')) return;
+    logger.debug(
+      {
+        backend: this.#backend?.id,
+        endpoint: this.#choice?.id,
+        attempt: this.#attempts,
+        code: (err as { code?: unknown }).code,
+        err: err.message,
+      },
+      msg,
+    );
+  }
+}
+
+/**
+ * The `request` listener of the proxy.
+ *
+ * - **Routing:** by the connection's local address, the Host header (required for HTTP/1.1;
+ *   an absolute-form target's authority wins) and the raw path. No route: 404. No endpoint: 503.
+ * - **Upstream failures:** connect refused/unreachable, reset, invalid response: 502; connect,
+ *   header or (before headers) body timeout: 504. After the response has started, a failure
+ *   cuts the client response (destroys it), the only honest signal left.
+ * - **Retries:** at most `maxRetries` more attempts, on endpoints not yet tried, only for
+ *   idempotent methods without a request body, and only when nothing can have reached the
+ *   application: the connection failed (refused, unreachable, connect timeout) or was reset
+ *   before any response byte (a keep-alive connection the pod closed as the request went out).
+ *   Header timeouts are never retried (the application may be working on it).
+ * - **Bodies** stream both ways. Content-Length above the limit: 413 at once; chunked bodies
+ *   are counted while streaming and cut with 413 (or a reset when the response has begun).
+ * - **Headers:** see {@link forwardRequestHeaders} and {@link forwardResponseHeaders}; the
+ *   affinity cookie of the choice is appended to the upstream's Set-Cookie.
+ * - Every attempt is bracketed by `begin`/`end`; every request ends in one `observe`.
+ * - The client leaving aborts the upstream attempt (`end` with outcome `aborted`).
+ */
+export function createProxyHandler(
+  deps: ProxyDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const checked: ProxyDeps = { ...deps, options: assertProxyOptions(deps.options) };
+  return (req, res) => {
+    new ProxyExchange(checked, req, res).start();
+  };
+}

@@ -1,0 +1,319 @@
+/**
+ * Protocol upgrades (WebSocket and any other `Connection: Upgrade`): routed and balanced like
+ * any request, then the client connection is joined to a fresh TCP connection to the endpoint
+ * and bytes are piped both ways. From then on it is a pipe: it owes nothing to the route table
+ * and keeps working whatever happens to it.
+ */
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Backend, unmapIPv4 } from '@pier/shared';
+import { errorPage, type ProxyErrorCode } from './error-pages.ts';
+import { forwardRequestHeaders } from './forwarded-headers.ts';
+import {
+  assertProxyOptions,
+  classifyUpstreamError,
+  type EndpointChoice,
+  eventKind,
+  type Outcome,
+  type ProxyDeps,
+  type ProxyEvent,
+  type ProxyEventKind,
+  replaceHost,
+  requestTarget,
+  statusOutcome,
+} from './proxy-handler.ts';
+
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
+
+/** How long a closing side may take to flush what it still holds before it is destroyed, ms. */
+const FLUSH_GRACE_MS = 10_000;
+
+/** `HTTP/1.x NNN` at the start of the upstream's first bytes: the status, else 0. */
+export function sniffStatus(chunk: Buffer): number {
+  if (chunk.length < 12 || chunk.toString('latin1', 0, 7) !== 'HTTP/1.') return 0;
+  const status = Number(chunk.toString('latin1', 9, 12));
+  return Number.isInteger(status) && status >= 100 && status <= 999 ? status : 0;
+}
+
+/** The request head sent to the endpoint: request line, headers, blank line. */
+export function upgradeRequestHead(
+  method: string,
+  path: string,
+  headers: readonly string[],
+): Buffer {
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return Buffer.from(`${head}\r\n`, 'latin1');
+}
+
+/** One upgrade request and, once established, its tunnel. */
+class UpgradeTunnel {
+  readonly #deps: ProxyDeps;
+  readonly #req: IncomingMessage;
+  readonly #client: Socket;
+  readonly #head: Buffer;
+  readonly #started = performance.now();
+  #host = '';
+  #virtualHost: string | undefined;
+  #backend: Backend | undefined;
+  #choice: EndpointChoice | undefined;
+  #requestHead: Buffer = Buffer.alloc(0);
+  #repeatable = false;
+  #attempts = 0;
+  #tried: Set<string> | undefined;
+  #upstream: Socket | undefined;
+  #connected = false;
+  #responded = false;
+  #status = 0;
+  #headersAt = 0;
+  #attemptOpen = false;
+  #attemptStarted = 0;
+  #done = false;
+
+  constructor(deps: ProxyDeps, req: IncomingMessage, client: Socket, head: Buffer) {
+    this.#deps = deps;
+    this.#req = req;
+    this.#client = client;
+    this.#head = head;
+  }
+
+  start(): void {
+    const req = this.#req;
+    const client = this.#client;
+    const options = this.#deps.options;
+    client.on('error', () => this.#clientClosed());
+    client.on('close', () => this.#clientClosed());
+    const remote = client.remoteAddress ?? '';
+    const head = forwardRequestHeaders(req.rawHeaders, {
+      remoteAddress: remote,
+      trusted: remote !== '' && options.trustedProxies(unmapIPv4(remote)),
+      scheme: options.scheme,
+      localPort: client.localPort ?? 0,
+      upgrade: true,
+    });
+    this.#host = head.host ?? '';
+    const target = requestTarget(req.url);
+    if (target === undefined || head.hostCount > 1 || head.host === undefined) {
+      this.#refuse('PIER_BAD_REQUEST');
+      return;
+    }
+    if (target.authority !== undefined) {
+      this.#host = target.authority;
+      replaceHost(head.headers, target.authority);
+    }
+    const match = this.#deps.lookup(unmapIPv4(client.localAddress ?? ''), this.#host, target.path);
+    if (match === undefined) {
+      this.#refuse('PIER_NO_ROUTE');
+      return;
+    }
+    this.#backend = match.backend;
+    this.#virtualHost = match.virtualHost.host;
+    const method = req.method ?? 'GET';
+    this.#requestHead = upgradeRequestHead(method, target.path, head.headers);
+    this.#repeatable =
+      options.maxRetries > 0 &&
+      (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
+      head.contentLength === undefined &&
+      !head.chunked;
+    const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
+    if (choice === undefined) {
+      this.#refuse('PIER_NO_ENDPOINT');
+      return;
+    }
+    this.#attempt(choice);
+  }
+
+  #attempt(choice: EndpointChoice): void {
+    const backend = this.#backend as Backend;
+    const options = this.#deps.options;
+    this.#choice = choice;
+    this.#attempts++;
+    this.#attemptOpen = true;
+    this.#attemptStarted = performance.now();
+    this.#deps.begin(backend.id, choice.id);
+    const upstream = connect({
+      host: choice.address,
+      port: choice.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
+    });
+    this.#upstream = upstream;
+    upstream.setTimeout(options.connectTimeoutMs);
+    const onConnectTimeout = (): void => {
+      upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    };
+    upstream.once('timeout', onConnectTimeout);
+    upstream.once('connect', () => {
+      upstream.off('timeout', onConnectTimeout);
+      this.#connected = true;
+      if (this.#done) return;
+      // Until the endpoint answers, the headers timeout applies; the tunnel itself has none.
+      upstream.setTimeout(options.headersTimeoutMs);
+      upstream.once('timeout', () => {
+        if (!this.#responded) {
+          upstream.destroy(
+            Object.assign(new Error('no response in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+          );
+        }
+      });
+      upstream.write(this.#requestHead);
+      if (this.#head.length > 0) upstream.write(this.#head);
+      upstream.once('data', (chunk: Buffer) => this.#onFirstBytes(upstream, chunk));
+      this.#client.pipe(upstream);
+    });
+    upstream.on('error', (err) => this.#upstreamFailed(upstream, err));
+    upstream.on('close', () => this.#upstreamClosed(upstream));
+  }
+
+  #onFirstBytes(upstream: Socket, chunk: Buffer): void {
+    this.#responded = true;
+    this.#headersAt = performance.now();
+    upstream.setTimeout(0);
+    this.#status = sniffStatus(chunk);
+    this.#observe('proxied', this.#status, undefined);
+    const client = this.#client;
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    client.write(chunk);
+    upstream.pipe(client);
+  }
+
+  #upstreamFailed(upstream: Socket, err: Error): void {
+    if (upstream !== this.#upstream || this.#done) return;
+    if (this.#responded) {
+      // A broken tunnel: nothing to answer, just close both sides.
+      this.#finish('failure', 'PIER_UPSTREAM_RESET');
+      this.#client.destroy();
+      return;
+    }
+    const failure = classifyUpstreamError(err, this.#connected);
+    this.#endAttempt(failure.outcome, failure.code);
+    if (
+      !this.#connected &&
+      failure.retriable &&
+      this.#repeatable &&
+      this.#attempts <= this.#deps.options.maxRetries &&
+      !this.#client.destroyed
+    ) {
+      this.#tried ??= new Set();
+      const tried = this.#tried;
+      tried.add((this.#choice as EndpointChoice).id);
+      const next = this.#deps.choose(this.#backend as Backend, this.#req, tried);
+      if (next !== undefined) {
+        this.#attempt(next);
+        return;
+      }
+    }
+    this.#refuse(failure.code);
+  }
+
+  #upstreamClosed(upstream: Socket): void {
+    if (upstream !== this.#upstream || this.#done) return;
+    if (!this.#responded) {
+      // Closed without a word (and without an error event): as a reset before the response.
+      this.#upstreamFailed(
+        upstream,
+        Object.assign(new Error('upstream closed'), { code: 'UND_ERR_SOCKET' }),
+      );
+      return;
+    }
+    this.#finish(statusOutcome(this.#status));
+    const client = this.#client;
+    if (!client.destroyed) {
+      client.end();
+      setTimeout(() => client.destroy(), FLUSH_GRACE_MS).unref();
+    }
+  }
+
+  #clientClosed(): void {
+    if (this.#done) return;
+    const upstream = this.#upstream;
+    if (upstream === undefined) {
+      this.#done = true;
+      return;
+    }
+    this.#finish(this.#responded ? statusOutcome(this.#status) : 'aborted');
+    if (!this.#responded) this.#observe('client-abort', 499, undefined);
+    upstream.destroy();
+  }
+
+  #finish(outcome: Outcome, cause?: ProxyErrorCode): void {
+    this.#done = true;
+    this.#endAttempt(outcome, cause);
+  }
+
+  #endAttempt(outcome: Outcome, cause?: ProxyErrorCode): void {
+    if (!this.#attemptOpen) return;
+    this.#attemptOpen = false;
+    this.#deps.end(
+      (this.#backend as Backend).id,
+      (this.#choice as EndpointChoice).id,
+      outcome,
+      performance.now() - this.#attemptStarted,
+      cause,
+    );
+  }
+
+  /** Answers with Pier's page straight on the socket and closes it. */
+  #refuse(code: ProxyErrorCode): void {
+    this.#done = true;
+    const page = errorPage(code);
+    this.#observe(eventKind(code), page.status, code);
+    const client = this.#client;
+    if (client.destroyed) return;
+    if (client.writable) {
+      client.end(page.raw);
+      setTimeout(() => client.destroy(), FLUSH_GRACE_MS).unref();
+    } else {
+      client.destroy();
+    }
+  }
+
+  #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {
+    const event: ProxyEvent = {
+      host: this.#host,
+      status,
+      durationMs: performance.now() - this.#started,
+      kind,
+      attempts: this.#attempts,
+    };
+    if (this.#virtualHost !== undefined) event.virtualHost = this.#virtualHost;
+    if (this.#backend !== undefined) event.backend = this.#backend.id;
+    if (this.#choice !== undefined) event.endpoint = this.#choice.id;
+    if (code !== undefined) event.code = code;
+    if (this.#headersAt !== 0) event.headersMs = this.#headersAt - this.#started;
+    this.#deps.observe(event);
+  }
+}
+
+/**
+ * The `upgrade` listener of the proxy.
+ *
+ * Routing, endpoint choice, X-Forwarded-* headers and the error answers (404/503/502/504,
+ * written raw to the socket with `Connection: close`) are those of the proxy handler. The
+ * endpoint gets a new TCP connection (connect timeout `connectTimeoutMs`, retried on another
+ * endpoint like an idempotent request when the connection fails), the request head with
+ * `Upgrade` and `Connection: Upgrade` kept, and the bytes the client sent after it. Then both
+ * directions are piped until either side closes; an error on either side closes both.
+ *
+ * Until the endpoint's first byte the headers timeout applies; the tunnel itself has no idle
+ * timeout (WebSockets may be quiet for long; TCP keep-alive finds dead peers). `begin` is called
+ * at connect and `end` when the tunnel closes, so balancing counts open tunnels as load; the
+ * outcome follows the endpoint's status (101 is a success). `observe` is called once the
+ * endpoint answered, with its status, or with Pier's error.
+ *
+ * A non-101 answer is passed through as well and the connection stays a pipe to that endpoint
+ * until one side closes it.
+ */
+export function createUpgradeHandler(
+  deps: ProxyDeps,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const checked: ProxyDeps = { ...deps, options: assertProxyOptions(deps.options) };
+  return (req, socket, head) => {
+    new UpgradeTunnel(checked, req, socket as Socket, head).start();
+  };
+}

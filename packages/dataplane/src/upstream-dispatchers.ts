@@ -1,0 +1,142 @@
+/**
+ * One undici connection pool per upstream endpoint (pod address and port), created on first use
+ * and closed when the endpoint leaves the route table. Pools are keyed by endpoint id
+ * (`endpointField(address, port)`), the same id balancing and health state use.
+ */
+import { endpointField } from '@pier/shared';
+import { type Dispatcher, Pool } from 'undici';
+
+/** Options of {@link UpstreamDispatchers}. */
+export interface UpstreamDispatcherOptions {
+  /** TCP connect timeout, ms (ProxyOptions.connectTimeoutMs). */
+  connectTimeoutMs: number;
+  /**
+   * Most connections open to one endpoint at once; further requests wait in the pool's queue.
+   * Default 256.
+   */
+  connectionsPerEndpoint?: number;
+  /**
+   * How long an idle keep-alive connection is kept, ms. Default 4000: below the 5 s idle timeout
+   * of Node, Apache, uvicorn and many other application servers, so Pier closes an idle
+   * connection before the pod does and rarely writes a request into a connection the pod is
+   * closing at that moment. A `Keep-Alive: timeout=N` hint from the upstream overrides it (minus
+   * a 1 s margin), up to {@link keepAliveMaxTimeoutMs}.
+   */
+  keepAliveTimeoutMs?: number;
+  /** Cap on a keep-alive hint from the upstream, ms. Default 60000. */
+  keepAliveMaxTimeoutMs?: number;
+  /** Largest upstream response head accepted, bytes; larger is a 502. Default 64 KiB. */
+  maxResponseHeaderSize?: number;
+}
+
+/** Defaults of {@link UpstreamDispatcherOptions}. */
+export const UPSTREAM_DISPATCHER_DEFAULTS = Object.freeze({
+  connectionsPerEndpoint: 256,
+  keepAliveTimeoutMs: 4_000,
+  keepAliveMaxTimeoutMs: 60_000,
+  maxResponseHeaderSize: 64 * 1024,
+});
+
+/**
+ * The upstream connection pools of one dataplane process.
+ *
+ * Each pool: HTTP/1.1 over plain TCP (pods are reached by IP inside the cluster), keep-alive,
+ * pipelining 1 (a request is written only to an idle connection: pipelining multiplies the damage
+ * of one slow or failing request), TCP_NODELAY, and undici's per-request header and body timeouts
+ * (set by the proxy for each request).
+ */
+export class UpstreamDispatchers {
+  readonly #pools = new Map<string, Pool>();
+  readonly #options: Pool.Options;
+  #closed = false;
+
+  constructor(options: UpstreamDispatcherOptions) {
+    assertPositive('connectTimeoutMs', options.connectTimeoutMs);
+    const connections =
+      options.connectionsPerEndpoint ?? UPSTREAM_DISPATCHER_DEFAULTS.connectionsPerEndpoint;
+    const keepAlive = options.keepAliveTimeoutMs ?? UPSTREAM_DISPATCHER_DEFAULTS.keepAliveTimeoutMs;
+    const keepAliveMax =
+      options.keepAliveMaxTimeoutMs ?? UPSTREAM_DISPATCHER_DEFAULTS.keepAliveMaxTimeoutMs;
+    const maxHeaderSize =
+      options.maxResponseHeaderSize ?? UPSTREAM_DISPATCHER_DEFAULTS.maxResponseHeaderSize;
+    assertPositive('connectionsPerEndpoint', connections);
+    assertPositive('keepAliveTimeoutMs', keepAlive);
+    assertPositive('keepAliveMaxTimeoutMs', keepAliveMax);
+    assertPositive('maxResponseHeaderSize', maxHeaderSize);
+    this.#options = Object.freeze({
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: keepAlive,
+      keepAliveMaxTimeout: keepAliveMax,
+      keepAliveTimeoutThreshold: 1_000,
+      maxHeaderSize,
+      // Pods speak HTTP/1.1 over plain TCP; never probe for h2.
+      allowH2: false,
+      connect: {
+        timeout: options.connectTimeoutMs,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: 60_000,
+      },
+    });
+  }
+
+  /**
+   * The pool of an endpoint, created on first use.
+   *
+   * @param id the endpoint id when the caller has it (saves building it again).
+   * @throws Error after {@link close}.
+   */
+  for(address: string, port: number, id = endpointField(address, port)): Dispatcher {
+    let pool = this.#pools.get(id);
+    if (pool === undefined) {
+      if (this.#closed) throw new Error('upstream dispatchers are closed');
+      pool = new Pool(`http://${id}`, this.#options);
+      this.#pools.set(id, pool);
+    }
+    return pool;
+  }
+
+  /** Endpoint ids with a pool. */
+  ids(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  /**
+   * Closes the pools of endpoints not in `ids` (those gone from the route table). Requests in
+   * flight on them complete; a request that still picks such an endpoint gets a fresh pool.
+   */
+  retain(ids: ReadonlySet<string>): void {
+    for (const [id, pool] of this.#pools) {
+      if (ids.has(id)) continue;
+      this.#pools.delete(id);
+      pool.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Closes every pool: waits for requests in flight up to `graceMs`, then destroys what is left.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(
+      pools.map(async (pool) => {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        });
+        await Promise.race([pool.close().catch(() => undefined), deadline]);
+        clearTimeout(timer);
+        if (!pool.destroyed) await pool.destroy().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+function assertPositive(name: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive number, got ${value}`);
+  }
+}
