@@ -99,7 +99,7 @@ export class AddressController {
   constructor(deps: AddressControllerDeps) {
     this.#d = deps;
     this.#queue = new WorkQueue({
-      concurrency: deps.concurrency ?? 8,
+      concurrency: deps.concurrency ?? 32,
       onError: (key, err) => deps.logger.error({ key, err }, 'reconcile failed'),
     });
   }

@@ -2,7 +2,6 @@
  * Wires the controller together: watched caches, the address controller,
  * leader election and the ops server. Holds no logic of its own.
  */
-import { readFileSync } from 'node:fs';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -18,10 +17,9 @@ import {
 } from '@kubernetes/client-node';
 import {
   DEFAULT_HEALTH_CHECK,
-  InvalidConfigError,
-  KeyRing,
   type OpsServer,
   type PierLogger,
+  readKeyRingFile,
   startOpsServer,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
@@ -42,25 +40,6 @@ import {
   RoutePublisher,
 } from './route-publisher.ts';
 import { WatchedCache } from './watched-cache.ts';
-
-/** Reads the key ring that seals TLS keys; a missing or bad file is a configuration error. */
-export function loadKeyRing(path: string): KeyRing {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InvalidConfigError(
-      `--key-ring-file ($PIER_KEY_RING_FILE): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
-  try {
-    return KeyRing.fromSpecText(text);
-  } catch (err) {
-    throw new InvalidConfigError(
-      `--key-ring-file ($PIER_KEY_RING_FILE): ${path}: ${(err as Error).message}`,
-    );
-  }
-}
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -96,7 +75,7 @@ export class ControllerApp {
     this.#log = logger;
     this.#kc = kubeConfig ?? loadKubeConfig(config.kubeconfig);
     this.metrics = createControllerMetrics();
-    const keyRing = loadKeyRing(config.keyRingFile);
+    const keyRing = readKeyRingFile(config.keyRingFile, '--key-ring-file ($PIER_KEY_RING_FILE)');
     const networking = this.#kc.makeApiClient(NetworkingV1Api);
     const custom = this.#kc.makeApiClient(CustomObjectsApi);
     const core = this.#kc.makeApiClient(CoreV1Api);

@@ -4,12 +4,17 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+
+/** Where /metrics comes from: a prom-client Registry, or an aggregate of cluster workers. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface OpsServerOptions {
   host: string;
   port: number;
-  registry: Registry;
+  registry: MetricsSource;
   /** Returns undefined when ready, or why not. */
   readiness: () => string | undefined;
 }
