@@ -5,6 +5,7 @@ export * from './health-check-defaults.ts';
 export { checkHealthCheckSettings } from './health-check-validation.ts';
 export * from './host-match.ts';
 export * from './ip-address.ts';
+export * from './key-ring-file.ts';
 export * from './key-sealing.ts';
 export * from './keyspace.ts';
 export * from './logger.ts';
