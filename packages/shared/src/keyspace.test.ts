@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  ejectionKey,
+  ejectionPattern,
   endpointField,
   healthChannel,
   healthKey,
   KEY_PREFIX,
   keyspaceVersion,
   nodeHeartbeatKey,
+  nodeHeartbeatPattern,
+  nodeOfHeartbeatKey,
+  parseEjectionKey,
   ROUTES_LOG_FIELDS,
   routesLogKey,
   routesRevisionKey,
@@ -26,9 +31,28 @@ test('key names are the documented ones (docs/redis-keyspace.md)', () => {
     [nodeHeartbeatKey('edge-1'), 'pier:v1:nodes:edge-1'],
     [vipLeaseKey('203.0.113.7'), 'pier:v1:l2:lease:203.0.113.7'],
     [vipLeaseKey('2001:db8::7'), 'pier:v1:l2:lease:2001:db8::7'],
+    [nodeHeartbeatPattern(), 'pier:v1:nodes:*'],
+    [
+      ejectionKey('shop/web:80', '[2001:db8::10]:8080'),
+      'pier:v1:ejection:shop/web:80|[2001:db8::10]:8080',
+    ],
+    [ejectionPattern(), 'pier:v1:ejection:*'],
   ];
   for (const [actual, expected] of rows) assert.equal(actual, expected);
   assert.deepEqual({ ...ROUTES_LOG_FIELDS }, { revision: 'rev', from: 'from', patch: 'patch' });
+});
+
+test('heartbeat and ejection keys split back into their parts', () => {
+  assert.equal(nodeOfHeartbeatKey(nodeHeartbeatKey('edge-1')), 'edge-1');
+  assert.equal(nodeOfHeartbeatKey(healthKey('shop/web:80')), undefined);
+  const endpoint = endpointField('2001:db8::10', 8080);
+  assert.deepEqual(parseEjectionKey(ejectionKey('shop/web:http', endpoint)), {
+    backendId: 'shop/web:http',
+    endpoint,
+  });
+  for (const key of ['pier:v1:ejection:|x', 'pier:v1:ejection:a|', 'pier:v1:ejection:a', 'x']) {
+    assert.equal(parseEjectionKey(key), undefined, key);
+  }
 });
 
 test('endpoint fields keep the port unambiguous for IPv6', () => {
@@ -42,6 +66,7 @@ test('empty or whitespace ids are refused rather than merged into one key', () =
     () => nodeHeartbeatKey(''),
     () => vipLeaseKey(' '),
     () => healthKey('a b'),
+    () => ejectionKey('shop/web:80', ''),
   ]) {
     assert.throws(make, TypeError);
   }

@@ -55,6 +55,44 @@ export function nodeHeartbeatKey(nodeName: string): string {
   return `${KEY_PREFIX}nodes:${nonEmpty(nodeName, 'nodeName')}`;
 }
 
+/** Pattern matching every {@link nodeHeartbeatKey} (`SCAN … MATCH`); node names hold no glob characters. */
+export function nodeHeartbeatPattern(): string {
+  return `${KEY_PREFIX}nodes:*`;
+}
+
+/** The node name of a {@link nodeHeartbeatKey}, or undefined for any other key. */
+export function nodeOfHeartbeatKey(key: string): string | undefined {
+  const prefix = `${KEY_PREFIX}nodes:`;
+  return key.startsWith(prefix) && key.length > prefix.length
+    ? key.slice(prefix.length)
+    : undefined;
+}
+
+/**
+ * String with a TTL: a passive ejection of one endpoint of one backend, alive while the ejection
+ * lasts (`SET … PX ejectionMs`), value the name of the node that ejected it. `|` occurs in
+ * neither a backend id nor an {@link endpointField}, so the key splits back unambiguously
+ * ({@link parseEjectionKey}).
+ */
+export function ejectionKey(backendId: string, endpoint: string): string {
+  return `${KEY_PREFIX}ejection:${nonEmpty(backendId, 'backendId')}|${nonEmpty(endpoint, 'endpoint')}`;
+}
+
+/** Pattern matching every {@link ejectionKey} (`SCAN … MATCH`). */
+export function ejectionPattern(): string {
+  return `${KEY_PREFIX}ejection:*`;
+}
+
+/** The backend id and endpoint of an {@link ejectionKey}, or undefined for any other key. */
+export function parseEjectionKey(key: string): { backendId: string; endpoint: string } | undefined {
+  const prefix = `${KEY_PREFIX}ejection:`;
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const bar = rest.indexOf('|');
+  if (bar <= 0 || bar === rest.length - 1) return undefined;
+  return { backendId: rest.slice(0, bar), endpoint: rest.slice(bar + 1) };
+}
+
 /** String with a TTL: the node currently announcing an external address in L2 mode. */
 export function vipLeaseKey(address: string): string {
   return `${KEY_PREFIX}l2:lease:${nonEmpty(address, 'address')}`;

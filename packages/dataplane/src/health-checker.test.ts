@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type Backend,
+  DEFAULT_HEALTH_CHECK,
+  type Endpoint,
+  type HealthCheckSettings,
+} from '@pier/shared';
+import {
+  encodeHealthMessage,
+  HEALTH_HASH_MIN_TTL_MS,
+  type HealthMessage,
+  healthHashTtlMs,
+  jitteredInterval,
+  parseHealthMessage,
+  probeTargets,
+} from './health-checker.ts';
+
+function endpoint(address: string, extra: Partial<Endpoint> = {}): Endpoint {
+  return { address, port: 8080, ready: true, serving: true, terminating: false, ...extra };
+}
+
+function backend(
+  id: string,
+  endpoints: Endpoint[],
+  healthCheck: Partial<HealthCheckSettings> = {},
+): Backend {
+  return {
+    id,
+    service: { namespace: 'shop', name: id },
+    servicePort: 80,
+    endpoints,
+    healthCheck: { ...structuredClone(DEFAULT_HEALTH_CHECK), ...healthCheck },
+    balancing: { algorithm: 'p2c' },
+  };
+}
+
+test('probe targets: ready or serving endpoints, one target per distinct probe', () => {
+  const targets = probeTargets([
+    backend('shop/web:80', [
+      endpoint('192.0.2.1'),
+      // Terminating but still serving: still probed (it may still get requests in flight).
+      endpoint('192.0.2.2', { ready: false, serving: true, terminating: true }),
+      // Neither ready nor serving: nothing to learn.
+      endpoint('192.0.2.3', { ready: false, serving: false }),
+      // Listed twice (two slices): one member, not two.
+      endpoint('192.0.2.1'),
+    ]),
+  ]);
+  assert.deepEqual(
+    [...targets.values()].map((t) => [t.key, t.members.length]),
+    [
+      ['192.0.2.1:8080|8080||/', 1],
+      ['192.0.2.2:8080|8080||/', 1],
+    ],
+  );
+});
+
+test('backends with identical probes share a target: shortest interval, longest timeout', () => {
+  const targets = probeTargets([
+    backend('shop/a:80', [endpoint('192.0.2.1')], { intervalMs: 5_000, timeoutMs: 500 }),
+    backend('shop/b:80', [endpoint('192.0.2.1')], { intervalMs: 1_000, timeoutMs: 900 }),
+    // A different path is another request on the wire: a target of its own.
+    backend('shop/c:80', [endpoint('192.0.2.1')], {
+      http: { path: '/ready', expectedStatuses: [[200, 299]] },
+    }),
+    // The policy's port and Host header go into the target.
+    backend('shop/d:80', [endpoint('2001:db8::1')], {
+      port: 9000,
+      http: { path: '/', host: 'app.example.com', expectedStatuses: [[200, 399]] },
+    }),
+  ]);
+  const shared = targets.get('192.0.2.1:8080|8080||/');
+  assert.deepEqual(shared?.members, [
+    { backendId: 'shop/a:80', endpointId: '192.0.2.1:8080' },
+    { backendId: 'shop/b:80', endpointId: '192.0.2.1:8080' },
+  ]);
+  assert.equal(shared?.intervalMs, 1_000);
+  assert.equal(shared?.timeoutMs, 900);
+  assert.equal(targets.get('192.0.2.1:8080|8080||/ready')?.members.length, 1);
+  assert.deepEqual(targets.get('[2001:db8::1]:8080|9000|app.example.com|/'), {
+    key: '[2001:db8::1]:8080|9000|app.example.com|/',
+    address: '2001:db8::1',
+    port: 9000,
+    path: '/',
+    host: 'app.example.com',
+    intervalMs: 5_000,
+    timeoutMs: 2_000,
+    members: [{ backendId: 'shop/d:80', endpointId: '[2001:db8::1]:8080' }],
+  });
+});
+
+test('jitter keeps intervals within ±10 %', () => {
+  const rows: Array<[number, number]> = [
+    [0, 900],
+    [0.5, 1000],
+    [0.999_999, 1100],
+  ];
+  for (const [random, expected] of rows) {
+    assert.equal(
+      jitteredInterval(1000, () => random),
+      expected,
+    );
+  }
+});
+
+test('health hashes outlive a few intervals, and at least ten minutes', () => {
+  assert.equal(healthHashTtlMs(5_000), HEALTH_HASH_MIN_TTL_MS);
+  assert.equal(healthHashTtlMs(3_600_000), 3 * 3_600_000);
+});
+
+test('messages round-trip through encode and parse', () => {
+  const messages: HealthMessage[] = [
+    {
+      type: 'health',
+      backend: 'shop/web:80',
+      endpoint: '192.0.2.1:8080',
+      state: { status: 'unhealthy', since: 1_700_000_000_000, failures: 3, successes: 0, by: 'a' },
+    },
+    { type: 'ejection', backend: 'shop/web:80', endpoint: '[2001:db8::1]:80', ms: 30_000, by: 'a' },
+    { type: 'node', node: 'edge-1', event: 'leave' },
+  ];
+  for (const message of messages) {
+    assert.deepEqual(parseHealthMessage(encodeHealthMessage(message)), message);
+  }
+});
+
+test('malformed messages are ignored, not trusted', () => {
+  const state = { status: 'healthy', since: 1, failures: 0, successes: 2 };
+  const rows: unknown[] = [
+    'not json',
+    null,
+    [],
+    { type: 'other', backend: 'b', endpoint: 'e' },
+    { type: 'health', backend: 'b', endpoint: 'e' },
+    { type: 'health', backend: '', endpoint: 'e', state },
+    { type: 'health', backend: 'b', endpoint: 'e', state: { ...state, status: 'dead' } },
+    { type: 'health', backend: 'b', endpoint: 'e', state: { ...state, failures: -1 } },
+    { type: 'ejection', backend: 'b', endpoint: 'e', ms: 0, by: 'a' },
+    { type: 'ejection', backend: 'b', endpoint: 'e', ms: 1.5, by: 'a' },
+    { type: 'ejection', backend: 'b', endpoint: 'e', ms: 9 * 3_600_000, by: 'a' },
+    { type: 'ejection', backend: 'b', endpoint: 'e', ms: 1000 },
+    { type: 'node', node: 'a', event: 'restart' },
+    { type: 'node', event: 'join' },
+  ];
+  for (const row of rows) {
+    const text = typeof row === 'string' ? row : JSON.stringify(row);
+    assert.equal(parseHealthMessage(text), undefined, text);
+  }
+});

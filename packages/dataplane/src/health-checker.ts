@@ -1,0 +1,970 @@
+/**
+ * Shared health checking of one dataplane (design invariant 7): active probes spread over the
+ * live nodes, their results shared through Redis so every node agrees, and passive ejections
+ * shared the same way. The decisions are made by the pure parts (`HealthTracker`,
+ * `PassiveEjector`, `ownerOf`); this class wires them to Redis, timers and HTTP.
+ *
+ * - **Who probes.** Every ready or serving endpoint of every backend is a probe target, one per
+ *   {@link probeKey} (backends whose probes are identical share one). Its owner is
+ *   `ownerOf(key, live nodes)` ({@link NodeHeartbeat}); only the owner probes it. Ownership is
+ *   recomputed when the live nodes change and for new targets when the table changes.
+ * - **When.** Each owned target is probed every `interval` ± 10 % (jitter), the next probe timed
+ *   from the start of the previous one and never two at once. The first probe comes after a
+ *   random fraction of the interval (at start and on take-over, so a fleet never probes in
+ *   lockstep), or of at most {@link SETTINGS_CHANGE_MS} for targets a table update created or
+ *   changed (an edited policy reaches the probes within a second). When backends sharing a
+ *   target differ, the shortest interval and the longest timeout apply.
+ * - **Results.** Each backend sharing the target judges the status with its own expected
+ *   statuses and thresholds (`HealthTracker.record`). On a change of status the owner writes
+ *   `HSET healthKey(backend) endpoint <state>` and publishes a `health` message on
+ *   `healthChannel()`; every other node applies it (`HealthTracker.apply`). Without a change it
+ *   rewrites the field at most every {@link STATE_REFRESH_MS}, refreshing counters and the
+ *   hash's TTL, without publishing.
+ * - **Passive.** `reportResult` feeds the local `PassiveEjector`; an ejection is written as
+ *   `SET ejectionKey(backend, endpoint) <node> PX <ms>` and published; the others `applyShared`
+ *   it with the remaining time (relative, so clocks need not agree).
+ * - **Joining and Redis outages.** At start, and whenever a connection is ready again, the node
+ *   reads every backend's hash and every ejection key (then rewrites the states it owns, which a
+ *   restarted Redis lost). While Redis is unreachable it keeps the last state and live nodes,
+ *   keeps probing what it owns and applies its own results locally.
+ *
+ * Keys and messages: docs/redis-keyspace.md.
+ */
+import {
+  type Backend,
+  createLogger,
+  ejectionKey,
+  ejectionPattern,
+  endpointField,
+  healthChannel,
+  healthKey,
+  type PierLogger,
+  parseEjectionKey,
+  type RouteTable,
+} from '@pier/shared';
+import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
+import {
+  type HealthStatus,
+  HealthTracker,
+  parseHealthState,
+  type SharedHealthState,
+} from './health-state.ts';
+import { createProbeAgent, type ProbeResult, probe, probeSucceeded } from './http-prober.ts';
+import { NodeHeartbeat, withTimeout } from './node-heartbeat.ts';
+import { PassiveEjector } from './passive-ejector.ts';
+import { ownerOf, probeKey } from './probe-ownership.ts';
+
+/** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */
+export const STATE_REFRESH_MS = 10_000;
+/** Targets created or changed by a table update are first probed within this, ms. */
+export const SETTINGS_CHANGE_MS = 1_000;
+/** Shortest lifetime of a health hash, ms; longer for long intervals ({@link healthHashTtlMs}). */
+export const HEALTH_HASH_MIN_TTL_MS = 600_000;
+/** Default time between full re-reads of the shared state, ms (missed messages). */
+export const RESYNC_INTERVAL_MS = 30_000;
+/** The longest ejection a message may announce: 8 × the 1 h maximum ejection time. */
+const MAX_EJECTION_MS = 8 * 3_600_000;
+/** How long start() waits for Redis before running on local state alone, ms. */
+const START_WAIT_MS = 3_000;
+/** Bound on a Redis call made while stopping, ms. */
+const STOP_WAIT_MS = 1_000;
+/** Backends per pipeline when reading or rewriting shared state. */
+const BATCH = 200;
+
+/** A backend and endpoint sharing a probe target. */
+export interface ProbeMember {
+  backendId: string;
+  /** `endpointField(address, port)` of the endpoint's traffic port. */
+  endpointId: string;
+}
+
+/** One probe target: what goes on the wire, and who judges the answer. */
+export interface ProbeTargetSpec {
+  /** {@link probeKey}. */
+  key: string;
+  address: string;
+  /** Port probed (the policy's, else the endpoint's). */
+  port: number;
+  path: string;
+  host?: string;
+  /** The shortest interval of the members' backends, ms. */
+  intervalMs: number;
+  /** The longest timeout of the members' backends, ms. */
+  timeoutMs: number;
+  members: ProbeMember[];
+}
+
+/**
+ * The probe targets of a set of backends: every endpoint that is ready or serving, deduplicated
+ * by {@link probeKey}. Pure.
+ */
+export function probeTargets(backends: Iterable<Backend>): Map<string, ProbeTargetSpec> {
+  const targets = new Map<string, ProbeTargetSpec>();
+  for (const backend of backends) {
+    const hc = backend.healthCheck;
+    for (const endpoint of backend.endpoints) {
+      if (!endpoint.ready && !endpoint.serving) continue;
+      const key = probeKey(endpoint, hc);
+      const member = {
+        backendId: backend.id,
+        endpointId: endpointField(endpoint.address, endpoint.port),
+      };
+      const target = targets.get(key);
+      if (target === undefined) {
+        const spec: ProbeTargetSpec = {
+          key,
+          address: endpoint.address,
+          port: hc.port ?? endpoint.port,
+          path: hc.http.path,
+          intervalMs: hc.intervalMs,
+          timeoutMs: hc.timeoutMs,
+          members: [member],
+        };
+        if (hc.http.host !== undefined) spec.host = hc.http.host;
+        targets.set(key, spec);
+        continue;
+      }
+      target.intervalMs = Math.min(target.intervalMs, hc.intervalMs);
+      target.timeoutMs = Math.max(target.timeoutMs, hc.timeoutMs);
+      if (!target.members.some((m) => m.backendId === member.backendId)) {
+        target.members.push(member);
+      }
+    }
+  }
+  return targets;
+}
+
+/** `intervalMs` × a factor in [0.9, 1.1), from `random` in [0, 1). */
+export function jitteredInterval(intervalMs: number, random: () => number): number {
+  return Math.round(intervalMs * (0.9 + 0.2 * random()));
+}
+
+/** TTL set on a health hash at every write: ten minutes, or three intervals if longer. */
+export function healthHashTtlMs(intervalMs: number): number {
+  return Math.max(HEALTH_HASH_MIN_TTL_MS, 3 * intervalMs);
+}
+
+/** A message on `healthChannel()` (JSON). */
+export type HealthMessage =
+  /** The owner changed an endpoint's status; the state is the hash field's new value. */
+  | { type: 'health'; backend: string; endpoint: string; state: SharedHealthState }
+  /** A node ejected an endpoint for `ms` more milliseconds. */
+  | { type: 'ejection'; backend: string; endpoint: string; ms: number; by: string }
+  /** A node joined or left: rescan the live nodes now. */
+  | { type: 'node'; node: string; event: 'join' | 'leave' };
+
+/** Encodes a {@link HealthMessage}. */
+export function encodeHealthMessage(message: HealthMessage): string {
+  return JSON.stringify(message);
+}
+
+/**
+ * Parses a {@link HealthMessage}; undefined for anything else (bad JSON, unknown type, a
+ * malformed state, an ejection that is not 1 ms to 8 h), so a stray publisher cannot poison
+ * state.
+ */
+export function parseHealthMessage(text: string): HealthMessage | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const m = raw as Record<string, unknown>;
+  if (m.type === 'node') {
+    if (!isName(m.node) || (m.event !== 'join' && m.event !== 'leave')) return undefined;
+    return { type: 'node', node: m.node, event: m.event };
+  }
+  if (!isName(m.backend) || !isName(m.endpoint)) return undefined;
+  if (m.type === 'health') {
+    const state = parseHealthState(JSON.stringify(m.state ?? null));
+    return state && { type: 'health', backend: m.backend, endpoint: m.endpoint, state };
+  }
+  if (m.type === 'ejection') {
+    const { ms, by } = m;
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms <= 0) return undefined;
+    if (ms > MAX_EJECTION_MS || !isName(by)) return undefined;
+    return { type: 'ejection', backend: m.backend, endpoint: m.endpoint, ms, by };
+  }
+  return undefined;
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** What one probe came to, for metrics ({@link HealthCheckerOptions.onProbe}). */
+export interface ProbeEvent extends ProbeResult {
+  /** Whether every backend sharing the probe counted it as a success. */
+  ok: boolean;
+  address: string;
+  port: number;
+  path: string;
+  /** Each member's verdict under its own expected statuses. */
+  results: Array<ProbeMember & { ok: boolean }>;
+}
+
+/** Options of {@link HealthChecker}. */
+export interface HealthCheckerOptions {
+  /**
+   * Command connection (heartbeat, reads, writes, publishes), made with
+   * {@link healthCheckerRedisOptions}.
+   */
+  redis: Redis;
+  /** A connection of its own for the subscription, made with the same options. */
+  subscriber: Redis;
+  /** This node's name (the Kubernetes node name); unique in the fleet. */
+  node: string;
+  /**
+   * Whether this instance probes and keeps the node's heartbeat (default true). A node running
+   * several dataplane processes lets exactly one of them probe; the others (`false`) only follow
+   * the shared state, and report and share their passive ejections.
+   */
+  probes?: boolean;
+  /** Defaults to a silent logger. */
+  logger?: PierLogger;
+  /** Uniform in [0, 1): jitter and first-probe spread. Math.random when omitted. */
+  random?: () => number;
+  /** Wall clock, ms. Date.now when omitted. */
+  clock?: () => number;
+  /** Heartbeat timing (NodeHeartbeat defaults: 3000 ms TTL, renewed every 1000 ms). */
+  heartbeat?: { ttlMs?: number; intervalMs?: number };
+  /** Sends the probes; by default an agent of the checker's own, closed by stop(). */
+  dispatcher?: Dispatcher;
+  /** Time between full re-reads of the shared state, ms (default {@link RESYNC_INTERVAL_MS}). */
+  resyncIntervalMs?: number;
+  /** An endpoint's status changed, by a local probe or a shared state (`by`: who decided). */
+  onTransition?: (
+    backendId: string,
+    endpointId: string,
+    from: HealthStatus,
+    to: HealthStatus,
+    by: string | undefined,
+  ) => void;
+  /** An endpoint was ejected, here or by another node (`by`). */
+  onEjection?: (backendId: string, endpointId: string, ejectedUntil: number, by: string) => void;
+  /** A probe of this node ended. */
+  onProbe?: (event: ProbeEvent) => void;
+  /** The live nodes changed (sorted, this node included). */
+  onLiveNodes?: (liveNodes: readonly string[]) => void;
+}
+
+/**
+ * ioredis options for the checker's two connections: a command cut by a disconnect fails at
+ * once and nothing queues while Redis is down (`maxRetriesPerRequest: 0`,
+ * `enableOfflineQueue: false`), so an outage costs no memory and the checker resyncs on `ready`;
+ * `socketTimeout` notices a peer that vanished without a FIN (the subscriber is pinged on every
+ * resync for the same reason). ioredis reconnects in the background, forever.
+ */
+export function healthCheckerRedisOptions(): {
+  maxRetriesPerRequest: number;
+  enableOfflineQueue: boolean;
+  connectTimeout: number;
+  socketTimeout: number;
+} {
+  return {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    socketTimeout: 10_000,
+  };
+}
+
+interface BackendState {
+  backend: Backend;
+  tracker: HealthTracker;
+  /** Ids of every endpoint in the table (ready or not); shared state of others is ignored. */
+  endpoints: Set<string>;
+  /** Endpoints that can take traffic (ready, not terminating): the base of maxEjectionPercent. */
+  readyCount: number;
+  /** When this node last wrote each endpoint's state, ms. */
+  written: Map<string, number>;
+}
+
+interface Target extends ProbeTargetSpec {
+  owned: boolean;
+  timer: NodeJS.Timeout | undefined;
+  inFlight: boolean;
+}
+
+/**
+ * Shared health checking for one dataplane; see the module comment.
+ *
+ * `usable` is what the balancer asks per request (O(1)); `reportResult` is what the proxy tells
+ * after each attempt. `update` takes every new route table; `start`/`stop` bracket the rest.
+ */
+export class HealthChecker {
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #node: string;
+  readonly #log: PierLogger;
+  readonly #random: () => number;
+  readonly #clock: () => number;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownDispatcher: boolean;
+  readonly #resyncMs: number;
+  readonly #options: HealthCheckerOptions;
+  readonly #heartbeat: NodeHeartbeat;
+  readonly #probes: boolean;
+  readonly #ejector = new PassiveEjector();
+  readonly #backends = new Map<string, BackendState>();
+  readonly #targets = new Map<string, Target>();
+  readonly #channel = healthChannel();
+  #live: readonly string[];
+  #hadTable = false;
+  #started = false;
+  /** Between the end of start() and stop(): timers and Redis events are acted on. */
+  #running = false;
+  #stopped = false;
+  #subscribed = false;
+  #redisOk = true;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  /** Backends waiting to be read from Redis ('all' for a full resync). */
+  #pendingLoad: Set<string> | 'all' = new Set();
+  #pendingRewrite = false;
+  #loading: Promise<void> | undefined;
+
+  readonly #onMessage = (channel: string, text: string): void => {
+    if (channel !== this.#channel) return;
+    try {
+      this.#handle(text);
+    } catch (err) {
+      this.#log.error({ err }, 'health callback failed');
+    }
+  };
+  /** The command connection is back: Redis may have been restarted empty, so rewrite too. */
+  readonly #onReady = (): void => {
+    if (this.#running) this.#load('all', true);
+  };
+  /** The subscription is back: messages may have been missed meanwhile. */
+  readonly #onSubscriberReady = (): void => {
+    if (!this.#running) return;
+    void this.#subscribe();
+    this.#load('all', false);
+  };
+
+  constructor(options: HealthCheckerOptions) {
+    this.#options = options;
+    this.#redis = options.redis;
+    this.#subscriber = options.subscriber;
+    if (options.redis === options.subscriber) {
+      throw new TypeError('the subscriber must be a connection of its own, not the command one');
+    }
+    this.#node = options.node;
+    this.#log = options.logger ?? createLogger({ name: 'dataplane', level: 'silent' });
+    this.#random = options.random ?? Math.random;
+    this.#clock = options.clock ?? Date.now;
+    this.#ownDispatcher = options.dispatcher === undefined;
+    this.#dispatcher = options.dispatcher ?? createProbeAgent();
+    this.#resyncMs = options.resyncIntervalMs ?? RESYNC_INTERVAL_MS;
+    if (!Number.isSafeInteger(this.#resyncMs) || this.#resyncMs <= 0) {
+      throw new RangeError(`resyncIntervalMs must be a positive integer, got ${this.#resyncMs}`);
+    }
+    this.#heartbeat = new NodeHeartbeat({
+      redis: options.redis,
+      node: options.node,
+      ...options.heartbeat,
+      logger: this.#log,
+      onChange: (live) => this.#onLive(live),
+    });
+    this.#probes = options.probes ?? true;
+    this.#live = this.#probes ? this.#heartbeat.live : [];
+  }
+
+  /**
+   * Resolves once the shared state of every backend given so far has been read from Redis (or
+   * the read failed: Redis down). A dataplane awaits it after its first `update` so that it never
+   * serves an endpoint the fleet already knows to be unhealthy.
+   */
+  synced(): Promise<void> {
+    return this.#loading ?? Promise.resolve();
+  }
+
+  /** Probe targets this node owns now. */
+  get owned(): number {
+    let count = 0;
+    for (const target of this.#targets.values()) if (target.owned) count += 1;
+    return count;
+  }
+
+  /** Live nodes as this node sees them (sorted, itself included); empty when it does not probe. */
+  get liveNodes(): readonly string[] {
+    return this.#live;
+  }
+
+  /**
+   * Starts: heartbeat, subscription, the shared state read from Redis, then probing. Waits a
+   * few seconds at most for Redis; without it, runs on local state and catches up when Redis is
+   * ready. Resolves once probing has started.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('HealthChecker.start() called twice');
+    this.#started = true;
+    this.#subscriber.on('message', this.#onMessage);
+    await Promise.all([whenReady(this.#redis), whenReady(this.#subscriber)]);
+    // stop() may come while starting: every step after a wait checks for it.
+    if (this.#stopped) return;
+    if (this.#probes) await this.#heartbeat.start();
+    if (this.#stopped) return;
+    await this.#subscribe();
+    this.#load('all', false);
+    await this.#loading;
+    if (this.#stopped) {
+      await this.#heartbeat.stop();
+      return;
+    }
+    if (this.#probes) this.#publish({ type: 'node', node: this.#node, event: 'join' });
+    this.#redis.on('ready', this.#onReady);
+    this.#subscriber.on('ready', this.#onSubscriberReady);
+    this.#running = true;
+    this.#reconcile(false);
+    this.#armResync();
+  }
+
+  /**
+   * Takes a new route table: recomputes the probe targets, probes changed ones within
+   * {@link SETTINGS_CHANGE_MS}, reads the shared state of backends and endpoints new to this
+   * node, and forgets (locally, and in Redis when this node is the backend's cleaner) those that
+   * left the table.
+   */
+  update(table: RouteTable): void {
+    const live = this.#live;
+    const toLoad: string[] = [];
+    for (const id of this.#backends.keys()) {
+      if (Object.hasOwn(table.backends, id)) continue;
+      this.#backends.delete(id);
+      this.#ejector.forget(id);
+      if (this.#cleans(id, live)) this.#fire(this.#redis.del(healthKey(id)));
+    }
+    for (const backend of Object.values(table.backends)) {
+      const ids = new Set(backend.endpoints.map((e) => endpointField(e.address, e.port)));
+      const known = this.#backends.get(backend.id);
+      let state: BackendState;
+      if (known === undefined) {
+        state = {
+          backend,
+          tracker: new HealthTracker({ node: this.#node }),
+          endpoints: ids,
+          readyCount: 0,
+          written: new Map(),
+        };
+        this.#backends.set(backend.id, state);
+        toLoad.push(backend.id);
+      } else {
+        state = known;
+        const gone = [...state.endpoints].filter((id) => !ids.has(id));
+        if ([...ids].some((id) => !known.endpoints.has(id))) toLoad.push(backend.id);
+        if (gone.length > 0) {
+          state.tracker.forget(ids);
+          this.#ejector.forget(backend.id, ids);
+          for (const id of gone) state.written.delete(id);
+          if (this.#cleans(backend.id, live)) {
+            this.#fire(this.#redis.hdel(healthKey(backend.id), ...gone));
+          }
+        }
+        state.backend = backend;
+        state.endpoints = ids;
+      }
+      state.readyCount = backend.endpoints.filter((e) => e.ready && !e.terminating).length;
+    }
+    this.#updateTargets(probeTargets(Object.values(table.backends)));
+    this.#hadTable = true;
+    if (this.#started && !this.#stopped && toLoad.length > 0) this.#load(toLoad, false);
+  }
+
+  /**
+   * Whether traffic may go to the endpoint now: not actively unhealthy (unknown counts as
+   * usable) and not passively ejected. O(1); called per request by the balancer.
+   */
+  usable(backendId: string, endpointId: string, now: number): boolean {
+    const state = this.#backends.get(backendId);
+    if (state !== undefined && !state.tracker.isUsable(endpointId)) return false;
+    return !this.#ejector.isEjected(backendId, endpointId, now);
+  }
+
+  /** The endpoint's active status here (`unknown` for endpoints never seen). */
+  status(backendId: string, endpointId: string): HealthStatus {
+    return this.#backends.get(backendId)?.tracker.status(endpointId) ?? 'unknown';
+  }
+
+  /**
+   * Records the outcome of one proxied request (a connection error or a gateway status is a
+   * failure). An ejection it causes is shared with every node. Endpoints not in the table are
+   * ignored.
+   */
+  reportResult(backendId: string, endpointId: string, ok: boolean, now: number): void {
+    const state = this.#backends.get(backendId);
+    if (state === undefined || !state.endpoints.has(endpointId)) return;
+    const ejection = this.#ejector.recordResult(
+      backendId,
+      endpointId,
+      ok,
+      now,
+      state.backend.healthCheck.passive,
+      state.readyCount,
+    );
+    if (ejection === undefined) return;
+    const ms = Math.max(1, Math.ceil(ejection.ejectedUntil - now));
+    this.#log.info(
+      { backend: backendId, endpoint: endpointId, ms, multiplier: ejection.multiplier },
+      'endpoint ejected after consecutive failed requests',
+    );
+    this.#options.onEjection?.(backendId, endpointId, ejection.ejectedUntil, this.#node);
+    if (!this.#started || this.#stopped) return;
+    const message: HealthMessage = {
+      type: 'ejection',
+      backend: backendId,
+      endpoint: endpointId,
+      ms,
+      by: this.#node,
+    };
+    this.#exec(
+      this.#redis
+        .pipeline()
+        .set(ejectionKey(backendId, endpointId), this.#node, 'PX', ms)
+        .publish(this.#channel, encodeHealthMessage(message)),
+    );
+  }
+
+  /**
+   * Stops probing and leaves. With `release` (the default) the heartbeat key is deleted and the
+   * departure announced, so the other nodes take this node's targets over at once; without it
+   * (as after a crash) they notice when the heartbeat expires.
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#running = false;
+    clearTimeout(this.#resyncTimer);
+    for (const target of this.#targets.values()) {
+      clearTimeout(target.timer);
+      target.timer = undefined;
+    }
+    this.#redis.off('ready', this.#onReady);
+    this.#subscriber.off('ready', this.#onSubscriberReady);
+    this.#subscriber.off('message', this.#onMessage);
+    const release = options.release ?? true;
+    await this.#heartbeat.stop(release);
+    if (release && this.#started && this.#probes) {
+      const leave = encodeHealthMessage({ type: 'node', node: this.#node, event: 'leave' });
+      await withTimeout(this.#redis.publish(this.#channel, leave), STOP_WAIT_MS).catch(noop);
+    }
+    if (this.#subscribed) {
+      await withTimeout(this.#subscriber.unsubscribe(this.#channel), STOP_WAIT_MS).catch(noop);
+    }
+    if (this.#loading !== undefined) await withTimeout(this.#loading, STOP_WAIT_MS).catch(noop);
+    if (this.#ownDispatcher) await this.#dispatcher.destroy().catch(noop);
+  }
+
+  // ---- targets and probes ----
+
+  #updateTargets(specs: Map<string, ProbeTargetSpec>): void {
+    for (const [key, target] of this.#targets) {
+      if (specs.has(key)) continue;
+      clearTimeout(target.timer);
+      this.#targets.delete(key);
+    }
+    const soon = this.#hadTable;
+    for (const [key, spec] of specs) {
+      const target = this.#targets.get(key);
+      if (target === undefined) {
+        const created: Target = {
+          ...spec,
+          owned: this.#owns(key),
+          timer: undefined,
+          inFlight: false,
+        };
+        this.#targets.set(key, created);
+        if (this.#running && created.owned) this.#scheduleFirst(created, soon);
+        continue;
+      }
+      const changed = target.intervalMs !== spec.intervalMs || target.timeoutMs !== spec.timeoutMs;
+      target.members = spec.members;
+      target.intervalMs = spec.intervalMs;
+      target.timeoutMs = spec.timeoutMs;
+      if (changed && target.timer !== undefined) this.#scheduleFirst(target, true);
+    }
+  }
+
+  #onLive(live: readonly string[]): void {
+    this.#live = live;
+    this.#log.info({ node: this.#node, live }, 'live dataplanes changed');
+    this.#options.onLiveNodes?.(live);
+    for (const target of this.#targets.values()) target.owned = this.#owns(target.key);
+    if (this.#running) this.#reconcile(false);
+  }
+
+  /** Starts probing owned targets that wait for nothing, stops the timers of the others. */
+  #reconcile(soon: boolean): void {
+    for (const target of this.#targets.values()) {
+      if (!target.owned) {
+        clearTimeout(target.timer);
+        target.timer = undefined;
+      } else if (target.timer === undefined && !target.inFlight) {
+        this.#scheduleFirst(target, soon);
+      }
+    }
+  }
+
+  #scheduleFirst(target: Target, soon: boolean): void {
+    const spread = soon ? Math.min(target.intervalMs, SETTINGS_CHANGE_MS) : target.intervalMs;
+    this.#schedule(target, Math.floor(this.#random() * spread));
+  }
+
+  #schedule(target: Target, delayMs: number): void {
+    clearTimeout(target.timer);
+    target.timer = setTimeout(() => {
+      target.timer = undefined;
+      this.#probe(target);
+    }, delayMs);
+    target.timer.unref();
+  }
+
+  #probe(target: Target): void {
+    if (!this.#running || !target.owned || this.#targets.get(target.key) !== target) return;
+    target.inFlight = true;
+    const started = this.#clock();
+    const spec = {
+      address: target.address,
+      port: target.port,
+      path: target.path,
+      timeoutMs: target.timeoutMs,
+      userAgent: `pier-health-check/${this.#node}`,
+      ...(target.host === undefined ? {} : { host: target.host }),
+    };
+    void probe(spec, this.#dispatcher).then((result) => {
+      target.inFlight = false;
+      if (!this.#running || this.#targets.get(target.key) !== target) return;
+      const now = this.#clock();
+      try {
+        this.#record(target, result, now);
+      } catch (err) {
+        // A throwing callback must neither stop this target's probes nor crash the process.
+        this.#log.error({ err, target: target.key }, 'health callback failed');
+      }
+      if (target.owned && target.timer === undefined) {
+        const wait = jitteredInterval(target.intervalMs, this.#random) - (now - started);
+        this.#schedule(target, Math.max(0, wait));
+      }
+    });
+  }
+
+  #record(target: Target, result: ProbeResult, now: number): void {
+    const results: ProbeEvent['results'] = [];
+    for (const member of target.members) {
+      const state = this.#backends.get(member.backendId);
+      if (state === undefined) continue;
+      const hc = state.backend.healthCheck;
+      const ok = probeSucceeded(result, hc.http.expectedStatuses);
+      results.push({ ...member, ok });
+      const transition = state.tracker.record(member.endpointId, ok, now, hc);
+      if (transition !== undefined) {
+        this.#announce(member.backendId, member.endpointId, transition, this.#node);
+        this.#write(state, member.endpointId, now, true);
+      } else if (now - (state.written.get(member.endpointId) ?? -Infinity) >= STATE_REFRESH_MS) {
+        this.#write(state, member.endpointId, now, false);
+      }
+    }
+    this.#options.onProbe?.({
+      ...result,
+      ok: results.length > 0 && results.every((r) => r.ok),
+      address: target.address,
+      port: target.port,
+      path: target.path,
+      results,
+    });
+  }
+
+  #announce(
+    backendId: string,
+    endpointId: string,
+    transition: { from: HealthStatus; to: HealthStatus },
+    by: string | undefined,
+  ): void {
+    this.#log.info(
+      { backend: backendId, endpoint: endpointId, from: transition.from, to: transition.to, by },
+      'endpoint health changed',
+    );
+    this.#options.onTransition?.(backendId, endpointId, transition.from, transition.to, by);
+  }
+
+  // ---- Redis: writes ----
+
+  #write(state: BackendState, endpointId: string, now: number, publish: boolean): void {
+    const value = state.tracker.serialize(endpointId);
+    if (value === undefined) return;
+    state.written.set(endpointId, now);
+    const key = healthKey(state.backend.id);
+    const pipeline = this.#redis
+      .pipeline()
+      .hset(key, endpointId, value)
+      .pexpire(key, healthHashTtlMs(state.backend.healthCheck.intervalMs));
+    if (publish) {
+      const message = healthMessage(state.backend.id, endpointId, value);
+      if (message !== undefined) pipeline.publish(this.#channel, message);
+    }
+    this.#exec(pipeline, () => {
+      // Not in Redis: write again with the next result, and announce after reconnecting.
+      state.written.delete(endpointId);
+      this.#pendingRewrite = true;
+    });
+  }
+
+  /** Rewrites (and announces) every state this node owns and has probed: after an outage. */
+  #rewriteOwned(): Promise<void> {
+    const now = this.#clock();
+    let pipeline = this.#redis.pipeline();
+    const sends: Promise<void>[] = [];
+    for (const target of this.#targets.values()) {
+      if (!target.owned) continue;
+      for (const member of target.members) {
+        const state = this.#backends.get(member.backendId);
+        if (state?.tracker.get(member.endpointId)?.lastProbe === undefined) continue;
+        const value = state.tracker.serialize(member.endpointId) as string;
+        const key = healthKey(member.backendId);
+        pipeline
+          .hset(key, member.endpointId, value)
+          .pexpire(key, healthHashTtlMs(state.backend.healthCheck.intervalMs));
+        const message = healthMessage(member.backendId, member.endpointId, value);
+        if (message !== undefined) pipeline.publish(this.#channel, message);
+        state.written.set(member.endpointId, now);
+        if (pipeline.length >= BATCH * 3) {
+          sends.push(this.#exec(pipeline));
+          pipeline = this.#redis.pipeline();
+        }
+      }
+    }
+    if (pipeline.length > 0) sends.push(this.#exec(pipeline));
+    return Promise.all(sends).then(noop);
+  }
+
+  #publish(message: HealthMessage): void {
+    this.#fire(this.#redis.publish(this.#channel, encodeHealthMessage(message)));
+  }
+
+  /** Runs a pipeline; failures (Redis down) are logged once per outage, never thrown. */
+  #exec(pipeline: ReturnType<Redis['pipeline']>, onFail?: () => void): Promise<void> {
+    return pipeline.exec().then(
+      (replies) => {
+        const failed = replies?.find(([err]) => err !== null)?.[0];
+        if (failed) {
+          onFail?.();
+          this.#failed(failed);
+        } else this.#succeeded();
+      },
+      (err: unknown) => {
+        onFail?.();
+        this.#failed(err);
+      },
+    );
+  }
+
+  #fire(command: Promise<unknown>): void {
+    command.then(
+      () => this.#succeeded(),
+      (err: unknown) => this.#failed(err),
+    );
+  }
+
+  #failed(err: unknown): void {
+    if (this.#redisOk) {
+      this.#log.warn({ err, node: this.#node }, 'Redis unreachable; health state kept locally');
+    }
+    this.#redisOk = false;
+  }
+
+  #succeeded(): void {
+    if (!this.#redisOk) this.#log.info({ node: this.#node }, 'Redis reachable again');
+    this.#redisOk = true;
+  }
+
+  // ---- Redis: subscription and reads ----
+
+  async #subscribe(): Promise<void> {
+    if (this.#subscribed || this.#stopped) return;
+    try {
+      await withTimeout(this.#subscriber.subscribe(this.#channel), START_WAIT_MS);
+      this.#subscribed = true;
+    } catch (err) {
+      this.#failed(err);
+    }
+  }
+
+  #handle(text: string): void {
+    const message = parseHealthMessage(text);
+    if (message === undefined || this.#stopped) return;
+    if (message.type === 'node') {
+      if (message.node !== this.#node && this.#probes) void this.#heartbeat.refresh();
+    } else if (message.type === 'health') {
+      this.#applyState(message.backend, message.endpoint, message.state);
+    } else {
+      // Our own ejections too: applying one again only confirms it (several processes of one
+      // node share its name, so `by` cannot tell them apart).
+      this.#applyEjection(message.backend, message.endpoint, message.ms, message.by);
+    }
+  }
+
+  #applyState(backendId: string, endpointId: string, shared: SharedHealthState): void {
+    const state = this.#backends.get(backendId);
+    if (state === undefined || !state.endpoints.has(endpointId)) return;
+    // Our own write: the local state is at least as new (unless this process never probed it,
+    // as after a restart under the same name).
+    if (shared.by === this.#node && state.tracker.get(endpointId)?.lastProbe !== undefined) return;
+    const transition = state.tracker.apply(endpointId, shared);
+    if (transition !== undefined) this.#announce(backendId, endpointId, transition, shared.by);
+  }
+
+  #applyEjection(backendId: string, endpointId: string, ms: number, by: string): void {
+    const state = this.#backends.get(backendId);
+    if (state === undefined || !state.endpoints.has(endpointId)) return;
+    const now = this.#clock();
+    const was = this.#ejector.ejectedUntil(backendId, endpointId, now);
+    const until = now + ms;
+    const passive = state.backend.healthCheck.passive;
+    if (!this.#ejector.applyShared(backendId, endpointId, until, now, passive, state.readyCount)) {
+      return;
+    }
+    if (was === undefined) this.#options.onEjection?.(backendId, endpointId, until, by);
+  }
+
+  /** Queues a read of the shared state of `ids` (or all backends); reads run one at a time. */
+  #load(ids: Iterable<string> | 'all', rewrite: boolean): void {
+    if (ids === 'all') this.#pendingLoad = 'all';
+    else if (this.#pendingLoad !== 'all') for (const id of ids) this.#pendingLoad.add(id);
+    if (rewrite) this.#pendingRewrite = true;
+    if (this.#loading === undefined) void this.#drainLoads();
+  }
+
+  #drainLoads(): Promise<void> {
+    this.#loading ??= (async () => {
+      while (!this.#stopped) {
+        const pending = this.#pendingLoad;
+        const rewrite = this.#pendingRewrite;
+        if (pending !== 'all' && pending.size === 0 && !rewrite) break;
+        this.#pendingLoad = new Set();
+        this.#pendingRewrite = false;
+        try {
+          const ids = pending === 'all' ? [...this.#backends.keys()] : [...pending];
+          await this.#readHashes(ids);
+          await this.#readEjections(pending === 'all' ? undefined : new Set(ids));
+          if (rewrite) await this.#rewriteOwned();
+          this.#succeeded();
+        } catch (err) {
+          // Read again in full on the next occasion (ready, resync timer, table update).
+          this.#pendingLoad = 'all';
+          this.#pendingRewrite ||= rewrite;
+          this.#failed(err);
+          break;
+        }
+      }
+    })().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #readHashes(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const pipeline = this.#redis.pipeline();
+      for (const id of batch) pipeline.hgetall(healthKey(id));
+      const replies = (await pipeline.exec()) ?? [];
+      const stale = this.#redis.pipeline();
+      for (const [n, id] of batch.entries()) {
+        const [err, hash] = replies[n] ?? [new Error('no reply'), null];
+        if (err) throw err;
+        const state = this.#backends.get(id);
+        if (state === undefined) continue;
+        const gone: string[] = [];
+        for (const [endpointId, json] of Object.entries(hash as Record<string, string>)) {
+          const shared = parseHealthState(json);
+          if (state.endpoints.has(endpointId) && shared !== undefined) {
+            this.#applyState(id, endpointId, shared);
+          } else if (!state.endpoints.has(endpointId)) gone.push(endpointId);
+        }
+        if (gone.length > 0 && this.#cleans(id, this.#live)) stale.hdel(healthKey(id), ...gone);
+      }
+      if (stale.length > 0) await this.#exec(stale);
+    }
+  }
+
+  /** Applies the ejection keys of `only` (or of every backend): SCAN, then PTTL of each. */
+  async #readEjections(only: ReadonlySet<string> | undefined): Promise<void> {
+    const found: Array<{ backendId: string; endpoint: string; key: string }> = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(
+        cursor,
+        'MATCH',
+        ejectionPattern(),
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      for (const key of keys) {
+        const parts = parseEjectionKey(key);
+        if (parts === undefined || !this.#backends.has(parts.backendId)) continue;
+        if (only === undefined || only.has(parts.backendId)) found.push({ ...parts, key });
+      }
+    } while (cursor !== '0');
+    if (found.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const { key } of found) pipeline.pttl(key).get(key);
+    const replies = (await pipeline.exec()) ?? [];
+    found.forEach(({ backendId, endpoint }, n) => {
+      const ttl = replies[2 * n]?.[1];
+      const by = replies[2 * n + 1]?.[1];
+      if (typeof ttl !== 'number' || ttl <= 0 || typeof by !== 'string') return;
+      this.#applyEjection(backendId, endpoint, ttl, by);
+    });
+  }
+
+  #armResync(): void {
+    this.#resyncTimer = setTimeout(() => {
+      if (!this.#running) return;
+      this.#fire(this.#subscriber.ping());
+      void this.#subscribe();
+      this.#load('all', this.#pendingRewrite);
+      this.#armResync();
+    }, this.#resyncMs);
+    this.#resyncTimer.unref();
+  }
+
+  /** Whether this instance probes `key`. */
+  #owns(key: string): boolean {
+    return this.#probes && ownerOf(key, this.#live) === this.#node;
+  }
+
+  /** Whether this node deletes the backend's stale health fields (one node per backend). */
+  #cleans(backendId: string, live: readonly string[]): boolean {
+    return (
+      this.#probes && this.#started && !this.#stopped && ownerOf(backendId, live) === this.#node
+    );
+  }
+}
+
+/** The `health` message for a serialized state, or undefined if it does not parse back. */
+function healthMessage(backend: string, endpoint: string, value: string): string | undefined {
+  const state = parseHealthState(value);
+  return state && encodeHealthMessage({ type: 'health', backend, endpoint, state });
+}
+
+/** Resolves when the connection is ready, or after {@link START_WAIT_MS} regardless. */
+function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  if (redis.status === 'wait') redis.connect().catch(noop);
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, START_WAIT_MS);
+    timer.unref();
+    redis.once('ready', done);
+  });
+}
+
+function noop(): void {}
