@@ -1,0 +1,306 @@
+/**
+ * Wires one dataplane worker: route sync (disk, then Redis), the route index,
+ * TLS, balancers, shared health, the proxy and its listeners. Holds no logic
+ * of its own: each part is its own module.
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  type Backend,
+  emptyRouteTable,
+  endpointField,
+  type PierLogger,
+  RouteIndex,
+  type RouteTable,
+  readKeyRingFile,
+  routeLogReaderRedisOptions,
+} from '@pier/shared';
+import { Redis } from 'ioredis';
+import { BackendBalancer } from './backend-balancer.ts';
+import type { DataplaneConfig } from './config.ts';
+import type { DataplaneMetrics } from './dataplane-metrics.ts';
+import { generateDefaultCertificate, loadCertificateFiles } from './default-certificate.ts';
+import { HealthChecker, healthCheckerRedisOptions } from './health-checker.ts';
+import { type RunningListener, startHttpListener, startHttpsListener } from './http-listeners.ts';
+import {
+  assertProxyOptions,
+  createProxyHandler,
+  DEFAULT_PROXY_OPTIONS,
+  type EndpointChoice,
+  type ProxyDeps,
+  type ProxyEvent,
+} from './proxy-handler.ts';
+import { RouteSync } from './route-sync.ts';
+import { TlsStore } from './tls-store.ts';
+import { createUpgradeHandler } from './upgrade-handler.ts';
+import { UpstreamDispatchers } from './upstream-dispatchers.ts';
+
+export interface WorkerRole {
+  index: number;
+  count: number;
+  /** Whether this worker sends the node's probes and heartbeats (one per node). */
+  probes: boolean;
+  /** Listen with SO_REUSEPORT so every worker accepts on the same ports. */
+  reusePort: boolean;
+}
+
+/** The value of cookie `name` in a Cookie header, if present. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function redisOptions(config: DataplaneConfig): { password?: string } {
+  return config.redisPassword ? { password: config.redisPassword } : {};
+}
+
+export class DataplaneApp {
+  readonly #config: DataplaneConfig;
+  readonly #log: PierLogger;
+  readonly #metrics: DataplaneMetrics;
+  readonly #role: WorkerRole;
+  #index = new RouteIndex(emptyRouteTable());
+  #table: RouteTable | undefined;
+  readonly #balancers = new Map<string, BackendBalancer>();
+  readonly #dispatchers: UpstreamDispatchers;
+  #tls: TlsStore | undefined;
+  #health: HealthChecker | undefined;
+  #sync: RouteSync | undefined;
+  readonly #connections: Redis[] = [];
+  readonly #listeners: RunningListener[] = [];
+  #draining = false;
+
+  constructor(
+    config: DataplaneConfig,
+    logger: PierLogger,
+    metrics: DataplaneMetrics,
+    role: WorkerRole,
+  ) {
+    this.#config = config;
+    this.#log = logger;
+    this.#metrics = metrics;
+    this.#role = role;
+    this.#dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.connectTimeoutMs });
+  }
+
+  /** Serving a table (from disk or Redis) on every configured listener. */
+  get ready(): boolean {
+    return !this.#draining && this.#table !== undefined && this.#listeners.length > 0;
+  }
+
+  get listeners(): readonly RunningListener[] {
+    return this.#listeners;
+  }
+
+  async start(): Promise<void> {
+    const c = this.#config;
+    const keyRing = readKeyRingFile(c.keyRingFile, '--key-ring-file ($PIER_KEY_RING_FILE)');
+    const defaultCertificate =
+      c.defaultCertFile && c.defaultKeyFile
+        ? await loadCertificateFiles(c.defaultCertFile, c.defaultKeyFile)
+        : await generateDefaultCertificate();
+    this.#tls = new TlsStore({ keyRing, defaultCertificate, logger: this.#log });
+
+    const connect = (options: object): Redis => {
+      const r = new Redis(c.redisUrl, { ...options, ...redisOptions(c), lazyConnect: false });
+      r.on('error', (err: Error) =>
+        this.#log.debug({ err: err.message }, 'redis connection error'),
+      );
+      this.#connections.push(r);
+      return r;
+    };
+    const readerConnection = connect(routeLogReaderRedisOptions(5_000));
+    readerConnection.on('ready', () => this.#metrics.redisConnected.set(1));
+    readerConnection.on('close', () => this.#metrics.redisConnected.set(0));
+    this.#health = new HealthChecker({
+      redis: connect(healthCheckerRedisOptions()),
+      subscriber: connect(healthCheckerRedisOptions()),
+      node: c.nodeName,
+      logger: this.#log,
+      probes: this.#role.probes,
+      onProbe: (result) => {
+        this.#metrics.probes.inc({ result: result.ok ? 'healthy' : 'unhealthy' });
+        this.#metrics.ownedProbes.set(this.#health?.owned ?? 0);
+      },
+      onTransition: (backendId, endpointId, _from, to) => {
+        const healthy = to === 'unhealthy' ? 0 : 1;
+        this.#metrics.endpointHealthy.set({ backend: backendId, endpoint: endpointId }, healthy);
+      },
+    });
+    await this.#health.start();
+
+    this.#sync = new RouteSync({
+      redis: readerConnection,
+      stateFile: c.stateFile,
+      logger: this.#log,
+      onTable: (table) => this.#apply(table),
+      onProblems: (problems) => {
+        for (const p of problems) this.#metrics.tableProblems.inc({ section: p.section });
+        this.#log.warn(
+          { problems: problems.slice(0, 10), count: problems.length },
+          'route table entries skipped',
+        );
+      },
+    });
+    await this.#sync.start();
+    // Do not serve endpoints the fleet already knows to be unhealthy: wait (briefly; Redis may
+    // be down) for the shared state of the first table's backends.
+    await Promise.race([this.#health.synced(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await this.#listen();
+  }
+
+  /** Graceful drain: stop accepting, finish in-flight requests, hand probe ownership over. */
+  async stop(graceMs = this.#config.drainGraceMs): Promise<void> {
+    this.#draining = true;
+    await Promise.allSettled(this.#listeners.map((l) => l.close(graceMs)));
+    await this.#health?.stop({ release: true });
+    await this.#sync?.stop();
+    await this.#dispatchers.close();
+    for (const r of this.#connections) r.disconnect();
+  }
+
+  #apply(table: RouteTable): void {
+    const index = new RouteIndex(table);
+    const problems = this.#tls?.update(table, index) ?? [];
+    this.#metrics.certificateProblems.set(problems.length);
+    this.#metrics.certificates.set(this.#tls?.loaded.size ?? 0);
+    // One swap: a request sees the old table or the new one.
+    this.#index = index;
+    this.#table = table;
+    const ids = new Set<string>();
+    for (const backend of Object.values(table.backends)) {
+      const balancer = this.#balancers.get(backend.id);
+      if (balancer) balancer.update(backend);
+      else this.#balancers.set(backend.id, new BackendBalancer(backend));
+    }
+    for (const id of this.#balancers.keys()) if (!table.backends[id]) this.#balancers.delete(id);
+    for (const backend of Object.values(table.backends)) {
+      for (const e of backend.endpoints) ids.add(endpointField(e.address, e.port));
+    }
+    this.#dispatchers.retain(ids);
+    this.#health?.update(table);
+    this.#metrics.routeRevision.set(table.revision);
+    this.#log.debug({ revision: table.revision }, 'route table applied');
+  }
+
+  #proxyDeps(scheme: 'http' | 'https'): ProxyDeps {
+    const c = this.#config;
+    const trusted = new Set(c.trustedProxies);
+    const options = assertProxyOptions({
+      ...DEFAULT_PROXY_OPTIONS,
+      scheme,
+      connectTimeoutMs: c.connectTimeoutMs,
+      headersTimeoutMs: c.responseHeaderTimeoutMs,
+      idleTimeoutMs: c.idleTimeoutMs,
+      maxRequestBodyBytes: c.maxRequestBodyBytes,
+      trustedProxies: (address) => trusted.has(address),
+    });
+    return {
+      lookup: (address, host, path) => this.#index.lookup(address, host, path),
+      choose: (backend, req, tried) => this.#choose(backend, req, tried),
+      begin: (backendId, endpointId) => this.#balancers.get(backendId)?.begin(endpointId),
+      end: (backendId, endpointId, outcome, _ms, cause) => {
+        this.#balancers.get(backendId)?.end(endpointId);
+        // Counted per attempt: a failure that a retry hid still shows here.
+        if (outcome === 'failure') {
+          this.#metrics.upstreamErrors.inc({ backend: backendId, kind: cause ?? 'failure' });
+        }
+        if (outcome !== 'aborted')
+          this.#health?.reportResult(backendId, endpointId, outcome === 'success', Date.now());
+      },
+      dispatchers: this.#dispatchers,
+      observe: (event) => this.#observe(event),
+      options,
+      logger: this.#log,
+    };
+  }
+
+  #choose(
+    backend: Backend,
+    req: IncomingMessage,
+    tried: ReadonlySet<string>,
+  ): EndpointChoice | undefined {
+    const balancer = this.#balancers.get(backend.id);
+    if (!balancer) return undefined;
+    const now = Date.now();
+    const health = this.#health;
+    const affinity = backend.balancing.affinity;
+    const pick = balancer.pick({
+      now,
+      usable: (id) => health?.usable(backend.id, id, now) ?? true,
+      exclude: tried,
+      ...(affinity ? { affinityCookie: cookieValue(req.headers.cookie, affinity.cookieName) } : {}),
+    });
+    if (!pick) return undefined;
+    return {
+      id: pick.id,
+      address: pick.endpoint.address,
+      port: pick.endpoint.port,
+      ...(pick.setCookie ? { setCookie: pick.setCookie } : {}),
+    };
+  }
+
+  #observe(event: ProxyEvent): void {
+    const m = this.#metrics;
+    m.requests.inc({
+      host: event.virtualHost ?? '',
+      status: String(event.status),
+      backend: event.backend ?? '',
+    });
+    if (event.backend && event.headersMs !== undefined) {
+      m.requestDuration.observe({ backend: event.backend }, event.headersMs / 1000);
+    }
+    if (this.#config.accessLog) {
+      this.#log.info(
+        {
+          host: event.host,
+          status: event.status,
+          backend: event.backend,
+          endpoint: event.endpoint,
+          ms: Math.round(event.durationMs),
+          kind: event.kind,
+          attempts: event.attempts,
+        },
+        'request',
+      );
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const c = this.#config;
+    const limits = {
+      maxHeaderSize: c.maxHeaderBytes,
+      headersTimeoutMs: c.requestHeadersTimeoutMs,
+    };
+    if (c.http) {
+      const deps = this.#proxyDeps('http');
+      this.#listeners.push(
+        await startHttpListener({
+          host: c.http.host,
+          port: c.http.port,
+          handler: createProxyHandler(deps),
+          upgrade: createUpgradeHandler(deps),
+          limits,
+          reusePort: this.#role.reusePort,
+        }),
+      );
+    }
+    if (c.https && this.#tls) {
+      const deps = this.#proxyDeps('https');
+      this.#listeners.push(
+        await startHttpsListener({
+          host: c.https.host,
+          port: c.https.port,
+          handler: createProxyHandler(deps),
+          upgrade: createUpgradeHandler(deps),
+          limits,
+          reusePort: this.#role.reusePort,
+          tlsOptions: this.#tls.serverOptions(),
+        }),
+      );
+    }
+  }
+}

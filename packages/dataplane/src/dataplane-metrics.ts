@@ -1,0 +1,97 @@
+/**
+ * The dataplane's Prometheus metrics. Names are public API (docs/dataplane.md).
+ * With several workers the primary sums counters over them; gauges that every
+ * worker holds alike say how to combine (`min`: every worker has it).
+ */
+import { createRegistry } from '@pier/shared';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface DataplaneMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'host' | 'status' | 'backend'>;
+  readonly requestDuration: Histogram<'backend'>;
+  readonly upstreamErrors: Counter<'backend' | 'kind'>;
+  readonly endpointHealthy: Gauge<'backend' | 'endpoint'>;
+  readonly routeRevision: Gauge;
+  readonly tableProblems: Counter<'section'>;
+  readonly redisConnected: Gauge;
+  readonly probes: Counter<'result'>;
+  readonly ownedProbes: Gauge;
+  readonly certificates: Gauge;
+  readonly certificateProblems: Gauge;
+}
+
+export function createDataplaneMetrics(): DataplaneMetrics {
+  const registry = createRegistry();
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'pier_dataplane_requests_total',
+      help: 'Requests answered, by Host (as routed), status and backend ("" when none)',
+      labelNames: ['host', 'status', 'backend'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'pier_dataplane_request_duration_seconds',
+      help: 'Time from request to response headers, by backend',
+      labelNames: ['backend'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'pier_dataplane_upstream_errors_total',
+      help: 'Failed upstream attempts, by backend and kind (connect, reset, timeout, ...)',
+      labelNames: ['backend', 'kind'],
+      registers,
+    }),
+    endpointHealthy: new Gauge({
+      name: 'pier_dataplane_endpoint_healthy',
+      help: '1 when an endpoint may receive requests (active health and passive ejection), else 0',
+      labelNames: ['backend', 'endpoint'],
+      aggregator: 'min',
+      registers,
+    }),
+    routeRevision: new Gauge({
+      name: 'pier_dataplane_route_revision',
+      help: 'Revision of the route table being served',
+      aggregator: 'min',
+      registers,
+    }),
+    tableProblems: new Counter({
+      name: 'pier_dataplane_table_problems_total',
+      help: 'Route-table entries skipped because they failed validation',
+      labelNames: ['section'],
+      registers,
+    }),
+    redisConnected: new Gauge({
+      name: 'pier_dataplane_redis_connected',
+      help: '1 while the route-table connection to Redis is up',
+      aggregator: 'min',
+      registers,
+    }),
+    probes: new Counter({
+      name: 'pier_dataplane_probes_total',
+      help: 'Active health probes sent by this node, by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    ownedProbes: new Gauge({
+      name: 'pier_dataplane_owned_probe_targets',
+      help: 'Probe targets this node owns (probe work is spread over the live nodes)',
+      registers,
+    }),
+    certificates: new Gauge({
+      name: 'pier_dataplane_certificates',
+      help: 'TLS certificates loaded',
+      aggregator: 'max',
+      registers,
+    }),
+    certificateProblems: new Gauge({
+      name: 'pier_dataplane_certificate_problems',
+      help: 'Certificates in the table that could not be loaded (their hosts get the default)',
+      aggregator: 'max',
+      registers,
+    }),
+  };
+}
