@@ -1,6 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 
 /** A started process whose output goes to a log file. */
 export interface ManagedProcess {
@@ -89,4 +89,26 @@ export async function waitUntil<T>(
   }
   const suffix = lastError instanceof Error ? `: ${lastError.message}` : '';
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${suffix}`);
+}
+
+/**
+ * Resolves as `promise` does, but rejects at once if `proc` exits first: a
+ * process that crashes at start is reported by its log, not by a time-out.
+ */
+export function unlessExited<T>(
+  proc: ManagedProcess,
+  what: string,
+  promise: Promise<T>,
+): Promise<T> {
+  const exited = proc.exited.then((code): never => {
+    let log = '';
+    try {
+      log = readFileSync(proc.logFile, 'utf8').slice(-4000);
+    } catch {
+      // no log yet
+    }
+    throw new Error(`${what} exited (${code}) before it was ready:\n${log}`);
+  });
+  exited.catch(() => undefined);
+  return Promise.race([promise, exited]);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ManagedProcess, startProcess, waitUntil } from './child-process.ts';
+import { type ManagedProcess, startProcess, unlessExited, waitUntil } from './child-process.ts';
 import { testEnv } from './env.ts';
 import { adminKubeConfig, serviceAccountKubeconfig } from './kube.ts';
 import { kubectl, REPO_ROOT } from './test-cluster.ts';
@@ -97,13 +97,17 @@ export async function startController(
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const opsPort = await waitUntil(`controller ${options.identity} to sync its caches`, async () => {
-    const exited = await Promise.race([proc.exited, Promise.resolve(undefined)]);
-    if (exited !== undefined)
-      throw new Error(`controller exited (${exited}): ${readFileSync(logFile, 'utf8')}`);
-    const line = logs().find((l) => l.msg === 'caches synced; campaigning');
-    return line ? Number(line.opsPort) : undefined;
-  });
+  const opsPort = await unlessExited(
+    proc,
+    `controller ${options.identity}`,
+    waitUntil(`controller ${options.identity} to sync its caches`, async () => {
+      const exited = await Promise.race([proc.exited, Promise.resolve(undefined)]);
+      if (exited !== undefined)
+        throw new Error(`controller exited (${exited}): ${readFileSync(logFile, 'utf8')}`);
+      const line = logs().find((l) => l.msg === 'caches synced; campaigning');
+      return line ? Number(line.opsPort) : undefined;
+    }),
+  );
   return {
     process: proc,
     identity: options.identity,

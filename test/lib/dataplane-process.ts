@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ManagedProcess, startProcess, waitUntil } from './child-process.ts';
+import { type ManagedProcess, startProcess, unlessExited, waitUntil } from './child-process.ts';
 import { testKeyRingFile } from './controller-process.ts';
 import { testEnv } from './env.ts';
 import { freePort } from './redis-server.ts';
@@ -80,13 +80,19 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const opsPort = await waitUntil(`dataplane ${options.node} to serve`, async () => {
-    const exited = await Promise.race([proc.exited, Promise.resolve(undefined)]);
-    if (exited !== undefined)
-      throw new Error(`dataplane exited (${exited}): ${readFileSync(logFile, 'utf8')}`);
-    const line = logs().find((l) => l.msg === 'dataplane serving' || l.msg === 'dataplane started');
-    return line && typeof line.opsPort === 'number' ? line.opsPort : undefined;
-  });
+  const opsPort = await unlessExited(
+    proc,
+    `dataplane ${options.node}`,
+    waitUntil(`dataplane ${options.node} to serve`, async () => {
+      const exited = await Promise.race([proc.exited, Promise.resolve(undefined)]);
+      if (exited !== undefined)
+        throw new Error(`dataplane exited (${exited}): ${readFileSync(logFile, 'utf8')}`);
+      const line = logs().find(
+        (l) => l.msg === 'dataplane serving' || l.msg === 'dataplane started',
+      );
+      return line && typeof line.opsPort === 'number' ? line.opsPort : undefined;
+    }),
+  );
   return {
     process: proc,
     node: options.node,

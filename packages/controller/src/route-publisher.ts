@@ -21,6 +21,7 @@ import {
   ROUTES_LOG_MAX_LENGTH,
   type RoutePatch,
   type RouteTable,
+  redisReconnectDelay,
   routesLogKey,
   routesRevisionKey,
   routesSnapshotKey,
@@ -67,13 +68,15 @@ export interface PublishOptions {
  * - `enableOfflineQueue: false`: while Redis is down a command fails at once instead of waiting,
  *   so {@link PublicationLoop}'s back-off, not a hidden queue, decides when to try again.
  * - `socketTimeout`: a connection whose peer vanished without a FIN is torn down and rebuilt.
- * - the default `retryStrategy` reconnects forever (50 ms doubling to 5 s, with jitter).
+ * - `retryStrategy` reconnects forever, at most ~600 ms apart (`redisReconnectDelay`), so the
+ *   newest table is republished within a second of Redis coming back.
  */
 export const ROUTE_PUBLISHER_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   maxRetriesPerRequest: 0,
   enableOfflineQueue: false,
   socketTimeout: 10_000,
   connectTimeout: 5000,
+  retryStrategy: redisReconnectDelay,
 });
 
 /** Transactions lost to another writer before a publication gives up (and is retried later). */

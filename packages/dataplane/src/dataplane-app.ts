@@ -130,8 +130,11 @@ export class DataplaneApp {
         this.#metrics.endpointHealthy.set({ backend: backendId, endpoint: endpointId }, healthy);
       },
     });
-    await this.#health.start();
-
+    // Serving never waits for Redis: the saved table and the listeners come first, the shared
+    // health state (which needs Redis) is awaited only briefly.
+    const healthStarted = this.#health.start().catch((err: unknown) => {
+      this.#log.warn({ err: String(err) }, 'health checking starts without Redis');
+    });
     this.#sync = new RouteSync({
       redis: readerConnection,
       stateFile: c.stateFile,
@@ -146,9 +149,12 @@ export class DataplaneApp {
       },
     });
     await this.#sync.start();
-    // Do not serve endpoints the fleet already knows to be unhealthy: wait (briefly; Redis may
-    // be down) for the shared state of the first table's backends.
-    await Promise.race([this.#health.synced(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    // Do not serve endpoints the fleet already knows to be unhealthy when Redis can tell us.
+    const health = this.#health;
+    await Promise.race([
+      healthStarted.then(() => health.synced()),
+      new Promise((r) => setTimeout(r, 1_000).unref()),
+    ]);
     await this.#listen();
   }
 

@@ -41,6 +41,7 @@ import {
   type PierLogger,
   parseEjectionKey,
   type RouteTable,
+  redisReconnectDelay,
 } from '@pier/shared';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
@@ -263,12 +264,14 @@ export function healthCheckerRedisOptions(): {
   enableOfflineQueue: boolean;
   connectTimeout: number;
   socketTimeout: number;
+  retryStrategy: (attempt: number) => number;
 } {
   return {
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     connectTimeout: 5_000,
     socketTimeout: 10_000,
+    retryStrategy: redisReconnectDelay,
   };
 }
 

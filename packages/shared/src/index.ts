@@ -12,6 +12,7 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './ops-server.ts';
 export * from './path-match.ts';
+export * from './redis-reconnect.ts';
 export * from './route-codec.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';

@@ -8,12 +8,14 @@
  * invalid entries dropped). Validating only what is served keeps every reader at revision r
  * serving exactly `validateRouteTable(table r)`, whichever way it got there.
  */
+
 import { EventEmitter } from 'node:events';
 import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidRouteTableError, isPierError } from './errors.ts';
 import { ROUTES_LOG_FIELDS, routesLogKey, routesSnapshotKey } from './keyspace.ts';
 import type { PierLogger } from './logger.ts';
 import { createLogger } from './logger.ts';
+import { redisReconnectDelay } from './redis-reconnect.ts';
 import { decodeRoutePatch, tableChecksum } from './route-codec.ts';
 import { applyRoutePatch, PATCH_SECTIONS } from './route-patch.ts';
 import type { RouteTable } from './route-table.ts';
@@ -82,6 +84,7 @@ export function routeLogReaderRedisOptions(blockMs = DEFAULT_BLOCK_MS): RedisOpt
     enableOfflineQueue: false,
     socketTimeout: blockMs + 10_000,
     connectTimeout: 5000,
+    retryStrategy: redisReconnectDelay,
   };
 }
 
