@@ -57,6 +57,7 @@ export interface AddressControllerDeps {
 
 const POOLS_KEY = 'pools';
 const INGRESS_PREFIX = 'ingress:';
+const STATUS_PREFIX = 'status:';
 
 /** The addresses in an Ingress's status, as written. */
 export function statusAddresses(ingress: V1Ingress): string[] {
@@ -94,6 +95,11 @@ export class AddressController {
   /** Owners without an address, retried when addresses free up or pools change. */
   readonly #waiting = new Set<string>();
   #poolProblems = new Map<string, string[]>();
+  /** Assignments waiting for the publication of their routes. */
+  #pendingStatus = new Map<string, { addresses: string[]; pool: string }>();
+  /** Assignments whose routes are published, waiting to be written to status. */
+  readonly #publishedStatus = new Map<string, { addresses: string[]; pool: string }>();
+  #flushing = false;
   #invalidPools = new Map<string, string[]>();
 
   constructor(deps: AddressControllerDeps) {
@@ -124,6 +130,8 @@ export class AddressController {
    */
   startLeading(ingresses: readonly V1Ingress[]): void {
     this.#allocator = new IpAllocator();
+    this.#pendingStatus = new Map();
+    this.#publishedStatus.clear();
     this.#failures.clear();
     this.#waiting.clear();
     this.#syncPools();
@@ -215,13 +223,14 @@ export class AddressController {
 
   async #reconcile(key: string): Promise<ReconcileResult> {
     const started = performance.now();
-    const controller = key === POOLS_KEY ? 'pools' : 'ingress';
+    const controller =
+      key === POOLS_KEY ? 'pools' : key.startsWith(STATUS_PREFIX) ? 'status' : 'ingress';
     let result: ReconcileResult = DONE;
     try {
-      result =
-        key === POOLS_KEY
-          ? await this.#reconcilePools()
-          : await this.#reconcileIngress(key.slice(INGRESS_PREFIX.length));
+      if (key === POOLS_KEY) result = await this.#reconcilePools();
+      else if (key.startsWith(STATUS_PREFIX)) {
+        result = await this.#reconcileStatus(key.slice(STATUS_PREFIX.length));
+      } else result = await this.#reconcileIngress(key.slice(INGRESS_PREFIX.length));
       return result;
     } finally {
       this.#d.metrics.reconcileDuration.observe(
@@ -306,21 +315,73 @@ export class AddressController {
     this.#waiting.delete(owner);
     if (result.changed) this.#queue.add(POOLS_KEY);
     if (sameList(statusAddresses(ingress), result.addresses)) return DONE;
-    await this.#d.awaitPublished?.();
-    if (!this.#leading) return DONE;
-    const written = await this.#writeStatus(ingress, result.addresses);
-    if (written.kind === 'done') {
-      log.info({ addresses: result.addresses, pool: result.pool }, 'address assigned');
-      await this.#event(() =>
-        this.#d.writer.recordEvent(
-          ingressSubject(ingress),
-          'Normal',
-          REASON_ADDRESS_ASSIGNED,
-          `Assigned ${result.addresses.join(', ')} from pool ${result.pool}`,
-        ),
-      );
+    this.#requestStatus(owner, { addresses: result.addresses, pool: result.pool });
+    return DONE;
+  }
+
+  /**
+   * Queues a status write for after the next publication: the slot of the
+   * reconcile is not held meanwhile, so a burst of new Ingresses is allocated
+   * at once, compiled and published together, and then written.
+   */
+  #requestStatus(owner: string, assignment: { addresses: string[]; pool: string }): void {
+    this.#pendingStatus.set(owner, assignment);
+    void this.#flushStatus();
+  }
+
+  async #flushStatus(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#pendingStatus.size > 0 && this.#leading) {
+        const batch = this.#pendingStatus;
+        this.#pendingStatus = new Map();
+        await this.#d.awaitPublished?.();
+        if (!this.#leading) return;
+        for (const [owner, assignment] of batch) {
+          this.#publishedStatus.set(owner, assignment);
+          this.#queue.add(STATUS_PREFIX + owner);
+        }
+      }
+    } finally {
+      this.#flushing = false;
     }
-    return written;
+  }
+
+  /** Writes an address whose routes are published, unless it changed meanwhile. */
+  async #reconcileStatus(owner: string): Promise<ReconcileResult> {
+    const assignment = this.#publishedStatus.get(owner);
+    const slash = owner.indexOf('/');
+    const ingress = this.#d.ingresses.get(owner.slice(slash + 1), owner.slice(0, slash));
+    if (assignment === undefined || ingress === undefined) {
+      this.#publishedStatus.delete(owner);
+      return DONE;
+    }
+    // A newer allocation has its own write coming after its own publication.
+    if (!sameList(this.#allocator.addressesOf(owner), assignment.addresses)) {
+      this.#publishedStatus.delete(owner);
+      return DONE;
+    }
+    if (sameList(statusAddresses(ingress), assignment.addresses)) {
+      this.#publishedStatus.delete(owner);
+      return DONE;
+    }
+    const written = await this.#writeStatus(ingress, assignment.addresses);
+    if (written.kind !== 'done') return written;
+    this.#publishedStatus.delete(owner);
+    this.#d.logger.info(
+      { namespace: ingress.metadata?.namespace, name: ingress.metadata?.name, ...assignment },
+      'address assigned',
+    );
+    await this.#event(() =>
+      this.#d.writer.recordEvent(
+        ingressSubject(ingress),
+        'Normal',
+        REASON_ADDRESS_ASSIGNED,
+        `Assigned ${assignment.addresses.join(', ')} from pool ${assignment.pool}`,
+      ),
+    );
+    return DONE;
   }
 
   #fail(ingress: V1Ingress, code: string, message: string): void {
