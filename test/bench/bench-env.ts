@@ -4,7 +4,7 @@
  * docs/benchmarks.md sections.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
@@ -25,6 +25,7 @@ export interface BenchEnv {
 /** Builds and starts the test cluster and Redis, and exports PIER_TEST_* as the runner does. */
 export async function startBenchEnv(name: string): Promise<BenchEnv> {
   const stateDir = join(REPO_ROOT, '.test-state', `bench-${name}`);
+  mkdirSync(stateDir, { recursive: true });
   await buildTestCluster();
   const [cluster, redis] = await Promise.all([
     startTestCluster(join(stateDir, 'cluster')),

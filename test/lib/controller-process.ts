@@ -93,7 +93,7 @@ export async function startController(
     { cwd: REPO_ROOT },
   );
   const logs = (): Array<Record<string, unknown>> =>
-    readFileSync(logFile, 'utf8')
+    (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);

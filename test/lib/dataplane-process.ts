@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ManagedProcess, startProcess, unlessExited, waitUntil } from './child-process.ts';
 import { testKeyRingFile } from './controller-process.ts';
@@ -76,7 +76,7 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
     { cwd: REPO_ROOT },
   );
   const logs = (): Array<Record<string, unknown>> =>
-    readFileSync(logFile, 'utf8')
+    (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
