@@ -1178,3 +1178,95 @@ test(
       );
     }),
 );
+
+test(
+  '7. SIGTERM drains: in-flight requests finish, new connections are refused',
+  { timeout: 60_000 },
+  () =>
+    scoped(async (scope) => {
+      const redis = await ownRedis(scope, 'drain');
+      // An upstream that answers after 1.5 s: the request is in flight when the dataplane is told to stop.
+      const slow = createServer((req, res) => {
+        setTimeout(() => res.end(`slow ${req.url}`), 1_500);
+      });
+      await new Promise<void>((r) => slow.listen(0, '198.51.100.131', r));
+      scope.add(() => closeServer(slow));
+      const at = { address: '198.51.100.131', port: (slow.address() as AddressInfo).port };
+      const b = backend(NS, 'slow', [endpoint(at)]);
+      const publisher = await publisherOn(scope, redis);
+      const revision = await publisher.publish(
+        routeContent({
+          virtualHosts: [virtualHost('drain.example.test', [['Prefix', '/', b]])],
+          backends: [b],
+        }),
+      );
+      const dp = await dataplane(scope, { node: `drain-${SUFFIX}`, redis });
+      await waitForRevision(dp, revision);
+      const inFlight = request(`http://127.0.0.1:${dp.httpPort}/in-flight`, {
+        headers: { host: 'drain.example.test' },
+      });
+      await sleep(300);
+      const stopped = dp.stop();
+      await sleep(200);
+      // The listener is closed: a new connection is refused.
+      await assert.rejects(
+        request(`http://127.0.0.1:${dp.httpPort}/late`, {
+          headers: { host: 'drain.example.test' },
+        }),
+        /ECONNREFUSED/,
+      );
+      const res = await inFlight;
+      assert.equal(res.statusCode, 200);
+      assert.equal(await res.body.text(), 'slow /in-flight');
+      await stopped;
+      assert.equal(await dp.process.exited, 0, 'a drained dataplane exits cleanly');
+    }),
+);
+
+test('8. several workers share the ports and /metrics sums them', { timeout: 60_000 }, () =>
+  scoped(async (scope) => {
+    const redis = await ownRedis(scope, 'workers');
+    const pod = await echoPod(scope, 'multi-0', '198.51.100.132');
+    const b = backend(NS, 'multi', [endpoint(pod)]);
+    const publisher = await publisherOn(scope, redis);
+    const revision = await publisher.publish(
+      routeContent({
+        virtualHosts: [virtualHost('multi.example.test', [['Prefix', '/', b]])],
+        backends: [b],
+      }),
+    );
+    const dp = await dataplane(scope, { node: `multi-${SUFFIX}`, redis, workers: 2 });
+    await waitForRevision(dp, revision);
+    await waitFor(
+      'both workers serving',
+      async () => {
+        const workers = new Set(
+          dp
+            .logs()
+            .filter((l) => l.msg === 'dataplane serving')
+            .map((l) => l.worker),
+        );
+        return workers.size === 2 ? true : undefined;
+      },
+      10_000,
+    );
+    // New connections each time, so the kernel spreads them over the workers.
+    for (let i = 0; i < 40; i++) {
+      const res = await request(`http://127.0.0.1:${dp.httpPort}/w${i}`, {
+        headers: { host: 'multi.example.test', connection: 'close' },
+      });
+      assert.equal(res.statusCode, 200);
+      await res.body.text();
+    }
+    const total = await metric(dp, 'pier_dataplane_requests_total', {
+      host: 'multi.example.test',
+      status: '200',
+    });
+    assert.equal(total, 40, 'the primary sums the workers’ counters');
+    assert.equal(
+      await metric(dp, 'pier_dataplane_route_revision'),
+      revision,
+      'gauges are not summed',
+    );
+  }),
+);
