@@ -92,6 +92,23 @@ export class ControllerApp {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
     };
+    /** What of an Ingress the compiler reads (not its status), by namespace/name. */
+    const routeInputs = new Map<string, string>();
+    const routeInputChanged = (kind: string, ingress: V1Ingress): boolean => {
+      const key = `${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
+      if (kind === 'delete') {
+        routeInputs.delete(key);
+        return true;
+      }
+      const input = JSON.stringify([
+        ingress.spec,
+        ingress.metadata?.annotations,
+        ingress.metadata?.creationTimestamp,
+      ]);
+      if (routeInputs.get(key) === input) return false;
+      routeInputs.set(key, input);
+      return true;
+    };
     // Handlers are bound late: the controllers need the caches first.
     let addresses: AddressController | undefined;
     let routes: RouteController | undefined;
@@ -102,9 +119,11 @@ export class ControllerApp {
         resource: 'ingresses',
         path: '/apis/networking.k8s.io/v1/ingresses',
         list: () => networking.listIngressForAllNamespaces(),
-        onChange: (_kind, ingress) => {
+        onChange: (kind, ingress) => {
           addresses?.onIngressChange(ingress);
-          routesChanged();
+          // Writing an address to status changes the Ingress too; that must not cost a
+          // recompile of the whole table (it would, once per Ingress of a burst).
+          if (routeInputChanged(kind, ingress)) routesChanged();
         },
         onError,
       }),
