@@ -39,7 +39,7 @@ const extraRoutes = Number(values.routes);
 
 const env = await startBenchEnv('route-change-latency');
 const redis = await startRedis(
-  `${env.cluster.kubeconfig}-redis-latency`.replace('admin.kubeconfig', ''),
+  join(process.env.PIER_TEST_STATE_DIR ?? '.test-state', 'redis-latency'),
 );
 const upstream = createServer((req, res) => res.end(req.url));
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));

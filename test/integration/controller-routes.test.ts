@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,7 +21,7 @@ import {
   virtualHostKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { run, waitUntil } from '../lib/child-process.ts';
+import { waitUntil } from '../lib/child-process.ts';
 import { type ControllerProcess, startController } from '../lib/controller-process.ts';
 import { createService, type EchoPod, exposeAsPod, startEchoPod } from '../lib/echo-pod.ts';
 import { testEnv } from '../lib/env.ts';
@@ -33,6 +33,7 @@ import {
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { startRedis } from '../lib/redis-server.ts';
+import { opensslCertificate } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 const kc = adminKubeConfig();
@@ -76,28 +77,8 @@ function waitForTable<T>(
 
 /** A self-signed certificate for `host`, made with openssl as an operator would. */
 async function makeCertificate(name: string, host: string): Promise<{ crt: string; key: string }> {
-  const crt = join(certDir, `${name}.crt`);
-  const key = join(certDir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '30',
-    '-subj',
-    `/CN=${host}`,
-    '-addext',
-    `subjectAltName=DNS:${host}`,
-    '-keyout',
-    key,
-    '-out',
-    crt,
-  ]);
-  return { crt: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') };
+  const pair = await opensslCertificate(certDir, name, host);
+  return { crt: pair.certPem, key: pair.keyPem };
 }
 
 function tlsSecret(name: string, crt: string, key: string): Record<string, unknown> {
