@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 
 /** A process group led by a child this benchmark started. */
 export interface GroupProcess {
@@ -153,39 +152,53 @@ export function groupMemory(pgid: number): { rss: number; hwm: number; processes
   return { rss, hwm, processes };
 }
 
+/** Where the machine's CPU time went so far: all of it, busy, and this benchmark's own. */
+export interface CpuSnapshot {
+  /** Clock ticks of all cores, idle included. */
+  total: number;
+  /** User, nice and system ticks of all cores (interrupt time left out: it has no owner). */
+  busy: number;
+  /** Ticks used by this benchmark: this process, its children (reaped ones included) and groups. */
+  mine: number;
+}
+
 /**
- * CPU time (clock ticks) used so far by each process that is not this benchmark's: not this
- * process, not a child of it (wrk, redis-server) and not in a group it started. The machine may
- * be shared; this tells how much of it others took during a run.
+ * A {@link CpuSnapshot}. "Mine" counts this process with its reaped children (wrk runs end
+ * before the second snapshot), its live children (redis-server) and every process in a group
+ * it started. Other processes, short-lived ones too, show as busy time that is not mine.
  */
-export function foreignTicks(): Map<number, number> {
-  const mine = new Set([...groups].map((c) => c.pid));
-  const ticks = new Map<number, number>();
+export function cpuSnapshot(): CpuSnapshot {
+  const cpuLine = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '';
+  const f = cpuLine.trim().split(/\s+/).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0);
+  const leaders = new Set([...groups].map((c) => c.pid));
+  let mine = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const x = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const pid = Number(entry);
-      if (pid === process.pid || Number(f[1]) === process.pid || mine.has(Number(f[2]))) continue;
-      ticks.set(pid, Number(f[11]) + Number(f[12]));
+      if (pid === process.pid) {
+        // utime stime cutime cstime
+        mine += Number(x[11]) + Number(x[12]) + Number(x[13]) + Number(x[14]);
+      } else if (Number(x[1]) === process.pid || leaders.has(Number(x[2]))) {
+        mine += Number(x[11]) + Number(x[12]);
+      }
     } catch {
       // The process ended while we looked.
     }
   }
-  return ticks;
+  return { total, busy, mine };
 }
 
-/** Share of all cores' time other processes used between two {@link foreignTicks} over `ms`. */
-export function foreignShare(
-  before: Map<number, number>,
-  after: Map<number, number>,
-  ms: number,
-): number {
-  let used = 0;
-  for (const [pid, t] of after) used += t - (before.get(pid) ?? 0);
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  return used / ticksPerSecond / ((ms / 1000) * cpus().length);
+/** Share of the machine's time that other processes used between two snapshots. */
+export function foreignShare(before: CpuSnapshot, after: CpuSnapshot): number {
+  const total = after.total - before.total;
+  if (total <= 0) return 0;
+  const others = after.busy - before.busy - (after.mine - before.mine);
+  return Math.min(1, Math.max(0, others / total));
 }
 
 /** CPU time (clock ticks, all threads) used so far by the processes of a process group. */

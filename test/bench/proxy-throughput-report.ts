@@ -397,7 +397,7 @@ ${table(
   const foreignMedian = foreign[Math.floor((foreign.length - 1) / 2)] ?? 0;
   const foreignText =
     foreignMax > 0.05
-      ? `The machine was shared: other processes used a median ${pct(foreignMedian)} and at most ${pct(foreignMax)} of its CPU time during the measured runs (from \`/proc/<pid>/stat\`), so some figures are noisier than on an idle machine.`
+      ? `The machine was shared: other processes used a median ${pct(foreignMedian)} and at most ${pct(foreignMax)} of its CPU time during the measured runs, so some figures are noisier than on an idle machine.`
       : `Other processes used at most ${pct(foreignMax)} of the machine's CPU time during any measured run.`;
 
   return `## Proxy throughput: Pier against nginx and HAProxy
@@ -427,8 +427,9 @@ Every proxy forwards \`GET /\` with \`Host: ${s.host}\` to it over keep-alive co
 Pinning: each proxy and the bare Node server on core ${s.proxyCore} (\`taskset -c ${s.proxyCore}\`, the whole process), the backend and
 wrk on core ${s.loadCore}. wrk: \`-t1 -c<n> -d${s.seconds}s --latency\`, each run after a ${s.warmup} s warm-up run of its own; ${s.rounds} rounds
 interleaved (Pier, nginx, HAProxy, Node, then again), the median run per target. Core busy shares come from
-\`/proc/stat\` during the run. "Others' CPU" is the share of the machine that processes other than this benchmark's
-used during the run (\`/proc/<pid>/stat\`); a run above 10 % was repeated, twice at most, and the least disturbed kept.
+\`/proc/stat\` during the run. "Others' CPU" is the share of the machine's time other processes used during the run (busy
+time in \`/proc/stat\` minus what this benchmark's processes used); a run above 10 % was repeated, twice at most, after
+waiting for the machine to quieten, and the least disturbed run kept.
 
 ### Keep-alive HTTP, one core, ${s.connections} connections
 

@@ -37,8 +37,8 @@ import { freePort, startRedis, type TestRedis } from '../lib/redis-server.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import {
+  cpuSnapshot,
   foreignShare,
-  foreignTicks,
   type GroupProcess,
   groupCpuTicks,
   groupMemory,
@@ -159,9 +159,9 @@ async function waitForQuiet(maxMs = Number.POSITIVE_INFINITY): Promise<void> {
   const deadline = started + Math.min(maxMs, quietBudgetMs);
   try {
     while (Date.now() < deadline) {
-      const before = foreignTicks();
+      const before = cpuSnapshot();
       await sleep(5000);
-      const share = foreignShare(before, foreignTicks(), 5000);
+      const share = foreignShare(before, cpuSnapshot());
       if (share < 0.1) return;
       log(`other processes use ${pct(share)} of the machine; waiting for them`);
     }
@@ -343,10 +343,9 @@ async function measureAll(): Promise<ProxyBenchResults> {
       // most); the least disturbed one counts.
       let best: { result: WrkResult; foreign: number } | undefined;
       for (let attempt = 0; attempt <= DISTURBED_RETRIES; attempt++) {
-        const before = foreignTicks();
-        const t0 = performance.now();
+        const before = cpuSnapshot();
         const result = await runWrk({ ...base, seconds: SECONDS });
-        const foreign = foreignShare(before, foreignTicks(), performance.now() - t0);
+        const foreign = foreignShare(before, cpuSnapshot());
         if (best === undefined || foreign < best.foreign) best = { result, foreign };
         if (foreign <= DISTURBED_SHARE) break;
         log(`  ! other processes used ${pct(foreign)} of the machine meanwhile`);
