@@ -441,7 +441,10 @@ try {
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   const avgMs = (seconds: number, count: number): string =>
     count > 0 ? ms((seconds / count) * 1000) : 'n/a';
-  const firstPerPublication = (ingresses / firstFigures.publishes).toFixed(1);
+  const perPublication = ingresses / firstFigures.publishes;
+  const firstPerPublication = Number.isInteger(perPublication)
+    ? String(perPublication)
+    : perPublication.toFixed(1);
   const others = {
     setup: othersShare(cpuSetup, cpuFirst).toFixed(0),
     first: othersShare(cpuFirst, cpuFirstEnd).toFixed(0),

@@ -100,10 +100,16 @@ export class ControllerApp {
         routeInputs.delete(key);
         return true;
       }
+      // The same form whether the object came from the initial list (deserialized: Dates,
+      // model field order) or from a watch event (raw JSON): the API server bumps
+      // generation on every spec change; annotations are compared with sorted keys.
+      const annotations = Object.entries(ingress.metadata?.annotations ?? {}).sort(([a], [b]) =>
+        a.localeCompare(b),
+      );
       const input = JSON.stringify([
-        ingress.spec,
-        ingress.metadata?.annotations,
-        ingress.metadata?.creationTimestamp,
+        ingress.metadata?.generation ?? 0,
+        annotations,
+        new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
       ]);
       if (routeInputs.get(key) === input) return false;
       routeInputs.set(key, input);
