@@ -156,7 +156,10 @@ export function groupMemory(pgid: number): { rss: number; hwm: number; processes
 export interface CpuSnapshot {
   /** Clock ticks of all cores, idle included. */
   total: number;
-  /** User, nice and system ticks of all cores (interrupt time left out: it has no owner). */
+  /**
+   * User, nice, system, irq and softirq ticks of all cores. Interrupt time belongs in: Linux
+   * shows it apart here, but charges it to the process it interrupted in that process's times.
+   */
   busy: number;
   /** Ticks used by this benchmark: this process, its children (reaped ones included) and groups. */
   mine: number;
@@ -171,7 +174,7 @@ export function cpuSnapshot(): CpuSnapshot {
   const cpuLine = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '';
   const f = cpuLine.trim().split(/\s+/).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
   const leaders = new Set([...groups].map((c) => c.pid));
   let mine = 0;
   for (const entry of readdirSync('/proc')) {

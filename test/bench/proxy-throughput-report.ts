@@ -248,6 +248,9 @@ export function renderProxyReport(r: ProxyBenchResults): string {
     }),
   );
 
+  const ac = r.allCores;
+  const allCoresLine = `Pier / nginx: ${ratio(ac.pier.rps / ac.nginx.rps)} req/s, Pier / HAProxy: ${ratio(ac.pier.rps / ac.haproxy.rps)}. Against the one-core runs above: Pier ${ratio(ac.pier.rps / pier.rps)}, nginx ${ratio(ac.nginx.rps / nginx.rps)}, HAProxy ${ratio(ac.haproxy.rps / haproxy.rps)}; wrk and the backend now compete with the proxy for the same two cores.`;
+
   const m = r.memory;
   const routesText = `${count(s.routes)} virtual hosts, ${count(m.endpoints)} endpoints`;
   const memoryTable = table(
@@ -384,10 +387,11 @@ ${table(
     `**TLS.** New connections with a full handshake: Pier ${rps(tp.full?.rps ?? Number.NaN)}/s, nginx ${rps(tn.full?.rps ?? Number.NaN)}/s (${ratio(fullRatio)}); resumed: ${rps(tp.resumed.rps)}/s against ${rps(tn.resumed.rps)}/s (${ratio(tp.resumed.rps / tn.resumed.rps)}); keep-alive HTTPS: ${ratio(tp.keepAlive.rps / tn.keepAlive.rps)} nginx. Core 0 / core 1 busy during the full-handshake runs: Pier ${cores(tp.full)}, nginx ${cores(tn.full)}; core 1 holds wrk, which does the client half of every handshake (a key exchange and a signature check), so ${(tn.full?.coreBusy[1] ?? 0) > 0.95 ? 'the client is at its limit too, and nginx' : 'nginx'} could take more new connections than measured here.${tlsFull ? ` Under the profiler, full handshakes kept the dataplane at ${tlsFull.run.processCpu?.toFixed(2) ?? 'n/a'} cores of CPU while its main thread was \`(idle)\` in ${pct(tlsFull.summary.idleShare)} of the samples: that share includes native work done before any JavaScript runs (socket reads, part of OpenSSL's handshake); of the rest, Node's JavaScript (TLS socket, HTTP server) took ${pct(shareOf(tlsFull.summary, 'Node'))}, socket writes ${pct(shareOf(tlsFull.summary, 'socket writes'))}, garbage collection ${pct(shareOf(tlsFull.summary, 'V8 garbage'))}.` : ''}`,
   );
   const stalled = m.longestWaitMs > 1000;
+  const topUpdate = up?.summary.functions[0];
   limits.push(
     `**Large tables.** Started with ${routesText} already in Redis, the dataplane served after ${sec(m.startMs)} and held ${mib(m.startedLarge.rss)}. ${
       stalled
-        ? `Applying the same table as a live update to a running dataplane blocked its event loop: requests to an unrelated host waited up to ${sec(m.longestWaitMs)} (${m.failed} of ${m.requests} failed) and answers were prompt again only ${sec(m.settledMs)} after the publication. The health checker schedules the first probe of every target new to a table update within 1 s (\`SETTINGS_CHANGE_MS\`), so all ${count(m.endpoints)} endpoints are probed at once${up ? '; the profile of the update above shows where that time goes' : ''}. At start the first probes are spread over the whole interval instead, which is why the start itself is quick.`
+        ? `Applying the same table as a live update to a running dataplane blocked its event loop: requests to an unrelated host waited up to ${sec(m.longestWaitMs)} (${m.failed} of ${m.requests} failed) and answers were prompt again only ${sec(m.settledMs)} after the publication. The health checker schedules the first probe of every target new to a table update within 1 s (\`SETTINGS_CHANGE_MS\`), so all ${count(m.endpoints)} endpoints are probed at once${topUpdate ? `; the profile of the update above is led by \`${topUpdate.name}\`${topUpdate.where ? ` (\`${topUpdate.where}\`)` : ''} with ${pct(topUpdate.share)} of the busy time` : ''}. At start the first probes are spread over the whole interval instead, which is why the start itself is quick. RSS peaked at ${mib(m.afterUpdate.hwm)} during the update and was ${mib(m.afterUpdate.rss)} 5 s after it.`
         : `Applied as a live update, the table delayed requests to an unrelated host by at most ${sec(m.longestWaitMs)}.`
     }`,
   );
@@ -396,7 +400,7 @@ ${table(
   const foreignMax = foreign[foreign.length - 1] ?? 0;
   const foreignMedian = foreign[Math.floor((foreign.length - 1) / 2)] ?? 0;
   const foreignText =
-    foreignMax > 0.05
+    foreignMax > 0.1
       ? `The machine was shared: other processes used a median ${pct(foreignMedian)} and at most ${pct(foreignMax)} of its CPU time during the measured runs, so some figures are noisier than on an idle machine.`
       : `Other processes used at most ${pct(foreignMax)} of the machine's CPU time during any measured run.`;
 
@@ -460,6 +464,8 @@ Pier \`--workers 2\` (SO_REUSEPORT), nginx \`worker_processes 2\`, HAProxy \`nbt
 connections, wrk unpinned, the backend still on core ${s.loadCore}. wrk and the backend share the two cores with the proxy.
 
 ${allCoresTable}
+
+${allCoresLine}
 
 ### Memory and large tables
 
