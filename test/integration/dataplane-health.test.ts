@@ -27,14 +27,18 @@ import {
   type RouteTable,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { Agent } from 'undici';
 import {
+  FIRST_PROBES_PER_SECOND,
   HealthChecker,
   type HealthCheckerOptions,
   healthCheckerRedisOptions,
 } from '../../packages/dataplane/src/health-checker.ts';
 import { parseHealthState } from '../../packages/dataplane/src/health-state.ts';
-import { probe, probeSucceeded } from '../../packages/dataplane/src/http-prober.ts';
+import {
+  createProbeAgent,
+  probe,
+  probeSucceeded,
+} from '../../packages/dataplane/src/http-prober.ts';
 import { ownerOf, probeKey } from '../../packages/dataplane/src/probe-ownership.ts';
 import { testEnv } from '../lib/env.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
@@ -503,8 +507,60 @@ test('7. while Redis is down nodes keep state and probing; they resync when it r
   await stopNode(y);
 });
 
+test('8. a table update bringing 10,000 refusing endpoints spreads their first probes', async () => {
+  // Regression: such an update used to start every first probe within one second, and undici's
+  // Agent walked all its origins on each refused connection, blocking the event loop for minutes.
+  const server = await startRedis(join(env.stateDir, `health-bulk-${SUFFIX}`));
+  redisServers.push(server);
+  const own = { host: server.host, port: server.port, password: server.password };
+  const bulkId = backendId(NAMESPACE, 'bulk', 80);
+  const count = 10_000;
+  const intervalMs = 5_000;
+  const base = tableWith([], '/healthz');
+  const node = await startNode(`hc-bulk-${SUFFIX}`, base, own);
+  const bulk: Backend = {
+    ...(base.backends[BACKEND] as Backend),
+    id: bulkId,
+    endpoints: Array.from({ length: count }, (_, i) => ({
+      // Nothing listens there: every probe is refused at once, the worst case for the agent.
+      address: '198.51.100.50',
+      port: 20_000 + i,
+      ready: true,
+      serving: true,
+      terminating: false,
+    })),
+    healthCheck: {
+      ...(base.backends[BACKEND] as Backend).healthCheck,
+      intervalMs,
+      timeoutMs: 1_000,
+    },
+  };
+  let worstGap = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 20);
+  try {
+    const before = node.probes;
+    node.checker.update({ ...base, revision: 2, backends: { ...base.backends, [bulkId]: bulk } });
+    await sleep(1_000);
+    const firstSecond = node.probes - before;
+    assert.ok(
+      firstSecond <= FIRST_PROBES_PER_SECOND * 1.5,
+      `${firstSecond} first probes in the first second (spread: ${FIRST_PROBES_PER_SECOND}/s)`,
+    );
+    await waitFor('every new endpoint probed once', () => node.probes - before >= count, 8_000);
+    assert.ok(worstGap < 1_000, `the event loop stalled for ${Math.round(worstGap)}ms`);
+  } finally {
+    clearInterval(ticker);
+    await stopNode(node);
+  }
+});
+
 test('the probe on the wire: User-Agent, Host, statuses, timeout and refusal', async () => {
-  const agent = new Agent();
+  const agent = createProbeAgent();
   let seen: { ua: string; host: string; path: string } | undefined;
   const server = createServer((req, res) => {
     seen = {

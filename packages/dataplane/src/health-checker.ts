@@ -51,15 +51,29 @@ import {
   parseHealthState,
   type SharedHealthState,
 } from './health-state.ts';
-import { createProbeAgent, type ProbeResult, probe, probeSucceeded } from './http-prober.ts';
+import {
+  createProbeAgent,
+  type ProbeResult,
+  probe,
+  probeOrigin,
+  probeSucceeded,
+} from './http-prober.ts';
 import { NodeHeartbeat, withTimeout } from './node-heartbeat.ts';
 import { PassiveEjector } from './passive-ejector.ts';
+import { ProbeAgent } from './probe-agent.ts';
 import { ownerOf, probeKey } from './probe-ownership.ts';
 
 /** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */
 export const STATE_REFRESH_MS = 10_000;
 /** Targets created or changed by a table update are first probed within this, ms. */
 export const SETTINGS_CHANGE_MS = 1_000;
+
+/**
+ * First probes of targets new to a table update are spread so that at most this many start per
+ * second (but over at least {@link SETTINGS_CHANGE_MS} and at most the target's interval): a
+ * table that brings 50,000 endpoints at once must not probe them all in the same second.
+ */
+export const FIRST_PROBES_PER_SECOND = 2_000;
 /** Shortest lifetime of a health hash, ms; longer for long intervals ({@link healthHashTtlMs}). */
 export const HEALTH_HASH_MIN_TTL_MS = 600_000;
 /** Default time between full re-reads of the shared state, ms (missed messages). */
@@ -570,17 +584,18 @@ export class HealthChecker {
       this.#targets.delete(key);
     }
     const soon = this.#hadTable;
+    const created: Target[] = [];
     for (const [key, spec] of specs) {
       const target = this.#targets.get(key);
       if (target === undefined) {
-        const created: Target = {
+        const fresh: Target = {
           ...spec,
           owned: this.#owns(key),
           timer: undefined,
           inFlight: false,
         };
-        this.#targets.set(key, created);
-        if (this.#running && created.owned) this.#scheduleFirst(created, soon);
+        this.#targets.set(key, fresh);
+        if (this.#running && fresh.owned) created.push(fresh);
         continue;
       }
       const changed = target.intervalMs !== spec.intervalMs || target.timeoutMs !== spec.timeoutMs;
@@ -588,6 +603,13 @@ export class HealthChecker {
       target.intervalMs = spec.intervalMs;
       target.timeoutMs = spec.timeoutMs;
       if (changed && target.timer !== undefined) this.#scheduleFirst(target, true);
+    }
+    const bulkMs = Math.ceil((created.length / FIRST_PROBES_PER_SECOND) * 1_000);
+    for (const target of created) this.#scheduleFirst(target, soon, bulkMs);
+    if (this.#dispatcher instanceof ProbeAgent) {
+      const origins = new Set<string>();
+      for (const target of this.#targets.values()) origins.add(probeOrigin(target));
+      this.#dispatcher.retain(origins);
     }
   }
 
@@ -611,8 +633,13 @@ export class HealthChecker {
     }
   }
 
-  #scheduleFirst(target: Target, soon: boolean): void {
-    const spread = soon ? Math.min(target.intervalMs, SETTINGS_CHANGE_MS) : target.intervalMs;
+  /**
+   * Schedules a target's first probe after a random fraction of its interval, or, when `soon`,
+   * of {@link SETTINGS_CHANGE_MS} stretched to `bulkMs` when many targets start together.
+   */
+  #scheduleFirst(target: Target, soon: boolean, bulkMs = 0): void {
+    const soonMs = Math.max(SETTINGS_CHANGE_MS, bulkMs);
+    const spread = soon ? Math.min(target.intervalMs, soonMs) : target.intervalMs;
     this.#schedule(target, Math.floor(this.#random() * spread));
   }
 

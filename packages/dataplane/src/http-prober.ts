@@ -11,7 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { statusInRanges } from '@pier/shared';
-import { Agent, type Dispatcher, getGlobalDispatcher } from 'undici';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
+import { ProbeAgent } from './probe-agent.ts';
 
 /** What to probe. */
 export interface ProbeTarget {
@@ -66,19 +67,9 @@ export function probeOrigin(target: Pick<ProbeTarget, 'address' | 'port'>): stri
   return `http://${host}:${target.port}`;
 }
 
-/**
- * The dispatcher the health checker probes with: keep-alive connections (as Envoy's health
- * checks; a 5 s default interval usually outlives the 4 s idle time, so slow probes reconnect),
- * one request per connection at a time, no h2.
- */
-export function createProbeAgent(): Agent {
-  return new Agent({
-    connections: 4,
-    pipelining: 1,
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 60_000,
-    allowH2: false,
-  });
+/** The dispatcher probes go through by default: see {@link ProbeAgent}. */
+export function createProbeAgent(): ProbeAgent {
+  return new ProbeAgent();
 }
 
 /**
