@@ -1264,6 +1264,18 @@ test('8. several workers share the ports and /metrics sums them', { timeout: 60_
     });
     assert.equal(total, 40, 'the primary sums the workers’ counters');
     assert.equal(
+      await metric(dp, 'pier_dataplane_request_duration_seconds_count', { backend: b.id }),
+      40,
+      'and their duration histograms',
+    );
+    assert.equal(
+      await metric(dp, 'pier_dataplane_request_duration_seconds_bucket', {
+        backend: b.id,
+        le: '+Inf',
+      }),
+      40,
+    );
+    assert.equal(
       await metric(dp, 'pier_dataplane_route_revision'),
       revision,
       'gauges are not summed',

@@ -251,14 +251,12 @@ export class DataplaneApp {
 
   #observe(event: ProxyEvent): void {
     const m = this.#metrics;
-    m.requests.inc({
-      host: event.virtualHost ?? '',
-      status: String(event.status),
-      backend: event.backend ?? '',
-    });
-    if (event.backend && event.headersMs !== undefined) {
-      m.requestDuration.observe({ backend: event.backend }, event.headersMs / 1000);
-    }
+    m.requests.record(
+      event.virtualHost ?? '',
+      event.status,
+      event.backend ?? '',
+      event.headersMs === undefined ? undefined : event.headersMs / 1000,
+    );
     if (this.#config.accessLog) {
       this.#log.info(
         {

@@ -4,12 +4,13 @@
  * worker holds alike say how to combine (`min`: every worker has it).
  */
 import { createRegistry } from '@pier/shared';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { RequestMetrics } from './request-metrics.ts';
 
 export interface DataplaneMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'host' | 'status' | 'backend'>;
-  readonly requestDuration: Histogram<'backend'>;
+  /** Requests by host, status and backend, and time to response headers by backend. */
+  readonly requests: RequestMetrics;
   readonly upstreamErrors: Counter<'backend' | 'kind'>;
   readonly endpointHealthy: Gauge<'backend' | 'endpoint'>;
   readonly routeRevision: Gauge;
@@ -26,19 +27,7 @@ export function createDataplaneMetrics(): DataplaneMetrics {
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
-      name: 'pier_dataplane_requests_total',
-      help: 'Requests answered, by Host (as routed), status and backend ("" when none)',
-      labelNames: ['host', 'status', 'backend'],
-      registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'pier_dataplane_request_duration_seconds',
-      help: 'Time from request to response headers, by backend',
-      labelNames: ['backend'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
+    requests: new RequestMetrics(registry),
     upstreamErrors: new Counter({
       name: 'pier_dataplane_upstream_errors_total',
       help: 'Failed upstream attempts, by backend and kind (connect, reset, timeout, ...)',
