@@ -20,6 +20,14 @@ export interface EchoReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** One request an echo pod received. */
+export interface SeenRequest {
+  readonly url: string;
+  readonly userAgent: string;
+  /** Date.now() when it arrived. */
+  readonly at: number;
+}
+
 /**
  * An HTTP server standing in for a pod. It listens on a documentation-range
  * address inside the suite's private network namespace (the API server refuses
@@ -34,6 +42,8 @@ export interface EchoPod {
   readonly url: string;
   /** Requests served so far. */
   readonly requests: number;
+  /** Every request so far, oldest first: health probes are told apart by their User-Agent. */
+  readonly seen: readonly SeenRequest[];
   healthy: boolean;
   close(): Promise<void>;
 }
@@ -41,9 +51,11 @@ export interface EchoPod {
 /** Starts an echo server named `name` on `address` (port 0 = any free port). */
 export async function startEchoPod(name: string, address: string, port = 0): Promise<EchoPod> {
   let requests = 0;
+  const seen: SeenRequest[] = [];
   const state = { healthy: true };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests++;
+    seen.push({ url: req.url ?? '', userAgent: req.headers['user-agent'] ?? '', at: Date.now() });
     if (req.url === '/healthz' && !state.healthy) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('unhealthy\n');
       return;
@@ -77,6 +89,7 @@ export async function startEchoPod(name: string, address: string, port = 0): Pro
     get requests() {
       return requests;
     },
+    seen,
     get healthy() {
       return state.healthy;
     },
