@@ -39,13 +39,17 @@ export function formatProblem(problem: ManifestProblem): string {
 
 /** Parses and checks every document of one file; see the module comment. */
 export function parseManifestFile(file: string, text: string): ParsedManifestFile {
-  const documents = parseAllDocuments(text, { prettyErrors: false });
+  const documents = parseAllDocuments(text, { prettyErrors: true });
   const list = Array.isArray(documents) ? documents : [documents];
   const broken = list.flatMap((d) => d.errors);
   if (broken.length > 0) {
     const problems = broken.map((e): ManifestProblem => {
       const line = e.linePos?.[0]?.line;
-      const message = e.message.split('\n')[0] ?? e.message;
+      // With prettyErrors the first line ends in "at line L, column C:", said by `field` here.
+      const message = (e.message.split('\n')[0] ?? e.message).replace(
+        / at line \d+, column \d+:?$/,
+        '',
+      );
       return line === undefined ? { file, message } : { file, field: `line ${line}`, message };
     });
     return { parsed: false, objects: [], problems };
