@@ -5,16 +5,23 @@
  * README and the behaviour cannot drift apart. Then, on a copy of the examples: an edited
  * manifest is live within a bound, a broken one is reported by file, object and field while the
  * rest is still served, and a failing health endpoint moves traffic within the probe interval.
+ * Last, with REDIS_URL and KUBECONFIG, the same command runs the real controller and dataplane
+ * against the suite's API server and Redis.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
-import { run } from '../lib/child-process.ts';
+import { run, waitUntil } from '../lib/child-process.ts';
+import { controllerKubeconfig, testKeyRingFile } from '../lib/controller-process.ts';
+import { createService, exposeAsEndpointSlice, startEchoPod } from '../lib/echo-pod.ts';
 import { testEnv } from '../lib/env.ts';
+import { ingressManifest, listDocument, waitForAddresses } from '../lib/ingress-fixtures.ts';
+import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { readmeCommands } from '../lib/readme-commands.ts';
+import { freePort } from '../lib/redis-server.ts';
 import { standaloneEnv, startStandalone } from '../lib/standalone-process.ts';
-import { REPO_ROOT } from '../lib/test-cluster.ts';
+import { kubectl, REPO_ROOT } from '../lib/test-cluster.ts';
 
 const env = testEnv();
 
@@ -23,10 +30,10 @@ async function sh(command: string): Promise<string> {
 }
 
 /** A request through the standalone proxy: the body, or `HTTP <status>` for a connection error. */
-async function get(port: number, host: string, path = '/'): Promise<string> {
+async function get(port: number, host: string, path = '/', address = '127.0.0.1'): Promise<string> {
   const out = await run(
     'curl',
-    ['-s', '--max-time', '5', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`],
+    ['-s', '--max-time', '5', '-H', `Host: ${host}`, `http://${address}:${port}${path}`],
     { allowFailure: true },
   );
   return out.code === 0 ? out.stdout.trim() : `curl exit ${out.code}`;
@@ -211,5 +218,70 @@ test('a copy of the examples: edits are live, mistakes are reported and cost onl
     );
   } finally {
     await pier.stop();
+  }
+});
+
+test('with REDIS_URL and KUBECONFIG, the real controller and dataplane run in one process against the cluster', async () => {
+  const kc = adminKubeConfig();
+  const ns = await createTestNamespace(kc, 'standalone-cluster');
+  const pool = `standalone-${ns.name.slice(-6)}`;
+  after(async () => {
+    await kubectl(env.kubeconfig, ['delete', 'ipaddresspool', pool, '--ignore-not-found']);
+    await ns.remove();
+  });
+  const pod = await startEchoPod('web-1', '192.0.2.201');
+  after(() => pod.close());
+  await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument([
+      {
+        apiVersion: 'pier.dev/v1alpha1',
+        kind: 'IPAddressPool',
+        metadata: { name: pool },
+        spec: { addresses: ['198.51.100.248/29'], autoAssign: false },
+      },
+      ingressManifest(ns.name, 'web', {
+        className: 'pier',
+        host: 'web.example.test',
+        annotations: { 'pier.dev/address-pool': pool },
+      }),
+    ]),
+  });
+  await createService(kc, ns.name, 'web', { port: 80, targetPort: pod.port });
+  await exposeAsEndpointSlice(kc, ns.name, 'web', [pod]);
+
+  const http = await freePort();
+  const pier = await startStandalone([], {
+    name: 'standalone-cluster',
+    ready: false,
+    env: standaloneEnv({
+      KUBECONFIG: await controllerKubeconfig(),
+      REDIS_URL: env.redisUrl,
+      PIER_KEY_RING_FILE: testKeyRingFile(),
+      PIER_LISTEN: '127.0.0.1:0',
+      NODE_NAME: 'standalone-node',
+      // The routes are for the Ingress's address: listen on every address to receive them.
+      PIER_HTTP_LISTEN: `0.0.0.0:${http}`,
+      PIER_HTTPS_LISTEN: 'off',
+      PIER_OPS_LISTEN: '127.0.0.1:0',
+      PIER_STATE_FILE: join(env.stateDir, `${pool}-routes.json`),
+    }),
+  });
+  try {
+    await pier.waitFor('controller and dataplane (node standalone-node) in one process', 60_000);
+    // A Lease left by another suite's controller may need to expire first (15 s).
+    const [address] = (await waitForAddresses(kc, ns.name, ['web'], 60_000)).get('web') ?? [];
+    assert.match(
+      address ?? '',
+      /^198\.51\.100\.(24[89]|25[0-5])$/,
+      'the real controller wrote status',
+    );
+    const body = await waitUntil('the dataplane to route to the pod', async () => {
+      const out = await get(http, 'web.example.test', '/', address);
+      return out.startsWith('{') ? out : undefined;
+    });
+    assert.equal((JSON.parse(body) as { pod: string }).pod, 'web-1');
+  } finally {
+    await pier.stop();
+    assert.equal(await pier.process.exited, 0);
   }
 });
