@@ -50,7 +50,7 @@ test('every command of the README standalone section prints what the README says
     for (const text of [
       '127.0.0.1:8080',
       '127.0.0.1:8443',
-      'default/web  192.0.2.10  (pool demo)',
+      'default/web  192.0.2.10 (pool demo)',
     ]) {
       assert.ok(summary.includes(text), `the summary lacks "${text}":\n${summary}`);
     }

@@ -23,7 +23,11 @@ import {
   startOpsServer,
 } from '@pier/shared';
 import { type DemoBackend, demoBackendSpecs, startDemoBackend } from './demo-backends.ts';
-import { type CompiledManifests, ManifestCompiler } from './manifest-compiler.ts';
+import {
+  type CompiledManifests,
+  type IngressAddress,
+  ManifestCompiler,
+} from './manifest-compiler.ts';
 import { ManifestDirectory, type ManifestSnapshot } from './manifest-directory.ts';
 import { formatProblem } from './manifest-file.ts';
 import { MemoryRouteSource } from './memory-route-source.ts';
@@ -215,14 +219,12 @@ export class StandaloneApp {
     this.#problems = now;
   }
 
+  /** Prints each Ingress whose address changed (or that got or lost one). */
   #reportAddresses(compiled: CompiledManifests): void {
-    const now = new Map<string, string>();
-    for (const a of compiled.addresses) {
-      const text =
-        'addresses' in a ? `${a.addresses.join(', ')} (pool ${a.pool})` : `no address: ${a.code}`;
-      now.set(a.ingress, text);
-      if (this.#addresses.get(a.ingress) !== text)
-        this.#print(`address: Ingress ${a.ingress} → ${text}`);
+    const now = new Map(compiled.addresses.map((a) => [a.ingress, addressText(a)]));
+    for (const [ingress, text] of now) {
+      if (this.#addresses.get(ingress) !== text)
+        this.#print(`address: Ingress ${ingress} → ${text}`);
     }
     this.#addresses = now;
   }
@@ -269,19 +271,8 @@ export class StandaloneApp {
       p(
         'Ingresses (address from the pool, as kubectl get ingress would show; served on the listeners above):',
       );
-      for (const a of compiled.addresses) {
-        const text =
-          'addresses' in a
-            ? `${a.addresses.join(', ')}  (pool ${a.pool})`
-            : `no address: ${a.code}`;
-        p(`  ${a.ingress}  ${text}`);
-      }
-      this.#addresses = new Map(
-        compiled.addresses.map((a) => [
-          a.ingress,
-          'addresses' in a ? `${a.addresses.join(', ')} (pool ${a.pool})` : `no address: ${a.code}`,
-        ]),
-      );
+      for (const a of compiled.addresses) p(`  ${a.ingress}  ${addressText(a)}`);
+      this.#addresses = new Map(compiled.addresses.map((a) => [a.ingress, addressText(a)]));
       p('Routes:');
       for (const vhost of Object.values(compiled.table.virtualHosts)) {
         const scheme = vhost.tls ? 'https' : 'http';
@@ -323,6 +314,11 @@ async function listening<T>(what: string, step: () => Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/** `192.0.2.10 (pool demo)`, or why the Ingress has no address. */
+function addressText(a: IngressAddress): string {
+  return 'addresses' in a ? `${a.addresses.join(', ')} (pool ${a.pool})` : `no address: ${a.code}`;
 }
 
 function errorText(err: unknown): string {
