@@ -1,26 +1,26 @@
 /**
- * The `./pier` command. Standalone mode (controller and dataplane in one
- * process, fed from a directory of manifests) is not built yet: it lands with
- * the standalone-mode issue. Until then this says so plainly instead of
- * pretending.
+ * The `./pier` command: dispatches to the package that implements each command.
  */
-const [command] = process.argv.slice(2);
+import { dirname, resolve } from 'node:path';
+import { runStandalone } from '@pier/standalone';
+
+const [command, ...rest] = process.argv.slice(2);
 
 const usage = `usage: ./pier <command>
 
 commands:
-  standalone   run controller and dataplane in one process from example manifests
-               (not built yet: see README.md, "Status")
+  standalone   run controller and dataplane in one process from a directory of manifests
+               (the shipped examples by default; ./pier standalone --help for flags)
   version      print the version of Node running Pier`;
 
 switch (command) {
-  case 'standalone':
-    console.error(
-      'pier: standalone mode is not built yet. Today the repository holds the foundation\n' +
-        '(workspace, shared route model, test ground); see README.md, "Status".',
-    );
-    process.exitCode = 2;
+  case 'standalone': {
+    const root = resolve(dirname(import.meta.filename), '..');
+    process.exitCode = await runStandalone(rest, process.env, { root, cwd: process.cwd() });
+    // Whatever an embedded library left open (sockets, timers) must not keep Ctrl-C waiting.
+    process.exit();
     break;
+  }
   case 'version':
     console.log(`node ${process.version}`);
     break;

@@ -1,7 +1,9 @@
 /**
  * Wires one dataplane worker: route sync (disk, then Redis), the route index,
  * TLS, balancers, shared health, the proxy and its listeners. Holds no logic
- * of its own: each part is its own module.
+ * of its own: each part is its own module. The route source and the health
+ * keeper default to the Redis-backed ones; standalone mode hands in its own
+ * ({@link DataplaneParts}).
  */
 import type { IncomingMessage } from 'node:http';
 import {
@@ -18,6 +20,13 @@ import { Redis } from 'ioredis';
 import { BackendBalancer } from './backend-balancer.ts';
 import type { DataplaneConfig } from './config.ts';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
+import type {
+  DataplaneHealth,
+  DataplaneParts,
+  HealthEvents,
+  RouteSource,
+  RouteSourceHandlers,
+} from './dataplane-parts.ts';
 import { generateDefaultCertificate, loadCertificateFiles } from './default-certificate.ts';
 import { HealthChecker, healthCheckerRedisOptions } from './health-checker.ts';
 import { type RunningListener, startHttpListener, startHttpsListener } from './http-listeners.ts';
@@ -67,8 +76,9 @@ export class DataplaneApp {
   readonly #balancers = new Map<string, BackendBalancer>();
   readonly #dispatchers: UpstreamDispatchers;
   #tls: TlsStore | undefined;
-  #health: HealthChecker | undefined;
-  #sync: RouteSync | undefined;
+  #health: DataplaneHealth | undefined;
+  #sync: RouteSource | undefined;
+  readonly #parts: DataplaneParts;
   readonly #connections: Redis[] = [];
   readonly #listeners: RunningListener[] = [];
   #draining = false;
@@ -78,7 +88,9 @@ export class DataplaneApp {
     logger: PierLogger,
     metrics: DataplaneMetrics,
     role: WorkerRole,
+    parts: DataplaneParts = {},
   ) {
+    this.#parts = parts;
     this.#config = config;
     this.#log = logger;
     this.#metrics = metrics;
@@ -97,30 +109,16 @@ export class DataplaneApp {
 
   async start(): Promise<void> {
     const c = this.#config;
-    const keyRing = readKeyRingFile(c.keyRingFile, '--key-ring-file ($PIER_KEY_RING_FILE)');
+    const keyRing =
+      this.#parts.keyRing ??
+      readKeyRingFile(c.keyRingFile, '--key-ring-file ($PIER_KEY_RING_FILE)');
     const defaultCertificate =
       c.defaultCertFile && c.defaultKeyFile
         ? await loadCertificateFiles(c.defaultCertFile, c.defaultKeyFile)
         : await generateDefaultCertificate();
     this.#tls = new TlsStore({ keyRing, defaultCertificate, logger: this.#log });
 
-    const connect = (options: object): Redis => {
-      const r = new Redis(c.redisUrl, { ...options, ...redisOptions(c), lazyConnect: false });
-      r.on('error', (err: Error) =>
-        this.#log.debug({ err: err.message }, 'redis connection error'),
-      );
-      this.#connections.push(r);
-      return r;
-    };
-    const readerConnection = connect(routeLogReaderRedisOptions(5_000));
-    readerConnection.on('ready', () => this.#metrics.redisConnected.set(1));
-    readerConnection.on('close', () => this.#metrics.redisConnected.set(0));
-    this.#health = new HealthChecker({
-      redis: connect(healthCheckerRedisOptions()),
-      subscriber: connect(healthCheckerRedisOptions()),
-      node: c.nodeName,
-      logger: this.#log,
-      probes: this.#role.probes,
+    const events: HealthEvents = {
       onProbe: (result) => {
         this.#metrics.probes.inc({ result: result.ok ? 'healthy' : 'unhealthy' });
         this.#metrics.ownedProbes.set(this.#health?.owned ?? 0);
@@ -129,16 +127,8 @@ export class DataplaneApp {
         const healthy = to === 'unhealthy' ? 0 : 1;
         this.#metrics.endpointHealthy.set({ backend: backendId, endpoint: endpointId }, healthy);
       },
-    });
-    // Serving never waits for Redis: the saved table and the listeners come first, the shared
-    // health state (which needs Redis) is awaited only briefly.
-    const healthStarted = this.#health.start().catch((err: unknown) => {
-      this.#log.warn({ err: String(err) }, 'health checking starts without Redis');
-    });
-    this.#sync = new RouteSync({
-      redis: readerConnection,
-      stateFile: c.stateFile,
-      logger: this.#log,
+    };
+    const handlers: RouteSourceHandlers = {
       onTable: (table) => this.#apply(table),
       onProblems: (problems) => {
         for (const p of problems) this.#metrics.tableProblems.inc({ section: p.section });
@@ -147,7 +137,14 @@ export class DataplaneApp {
           'route table entries skipped',
         );
       },
+    };
+    this.#health = this.#parts.health?.(events) ?? this.#redisHealth(events);
+    // Serving never waits for Redis: the saved table and the listeners come first, the shared
+    // health state (which needs Redis) is awaited only briefly.
+    const healthStarted = this.#health.start().catch((err: unknown) => {
+      this.#log.warn({ err: String(err) }, 'health checking starts without Redis');
     });
+    this.#sync = this.#parts.routes?.(handlers) ?? this.#redisRoutes(handlers);
     await this.#sync.start();
     // Do not serve endpoints the fleet already knows to be unhealthy when Redis can tell us.
     const health = this.#health;
@@ -166,6 +163,39 @@ export class DataplaneApp {
     await this.#sync?.stop();
     await this.#dispatchers.close();
     for (const r of this.#connections) r.disconnect();
+  }
+
+  #connect(options: object): Redis {
+    const c = this.#config;
+    const r = new Redis(c.redisUrl, { ...options, ...redisOptions(c), lazyConnect: false });
+    r.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'redis connection error'));
+    this.#connections.push(r);
+    return r;
+  }
+
+  #redisHealth(events: HealthEvents): HealthChecker {
+    return new HealthChecker({
+      redis: this.#connect(healthCheckerRedisOptions()),
+      subscriber: this.#connect(healthCheckerRedisOptions()),
+      node: this.#config.nodeName,
+      logger: this.#log,
+      probes: this.#role.probes,
+      onProbe: events.onProbe,
+      onTransition: events.onTransition,
+    });
+  }
+
+  #redisRoutes(handlers: RouteSourceHandlers): RouteSync {
+    const readerConnection = this.#connect(routeLogReaderRedisOptions(5_000));
+    readerConnection.on('ready', () => this.#metrics.redisConnected.set(1));
+    readerConnection.on('close', () => this.#metrics.redisConnected.set(0));
+    return new RouteSync({
+      redis: readerConnection,
+      stateFile: this.#config.stateFile,
+      logger: this.#log,
+      onTable: (table) => handlers.onTable(table),
+      onProblems: (problems) => handlers.onProblems(problems),
+    });
   }
 
   #apply(table: RouteTable): void {

@@ -1,0 +1,7 @@
+// The package's public API: what another process embedding a dataplane (standalone mode) needs.
+export * from './config.ts';
+export * from './dataplane-app.ts';
+export * from './dataplane-metrics.ts';
+export * from './dataplane-parts.ts';
+export { type CertificatePair, generateDefaultCertificate } from './default-certificate.ts';
+export * from './local-health-checker.ts';
