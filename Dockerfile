@@ -21,12 +21,14 @@ COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json tsconfig
 COPY packages/shared/package.json packages/shared/tsconfig.json packages/shared/
 COPY packages/controller/package.json packages/controller/tsconfig.json packages/controller/
 COPY packages/dataplane/package.json packages/dataplane/tsconfig.json packages/dataplane/
+COPY packages/standalone/package.json packages/standalone/tsconfig.json packages/standalone/
 COPY deploy/package.json deploy/
 COPY test/package.json test/
 RUN npx --yes "pnpm@${PNPM_VERSION}" install --frozen-lockfile
 COPY packages/shared/src packages/shared/src
 COPY packages/controller/src packages/controller/src
 COPY packages/dataplane/src packages/dataplane/src
+COPY packages/standalone/src packages/standalone/src
 RUN node_modules/.bin/tsc --build \
   && npx --yes "pnpm@${PNPM_VERSION}" --filter @pier/controller deploy --prod /out/controller \
   && npx --yes "pnpm@${PNPM_VERSION}" --filter @pier/dataplane deploy --prod /out/dataplane

@@ -7,7 +7,15 @@
  * condition, as they do in the image. (The image itself is not built here: no Docker daemon.)
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { KeyRing } from '@pier/shared';
@@ -324,6 +332,15 @@ test('every file the Dockerfile copies from the repository exists', () => {
   assert.ok(copies.length >= 5, 'the Dockerfile copies the workspace');
   for (const source of copies.flat()) {
     assert.ok(existsSync(join(REPO_ROOT, source)), `COPY source ${source} exists`);
+  }
+  // `pnpm install --frozen-lockfile` and `tsc --build` need every workspace package the root
+  // depends on or references: a package added to the workspace must be added here too.
+  const copied = new Set(copies.flat());
+  for (const dir of readdirSync(join(REPO_ROOT, 'packages'))) {
+    for (const file of ['package.json', 'tsconfig.json', 'src']) {
+      const source = `packages/${dir}/${file}`;
+      assert.ok(copied.has(source), `the Dockerfile copies ${source}`);
+    }
   }
   const pnpm = /PIER_PNPM_VERSION="([^"]+)"/.exec(
     readFileSync(join(REPO_ROOT, 'scripts', 'env.sh'), 'utf8'),
