@@ -93,6 +93,38 @@ describe('ManifestCompiler on the shipped examples', () => {
     );
   });
 
+  test('an Ingress of another IngressClass is left alone and reported; class pier is served', () => {
+    const withClass = (className: string) =>
+      examples().map((o) =>
+        o.kind === 'Ingress' && o.name === 'web'
+          ? {
+              ...o,
+              object: {
+                ...o.object,
+                spec: { ...(o.object.spec as object), ingressClassName: className },
+              },
+            }
+          : o,
+      );
+    const other = new ManifestCompiler(ring()).compile(withClass('nginx'));
+    assert.equal(other.table.virtualHosts['*|web.example.test'], undefined);
+    assert.equal(
+      other.addresses.find((a) => a.ingress === 'default/web'),
+      undefined,
+      'no address for an Ingress that is not Pier’s',
+    );
+    assert.ok(
+      other.problems
+        .map(formatProblem)
+        .includes(
+          'web.yaml: Ingress default/web: spec.ingressClassName: ingressClassName nginx is not a Pier class; not served',
+        ),
+      other.problems.map(formatProblem).join('\n'),
+    );
+    const pier = new ManifestCompiler(ring()).compile(withClass('pier'));
+    assert.ok(pier.table.virtualHosts['*|web.example.test'], 'class pier is served');
+  });
+
   test('addresses are stable across reloads and freed when the Ingress goes', () => {
     const compiler = new ManifestCompiler(ring());
     const all = examples();

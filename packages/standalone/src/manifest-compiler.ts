@@ -8,15 +8,26 @@
  * Scope: standalone listens on localhost, not on the pool addresses, so every served Ingress is
  * compiled for the address `'*'` (every listener address). The address each got from its pool is
  * what `kubectl get ingress` would show, and is reported, but it does not select a listener.
- * Every Ingress of the directory is Pier's: there are no IngressClass objects to consult.
+ * IngressClass: standalone behaves like a cluster with Pier's shipped class `pier`
+ * (deploy/ingressclass.yaml) as the default class, so class-less Ingresses and those of class
+ * `pier` are served, and an Ingress of another class is reported and left alone.
  */
-import type { V1EndpointSlice, V1Ingress, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  V1EndpointSlice,
+  V1Ingress,
+  V1IngressClass,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import {
+  classifyIngress,
   compileRoutes,
+  DEFAULT_CLASS_ANNOTATION,
   type HealthCheckPolicy,
   type IPAddressPool,
   IpAllocator,
   KeySealer,
+  PIER_CONTROLLER_NAME,
   type PoolSpec,
   parseAddressAnnotations,
   toPoolSpec,
@@ -24,6 +35,14 @@ import {
 import { DEFAULT_HEALTH_CHECK, type KeyRing, type RouteTable } from '@pier/shared';
 import type { ManifestProblem, SourcedObject } from './manifest-file.ts';
 import { objectLabel } from './manifest-validation.ts';
+
+/** The IngressClass a cluster gets from deploy/ingressclass.yaml: Pier's, and the default. */
+const STANDALONE_CLASSES: readonly V1IngressClass[] = Object.freeze([
+  {
+    metadata: { name: 'pier', annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
+    spec: { controller: PIER_CONTROLLER_NAME },
+  },
+]);
 
 /** The address an Ingress got, or why it got none (it is then not served). */
 export type IngressAddress =
@@ -94,9 +113,18 @@ export class ManifestCompiler {
       report(objectLabel('IPAddressPool', '', p.pool), p.code, p.message);
     }
 
-    const ingresses = of<V1Ingress>('Ingress').sort((a, b) =>
-      keyOf(a).localeCompare(keyOf(b), 'en'),
-    );
+    const ingresses: V1Ingress[] = [];
+    for (const ingress of of<V1Ingress>('Ingress')) {
+      const verdict = classifyIngress(ingress, STANDALONE_CLASSES);
+      if (verdict.ours) ingresses.push(ingress);
+      else
+        report(
+          `Ingress ${keyOf(ingress)}`,
+          'spec.ingressClassName',
+          `${verdict.reason}; not served`,
+        );
+    }
+    ingresses.sort((a, b) => keyOf(a).localeCompare(keyOf(b), 'en'));
     const present = new Set(ingresses.map(keyOf));
     for (const owner of this.#owners) if (!present.has(owner)) this.#allocator.release(owner);
     this.#owners = present;
