@@ -8,6 +8,7 @@ import {
   healthKey,
   KEY_PREFIX,
   keyspaceVersion,
+  l2AnnouncementsKey,
   nodeHeartbeatKey,
   nodeHeartbeatPattern,
   nodeOfHeartbeatKey,
@@ -16,6 +17,7 @@ import {
   routesLogKey,
   routesRevisionKey,
   routesSnapshotKey,
+  vipEpochKey,
   vipLeaseKey,
 } from './keyspace.ts';
 
@@ -31,6 +33,8 @@ test('key names are the documented ones (docs/redis-keyspace.md)', () => {
     [nodeHeartbeatKey('edge-1'), 'pier:v1:nodes:edge-1'],
     [vipLeaseKey('203.0.113.7'), 'pier:v1:l2:lease:203.0.113.7'],
     [vipLeaseKey('2001:db8::7'), 'pier:v1:l2:lease:2001:db8::7'],
+    [vipEpochKey('203.0.113.7'), 'pier:v1:l2:epoch:203.0.113.7'],
+    [l2AnnouncementsKey(), 'pier:v1:l2:announcements'],
     [nodeHeartbeatPattern(), 'pier:v1:nodes:*'],
     [
       ejectionKey('shop/web:80', '[2001:db8::10]:8080'),
