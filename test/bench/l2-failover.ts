@@ -121,7 +121,7 @@ Anchors, as documented by each project, not measured here:
 | implementation | failover | source |
 | -------------- | -------- | ------ |
 | kube-vip (ARP, Lease election) | about 3 s with its defaults (5 s lease, 3 s renew deadline, 1 s retry) | kube-vip docs: leader election flags |
-| Cilium L2 announcements | 10-20 s with the defaults (15 s lease); 2-4 s tuned (lease 3 s, renew 1 s) | Cilium docs: L2 announcements, "Leases" |
+| Cilium L2 announcements | 10-20 s with the defaults (15 s lease); 2-4 s tuned with shorter leases | Cilium docs: L2 announcements, "Leases" |
 | MetalLB L2 mode | "a few seconds" when a node fails cleanly; field reports of 15 s to minutes | MetalLB docs: layer 2 concepts; issues #2009, #524, #298 |
 `;
 writeBenchSection('l2-failover', markdown);

@@ -47,6 +47,8 @@ export interface L2SpeakerOptions extends L2Timing {
 
 /** Gratuitous ARP / unsolicited NA rounds after taking an address, ms after the take-over. */
 const ANNOUNCE_AT_MS = [0, 250, 1_000];
+/** How long an address this node failed to add is left to the other nodes. */
+const ADD_FAILURE_BACKOFF_MS = 10_000;
 /** How often the announcements and the live nodes are re-read. */
 const REFRESH_MS = 1_000;
 
@@ -72,6 +74,7 @@ export class L2Speaker {
   #live: readonly string[] = [];
   #liveAt = Number.NEGATIVE_INFINITY;
   readonly #routeInterfaces = new Map<string, string | undefined>();
+  readonly #failedUntil = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
   #running = false;
@@ -96,11 +99,6 @@ export class L2Speaker {
       handOffAfterMs: 5_000,
       handOffHoldMs: 60_000,
     });
-  }
-
-  /** Addresses held now, with their interfaces. */
-  get held(): ReadonlyMap<string, string> {
-    return new Map([...this.#held].map(([a, h]) => [a, h.interface]));
   }
 
   start(): void {
@@ -179,7 +177,7 @@ export class L2Speaker {
           this.#announcements = decoded.announcements.addresses;
           this.#routeInterfaces.clear();
         }
-        if (!this.#cleaned) {
+        if (!this.#cleaned && text !== null) {
           this.#cleaned = true;
           await this.#removeStale();
         }
@@ -210,8 +208,11 @@ export class L2Speaker {
       }
       return state;
     };
+    const now = this.#now();
     for (const a of this.#announcements) {
       if (!a.nodes.includes(node)) continue;
+      // An address this node could not add lately is left to the others for a while.
+      if ((this.#failedUntil.get(a.address) ?? 0) > now) continue;
       let chosen: string | undefined;
       for (const iface of await this.#interfacesOf(a)) {
         if (await up(iface)) {
@@ -304,7 +305,11 @@ export class L2Speaker {
     try {
       await this.#o.announcer.add(address, holding.interface);
     } catch (err) {
-      this.#o.logger.error({ err: String(err), address }, 'could not add the address; releasing');
+      this.#o.logger.error(
+        { err: String(err), address, retryInMs: ADD_FAILURE_BACKOFF_MS },
+        'could not add the address; releasing it',
+      );
+      this.#failedUntil.set(address, this.#now() + ADD_FAILURE_BACKOFF_MS);
       await this.#giveUp(address, 'released', true);
       return;
     }
@@ -397,7 +402,7 @@ export class L2Speaker {
   }
 
   #redisUp(now: number): void {
-    if (this.#redisFailing) {
+    if (this.#redisFailing && this.#reached) {
       this.#o.logger.info('L2: Redis reachable again; reconciling');
       this.#quietUntil = now + this.#o.leaseTtlMs;
     }
