@@ -88,6 +88,27 @@ test('SIGTERM of the holder: handed over with no request failing for a client th
   await s.settled();
 });
 
+test('the interface of the holder goes down: it gives the VIP up and the other node serves', async () => {
+  await s.settled();
+  const client = s.startClient('link', 20, 200, 1);
+  await waitUntil('the client to be served', () =>
+    client.records().filter((r) => r.ok).length >= 5 ? true : undefined,
+  );
+  const downAt = Date.now();
+  const edge = s.lab.edges.find((e) => e.name === PREFERRED);
+  await edge?.exec('ip', ['link', 'set', 'eth0', 'down']);
+  await waitUntil(
+    `${OTHER} to serve`,
+    () => client.records().find((r) => r.ok && r.node === OTHER && r.at >= downAt),
+    5_000,
+  );
+  await client.stop();
+  assert.equal(await s.vipOn(PREFERRED), false, 'the address left the downed interface');
+  assert.equal(await s.holder(), OTHER);
+  await edge?.exec('ip', ['link', 'set', 'eth0', 'up']);
+  await s.settled();
+});
+
 test('Redis stopped: the holder keeps the VIP and keeps serving, and carries on when Redis returns', async () => {
   await s.settled();
   const client = s.startClient('redis', 50, 1_500, 2);

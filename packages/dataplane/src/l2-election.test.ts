@@ -34,6 +34,8 @@ function plan(
     candidates?: L2Candidate[];
     leases?: Array<[string, ObservedLease | undefined]> | 'unreadable';
     held?: Array<[string, HeldAddress]>;
+    /** Since when each node's speaker is live; default: every node since 0. */
+    liveSince?: Record<string, number>;
   },
 ): L2Step[] {
   return election.plan({
@@ -41,6 +43,7 @@ function plan(
     candidates: new Map((parts.candidates ?? []).map((c) => [c.address, c])),
     leases: parts.leases === 'unreadable' ? undefined : new Map(parts.leases ?? []),
     held: new Map(parts.held ?? []),
+    liveSince: new Map(Object.entries(parts.liveSince ?? { 'edge-1': 0, 'edge-2': 0 })),
   });
 }
 
@@ -132,16 +135,24 @@ test('an address of a node that joined is handed to it once it has been live a w
   const leases: Array<[string, ObservedLease]> = [[THEIRS, { node: 'edge-1', epoch: 1 }]];
   // Alone, edge-1 is preferred for everything.
   const alone = [candidate(THEIRS, { liveNodes: ['edge-1'] })];
-  assert.equal(plan(election, 0, { candidates: alone, leases, held })[0]?.kind, 'renew');
-  const both = [candidate(THEIRS)];
-  assert.equal(plan(election, 1_000, { candidates: both, leases, held })[0]?.kind, 'renew');
-  assert.deepEqual(plan(election, 4_000, { candidates: both, leases, held }), [
+  const first = { leases, held, liveSince: { 'edge-1': 0 } };
+  assert.equal(plan(election, 0, { candidates: alone, ...first })[0]?.kind, 'renew');
+  // edge-2's speaker started at 1 s.
+  const both = {
+    candidates: [candidate(THEIRS)],
+    leases,
+    held,
+    liveSince: { 'edge-1': 0, 'edge-2': 1_000 },
+  };
+  assert.equal(plan(election, 1_000, both)[0]?.kind, 'renew');
+  assert.equal(plan(election, 3_999, both)[0]?.kind, 'renew');
+  assert.deepEqual(plan(election, 4_000, both), [
     { kind: 'release', address: THEIRS, reason: 'hand-off' },
   ]);
   // edge-2 did not take it; edge-1 took it back after the grace and keeps it for a while.
-  assert.equal(plan(election, 5_000, { candidates: both, leases, held })[0]?.kind, 'renew');
-  assert.equal(plan(election, 63_999, { candidates: both, leases, held })[0]?.kind, 'renew');
-  assert.equal(plan(election, 64_000, { candidates: both, leases, held })[0]?.kind, 'release');
+  assert.equal(plan(election, 5_000, both)[0]?.kind, 'renew');
+  assert.equal(plan(election, 63_999, both)[0]?.kind, 'renew');
+  assert.equal(plan(election, 64_000, both)[0]?.kind, 'release');
 });
 
 test('a hand-off that went through lifts the hold: the address can be handed back later', () => {
@@ -149,18 +160,21 @@ test('a hand-off that went through lifts the hold: the address can be handed bac
   const held: Array<[string, HeldAddress]> = [[THEIRS, { interface: 'eth0', acquiredAt: 0 }]];
   const mine: Array<[string, ObservedLease]> = [[THEIRS, { node: 'edge-1', epoch: 1 }]];
   const both = [candidate(THEIRS)];
-  plan(election, 0, { candidates: both, leases: mine, held });
   assert.equal(plan(election, 5_000, { candidates: both, leases: mine, held })[0]?.kind, 'release');
-  // edge-2 took it, then died; edge-1 took it over; edge-2 came back.
+  // edge-2 took it, then died; edge-1 took it over at 10 s; edge-2 restarted at 11 s.
   plan(election, 5_200, { candidates: both, leases: [[THEIRS, { node: 'edge-2', epoch: 2 }]] });
   const again: Array<[string, HeldAddress]> = [[THEIRS, { interface: 'eth0', acquiredAt: 10_000 }]];
   const alone = [candidate(THEIRS, { liveNodes: ['edge-1'] })];
-  plan(election, 10_000, { candidates: alone, leases: mine, held: again });
-  plan(election, 11_000, { candidates: both, leases: mine, held: again });
-  assert.equal(
-    plan(election, 16_000, { candidates: both, leases: mine, held: again })[0]?.kind,
-    'release',
-  );
+  plan(election, 10_000, {
+    candidates: alone,
+    leases: mine,
+    held: again,
+    liveSince: { 'edge-1': 0 },
+  });
+  const restarted = { 'edge-1': 0, 'edge-2': 11_000 };
+  const view = { candidates: both, leases: mine, held: again, liveSince: restarted };
+  assert.equal(plan(election, 13_999, view)[0]?.kind, 'renew');
+  assert.equal(plan(election, 14_000, view)[0]?.kind, 'release');
 });
 
 test('no hand-off to a node that only looks live: the address must have been held a while', () => {
@@ -168,21 +182,14 @@ test('no hand-off to a node that only looks live: the address must have been hel
   const both = [candidate(THEIRS)];
   const mine: Array<[string, ObservedLease]> = [[THEIRS, { node: 'edge-1', epoch: 2 }]];
   plan(election, 0, { candidates: both, leases: [[THEIRS, { node: 'edge-2', epoch: 1 }]] });
-  // edge-2 was killed; its heartbeat outlives it by seconds; edge-1 took over at 10 s.
+  // edge-2 was killed; its speaker key outlives it by seconds; edge-1 took over at 10 s.
   const held: Array<[string, HeldAddress]> = [[THEIRS, { interface: 'eth0', acquiredAt: 10_000 }]];
   assert.equal(plan(election, 10_200, { candidates: both, leases: mine, held })[0]?.kind, 'renew');
   assert.equal(plan(election, 12_999, { candidates: both, leases: mine, held })[0]?.kind, 'renew');
-  // Its heartbeat expired meanwhile (3 s TTL < handOffAfterMs): nothing to hand off to.
+  // Its key expired meanwhile (3 s TTL < handOffAfterMs): nothing to hand off to.
   const alone = [candidate(THEIRS, { liveNodes: ['edge-1'] })];
-  assert.equal(plan(election, 13_000, { candidates: alone, leases: mine, held })[0]?.kind, 'renew');
-});
-
-test('the election says when a free lease waits out its grace', () => {
-  const election = new L2Election({ node: 'edge-1', ...OPTIONS });
-  plan(election, 0, { candidates: [candidate(THEIRS)], leases: [[THEIRS, undefined]] });
-  assert.equal(election.waiting, true);
-  plan(election, 150, { candidates: [candidate(THEIRS)], leases: [[THEIRS, undefined]] });
-  assert.equal(election.waiting, false);
+  const view = { candidates: alone, leases: mine, held, liveSince: { 'edge-1': 0 } };
+  assert.equal(plan(election, 13_000, view)[0]?.kind, 'renew');
 });
 
 test('holders spread over the eligible nodes', () => {
@@ -197,4 +204,12 @@ test('holders spread over the eligible nodes', () => {
     const n = counts.get(node) ?? 0;
     assert.ok(n >= 15 && n <= 45, `${node} is preferred for ${n} of 90 addresses`);
   }
+});
+
+test('the election says when a free lease waits out its grace', () => {
+  const election = new L2Election({ node: 'edge-1', ...OPTIONS });
+  plan(election, 0, { candidates: [candidate(THEIRS)], leases: [[THEIRS, undefined]] });
+  assert.equal(election.waiting, true);
+  plan(election, 150, { candidates: [candidate(THEIRS)], leases: [[THEIRS, undefined]] });
+  assert.equal(election.waiting, false);
 });

@@ -5,7 +5,7 @@
  * holds) and gets back the steps to take; it never talks to Redis or the kernel itself.
  *
  * - **Spread.** Every address has a preferred node: `ownerOf(address, live eligible nodes)`
- *   (rendezvous hashing, the same as probe ownership), so holders spread over the nodes and
+ *   (rendezvous hashing, the same as probe ownership; live = its L2 speaker is running), so holders spread over the nodes and
  *   every node computes the same preference without talking. The preferred node takes a free
  *   lease at once; the others only after seeing it free for `graceMs`, which is what lets a
  *   failover happen when the preferred node is the one that died.
@@ -29,7 +29,7 @@ export interface L2Candidate {
    * when none is (the node then neither takes nor keeps the address).
    */
   readonly interface: string | undefined;
-  /** The address's eligible nodes that are alive (heartbeat), this node included. */
+  /** The address's eligible nodes whose L2 speaker is alive, this node included. */
   readonly liveNodes: readonly string[];
 }
 
@@ -55,6 +55,11 @@ export interface L2View {
   readonly leases: ReadonlyMap<string, ObservedLease | undefined> | undefined;
   /** Addresses this node holds now. */
   readonly held: ReadonlyMap<string, HeldAddress>;
+  /**
+   * Since when each live node's current speaker process has been seen (a restarted process
+   * starts again), so an address is handed only to a node that has been taking part a while.
+   */
+  readonly liveSince: ReadonlyMap<string, number>;
 }
 
 /** Why an address is given up. */
@@ -82,8 +87,6 @@ export class L2Election {
   readonly #o: L2ElectionOptions;
   /** When each address was first seen free (and not yet taken by anyone). */
   readonly #freeSince = new Map<string, number>();
-  /** When each node was first seen live, continuously. */
-  readonly #liveSince = new Map<string, number>();
   /** When this node last handed each address off. */
   readonly #handedOff = new Map<string, number>();
 
@@ -101,7 +104,6 @@ export class L2Election {
 
   /** The steps for this tick. */
   plan(view: L2View): L2Step[] {
-    this.#trackLiveness(view);
     const steps: L2Step[] = [];
     for (const [address, held] of view.held) {
       const candidate = view.candidates.get(address);
@@ -117,7 +119,7 @@ export class L2Election {
       } else if (
         view.leases !== undefined &&
         view.now - held.acquiredAt >= this.#o.handOffAfterMs &&
-        this.#shouldHandOff(address, candidate, view.now)
+        this.#shouldHandOff(address, candidate, view)
       ) {
         this.#handedOff.set(address, view.now);
         steps.push({ kind: 'release', address, reason: 'hand-off' });
@@ -157,21 +159,13 @@ export class L2Election {
     return ownerOf(candidate.address, live);
   }
 
-  #shouldHandOff(address: string, candidate: L2Candidate, now: number): boolean {
+  #shouldHandOff(address: string, candidate: L2Candidate, view: L2View): boolean {
+    const now = view.now;
     const preferred = this.preferred(candidate);
     if (preferred === undefined || preferred === this.#o.node) return false;
-    const liveSince = this.#liveSince.get(preferred);
+    const liveSince = view.liveSince.get(preferred);
     if (liveSince === undefined || now - liveSince < this.#o.handOffAfterMs) return false;
     const last = this.#handedOff.get(address);
     return last === undefined || now - last >= this.#o.handOffHoldMs;
-  }
-
-  #trackLiveness(view: L2View): void {
-    const live = new Set<string>();
-    for (const candidate of view.candidates.values()) {
-      for (const node of candidate.liveNodes) live.add(node);
-    }
-    for (const node of live) if (!this.#liveSince.has(node)) this.#liveSince.set(node, view.now);
-    for (const node of this.#liveSince.keys()) if (!live.has(node)) this.#liveSince.delete(node);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * L2 mode on one edge node: every `renewIntervalMs` it reads what to announce (the controller's
- * `l2AnnouncementsKey`, at most once a second), the live nodes and the leases, asks
+ * `l2AnnouncementsKey`) and the live speakers (`L2Presence`), both at most once a second, and
+ * the leases, asks
  * `L2Election` what to do, and does it with the `L2LeaseStore` and the `L2Announcer`.
  *
  * Invariants:
@@ -28,8 +29,8 @@ import type { Redis } from 'ioredis';
 import type { L2Announcer } from './l2-announcer.ts';
 import { type L2Candidate, L2Election, type L2Step } from './l2-election.ts';
 import { L2LeaseStore } from './l2-lease-store.ts';
+import { L2Presence } from './l2-presence.ts';
 import { assertL2Timing, type L2Timing } from './l2-timing.ts';
-import { scanLiveNodes } from './node-heartbeat.ts';
 
 /** Options of {@link L2Speaker}. */
 export interface L2SpeakerOptions extends L2Timing {
@@ -49,7 +50,9 @@ export interface L2SpeakerOptions extends L2Timing {
 const ANNOUNCE_AT_MS = [0, 250, 1_000];
 /** How long an address this node failed to add is left to the other nodes. */
 const ADD_FAILURE_BACKOFF_MS = 10_000;
-/** How often the announcements and the live nodes are re-read. */
+/** Lifetime of the presence key: a killed speaker drops out of the others' lists within it. */
+const PRESENCE_TTL_MS = 3_000;
+/** How often the announcements and the live speakers are re-read. */
 const REFRESH_MS = 1_000;
 
 interface Holding {
@@ -71,8 +74,10 @@ export class L2Speaker {
   #announcementsText: string | undefined;
   #announcementsAt = Number.NEGATIVE_INFINITY;
   #cleaned = false;
-  #live: readonly string[] = [];
-  #liveAt = Number.NEGATIVE_INFINITY;
+  readonly #presence: L2Presence;
+  /** Live speakers: node → its process token and since when that token has been seen. */
+  #speakers = new Map<string, { token: string; since: number }>();
+  #speakersAt = Number.NEGATIVE_INFINITY;
   readonly #routeInterfaces = new Map<string, string | undefined>();
   readonly #failedUntil = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -87,11 +92,18 @@ export class L2Speaker {
     assertL2Timing({ leaseTtlMs: options.leaseTtlMs, renewIntervalMs: options.renewIntervalMs });
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    const token = randomUUID();
     this.#leases = new L2LeaseStore({
       redis: options.redis,
       node: options.node,
-      token: randomUUID(),
+      token,
       timeoutMs: Math.max(50, Math.floor(options.leaseTtlMs / 3)),
+    });
+    this.#presence = new L2Presence({
+      redis: options.redis,
+      node: options.node,
+      token,
+      ttlMs: PRESENCE_TTL_MS,
     });
     this.#election = new L2Election({
       node: options.node,
@@ -118,6 +130,7 @@ export class L2Speaker {
     await Promise.all(
       [...this.#held.keys()].map((address) => this.#giveUp(address, 'released', true)),
     );
+    await this.#presence.leave().catch(() => undefined);
   }
 
   #schedule(delayMs: number): void {
@@ -156,6 +169,7 @@ export class L2Speaker {
       held: new Map(
         [...this.#held].map(([a, h]) => [a, { interface: h.interface, acquiredAt: h.acquiredAt }]),
       ),
+      liveSince: new Map([...this.#speakers].map(([n, s]) => [n, s.since])),
     });
     if (!this.#running) return;
     await Promise.all(steps.map((step) => this.#do(step, now)));
@@ -185,10 +199,17 @@ export class L2Speaker {
         this.#redisDown(err);
       }
     }
-    if (now - this.#liveAt >= REFRESH_MS) {
+    if (now - this.#speakersAt >= REFRESH_MS) {
       try {
-        this.#live = await scanLiveNodes(this.#o.redis);
-        this.#liveAt = now;
+        await this.#presence.beat();
+        const tokens = await this.#presence.list();
+        const speakers = new Map<string, { token: string; since: number }>();
+        for (const [node, token] of tokens) {
+          const known = this.#speakers.get(node);
+          speakers.set(node, known?.token === token ? known : { token, since: now });
+        }
+        this.#speakers = speakers;
+        this.#speakersAt = now;
       } catch (err) {
         this.#redisDown(err);
       }
@@ -220,7 +241,7 @@ export class L2Speaker {
           break;
         }
       }
-      const liveNodes = a.nodes.filter((n) => n === node || this.#live.includes(n));
+      const liveNodes = a.nodes.filter((n) => n === node || this.#speakers.has(n));
       candidates.set(a.address, { address: a.address, interface: chosen, liveNodes });
     }
     return candidates;

@@ -156,7 +156,23 @@ export class NodeHeartbeat {
   }
 
   async #scan(): Promise<Set<string>> {
-    return new Set(await scanLiveNodes(this.#redis));
+    const nodes = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(
+        cursor,
+        'MATCH',
+        nodeHeartbeatPattern(),
+        'COUNT',
+        SCAN_COUNT,
+      );
+      cursor = next;
+      for (const key of keys) {
+        const node = nodeOfHeartbeatKey(key);
+        if (node !== undefined) nodes.add(node);
+      }
+    } while (cursor !== '0');
+    return nodes;
   }
 
   #publish(live: string[]): void {
@@ -186,27 +202,6 @@ export function assertHeartbeatTimes(ttlMs: number, intervalMs: number): void {
       `heartbeat ttlMs (${ttlMs}) must be longer than intervalMs (${intervalMs})`,
     );
   }
-}
-
-/** The nodes whose heartbeat key exists, sorted (`SCAN MATCH pier:v1:nodes:*`); read only. */
-export async function scanLiveNodes(redis: Redis): Promise<string[]> {
-  const nodes = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      nodeHeartbeatPattern(),
-      'COUNT',
-      SCAN_COUNT,
-    );
-    cursor = next;
-    for (const key of keys) {
-      const node = nodeOfHeartbeatKey(key);
-      if (node !== undefined) nodes.add(node);
-    }
-  } while (cursor !== '0');
-  return [...nodes].sort();
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -112,6 +112,27 @@ export function vipEpochKey(address: string): string {
 }
 
 /**
+ * String with a TTL: an L2 speaker (a dataplane running with `--l2`) is alive on this node,
+ * value a random token of its process (a new token: a restarted process).
+ */
+export function l2SpeakerKey(nodeName: string): string {
+  return `${KEY_PREFIX}l2:speakers:${nonEmpty(nodeName, 'nodeName')}`;
+}
+
+/** Pattern matching every {@link l2SpeakerKey} (`SCAN … MATCH`). */
+export function l2SpeakerPattern(): string {
+  return `${KEY_PREFIX}l2:speakers:*`;
+}
+
+/** The node name of an {@link l2SpeakerKey}, or undefined for any other key. */
+export function nodeOfL2SpeakerKey(key: string): string | undefined {
+  const prefix = `${KEY_PREFIX}l2:speakers:`;
+  return key.startsWith(prefix) && key.length > prefix.length
+    ? key.slice(prefix.length)
+    : undefined;
+}
+
+/**
  * String: the addresses to announce in L2 mode with their interfaces and eligible nodes
  * (`encodeL2Announcements`), written by the controller leader whenever they change.
  */
