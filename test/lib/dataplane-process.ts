@@ -33,6 +33,11 @@ export interface DataplaneOptions {
   stateFile?: string;
   workers?: number;
   args?: string[];
+  /**
+   * Run inside this network (and mount) namespace, by the pid of a process in it
+   * (`nsenter -t <pid> -n -m`); the ports are then the caller's to choose.
+   */
+  netns?: number;
 }
 
 /**
@@ -47,9 +52,15 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
   const stateFile =
     options.stateFile ?? join(env.stateDir, `dataplane-${options.node}-routes.json`);
   const logFile = join(env.stateDir, `dataplane-${options.node}-${Date.now()}.log`);
+  const enter =
+    options.netns === undefined
+      ? []
+      : ['nsenter', '-t', String(options.netns), '-n', '-m', process.execPath];
+  const [command = process.execPath, ...prefix] = enter;
   const proc = startProcess(
-    process.execPath,
+    command,
     [
+      ...prefix,
       '--conditions=@pier/source',
       join(REPO_ROOT, 'packages', 'dataplane', 'src', 'main.ts'),
       '--node-name',

@@ -11,6 +11,8 @@ export interface TestRedis {
   readonly password: string;
   /** `redis://:password@127.0.0.1:port` */
   readonly url: string;
+  /** The Unix socket, when one was asked for (reachable from every network namespace). */
+  readonly unixSocket: string | undefined;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -35,7 +37,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
  */
 export async function startRedis(
   stateDir: string,
-  options: { port?: number; password?: string } = {},
+  options: { port?: number; password?: string; unixSocket?: string } = {},
 ): Promise<TestRedis> {
   mkdirSync(stateDir, { recursive: true });
   const port = options.port ?? (await freePort());
@@ -57,6 +59,7 @@ export async function startRedis(
     'yes',
     '--loglevel',
     'warning',
+    ...(options.unixSocket ? ['--unixsocket', options.unixSocket, '--unixsocketperm', '700'] : []),
   ];
   const proc = startProcess('redis-server', args, join(stateDir, `redis-${port}.log`));
   await waitUntil(
@@ -79,6 +82,7 @@ export async function startRedis(
     port,
     password,
     url: `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`,
+    unixSocket: options.unixSocket,
     process: proc,
     stop: () => proc.stop(5_000),
   };

@@ -53,6 +53,10 @@ export interface AddressControllerDeps {
    * published: an address goes into status only after its routes are live.
    */
   awaitPublished?: () => Promise<void>;
+  /** L2 pools: who announces each address (`status.holders`); undefined for other pools. */
+  holdersOf?: (pool: string) => Array<{ address: string; node: string }> | undefined;
+  /** Called whenever allocations may have changed (the L2 announcements follow them). */
+  onAllocationsChange?: () => void;
 }
 
 const POOLS_KEY = 'pools';
@@ -154,6 +158,16 @@ export class AddressController {
 
   onClassChange(): void {
     if (this.#leading) this.#enqueueAllIngresses();
+  }
+
+  /** The L2 holders changed: rewrite the pools' status. */
+  onHoldersChange(): void {
+    if (this.#leading) this.#queue.add(POOLS_KEY);
+  }
+
+  /** Every allocated address with its pool (empty unless leading). */
+  assigned(): Array<{ address: string; pool: string }> {
+    return this.#leading ? this.#allocator.assigned() : [];
   }
 
   onPoolChange(): void {
@@ -431,6 +445,7 @@ export class AddressController {
   }
 
   async #reconcilePools(): Promise<ReconcileResult> {
+    this.#d.onAllocationsChange?.();
     const stats = new Map(this.#allocator.stats().map((s) => [s.pool, s]));
     let retry = false;
     const now = new Date();
@@ -478,9 +493,11 @@ export class AddressController {
             },
         now,
       );
+      const holders = this.#d.holdersOf?.(name);
       const status: IPAddressPoolStatus = {
         assigned: s?.assigned ?? 0,
         available: Math.min(s?.available ?? 0, Number.MAX_SAFE_INTEGER),
+        ...(holders ? { holders } : {}),
         observedGeneration: pool.metadata?.generation ?? 0,
         conditions,
       };

@@ -12,6 +12,7 @@ import {
   type V1EndpointSlice,
   type V1Ingress,
   type V1IngressClass,
+  type V1Node,
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
@@ -29,6 +30,8 @@ import { type ControllerMetrics, createControllerMetrics } from './controller-me
 import { type IPAddressPool, PIER_GROUP, PIER_VERSION, POOL_PLURAL } from './ip-address-pool.ts';
 import { KeySealer } from './key-sealer.ts';
 import { ClientKubeWriter, POLICY_PLURAL } from './kube-writer.ts';
+import { compileL2Announcements } from './l2-plan.ts';
+import { L2Publisher } from './l2-publisher.ts';
 import { LeaderElector } from './leader-elector.ts';
 import { KubeLeaseStore } from './lease-store.ts';
 import { Maintenance } from './maintenance.ts';
@@ -61,11 +64,13 @@ export class ControllerApp {
     endpointSlices: WatchedCache<V1EndpointSlice>;
     secrets: WatchedCache<V1Secret>;
     policies: WatchedCache<HealthCheckPolicy>;
+    nodes: WatchedCache<V1Node>;
   };
   readonly #addresses: AddressController;
   readonly #routes: RouteController;
   readonly #maintenance: Maintenance;
   readonly #elector: LeaderElector;
+  readonly #l2: L2Publisher;
   readonly #redis: Redis;
   #publisher: RoutePublisher | undefined;
   #ops: OpsServer | undefined;
@@ -118,6 +123,7 @@ export class ControllerApp {
     // Handlers are bound late: the controllers need the caches first.
     let addresses: AddressController | undefined;
     let routes: RouteController | undefined;
+    let l2: L2Publisher | undefined;
     const routesChanged = (): void => routes?.onChange();
     this.#caches = {
       ingresses: new WatchedCache<V1Ingress>({
@@ -154,7 +160,19 @@ export class ControllerApp {
             version: PIER_VERSION,
             plural: POOL_PLURAL,
           }) as Promise<KubernetesListObject<IPAddressPool>>,
-        onChange: () => addresses?.onPoolChange(),
+        onChange: () => {
+          addresses?.onPoolChange();
+          l2?.nudge();
+        },
+        onError,
+      }),
+      // Node labels decide which edge nodes may announce an L2 pool's addresses.
+      nodes: new WatchedCache<V1Node>({
+        kubeConfig: this.#kc,
+        resource: 'nodes',
+        path: '/api/v1/nodes',
+        list: () => core.listNode(),
+        onChange: () => l2?.nudge(),
         onError,
       }),
       services: new WatchedCache<V1Service>({
@@ -221,8 +239,27 @@ export class ControllerApp {
       metrics: this.metrics,
       logger: this.#log,
       awaitPublished: () => routes.ensurePublished(),
+      holdersOf: (pool) => l2?.holdersOf(pool),
+      onAllocationsChange: () => l2?.nudge(),
     });
     this.#addresses = addresses;
+    const allocations = addresses;
+    l2 = new L2Publisher({
+      redis: this.#redis,
+      logger: this.#log,
+      compile: () => {
+        const pools = this.#caches.pools.list();
+        const nodes = this.#caches.nodes
+          .list()
+          .map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+        return {
+          announcements: compileL2Announcements(pools, nodes, allocations.assigned()),
+          l2Pools: pools.filter((p) => p.spec?.l2).map((p) => p.metadata?.name ?? ''),
+        };
+      },
+      onHolders: () => allocations.onHoldersChange(),
+    });
+    this.#l2 = l2;
     this.#maintenance = new Maintenance({
       certificates: () => routes.certificates,
       repairDrift: async () => (await routes.loop?.repairDrift()) ?? false,
@@ -312,6 +349,7 @@ export class ControllerApp {
         });
         this.#addresses.startLeading(fresh.items);
         this.#routes.startLeading(loop);
+        this.#l2.start();
         this.#maintenance.start();
         return;
       } catch (err) {
@@ -328,6 +366,7 @@ export class ControllerApp {
     this.metrics.isLeader.set(0);
     this.#log.info({ identity: this.#config.identity }, 'stopped leading');
     await this.#maintenance.stop();
+    this.#l2.stop();
     await Promise.all([this.#routes.stopLeading(), this.#addresses.stopLeading()]);
   }
 }

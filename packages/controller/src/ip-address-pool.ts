@@ -28,6 +28,8 @@ export interface IPAddressPool extends KubernetesObject {
 export interface IPAddressPoolStatus {
   assigned?: number;
   available?: number;
+  /** L2 pools: the node announcing each assigned address (absent for other pools). */
+  holders?: Array<{ address: string; node: string }>;
   observedGeneration?: number;
   conditions?: V1Condition[];
 }
@@ -85,6 +87,7 @@ export function sameStatus(a: IPAddressPoolStatus | undefined, b: IPAddressPoolS
     JSON.stringify({
       assigned: s?.assigned,
       available: s?.available,
+      holders: (s?.holders ?? []).map((h) => `${h.address}=${h.node}`),
       observedGeneration: s?.observedGeneration,
       conditions: (s?.conditions ?? [])
         .map((c) => ({

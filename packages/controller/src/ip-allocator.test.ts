@@ -600,3 +600,15 @@ describe('property: an address is never held by two keys', () => {
     }
   });
 });
+
+test('assigned lists every in-use address with its pool, in address order', () => {
+  const ipam = allocator(pool('a', ['192.0.2.10/31']), pool('b', ['198.51.100.0/30']));
+  addressesFor(ipam, { owner: 'x/1', key: 'one', pool: 'b' });
+  addressesFor(ipam, { owner: 'x/2', key: 'two', pool: 'a' });
+  assert.deepEqual(ipam.assigned(), [
+    { address: '192.0.2.10', pool: 'a' },
+    { address: '198.51.100.0', pool: 'b' },
+  ]);
+  ipam.release('x/2');
+  assert.deepEqual(ipam.assigned(), [{ address: '198.51.100.0', pool: 'b' }]);
+});

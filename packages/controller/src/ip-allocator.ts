@@ -376,6 +376,13 @@ export class IpAllocator {
     return [...(this.owners.get(owner)?.addresses ?? [])];
   }
 
+  /** Every in-use address (canonical) with the pool it was given from, sorted by address. */
+  assigned(): Array<{ address: string; pool: string }> {
+    return [...this.holdings.entries()]
+      .sort(([, a], [, b]) => compareIp(a.ip, b.ip))
+      .map(([address, h]) => ({ address, pool: h.pool }));
+  }
+
   /** In-use addresses that no current pool contains, sorted. They stay held until released. */
   orphans(): OrphanedAddress[] {
     return [...this.holdings.entries()]

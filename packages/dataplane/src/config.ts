@@ -5,6 +5,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { FlagReader, type FlagSpecs, flagUsage, LOG_LEVELS, type LogLevel } from '@pier/shared';
+import { assertL2Timing, type L2Timing } from './l2-timing.ts';
 
 export interface DataplaneConfig {
   /** This edge node's name: probe ownership, heartbeats, L2 leases. */
@@ -30,6 +31,8 @@ export interface DataplaneConfig {
   readonly drainGraceMs: number;
   readonly accessLog: boolean;
   readonly logLevel: LogLevel;
+  /** L2 mode (docs/l2.md): undefined when off. */
+  readonly l2: L2Timing | undefined;
 }
 
 export const DATAPLANE_FLAGS: FlagSpecs = Object.freeze({
@@ -119,6 +122,21 @@ export const DATAPLANE_FLAGS: FlagSpecs = Object.freeze({
   },
   'access-log': { env: 'PIER_ACCESS_LOG', default: 'false', help: 'log every request (pino JSON)' },
   'log-level': { env: 'PIER_LOG_LEVEL', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  l2: {
+    env: 'PIER_L2',
+    default: 'false',
+    help: 'announce the addresses of L2 pools (ARP/NDP); needs NET_ADMIN and NET_RAW',
+  },
+  'l2-lease-ttl': {
+    env: 'PIER_L2_LEASE_TTL',
+    default: '600ms',
+    help: 'L2 lease lifetime: a dead holder is replaced after about this long',
+  },
+  'l2-renew-interval': {
+    env: 'PIER_L2_RENEW_INTERVAL',
+    default: '150ms',
+    help: 'L2 lease renewal period (at most half the TTL)',
+  },
 });
 
 export function dataplaneUsage(): string {
@@ -175,7 +193,22 @@ export function parseDataplaneConfig(
     drainGraceMs: flags.duration('drain-grace', { allowZero: true }),
     accessLog: flags.boolean('access-log'),
     logLevel: flags.oneOf('log-level', LOG_LEVELS),
+    l2: l2Timing(flags),
   };
   flags.finish();
   return Object.freeze(config);
+}
+
+function l2Timing(flags: FlagReader): L2Timing | undefined {
+  const timing = {
+    leaseTtlMs: flags.duration('l2-lease-ttl'),
+    renewIntervalMs: flags.duration('l2-renew-interval'),
+  };
+  if (!flags.boolean('l2')) return undefined;
+  try {
+    assertL2Timing(timing);
+  } catch (err) {
+    flags.errorAbout(['l2-lease-ttl', 'l2-renew-interval'], (err as Error).message);
+  }
+  return Object.freeze(timing);
 }

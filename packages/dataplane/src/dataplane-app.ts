@@ -30,6 +30,8 @@ import type {
 import { generateDefaultCertificate, loadCertificateFiles } from './default-certificate.ts';
 import { HealthChecker, healthCheckerRedisOptions } from './health-checker.ts';
 import { type RunningListener, startHttpListener, startHttpsListener } from './http-listeners.ts';
+import { IpCommandAnnouncer } from './l2-announcer.ts';
+import { L2Speaker } from './l2-speaker.ts';
 import {
   assertProxyOptions,
   createProxyHandler,
@@ -79,6 +81,7 @@ export class DataplaneApp {
   #health: DataplaneHealth | undefined;
   #sync: RouteSource | undefined;
   readonly #parts: DataplaneParts;
+  #l2: L2Speaker | undefined;
   readonly #connections: Redis[] = [];
   readonly #listeners: RunningListener[] = [];
   #draining = false;
@@ -146,6 +149,22 @@ export class DataplaneApp {
     });
     this.#sync = this.#parts.routes?.(handlers) ?? this.#redisRoutes(handlers);
     await this.#sync.start();
+    // L2 mode: one speaker per node, in the worker that keeps the heartbeat (docs/l2.md).
+    if (c.l2 && this.#role.probes) {
+      this.#l2 = new L2Speaker({
+        ...c.l2,
+        redis: this.#connect(healthCheckerRedisOptions()),
+        node: c.nodeName,
+        announcer: new IpCommandAnnouncer(),
+        logger: this.#log,
+        onHeld: (address, iface, held) => {
+          if (held) this.#metrics.l2Held.set({ address, interface: iface }, 1);
+          else this.#metrics.l2Held.remove({ address, interface: iface });
+        },
+        onLeaseEvent: (event) => this.#metrics.l2LeaseEvents.inc({ event }),
+      });
+      this.#l2.start();
+    }
     // Do not serve endpoints the fleet already knows to be unhealthy when Redis can tell us.
     const health = this.#health;
     await Promise.race([
@@ -158,6 +177,9 @@ export class DataplaneApp {
   /** Graceful drain: stop accepting, finish in-flight requests, hand probe ownership over. */
   async stop(graceMs = this.#config.drainGraceMs): Promise<void> {
     this.#draining = true;
+    // Addresses go first (removed, then leases released), so a peer takes over while this node
+    // still finishes what it has in flight.
+    await this.#l2?.stop();
     await Promise.allSettled(this.#listeners.map((l) => l.close(graceMs)));
     await this.#health?.stop({ release: true });
     await this.#sync?.stop();

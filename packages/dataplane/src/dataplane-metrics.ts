@@ -20,6 +20,8 @@ export interface DataplaneMetrics {
   readonly ownedProbes: Gauge;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
+  readonly l2Held: Gauge<'address' | 'interface'>;
+  readonly l2LeaseEvents: Counter<'event'>;
 }
 
 export function createDataplaneMetrics(): DataplaneMetrics {
@@ -80,6 +82,19 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_certificate_problems',
       help: 'Certificates in the table that could not be loaded (their hosts get the default)',
       aggregator: 'max',
+      registers,
+    }),
+    l2Held: new Gauge({
+      name: 'pier_l2_address_held',
+      help: '1 while this node holds the L2 lease of an address and has it on the interface',
+      labelNames: ['address', 'interface'],
+      aggregator: 'max',
+      registers,
+    }),
+    l2LeaseEvents: new Counter({
+      name: 'pier_l2_lease_events_total',
+      help: 'L2 leases acquired, lost (taken while unreachable) and released by this node',
+      labelNames: ['event'],
       registers,
     }),
   };

@@ -62,3 +62,21 @@ test('listen addresses and usage', () => {
   assert.equal(parseListen('0.0.0.0:99999'), undefined);
   assert.match(flagUsage('app', specs), /--port\s+\$APP_PORT\s+port \[80\]/);
 });
+
+test('Redis URLs: TCP with optional password and db, or a Unix socket path', () => {
+  const rows: Array<[string, boolean]> = [
+    ['redis://pier-redis:6379', true],
+    ['redis://:secret@127.0.0.1:6379/2', true],
+    ['rediss://redis.example:6380', true],
+    ['unix:///run/redis/redis.sock', true],
+    ['unix://relative.sock', false],
+    ['unix:///run/redis.sock?password=x', false],
+    ['http://x', false],
+  ];
+  for (const [url, ok] of rows) {
+    const f = new FlagReader({ url: { env: 'APP_URL', help: 'redis' } }, ['--url', url], {});
+    assert.equal(f.redisUrl('url'), url);
+    if (ok) f.finish();
+    else assert.throws(() => f.finish(), /--url/, url);
+  }
+});

@@ -158,8 +158,11 @@ export class FlagReader {
   /** A redis:// or rediss:// URL. */
   redisUrl(flag: string): string {
     const url = this.required(flag);
-    if (url !== '' && !/^rediss?:\/\/[^\s/]+(\/\d*)?$/.test(url)) {
-      this.error(flag, `"${url}" is not redis://[:password@]host:port[/db]`);
+    const tcp = /^rediss?:\/\/[^\s/]+(\/\d*)?$/;
+    // A Unix socket (unix:///run/redis.sock): ioredis takes the path from the URL.
+    const unix = /^unix:\/\/\/[^\s?#]+$/;
+    if (url !== '' && !tcp.test(url) && !unix.test(url)) {
+      this.error(flag, `"${url}" is not redis://[:password@]host:port[/db] or unix:///path`);
     }
     return url;
   }

@@ -8,6 +8,7 @@ export * from './ip-address.ts';
 export * from './key-ring-file.ts';
 export * from './key-sealing.ts';
 export * from './keyspace.ts';
+export * from './l2-announcements.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './ops-server.ts';

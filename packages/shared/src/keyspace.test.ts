@@ -8,14 +8,19 @@ import {
   healthKey,
   KEY_PREFIX,
   keyspaceVersion,
+  l2AnnouncementsKey,
+  l2SpeakerKey,
+  l2SpeakerPattern,
   nodeHeartbeatKey,
   nodeHeartbeatPattern,
   nodeOfHeartbeatKey,
+  nodeOfL2SpeakerKey,
   parseEjectionKey,
   ROUTES_LOG_FIELDS,
   routesLogKey,
   routesRevisionKey,
   routesSnapshotKey,
+  vipEpochKey,
   vipLeaseKey,
 } from './keyspace.ts';
 
@@ -31,6 +36,10 @@ test('key names are the documented ones (docs/redis-keyspace.md)', () => {
     [nodeHeartbeatKey('edge-1'), 'pier:v1:nodes:edge-1'],
     [vipLeaseKey('203.0.113.7'), 'pier:v1:l2:lease:203.0.113.7'],
     [vipLeaseKey('2001:db8::7'), 'pier:v1:l2:lease:2001:db8::7'],
+    [vipEpochKey('203.0.113.7'), 'pier:v1:l2:epoch:203.0.113.7'],
+    [l2AnnouncementsKey(), 'pier:v1:l2:announcements'],
+    [l2SpeakerKey('edge-1'), 'pier:v1:l2:speakers:edge-1'],
+    [l2SpeakerPattern(), 'pier:v1:l2:speakers:*'],
     [nodeHeartbeatPattern(), 'pier:v1:nodes:*'],
     [
       ejectionKey('shop/web:80', '[2001:db8::10]:8080'),
@@ -70,4 +79,10 @@ test('empty or whitespace ids are refused rather than merged into one key', () =
   ]) {
     assert.throws(make, TypeError);
   }
+});
+
+test('speaker keys split back into node names', () => {
+  assert.equal(nodeOfL2SpeakerKey(l2SpeakerKey('edge-1')), 'edge-1');
+  assert.equal(nodeOfL2SpeakerKey('pier:v1:l2:speakers:'), undefined);
+  assert.equal(nodeOfL2SpeakerKey(nodeHeartbeatKey('edge-1')), undefined);
 });

@@ -93,9 +93,51 @@ export function parseEjectionKey(key: string): { backendId: string; endpoint: st
   return { backendId: rest.slice(0, bar), endpoint: rest.slice(bar + 1) };
 }
 
-/** String with a TTL: the node currently announcing an external address in L2 mode. */
+/**
+ * String with a TTL: the node currently announcing an external address in L2 mode, value
+ * `formatL2Lease(…)` (`<epoch> <node> <token>`), set with `SET NX PX` and renewed by
+ * compare-and-set by its holder.
+ */
 export function vipLeaseKey(address: string): string {
   return `${KEY_PREFIX}l2:lease:${nonEmpty(address, 'address')}`;
+}
+
+/**
+ * String, a decimal integer: the fencing epoch of an address's L2 lease, incremented by every
+ * acquisition (in the same script as the `SET NX`), never expired, so that each holding of an
+ * address has a number no earlier holding had.
+ */
+export function vipEpochKey(address: string): string {
+  return `${KEY_PREFIX}l2:epoch:${nonEmpty(address, 'address')}`;
+}
+
+/**
+ * String with a TTL: an L2 speaker (a dataplane running with `--l2`) is alive on this node,
+ * value a random token of its process (a new token: a restarted process).
+ */
+export function l2SpeakerKey(nodeName: string): string {
+  return `${KEY_PREFIX}l2:speakers:${nonEmpty(nodeName, 'nodeName')}`;
+}
+
+/** Pattern matching every {@link l2SpeakerKey} (`SCAN … MATCH`). */
+export function l2SpeakerPattern(): string {
+  return `${KEY_PREFIX}l2:speakers:*`;
+}
+
+/** The node name of an {@link l2SpeakerKey}, or undefined for any other key. */
+export function nodeOfL2SpeakerKey(key: string): string | undefined {
+  const prefix = `${KEY_PREFIX}l2:speakers:`;
+  return key.startsWith(prefix) && key.length > prefix.length
+    ? key.slice(prefix.length)
+    : undefined;
+}
+
+/**
+ * String: the addresses to announce in L2 mode with their interfaces and eligible nodes
+ * (`encodeL2Announcements`), written by the controller leader whenever they change.
+ */
+export function l2AnnouncementsKey(): string {
+  return `${KEY_PREFIX}l2:announcements`;
 }
 
 /**

@@ -173,6 +173,8 @@ export class StandaloneApp {
       maxRequestBodyBytes: 100 * 1024 * 1024,
       maxHeaderBytes: 16 * 1024,
       requestHeadersTimeoutMs: 10_000,
+      // No L2: standalone serves on localhost, there is no address to announce.
+      l2: undefined,
       trustedProxies: [],
       drainGraceMs: c.drainGraceMs,
       accessLog: c.accessLog,

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { IPAddressPool } from './ip-address-pool.ts';
+import {
+  compileL2Announcements,
+  holdersByPool,
+  matchesNodeSelector,
+  type NodeLabels,
+} from './l2-plan.ts';
+
+test('node selectors: matchLabels and every matchExpressions operator', () => {
+  const labels = { 'pier.dev/edge': 'true', zone: 'a' };
+  const rows: Array<[string, Parameters<typeof matchesNodeSelector>[1], boolean]> = [
+    ['no selector', undefined, true],
+    ['empty selector', {}, true],
+    ['matching label', { matchLabels: { zone: 'a' } }, true],
+    ['other value', { matchLabels: { zone: 'b' } }, false],
+    ['missing label', { matchLabels: { rack: '1' } }, false],
+    ['In', { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] }, true],
+    [
+      'In, not listed',
+      { matchExpressions: [{ key: 'zone', operator: 'In', values: ['c'] }] },
+      false,
+    ],
+    ['NotIn', { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, false],
+    [
+      'NotIn, absent',
+      { matchExpressions: [{ key: 'rack', operator: 'NotIn', values: ['1'] }] },
+      true,
+    ],
+    ['Exists', { matchExpressions: [{ key: 'pier.dev/edge', operator: 'Exists' }] }, true],
+    ['DoesNotExist', { matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }, false],
+    ['unknown operator', { matchExpressions: [{ key: 'zone', operator: 'Gt' }] }, false],
+    [
+      'all must hold',
+      { matchLabels: { zone: 'a' }, matchExpressions: [{ key: 'rack', operator: 'Exists' }] },
+      false,
+    ],
+  ];
+  for (const [name, selector, expected] of rows) {
+    assert.equal(matchesNodeSelector(labels, selector), expected, name);
+  }
+});
+
+const pool = (name: string, l2?: NonNullable<IPAddressPool['spec']>['l2']): IPAddressPool => ({
+  metadata: { name },
+  spec: { addresses: ['203.0.113.0/24'], ...(l2 ? { l2 } : {}) },
+});
+
+test('only addresses of L2 pools are announced, with the pool interfaces and matching nodes', () => {
+  const pools = [
+    pool('lan', { interfaces: ['eth0', '..'], nodeSelector: { matchLabels: { edge: 'yes' } } }),
+    pool('bgp'),
+    pool('any', {}),
+  ];
+  const nodes: NodeLabels[] = [
+    { name: 'edge-2', labels: { edge: 'yes' } },
+    { name: 'edge-1', labels: { edge: 'yes' } },
+    { name: 'worker', labels: {} },
+  ];
+  const assigned = [
+    { address: '203.0.113.1', pool: 'lan' },
+    { address: '203.0.113.2', pool: 'bgp' },
+    { address: '203.0.113.3', pool: 'any' },
+    { address: '203.0.113.4', pool: '' },
+  ];
+  assert.deepEqual(compileL2Announcements(pools, nodes, assigned), {
+    addresses: [
+      { address: '203.0.113.1', pool: 'lan', interfaces: ['eth0'], nodes: ['edge-1', 'edge-2'] },
+      {
+        address: '203.0.113.3',
+        pool: 'any',
+        interfaces: [],
+        nodes: ['edge-1', 'edge-2', 'worker'],
+      },
+    ],
+  });
+});
+
+test('holders per pool come from the leases; an L2 pool nobody holds shows an empty list', () => {
+  const announcements = {
+    addresses: [
+      { address: '203.0.113.1', pool: 'lan', interfaces: [], nodes: ['edge-1'] },
+      { address: '203.0.113.2', pool: 'lan', interfaces: [], nodes: ['edge-1'] },
+    ],
+  };
+  const leases = new Map([
+    ['203.0.113.1', { epoch: 3, node: 'edge-1', token: 't' }],
+    ['203.0.113.2', undefined],
+  ]);
+  assert.deepEqual(
+    holdersByPool(announcements, leases, ['lan', 'quiet']),
+    new Map([
+      ['lan', [{ address: '203.0.113.1', node: 'edge-1' }]],
+      ['quiet', []],
+    ]),
+  );
+});

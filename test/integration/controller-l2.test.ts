@@ -1,0 +1,135 @@
+/**
+ * The controller's part of L2 mode against the real API server, under its own RBAC: for a pool
+ * with `spec.l2` it publishes each assigned address with the pool's interfaces and the Nodes its
+ * selector matches (following label changes), and shows in the pool's `status.holders` the node
+ * whose lease Redis holds for each address (written here as a dataplane would).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import {
+  decodeL2Announcements,
+  formatL2Lease,
+  type L2Announcement,
+  l2AnnouncementsKey,
+  vipLeaseKey,
+} from '@pier/shared';
+import { Redis } from 'ioredis';
+import { waitUntil } from '../lib/child-process.ts';
+import { type ControllerProcess, startController } from '../lib/controller-process.ts';
+import { testEnv } from '../lib/env.ts';
+import { ingressManifest, listDocument, waitForAddresses } from '../lib/ingress-fixtures.ts';
+import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { kubectl } from '../lib/test-cluster.ts';
+
+const kc = adminKubeConfig();
+const { kubeconfig, redisUrl } = testEnv();
+const suffix = randomBytes(3).toString('hex');
+const pool = `l2-${suffix}`;
+const label = 'pier.dev/l2-test';
+const nodes = [`l2-a-${suffix}`, `l2-b-${suffix}`, `l2-other-${suffix}`];
+const core = kc.makeApiClient(CoreV1Api);
+let ns: Awaited<ReturnType<typeof createTestNamespace>>;
+let controller: ControllerProcess;
+let redis: Redis;
+let address = '';
+
+async function announced(): Promise<L2Announcement | undefined> {
+  const text = await redis.get(l2AnnouncementsKey());
+  return decodeL2Announcements(text ?? '{}').announcements.addresses.find(
+    (a) => a.address === address,
+  );
+}
+
+async function holders(): Promise<string> {
+  const { stdout } = await kubectl(kubeconfig, [
+    'get',
+    'ippool',
+    pool,
+    '-o',
+    'jsonpath={range .status.holders[*]}{.address}={.node}{"\\n"}{end}',
+  ]);
+  return stdout.trim();
+}
+
+before(async () => {
+  redis = new Redis(redisUrl);
+  ns = await createTestNamespace(kc, 'l2');
+  for (const [i, name] of nodes.entries()) {
+    await core.createNode({
+      body: { metadata: { name, labels: i < 2 ? { [label]: suffix } : {} } },
+    });
+  }
+  await kubectl(kubeconfig, ['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'pier.dev/v1alpha1',
+      kind: 'IPAddressPool',
+      metadata: { name: pool },
+      spec: {
+        addresses: ['198.51.100.240/29'],
+        autoAssign: false,
+        l2: { interfaces: ['eth0'], nodeSelector: { matchLabels: { [label]: suffix } } },
+      },
+    }),
+  });
+  controller = await startController({ identity: `l2-${suffix}` });
+  await controller.waitForLeadership();
+});
+
+after(async () => {
+  await controller?.stop();
+  await kubectl(kubeconfig, ['delete', 'ippool', pool, '--ignore-not-found']);
+  await kubectl(kubeconfig, ['delete', 'node', ...nodes, '--ignore-not-found']);
+  await redis?.del(vipLeaseKey(address || '198.51.100.240'));
+  redis?.disconnect();
+  await ns?.remove();
+});
+
+test('an assigned address of an L2 pool is published with its interfaces and eligible nodes', async () => {
+  await kubectl(kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument([
+      ingressManifest(ns.name, 'web', { annotations: { 'pier.dev/address-pool': pool } }),
+    ]),
+  });
+  const addresses = await waitForAddresses(kc, ns.name, ['web']);
+  address = addresses.get('web')?.[0] ?? '';
+  assert.match(address, /^198\.51\.100\.24[0-7]$/);
+  const entry = await waitUntil('the address to be announced', announced, 5_000);
+  assert.deepEqual(entry, {
+    address,
+    pool,
+    interfaces: ['eth0'],
+    nodes: [nodes[0], nodes[1]].sort(),
+  });
+
+  // A node labelled later becomes eligible.
+  await kubectl(kubeconfig, ['label', 'node', nodes[2] ?? '', `${label}=${suffix}`]);
+  await waitUntil(
+    'the newly labelled node to be eligible',
+    async () => ((await announced())?.nodes.includes(nodes[2] ?? '') ? true : undefined),
+    5_000,
+  );
+});
+
+test('the pool status names the node holding each address, as the leases in Redis say', async () => {
+  assert.notEqual(address, '', 'the first test assigned an address');
+  assert.equal(await holders(), '');
+  await redis.set(
+    vipLeaseKey(address),
+    formatL2Lease({ epoch: 7, node: nodes[1] ?? '', token: 'test' }),
+    'PX',
+    60_000,
+  );
+  await waitUntil(
+    'status.holders to name the node',
+    async () => ((await holders()) === `${address}=${nodes[1]}` ? true : undefined),
+    5_000,
+  );
+  await redis.del(vipLeaseKey(address));
+  await waitUntil(
+    'status.holders to be empty again',
+    async () => ((await holders()) === '' ? true : undefined),
+    5_000,
+  );
+});
