@@ -39,8 +39,10 @@ FROM ${NODE_IMAGE}
 # escalation is allowed and the bounding set holds it (the DaemonSet); the
 # controller and the Job run with no_new_privs, where it is ignored. npm,
 # npx, corepack and yarn are not needed at run time and go.
+# ip (iproute2) and arping (iputils-arping) are what L2 mode runs to hold and announce
+# addresses (docs/l2.md); without --l2 they are never called.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libcap2-bin \
+  && apt-get install -y --no-install-recommends libcap2-bin iproute2 iputils-arping \
   && setcap cap_net_bind_service=+ep /usr/local/bin/node \
   && apt-get purge -y libcap2-bin \
   && apt-get autoremove -y \

@@ -275,9 +275,21 @@ test('the dataplane DaemonSet passes the dataplane’s own flag parser, with the
   }
 });
 
-test('the L2 component adds NET_ADMIN and NET_RAW to the dataplane and changes nothing else', () => {
-  const spec = podSpec(find(l2, 'DaemonSet', 'pier-dataplane'));
+test('the L2 component turns L2 mode on, adds NET_ADMIN and NET_RAW, and changes nothing else', () => {
+  const daemonSet = find(l2, 'DaemonSet', 'pier-dataplane');
+  const spec = podSpec(daemonSet);
   const c = container(spec, 'dataplane');
+  const env = containerEnv(daemonSet, c);
+  assert.ok(parseDataplaneConfig(c.args ?? [], env).l2, 'the dataplane runs its L2 speaker');
+  const baseDaemonSet = find(base, 'DaemonSet', 'pier-dataplane');
+  const baseContainer = container(podSpec(baseDaemonSet), 'dataplane');
+  const baseEnv = containerEnv(baseDaemonSet, baseContainer);
+  assert.equal(
+    parseDataplaneConfig(baseContainer.args ?? [], baseEnv).l2,
+    undefined,
+    'L2 mode is off without it',
+  );
+  assert.deepEqual({ ...env, PIER_L2: undefined }, { ...baseEnv, PIER_L2: undefined });
   assert.deepEqual(c.securityContext?.capabilities, {
     drop: ['ALL'],
     add: ['NET_BIND_SERVICE', 'NET_ADMIN', 'NET_RAW'],
