@@ -5,15 +5,14 @@
  * `PassiveEjector`, `ownerOf`); this class wires them to Redis, timers and HTTP.
  *
  * - **Who probes.** Every ready or serving endpoint of every backend is a probe target, one per
- *   {@link probeKey} (backends whose probes are identical share one). Its owner is
+ *   `probeKey` (backends whose probes are identical share one). Its owner is
  *   `ownerOf(key, live nodes)` ({@link NodeHeartbeat}); only the owner probes it. Ownership is
  *   recomputed when the live nodes change and for new targets when the table changes.
- * - **When.** Each owned target is probed every `interval` ± 10 % (jitter), the next probe timed
- *   from the start of the previous one and never two at once. The first probe comes after a
- *   random fraction of the interval (at start and on take-over, so a fleet never probes in
- *   lockstep), or of at most {@link SETTINGS_CHANGE_MS} for targets a table update created or
- *   changed (an edited policy reaches the probes within a second). When backends sharing a
- *   target differ, the shortest interval and the longest timeout apply.
+ * - **When.** The {@link ProbeScheduler} times the owned targets: every `interval` ± 10 %, never
+ *   two at once, first probes spread over the interval (at start and on take-over) or within
+ *   about a second for targets a table update created or changed (an edited policy reaches the
+ *   probes within a second). When backends sharing a target differ, the shortest interval and
+ *   the longest timeout apply.
  * - **Results.** Each backend sharing the target judges the status with its own expected
  *   statuses and thresholds (`HealthTracker.record`). On a change of status the owner writes
  *   `HSET healthKey(backend) endpoint <state>` and publishes a `health` message on
@@ -51,29 +50,28 @@ import {
   parseHealthState,
   type SharedHealthState,
 } from './health-state.ts';
-import {
-  createProbeAgent,
-  type ProbeResult,
-  probe,
-  probeOrigin,
-  probeSucceeded,
-} from './http-prober.ts';
+import { type ProbeResult, probeSucceeded } from './http-prober.ts';
 import { NodeHeartbeat, withTimeout } from './node-heartbeat.ts';
 import { PassiveEjector } from './passive-ejector.ts';
-import { ProbeAgent } from './probe-agent.ts';
-import { ownerOf, probeKey } from './probe-ownership.ts';
+import { ownerOf } from './probe-ownership.ts';
+import {
+  type ProbeMember,
+  ProbeScheduler,
+  type ProbeTargetSpec,
+  probeTargets,
+} from './probe-scheduler.ts';
+
+export {
+  FIRST_PROBES_PER_SECOND,
+  jitteredInterval,
+  type ProbeMember,
+  type ProbeTargetSpec,
+  probeTargets,
+  SETTINGS_CHANGE_MS,
+} from './probe-scheduler.ts';
 
 /** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */
 export const STATE_REFRESH_MS = 10_000;
-/** Targets created or changed by a table update are first probed within this, ms. */
-export const SETTINGS_CHANGE_MS = 1_000;
-
-/**
- * First probes of targets new to a table update are spread so that at most this many start per
- * second (but over at least {@link SETTINGS_CHANGE_MS} and at most the target's interval): a
- * table that brings 50,000 endpoints at once must not probe them all in the same second.
- */
-export const FIRST_PROBES_PER_SECOND = 2_000;
 /** Shortest lifetime of a health hash, ms; longer for long intervals ({@link healthHashTtlMs}). */
 export const HEALTH_HASH_MIN_TTL_MS = 600_000;
 /** Default time between full re-reads of the shared state, ms (missed messages). */
@@ -86,74 +84,6 @@ const START_WAIT_MS = 3_000;
 const STOP_WAIT_MS = 1_000;
 /** Backends per pipeline when reading or rewriting shared state. */
 const BATCH = 200;
-
-/** A backend and endpoint sharing a probe target. */
-export interface ProbeMember {
-  backendId: string;
-  /** `endpointField(address, port)` of the endpoint's traffic port. */
-  endpointId: string;
-}
-
-/** One probe target: what goes on the wire, and who judges the answer. */
-export interface ProbeTargetSpec {
-  /** {@link probeKey}. */
-  key: string;
-  address: string;
-  /** Port probed (the policy's, else the endpoint's). */
-  port: number;
-  path: string;
-  host?: string;
-  /** The shortest interval of the members' backends, ms. */
-  intervalMs: number;
-  /** The longest timeout of the members' backends, ms. */
-  timeoutMs: number;
-  members: ProbeMember[];
-}
-
-/**
- * The probe targets of a set of backends: every endpoint that is ready or serving, deduplicated
- * by {@link probeKey}. Pure.
- */
-export function probeTargets(backends: Iterable<Backend>): Map<string, ProbeTargetSpec> {
-  const targets = new Map<string, ProbeTargetSpec>();
-  for (const backend of backends) {
-    const hc = backend.healthCheck;
-    for (const endpoint of backend.endpoints) {
-      if (!endpoint.ready && !endpoint.serving) continue;
-      const key = probeKey(endpoint, hc);
-      const member = {
-        backendId: backend.id,
-        endpointId: endpointField(endpoint.address, endpoint.port),
-      };
-      const target = targets.get(key);
-      if (target === undefined) {
-        const spec: ProbeTargetSpec = {
-          key,
-          address: endpoint.address,
-          port: hc.port ?? endpoint.port,
-          path: hc.http.path,
-          intervalMs: hc.intervalMs,
-          timeoutMs: hc.timeoutMs,
-          members: [member],
-        };
-        if (hc.http.host !== undefined) spec.host = hc.http.host;
-        targets.set(key, spec);
-        continue;
-      }
-      target.intervalMs = Math.min(target.intervalMs, hc.intervalMs);
-      target.timeoutMs = Math.max(target.timeoutMs, hc.timeoutMs);
-      if (!target.members.some((m) => m.backendId === member.backendId)) {
-        target.members.push(member);
-      }
-    }
-  }
-  return targets;
-}
-
-/** `intervalMs` × a factor in [0.9, 1.1), from `random` in [0, 1). */
-export function jitteredInterval(intervalMs: number, random: () => number): number {
-  return Math.round(intervalMs * (0.9 + 0.2 * random()));
-}
 
 /** TTL set on a health hash at every write: ten minutes, or three intervals if longer. */
 export function healthHashTtlMs(intervalMs: number): number {
@@ -300,12 +230,6 @@ interface BackendState {
   written: Map<string, number>;
 }
 
-interface Target extends ProbeTargetSpec {
-  owned: boolean;
-  timer: NodeJS.Timeout | undefined;
-  inFlight: boolean;
-}
-
 /**
  * Shared health checking for one dataplane; see the module comment.
  *
@@ -317,17 +241,14 @@ export class HealthChecker {
   readonly #subscriber: Redis;
   readonly #node: string;
   readonly #log: PierLogger;
-  readonly #random: () => number;
   readonly #clock: () => number;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownDispatcher: boolean;
+  readonly #scheduler: ProbeScheduler;
   readonly #resyncMs: number;
   readonly #options: HealthCheckerOptions;
   readonly #heartbeat: NodeHeartbeat;
   readonly #probes: boolean;
   readonly #ejector = new PassiveEjector();
   readonly #backends = new Map<string, BackendState>();
-  readonly #targets = new Map<string, Target>();
   readonly #channel = healthChannel();
   #live: readonly string[];
   #hadTable = false;
@@ -371,10 +292,16 @@ export class HealthChecker {
     }
     this.#node = options.node;
     this.#log = options.logger ?? createLogger({ name: 'dataplane', level: 'silent' });
-    this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? Date.now;
-    this.#ownDispatcher = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? createProbeAgent();
+    this.#scheduler = new ProbeScheduler({
+      node: options.node,
+      logger: this.#log,
+      random: options.random ?? Math.random,
+      clock: this.#clock,
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      owns: (key) => this.#owns(key),
+      onResult: (target, result, now) => this.#record(target, result, now),
+    });
     this.#resyncMs = options.resyncIntervalMs ?? RESYNC_INTERVAL_MS;
     if (!Number.isSafeInteger(this.#resyncMs) || this.#resyncMs <= 0) {
       throw new RangeError(`resyncIntervalMs must be a positive integer, got ${this.#resyncMs}`);
@@ -401,9 +328,7 @@ export class HealthChecker {
 
   /** Probe targets this node owns now. */
   get owned(): number {
-    let count = 0;
-    for (const target of this.#targets.values()) if (target.owned) count += 1;
-    return count;
+    return this.#scheduler.owned;
   }
 
   /** Live nodes as this node sees them (sorted, itself included); empty when it does not probe. */
@@ -436,7 +361,7 @@ export class HealthChecker {
     this.#redis.on('ready', this.#onReady);
     this.#subscriber.on('ready', this.#onSubscriberReady);
     this.#running = true;
-    this.#reconcile(false);
+    this.#scheduler.start();
     this.#armResync();
   }
 
@@ -486,7 +411,7 @@ export class HealthChecker {
       }
       state.readyCount = backend.endpoints.filter((e) => e.ready && !e.terminating).length;
     }
-    this.#updateTargets(probeTargets(Object.values(table.backends)));
+    this.#scheduler.update(probeTargets(Object.values(table.backends)), this.#hadTable);
     this.#hadTable = true;
     if (this.#started && !this.#stopped && toLoad.length > 0) this.#load(toLoad, false);
   }
@@ -555,10 +480,7 @@ export class HealthChecker {
     this.#stopped = true;
     this.#running = false;
     clearTimeout(this.#resyncTimer);
-    for (const target of this.#targets.values()) {
-      clearTimeout(target.timer);
-      target.timer = undefined;
-    }
+    const probesStopped = this.#scheduler.stop();
     this.#redis.off('ready', this.#onReady);
     this.#subscriber.off('ready', this.#onSubscriberReady);
     this.#subscriber.off('message', this.#onMessage);
@@ -572,116 +494,19 @@ export class HealthChecker {
       await withTimeout(this.#subscriber.unsubscribe(this.#channel), STOP_WAIT_MS).catch(noop);
     }
     if (this.#loading !== undefined) await withTimeout(this.#loading, STOP_WAIT_MS).catch(noop);
-    if (this.#ownDispatcher) await this.#dispatcher.destroy().catch(noop);
+    await probesStopped;
   }
 
   // ---- targets and probes ----
-
-  #updateTargets(specs: Map<string, ProbeTargetSpec>): void {
-    for (const [key, target] of this.#targets) {
-      if (specs.has(key)) continue;
-      clearTimeout(target.timer);
-      this.#targets.delete(key);
-    }
-    const soon = this.#hadTable;
-    const created: Target[] = [];
-    for (const [key, spec] of specs) {
-      const target = this.#targets.get(key);
-      if (target === undefined) {
-        const fresh: Target = {
-          ...spec,
-          owned: this.#owns(key),
-          timer: undefined,
-          inFlight: false,
-        };
-        this.#targets.set(key, fresh);
-        if (this.#running && fresh.owned) created.push(fresh);
-        continue;
-      }
-      const changed = target.intervalMs !== spec.intervalMs || target.timeoutMs !== spec.timeoutMs;
-      target.members = spec.members;
-      target.intervalMs = spec.intervalMs;
-      target.timeoutMs = spec.timeoutMs;
-      if (changed && target.timer !== undefined) this.#scheduleFirst(target, true);
-    }
-    const bulkMs = Math.ceil((created.length / FIRST_PROBES_PER_SECOND) * 1_000);
-    for (const target of created) this.#scheduleFirst(target, soon, bulkMs);
-    if (this.#dispatcher instanceof ProbeAgent) {
-      const origins = new Set<string>();
-      for (const target of this.#targets.values()) origins.add(probeOrigin(target));
-      this.#dispatcher.retain(origins);
-    }
-  }
 
   #onLive(live: readonly string[]): void {
     this.#live = live;
     this.#log.info({ node: this.#node, live }, 'live dataplanes changed');
     this.#options.onLiveNodes?.(live);
-    for (const target of this.#targets.values()) target.owned = this.#owns(target.key);
-    if (this.#running) this.#reconcile(false);
+    this.#scheduler.reassign();
   }
 
-  /** Starts probing owned targets that wait for nothing, stops the timers of the others. */
-  #reconcile(soon: boolean): void {
-    for (const target of this.#targets.values()) {
-      if (!target.owned) {
-        clearTimeout(target.timer);
-        target.timer = undefined;
-      } else if (target.timer === undefined && !target.inFlight) {
-        this.#scheduleFirst(target, soon);
-      }
-    }
-  }
-
-  /**
-   * Schedules a target's first probe after a random fraction of its interval, or, when `soon`,
-   * of {@link SETTINGS_CHANGE_MS} stretched to `bulkMs` when many targets start together.
-   */
-  #scheduleFirst(target: Target, soon: boolean, bulkMs = 0): void {
-    const soonMs = Math.max(SETTINGS_CHANGE_MS, bulkMs);
-    const spread = soon ? Math.min(target.intervalMs, soonMs) : target.intervalMs;
-    this.#schedule(target, Math.floor(this.#random() * spread));
-  }
-
-  #schedule(target: Target, delayMs: number): void {
-    clearTimeout(target.timer);
-    target.timer = setTimeout(() => {
-      target.timer = undefined;
-      this.#probe(target);
-    }, delayMs);
-    target.timer.unref();
-  }
-
-  #probe(target: Target): void {
-    if (!this.#running || !target.owned || this.#targets.get(target.key) !== target) return;
-    target.inFlight = true;
-    const started = this.#clock();
-    const spec = {
-      address: target.address,
-      port: target.port,
-      path: target.path,
-      timeoutMs: target.timeoutMs,
-      userAgent: `pier-health-check/${this.#node}`,
-      ...(target.host === undefined ? {} : { host: target.host }),
-    };
-    void probe(spec, this.#dispatcher).then((result) => {
-      target.inFlight = false;
-      if (!this.#running || this.#targets.get(target.key) !== target) return;
-      const now = this.#clock();
-      try {
-        this.#record(target, result, now);
-      } catch (err) {
-        // A throwing callback must neither stop this target's probes nor crash the process.
-        this.#log.error({ err, target: target.key }, 'health callback failed');
-      }
-      if (target.owned && target.timer === undefined) {
-        const wait = jitteredInterval(target.intervalMs, this.#random) - (now - started);
-        this.#schedule(target, Math.max(0, wait));
-      }
-    });
-  }
-
-  #record(target: Target, result: ProbeResult, now: number): void {
+  #record(target: ProbeTargetSpec, result: ProbeResult, now: number): void {
     const results: ProbeEvent['results'] = [];
     for (const member of target.members) {
       const state = this.#backends.get(member.backendId);
@@ -747,7 +572,7 @@ export class HealthChecker {
     const now = this.#clock();
     let pipeline = this.#redis.pipeline();
     const sends: Promise<void>[] = [];
-    for (const target of this.#targets.values()) {
+    for (const target of this.#scheduler.targets()) {
       if (!target.owned) continue;
       for (const member of target.members) {
         const state = this.#backends.get(member.backendId);
