@@ -32,8 +32,8 @@ import {
   virtualHostKey,
 } from '@pier/shared';
 import { Redis, type RedisOptions } from 'ioredis';
+import { PublicationLoop } from '../../packages/controller/src/publication-loop.ts';
 import {
-  PublicationLoop,
   ROUTE_PUBLISHER_REDIS_OPTIONS,
   type RouteContent,
   RoutePublisher,

@@ -35,13 +35,10 @@ import { L2Publisher } from './l2-publisher.ts';
 import { LeaderElector } from './leader-elector.ts';
 import { KubeLeaseStore } from './lease-store.ts';
 import { Maintenance } from './maintenance.ts';
+import { PublicationLoop } from './publication-loop.ts';
 import type { HealthCheckPolicy } from './route-compiler.ts';
 import { RouteController } from './route-controller.ts';
-import {
-  PublicationLoop,
-  ROUTE_PUBLISHER_REDIS_OPTIONS,
-  RoutePublisher,
-} from './route-publisher.ts';
+import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './route-publisher.ts';
 import { WatchedCache } from './watched-cache.ts';
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {

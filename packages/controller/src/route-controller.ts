@@ -20,13 +20,13 @@ import type { ControllerMetrics } from './controller-metrics.ts';
 import { classifyIngress } from './ingress-class.ts';
 import type { KeySealer } from './key-sealer.ts';
 import type { KubeWriter } from './kube-writer.ts';
+import type { PublicationLoop } from './publication-loop.ts';
 import {
   type CompileProblem,
   compileRoutes,
   type HealthCheckPolicy,
   type PolicyStatus,
 } from './route-compiler.ts';
-import type { PublicationLoop } from './route-publisher.ts';
 
 export interface RouteControllerDeps {
   ingresses: ObjectSource<V1Ingress>;

@@ -11,9 +11,9 @@ import {
   isPierError,
   type RouteTable,
 } from '@pier/shared';
+import { PublicationLoop } from './publication-loop.ts';
 import {
   encodePublication,
-  PublicationLoop,
   type PublishResult,
   planPublication,
   type RedisRouteState,
