@@ -28,7 +28,6 @@ import {
 } from '@pier/shared';
 import { Redis } from 'ioredis';
 import {
-  FIRST_PROBES_PER_SECOND,
   HealthChecker,
   type HealthCheckerOptions,
   healthCheckerRedisOptions,
@@ -40,6 +39,7 @@ import {
   probeSucceeded,
 } from '../../packages/dataplane/src/http-prober.ts';
 import { ownerOf, probeKey } from '../../packages/dataplane/src/probe-ownership.ts';
+import { FIRST_PROBES_PER_SECOND } from '../../packages/dataplane/src/probe-scheduler.ts';
 import { testEnv } from '../lib/env.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
 

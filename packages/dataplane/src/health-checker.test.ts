@@ -6,15 +6,9 @@ import {
   type Endpoint,
   type HealthCheckSettings,
 } from '@pier/shared';
-import {
-  encodeHealthMessage,
-  HEALTH_HASH_MIN_TTL_MS,
-  type HealthMessage,
-  healthHashTtlMs,
-  jitteredInterval,
-  parseHealthMessage,
-  probeTargets,
-} from './health-checker.ts';
+import { HEALTH_HASH_MIN_TTL_MS, healthHashTtlMs } from './health-checker.ts';
+import { encodeHealthMessage, type HealthMessage, parseHealthMessage } from './health-messages.ts';
+import { jitteredInterval, probeTargets } from './probe-scheduler.ts';
 
 function endpoint(address: string, extra: Partial<Endpoint> = {}): Endpoint {
   return { address, port: 8080, ready: true, serving: true, terminating: false, ...extra };

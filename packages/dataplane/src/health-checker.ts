@@ -45,6 +45,12 @@ import {
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import {
+  encodeHealthMessage,
+  type HealthMessage,
+  healthMessage,
+  parseHealthMessage,
+} from './health-messages.ts';
+import {
   type HealthStatus,
   HealthTracker,
   parseHealthState,
@@ -61,23 +67,12 @@ import {
   probeTargets,
 } from './probe-scheduler.ts';
 
-export {
-  FIRST_PROBES_PER_SECOND,
-  jitteredInterval,
-  type ProbeMember,
-  type ProbeTargetSpec,
-  probeTargets,
-  SETTINGS_CHANGE_MS,
-} from './probe-scheduler.ts';
-
 /** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */
 export const STATE_REFRESH_MS = 10_000;
 /** Shortest lifetime of a health hash, ms; longer for long intervals ({@link healthHashTtlMs}). */
 export const HEALTH_HASH_MIN_TTL_MS = 600_000;
 /** Default time between full re-reads of the shared state, ms (missed messages). */
 export const RESYNC_INTERVAL_MS = 30_000;
-/** The longest ejection a message may announce: 8 × the 1 h maximum ejection time. */
-const MAX_EJECTION_MS = 8 * 3_600_000;
 /** How long start() waits for Redis before running on local state alone, ms. */
 const START_WAIT_MS = 3_000;
 /** Bound on a Redis call made while stopping, ms. */
@@ -88,56 +83,6 @@ const BATCH = 200;
 /** TTL set on a health hash at every write: ten minutes, or three intervals if longer. */
 export function healthHashTtlMs(intervalMs: number): number {
   return Math.max(HEALTH_HASH_MIN_TTL_MS, 3 * intervalMs);
-}
-
-/** A message on `healthChannel()` (JSON). */
-export type HealthMessage =
-  /** The owner changed an endpoint's status; the state is the hash field's new value. */
-  | { type: 'health'; backend: string; endpoint: string; state: SharedHealthState }
-  /** A node ejected an endpoint for `ms` more milliseconds. */
-  | { type: 'ejection'; backend: string; endpoint: string; ms: number; by: string }
-  /** A node joined or left: rescan the live nodes now. */
-  | { type: 'node'; node: string; event: 'join' | 'leave' };
-
-/** Encodes a {@link HealthMessage}. */
-export function encodeHealthMessage(message: HealthMessage): string {
-  return JSON.stringify(message);
-}
-
-/**
- * Parses a {@link HealthMessage}; undefined for anything else (bad JSON, unknown type, a
- * malformed state, an ejection that is not 1 ms to 8 h), so a stray publisher cannot poison
- * state.
- */
-export function parseHealthMessage(text: string): HealthMessage | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const m = raw as Record<string, unknown>;
-  if (m.type === 'node') {
-    if (!isName(m.node) || (m.event !== 'join' && m.event !== 'leave')) return undefined;
-    return { type: 'node', node: m.node, event: m.event };
-  }
-  if (!isName(m.backend) || !isName(m.endpoint)) return undefined;
-  if (m.type === 'health') {
-    const state = parseHealthState(JSON.stringify(m.state ?? null));
-    return state && { type: 'health', backend: m.backend, endpoint: m.endpoint, state };
-  }
-  if (m.type === 'ejection') {
-    const { ms, by } = m;
-    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms <= 0) return undefined;
-    if (ms > MAX_EJECTION_MS || !isName(by)) return undefined;
-    return { type: 'ejection', backend: m.backend, endpoint: m.endpoint, ms, by };
-  }
-  return undefined;
-}
-
-function isName(value: unknown): value is string {
-  return typeof value === 'string' && value !== '';
 }
 
 /** What one probe came to, for metrics ({@link HealthCheckerOptions.onProbe}). */
@@ -798,12 +743,6 @@ export class HealthChecker {
       this.#probes && this.#started && !this.#stopped && ownerOf(backendId, live) === this.#node
     );
   }
-}
-
-/** The `health` message for a serialized state, or undefined if it does not parse back. */
-function healthMessage(backend: string, endpoint: string, value: string): string | undefined {
-  const state = parseHealthState(value);
-  return state && encodeHealthMessage({ type: 'health', backend, endpoint, state });
 }
 
 /** Resolves when the connection is ready, or after {@link START_WAIT_MS} regardless. */
