@@ -34,6 +34,7 @@ import {
 } from '../../packages/controller/src/route-publisher.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis, type TestRedis } from '../lib/redis-server.ts';
+import { opensslCertificate } from '../lib/route-tables.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import {
@@ -234,27 +235,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
     });
 
     // nginx's certificate: ECDSA P-256 like Pier's generated default one.
-    const certFile = join(STATE, 'cert.pem');
-    const keyFile = join(STATE, 'key.pem');
-    await runTracked('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${HOST}`,
-      '-addext',
-      `subjectAltName=DNS:${HOST}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ]);
+    const { certFile, keyFile } = await opensslCertificate(STATE, 'nginx', HOST);
     const shim = await buildFreshSessionShim(STATE);
 
     const backendPort = await freePort();

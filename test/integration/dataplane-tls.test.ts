@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import {
 } from '../../packages/dataplane/src/default-certificate.ts';
 import { TlsStore } from '../../packages/dataplane/src/tls-store.ts';
 import { run } from '../lib/child-process.ts';
+import { opensslCertificate } from '../lib/route-tables.ts';
 
 const keyRing = new KeyRing({ current: 'test', keys: { test: randomBytes(32) } });
 let dir: string;
@@ -36,33 +37,10 @@ const servers: https.Server[] = [];
 let port: number;
 let otherAddressPort: number;
 
-/** Makes a self-signed P-256 certificate with openssl, as an operator would for a Secret. */
-async function opensslCertificate(name: string, subject: string, dns: string): Promise<void> {
-  const keyFile = join(dir, `${name}.key`);
-  const certFile = join(dir, `${name}.crt`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    subject,
-    '-addext',
-    `subjectAltName=DNS:${dns}`,
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
-  pairs[name] = {
-    certPem: await readFile(certFile, 'utf8'),
-    keyPem: await readFile(keyFile, 'utf8'),
-  };
+/** Makes a self-signed certificate with openssl and keeps it under `name`. */
+async function makeCertificate(name: string, subject: string, dns: string): Promise<void> {
+  const { certPem, keyPem } = await opensslCertificate(dir, name, dns, subject);
+  pairs[name] = { certPem, keyPem };
 }
 
 function pair(name: string): CertificatePair {
@@ -137,9 +115,9 @@ async function sClient(
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pier-dataplane-tls-'));
-  await opensslCertificate('a', '/CN=a.example.test', 'a.example.test');
-  await opensslCertificate('a-renewed', '/O=Renewed/CN=a.example.test', 'a.example.test');
-  await opensslCertificate('b', '/CN=*.b.example.test', '*.b.example.test');
+  await makeCertificate('a', '/CN=a.example.test', 'a.example.test');
+  await makeCertificate('a-renewed', '/O=Renewed/CN=a.example.test', 'a.example.test');
+  await makeCertificate('b', '/CN=*.b.example.test', '*.b.example.test');
   store = new TlsStore({ keyRing, defaultCertificate: await generateDefaultCertificate() });
   assert.deepEqual(
     applyTable([certificate('shop/a', 'a'), certificate('shop/b', 'b')], STANDARD_HOSTS),

@@ -1,6 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 
 /** A started process whose output goes to a log file. */
 export interface ManagedProcess {
@@ -111,4 +111,12 @@ export function unlessExited<T>(
   });
   exited.catch(() => undefined);
   return Promise.race([promise, exited]);
+}
+
+/** The JSON lines (pino records) written so far to `logFile`; none while it does not exist. */
+export function jsonLines<T = Record<string, unknown>>(logFile: string): T[] {
+  return (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as T);
 }

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ManagedProcess, startProcess, unlessExited, waitUntil } from './child-process.ts';
+import {
+  jsonLines,
+  type ManagedProcess,
+  startProcess,
+  unlessExited,
+  waitUntil,
+} from './child-process.ts';
 import { testEnv } from './env.ts';
 import { adminKubeConfig, serviceAccountKubeconfig } from './kube.ts';
 import { kubectl, REPO_ROOT } from './test-cluster.ts';
@@ -92,11 +98,7 @@ export async function startController(
     logFile,
     { cwd: REPO_ROOT },
   );
-  const logs = (): Array<Record<string, unknown>> =>
-    (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = (): Array<Record<string, unknown>> => jsonLines(logFile);
   const opsPort = await unlessExited(
     proc,
     `controller ${options.identity}`,

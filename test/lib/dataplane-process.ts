@@ -1,6 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ManagedProcess, startProcess, unlessExited, waitUntil } from './child-process.ts';
+import {
+  jsonLines,
+  type ManagedProcess,
+  startProcess,
+  unlessExited,
+  waitUntil,
+} from './child-process.ts';
 import { testKeyRingFile } from './controller-process.ts';
 import { testEnv } from './env.ts';
 import { freePort } from './redis-server.ts';
@@ -86,11 +92,7 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
     logFile,
     { cwd: REPO_ROOT },
   );
-  const logs = (): Array<Record<string, unknown>> =>
-    (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = (): Array<Record<string, unknown>> => jsonLines(logFile);
   const opsPort = await unlessExited(
     proc,
     `dataplane ${options.node}`,

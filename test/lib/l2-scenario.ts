@@ -8,12 +8,12 @@
  * Addresses: links 198.51.100.0/24, the VIP 203.0.113.10, the backend 192.0.2.1 on each edge's
  * loopback. No namespace has a route out.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeL2Announcements, l2AnnouncementsKey, parseL2Lease, vipLeaseKey } from '@pier/shared';
 import { Redis } from 'ioredis';
 import { ownerOf } from '../../packages/dataplane/src/probe-ownership.ts';
-import { type ManagedProcess, waitUntil } from './child-process.ts';
+import { jsonLines, type ManagedProcess, waitUntil } from './child-process.ts';
 import { type DataplaneProcess, startDataplane } from './dataplane-process.ts';
 import { createL2Lab, type L2Lab, type LabNamespace } from './l2-lab.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
@@ -215,11 +215,7 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
         );
         others.push(proc);
         return {
-          records: () =>
-            (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
-              .split('\n')
-              .filter((l) => l.startsWith('{'))
-              .map((l) => JSON.parse(l) as ClientRecord),
+          records: () => jsonLines<ClientRecord>(logFile),
           stop: () => proc.stop(2_000),
         };
       },

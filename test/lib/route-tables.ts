@@ -108,14 +108,16 @@ export interface PemPair {
 }
 
 /**
- * A self-signed P-256 certificate for `name` (subject CN and DNS SAN) made with openssl, as an
- * operator would for a Secret. Files go to `dir` under `file`.crt / `file`.key.
+ * A self-signed P-256 certificate for `name` (DNS SAN; subject `/CN=<name>` unless `subject` is
+ * given) made with openssl, as an operator would for a Secret. Files go to `dir` under
+ * `file`.crt / `file`.key.
  */
 export async function opensslCertificate(
   dir: string,
   file: string,
   name: string,
-): Promise<PemPair> {
+  subject = `/CN=${name}`,
+): Promise<PemPair & { certFile: string; keyFile: string }> {
   const keyFile = join(dir, `${file}.key`);
   const certFile = join(dir, `${file}.crt`);
   await run('openssl', [
@@ -129,7 +131,7 @@ export async function opensslCertificate(
     '-days',
     '2',
     '-subj',
-    `/CN=${name}`,
+    subject,
     '-addext',
     `subjectAltName=DNS:${name}`,
     '-keyout',
@@ -137,7 +139,12 @@ export async function opensslCertificate(
     '-out',
     certFile,
   ]);
-  return { certPem: await readFile(certFile, 'utf8'), keyPem: await readFile(keyFile, 'utf8') };
+  return {
+    certPem: await readFile(certFile, 'utf8'),
+    keyPem: await readFile(keyFile, 'utf8'),
+    certFile,
+    keyFile,
+  };
 }
 
 /**

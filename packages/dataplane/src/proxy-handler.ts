@@ -72,6 +72,40 @@ export interface ProxyEvent {
   attempts: number;
 }
 
+/** What an exchange (request or upgrade) knows when it ends, for {@link proxyEvent}. */
+export interface ExchangeFacts {
+  host: string;
+  virtualHost: string | undefined;
+  backend: Backend | undefined;
+  choice: EndpointChoice | undefined;
+  /** `performance.now()` at the start of the request, and when the upstream's headers came (0: never). */
+  started: number;
+  headersAt: number;
+  attempts: number;
+}
+
+/** The {@link ProxyEvent} of a finished exchange. */
+export function proxyEvent(
+  facts: ExchangeFacts,
+  kind: ProxyEventKind,
+  status: number,
+  code: ProxyErrorCode | undefined,
+): ProxyEvent {
+  const event: ProxyEvent = {
+    host: facts.host,
+    status,
+    durationMs: performance.now() - facts.started,
+    kind,
+    attempts: facts.attempts,
+  };
+  if (facts.virtualHost !== undefined) event.virtualHost = facts.virtualHost;
+  if (facts.backend !== undefined) event.backend = facts.backend.id;
+  if (facts.choice !== undefined) event.endpoint = facts.choice.id;
+  if (code !== undefined) event.code = code;
+  if (facts.headersAt !== 0) event.headersMs = facts.headersAt - facts.started;
+  return event;
+}
+
 /** Proxy behaviour, validated once by {@link assertProxyOptions}. */
 export interface ProxyOptions {
   /** The scheme clients use on this listener (X-Forwarded-Proto). */
@@ -580,19 +614,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {
-    const event: ProxyEvent = {
+    const facts = {
       host: this.#host,
-      status,
-      durationMs: performance.now() - this.#started,
-      kind,
+      virtualHost: this.#virtualHost,
+      backend: this.#backend,
+      choice: this.#choice,
+      started: this.#started,
+      headersAt: this.#headersAt,
       attempts: this.#attempts,
     };
-    if (this.#virtualHost !== undefined) event.virtualHost = this.#virtualHost;
-    if (this.#backend !== undefined) event.backend = this.#backend.id;
-    if (this.#choice !== undefined) event.endpoint = this.#choice.id;
-    if (code !== undefined) event.code = code;
-    if (this.#headersAt !== 0) event.headersMs = this.#headersAt - this.#started;
-    this.#deps.observe(event);
+    this.#deps.observe(proxyEvent(facts, kind, status, code));
   }
 
   #debug(err: Error, msg: string): void {

@@ -17,8 +17,8 @@ import {
   eventKind,
   type Outcome,
   type ProxyDeps,
-  type ProxyEvent,
   type ProxyEventKind,
+  proxyEvent,
   replaceHost,
   requestTarget,
   statusOutcome,
@@ -274,19 +274,16 @@ class UpgradeTunnel {
   }
 
   #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {
-    const event: ProxyEvent = {
+    const facts = {
       host: this.#host,
-      status,
-      durationMs: performance.now() - this.#started,
-      kind,
+      virtualHost: this.#virtualHost,
+      backend: this.#backend,
+      choice: this.#choice,
+      started: this.#started,
+      headersAt: this.#headersAt,
       attempts: this.#attempts,
     };
-    if (this.#virtualHost !== undefined) event.virtualHost = this.#virtualHost;
-    if (this.#backend !== undefined) event.backend = this.#backend.id;
-    if (this.#choice !== undefined) event.endpoint = this.#choice.id;
-    if (code !== undefined) event.code = code;
-    if (this.#headersAt !== 0) event.headersMs = this.#headersAt - this.#started;
-    this.#deps.observe(event);
+    this.#deps.observe(proxyEvent(facts, kind, status, code));
   }
 }
 
