@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import {
   ROUTE_PUBLISHER_REDIS_OPTIONS,
   RoutePublisher,
-} from '../../packages/controller/src/route-publisher.ts';
+} from '../../packages/controller/src/routes/route-publisher.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis } from '../lib/redis-server.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';

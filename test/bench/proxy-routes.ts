@@ -10,7 +10,7 @@ import {
   type VirtualHost,
   virtualHostKey,
 } from '@pier/shared';
-import type { RouteContent } from '../../packages/controller/src/route-publisher.ts';
+import type { RouteContent } from '../../packages/controller/src/routes/route-publisher.ts';
 
 /** The host every proxy is asked for. */
 export const BENCH_HOST = 'bench.example.test';

@@ -31,15 +31,15 @@ import {
   HealthChecker,
   type HealthCheckerOptions,
   healthCheckerRedisOptions,
-} from '../../packages/dataplane/src/health-checker.ts';
-import { parseHealthState } from '../../packages/dataplane/src/health-state.ts';
+} from '../../packages/dataplane/src/health/health-checker.ts';
+import { parseHealthState } from '../../packages/dataplane/src/health/health-state.ts';
 import {
   createProbeAgent,
   probe,
   probeSucceeded,
-} from '../../packages/dataplane/src/http-prober.ts';
-import { ownerOf, probeKey } from '../../packages/dataplane/src/probe-ownership.ts';
-import { FIRST_PROBES_PER_SECOND } from '../../packages/dataplane/src/probe-scheduler.ts';
+} from '../../packages/dataplane/src/health/http-prober.ts';
+import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
+import { FIRST_PROBES_PER_SECOND } from '../../packages/dataplane/src/health/probe-scheduler.ts';
 import { testEnv } from '../lib/env.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
 

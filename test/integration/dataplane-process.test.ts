@@ -20,7 +20,7 @@ import { after, test } from 'node:test';
 import tls from 'node:tls';
 import { endpointField } from '@pier/shared';
 import { Agent, type Dispatcher, request } from 'undici';
-import { ownerOf, probeKey } from '../../packages/dataplane/src/probe-ownership.ts';
+import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
 import { run } from '../lib/child-process.ts';
 import {
   type DataplaneOptions,

@@ -31,16 +31,16 @@ import { Agent, Client, request } from 'undici';
 import {
   type RunningListener,
   startHttpListener,
-} from '../../packages/dataplane/src/http-listeners.ts';
+} from '../../packages/dataplane/src/proxy/http-listeners.ts';
 import {
   createProxyHandler,
   type EndpointChoice,
   type Outcome,
   type ProxyDeps,
   type ProxyEvent,
-} from '../../packages/dataplane/src/proxy-handler.ts';
-import { createUpgradeHandler } from '../../packages/dataplane/src/upgrade-handler.ts';
-import { UpstreamDispatchers } from '../../packages/dataplane/src/upstream-dispatchers.ts';
+} from '../../packages/dataplane/src/proxy/proxy-handler.ts';
+import { createUpgradeHandler } from '../../packages/dataplane/src/proxy/upgrade-handler.ts';
+import { UpstreamDispatchers } from '../../packages/dataplane/src/proxy/upstream-dispatchers.ts';
 import { type EchoPod, type EchoReply, startEchoPod } from '../lib/echo-pod.ts';
 
 const MiB = 1024 * 1024;

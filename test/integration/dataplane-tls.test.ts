@@ -24,8 +24,8 @@ import {
 import {
   type CertificatePair,
   generateDefaultCertificate,
-} from '../../packages/dataplane/src/default-certificate.ts';
-import { TlsStore } from '../../packages/dataplane/src/tls-store.ts';
+} from '../../packages/dataplane/src/tls/default-certificate.ts';
+import { TlsStore } from '../../packages/dataplane/src/tls/tls-store.ts';
 import { run } from '../lib/child-process.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { IpCommandAnnouncer } from '../../packages/dataplane/src/l2-announcer.ts';
+import { IpCommandAnnouncer } from '../../packages/dataplane/src/l2/l2-announcer.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { testEnv } from '../lib/env.ts';
 import { createL2Lab, type L2Lab, type LabNamespace } from '../lib/l2-lab.ts';

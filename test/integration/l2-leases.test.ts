@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { vipEpochKey, vipLeaseKey } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { L2LeaseStore } from '../../packages/dataplane/src/l2-lease-store.ts';
+import { L2LeaseStore } from '../../packages/dataplane/src/l2/l2-lease-store.ts';
 import { testEnv } from '../lib/env.ts';
 
 const redis = new Redis(testEnv().redisUrl);

@@ -32,12 +32,12 @@ import {
   virtualHostKey,
 } from '@pier/shared';
 import { Redis, type RedisOptions } from 'ioredis';
-import { PublicationLoop } from '../../packages/controller/src/publication-loop.ts';
+import { PublicationLoop } from '../../packages/controller/src/routes/publication-loop.ts';
 import {
   ROUTE_PUBLISHER_REDIS_OPTIONS,
   type RouteContent,
   RoutePublisher,
-} from '../../packages/controller/src/route-publisher.ts';
+} from '../../packages/controller/src/routes/route-publisher.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { testEnv } from '../lib/env.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';

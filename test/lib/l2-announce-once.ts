@@ -4,7 +4,7 @@
  * <address> <interface>` adds the address to the interface and sends one round of
  * announcements, in whatever network namespace it is started in.
  */
-import { IpCommandAnnouncer } from '../../packages/dataplane/src/l2-announcer.ts';
+import { IpCommandAnnouncer } from '../../packages/dataplane/src/l2/l2-announcer.ts';
 
 const [address = '', iface = ''] = process.argv.slice(2);
 const announcer = new IpCommandAnnouncer();

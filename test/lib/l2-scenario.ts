@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeL2Announcements, l2AnnouncementsKey, parseL2Lease, vipLeaseKey } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { ownerOf } from '../../packages/dataplane/src/probe-ownership.ts';
+import { ownerOf } from '../../packages/dataplane/src/health/probe-ownership.ts';
 import { jsonLines, type ManagedProcess, waitUntil } from './child-process.ts';
 import { type DataplaneProcess, startDataplane } from './dataplane-process.ts';
 import { createL2Lab, type L2Lab, type LabNamespace } from './l2-lab.ts';

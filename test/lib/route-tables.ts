@@ -24,7 +24,7 @@ import {
   ROUTE_PUBLISHER_REDIS_OPTIONS,
   type RouteContent,
   RoutePublisher,
-} from '../../packages/controller/src/route-publisher.ts';
+} from '../../packages/controller/src/routes/route-publisher.ts';
 import { run } from './child-process.ts';
 import { testKeyRingFile } from './controller-process.ts';
 

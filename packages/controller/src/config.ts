@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { FlagReader, type FlagSpec, flagUsage, LOG_LEVELS, type LogLevel } from '@pier/shared';
-import { leaseTimingProblem } from './leader-elector.ts';
+import { leaseTimingProblem } from './kube/leader-elector.ts';
 
 export { parseListen } from '@pier/shared';
 

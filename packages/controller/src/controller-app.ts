@@ -24,22 +24,27 @@ import {
   startOpsServer,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { AddressController } from './address-controller.ts';
+import { AddressController } from './addresses/address-controller.ts';
+import {
+  type IPAddressPool,
+  PIER_GROUP,
+  PIER_VERSION,
+  POOL_PLURAL,
+} from './addresses/ip-address-pool.ts';
 import type { ControllerConfig } from './config.ts';
 import { type ControllerMetrics, createControllerMetrics } from './controller-metrics.ts';
-import { type IPAddressPool, PIER_GROUP, PIER_VERSION, POOL_PLURAL } from './ip-address-pool.ts';
-import { KeySealer } from './key-sealer.ts';
-import { ClientKubeWriter, POLICY_PLURAL } from './kube-writer.ts';
-import { compileL2Announcements } from './l2-plan.ts';
-import { L2Publisher } from './l2-publisher.ts';
-import { LeaderElector } from './leader-elector.ts';
-import { KubeLeaseStore } from './lease-store.ts';
+import { ClientKubeWriter, POLICY_PLURAL } from './kube/kube-writer.ts';
+import { LeaderElector } from './kube/leader-elector.ts';
+import { KubeLeaseStore } from './kube/lease-store.ts';
+import { WatchedCache } from './kube/watched-cache.ts';
+import { compileL2Announcements } from './l2/l2-plan.ts';
+import { L2Publisher } from './l2/l2-publisher.ts';
 import { Maintenance } from './maintenance.ts';
-import { PublicationLoop } from './publication-loop.ts';
-import type { HealthCheckPolicy } from './route-compiler.ts';
-import { RouteController } from './route-controller.ts';
-import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './route-publisher.ts';
-import { WatchedCache } from './watched-cache.ts';
+import { KeySealer } from './routes/key-sealer.ts';
+import { PublicationLoop } from './routes/publication-loop.ts';
+import type { HealthCheckPolicy } from './routes/route-compiler.ts';
+import { RouteController } from './routes/route-controller.ts';
+import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './routes/route-publisher.ts';
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();

@@ -13,7 +13,7 @@
 import type { Certificate, PierLogger } from '@pier/shared';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { ControllerMetrics } from './controller-metrics.ts';
-import type { KubeWriter } from './kube-writer.ts';
+import type { KubeWriter } from './kube/kube-writer.ts';
 
 /** Expiring within this many days is worth a warning. */
 export const CERT_WARNING_DAYS = 14;

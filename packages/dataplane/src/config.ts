@@ -5,7 +5,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { FlagReader, type FlagSpecs, flagUsage, LOG_LEVELS, type LogLevel } from '@pier/shared';
-import { assertL2Timing, type L2Timing } from './l2-timing.ts';
+import { assertL2Timing, type L2Timing } from './l2/l2-timing.ts';
 
 export interface DataplaneConfig {
   /** This edge node's name: probe ownership, heartbeats, L2 leases. */

@@ -17,7 +17,6 @@ import {
   routeLogReaderRedisOptions,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { BackendBalancer } from './backend-balancer.ts';
 import type { DataplaneConfig } from './config.ts';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
 import type {
@@ -27,11 +26,15 @@ import type {
   RouteSource,
   RouteSourceHandlers,
 } from './dataplane-parts.ts';
-import { generateDefaultCertificate, loadCertificateFiles } from './default-certificate.ts';
-import { HealthChecker, healthCheckerRedisOptions } from './health-checker.ts';
-import { type RunningListener, startHttpListener, startHttpsListener } from './http-listeners.ts';
-import { IpCommandAnnouncer } from './l2-announcer.ts';
-import { L2Speaker } from './l2-speaker.ts';
+import { HealthChecker, healthCheckerRedisOptions } from './health/health-checker.ts';
+import { IpCommandAnnouncer } from './l2/l2-announcer.ts';
+import { L2Speaker } from './l2/l2-speaker.ts';
+import { BackendBalancer } from './proxy/backend-balancer.ts';
+import {
+  type RunningListener,
+  startHttpListener,
+  startHttpsListener,
+} from './proxy/http-listeners.ts';
 import {
   assertProxyOptions,
   createProxyHandler,
@@ -39,11 +42,12 @@ import {
   type EndpointChoice,
   type ProxyDeps,
   type ProxyEvent,
-} from './proxy-handler.ts';
-import { RouteSync } from './route-sync.ts';
-import { TlsStore } from './tls-store.ts';
-import { createUpgradeHandler } from './upgrade-handler.ts';
-import { UpstreamDispatchers } from './upstream-dispatchers.ts';
+} from './proxy/proxy-handler.ts';
+import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
+import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
+import { RouteSync } from './sync/route-sync.ts';
+import { generateDefaultCertificate, loadCertificateFiles } from './tls/default-certificate.ts';
+import { TlsStore } from './tls/tls-store.ts';
 
 export interface WorkerRole {
   index: number;

@@ -5,7 +5,7 @@
  */
 import { createRegistry } from '@pier/shared';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { RequestMetrics } from './request-metrics.ts';
+import { RequestMetrics } from './proxy/request-metrics.ts';
 
 export interface DataplaneMetrics {
   readonly registry: Registry;

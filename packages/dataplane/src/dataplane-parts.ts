@@ -4,7 +4,7 @@
  * default; standalone mode (`pier standalone`) hands in-memory ones to the same `DataplaneApp`.
  */
 import type { KeyRing, Problem, RouteTable } from '@pier/shared';
-import type { HealthStatus } from './health-state.ts';
+import type { HealthStatus } from './health/health-state.ts';
 
 /** A source of route tables: calls `onTable` with each new table, from `start` until `stop`. */
 export interface RouteSource {

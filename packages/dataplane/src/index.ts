@@ -3,5 +3,5 @@ export * from './config.ts';
 export * from './dataplane-app.ts';
 export * from './dataplane-metrics.ts';
 export * from './dataplane-parts.ts';
-export { type CertificatePair, generateDefaultCertificate } from './default-certificate.ts';
-export * from './local-health-checker.ts';
+export * from './health/local-health-checker.ts';
+export { type CertificatePair, generateDefaultCertificate } from './tls/default-certificate.ts';

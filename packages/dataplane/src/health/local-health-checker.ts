@@ -13,7 +13,7 @@ import {
   type RouteTable,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
-import type { DataplaneHealth, HealthEvents } from './dataplane-parts.ts';
+import type { DataplaneHealth, HealthEvents } from '../dataplane-parts.ts';
 import { HealthTracker } from './health-state.ts';
 import { probeSucceeded } from './http-prober.ts';
 import { PassiveEjector } from './passive-ejector.ts';

@@ -19,8 +19,8 @@ import {
   PIER_GROUP,
   PIER_VERSION,
   POOL_PLURAL,
-} from './ip-address-pool.ts';
-import type { HealthCheckPolicy } from './route-compiler.ts';
+} from '../addresses/ip-address-pool.ts';
+import type { HealthCheckPolicy } from '../routes/route-compiler.ts';
 
 export const POLICY_PLURAL = 'healthcheckpolicies';
 

@@ -12,9 +12,11 @@
  */
 import type { V1Ingress, V1IngressClass } from '@kubernetes/client-node';
 import type { PierLogger } from '@pier/shared';
-import type { ControllerMetrics } from './controller-metrics.ts';
-import { parseAddressAnnotations } from './ingress-annotations.ts';
-import { classifyIngress } from './ingress-class.ts';
+import type { ControllerMetrics } from '../controller-metrics.ts';
+import { parseAddressAnnotations } from '../ingress/ingress-annotations.ts';
+import { classifyIngress } from '../ingress/ingress-class.ts';
+import { ingressSubject, type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
+import { DONE, type ReconcileResult, WorkQueue } from '../kube/work-queue.ts';
 import {
   type IPAddressPool,
   type IPAddressPoolStatus,
@@ -25,8 +27,6 @@ import {
   toPoolSpec,
 } from './ip-address-pool.ts';
 import { DEFAULT_SHARING_KEY, IpAllocator, type RestoreEntry } from './ip-allocator.ts';
-import { ingressSubject, type KubeWriter, poolSubject } from './kube-writer.ts';
-import { DONE, type ReconcileResult, WorkQueue } from './work-queue.ts';
 
 /** Event reasons on Ingresses and pools. Stable: documented in docs/addresses.md. */
 export const REASON_ADDRESS_ASSIGNED = 'AddressAssigned';

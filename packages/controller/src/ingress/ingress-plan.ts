@@ -6,7 +6,7 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { BalancingSettings, PathType } from '@pier/shared';
 import { PATH_TYPES, validateIngressHost, validateIngressPath } from '@pier/shared';
-import type { BackendResolver, ServiceBackend } from './backend-resolver.ts';
+import type { BackendResolver, ServiceBackend } from '../routes/backend-resolver.ts';
 import { parseBalancingAnnotations } from './balancing-annotations.ts';
 
 /** Event reason for a rule, path or TLS entry Pier cannot use as written. */

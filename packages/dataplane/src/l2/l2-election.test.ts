@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ownerOf } from '../health/probe-ownership.ts';
 import {
   type HeldAddress,
   type L2Candidate,
@@ -7,7 +8,6 @@ import {
   type L2Step,
   type ObservedLease,
 } from './l2-election.ts';
-import { ownerOf } from './probe-ownership.ts';
 
 const NODES = ['edge-1', 'edge-2'];
 const OPTIONS = { graceMs: 150, handOffAfterMs: 3_000, handOffHoldMs: 60_000 };

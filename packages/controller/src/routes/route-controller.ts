@@ -15,11 +15,11 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared';
-import type { ObjectSource } from './address-controller.ts';
-import type { ControllerMetrics } from './controller-metrics.ts';
-import { classifyIngress } from './ingress-class.ts';
+import type { ObjectSource } from '../addresses/address-controller.ts';
+import type { ControllerMetrics } from '../controller-metrics.ts';
+import { classifyIngress } from '../ingress/ingress-class.ts';
+import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { KeySealer } from './key-sealer.ts';
-import type { KubeWriter } from './kube-writer.ts';
 import type { PublicationLoop } from './publication-loop.ts';
 import {
   type CompileProblem,

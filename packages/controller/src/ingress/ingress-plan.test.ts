@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendResolver } from './backend-resolver.ts';
+import { BackendResolver } from '../routes/backend-resolver.ts';
+import { backend, ingress, path, rule, service } from '../routes/route-fixtures.test.ts';
 import { type IngressPlan, planIngress } from './ingress-plan.ts';
-import { backend, ingress, path, rule, service } from './route-fixtures.test.ts';
 
 const resolver = new BackendResolver([service('web'), service('api')], []);
 

@@ -10,7 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Endpoint, ObjectRef } from '@pier/shared';
 import { backendId, canonicalIp } from '@pier/shared';
-import { compareStrings } from './object-age.ts';
+import { compareStrings } from '../kube/object-age.ts';
 
 /** The label that ties an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { IPAddressPool } from './ip-address-pool.ts';
+import type { IPAddressPool } from '../addresses/ip-address-pool.ts';
 import {
   compileL2Announcements,
   holdersByPool,

@@ -3,7 +3,7 @@
  */
 import { isIP } from 'node:net';
 import type { V1Ingress } from '@kubernetes/client-node';
-import { DEFAULT_SHARING_KEY } from './ip-allocator.ts';
+import { DEFAULT_SHARING_KEY } from '../addresses/ip-allocator.ts';
 
 export const ADDRESS_POOL_ANNOTATION = 'pier.dev/address-pool';
 export const LOAD_BALANCER_IPS_ANNOTATION = 'pier.dev/load-balancer-ips';

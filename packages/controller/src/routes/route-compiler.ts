@@ -34,19 +34,19 @@ import type {
   VirtualHost,
 } from '@pier/shared';
 import { canonicalIp, pathElements, virtualHostKey } from '@pier/shared';
+import { describeBalancing, sameBalancing } from '../ingress/balancing-annotations.ts';
+import { type IngressPlan, planIngress } from '../ingress/ingress-plan.ts';
+import { compareByAge, compareStrings } from '../kube/object-age.ts';
 import { BackendResolver, type ServiceBackend } from './backend-resolver.ts';
-import { describeBalancing, sameBalancing } from './balancing-annotations.ts';
 import {
   type HealthCheckPolicy,
   type PolicyStatus,
   resolveHealthPolicies,
 } from './health-policy-resolver.ts';
-import { type IngressPlan, planIngress } from './ingress-plan.ts';
-import { compareByAge, compareStrings } from './object-age.ts';
 import { type CheckedCertificate, TlsResolver } from './tls-resolver.ts';
 
+export { REASON_INVALID_ANNOTATION, REASON_INVALID_RULE } from '../ingress/ingress-plan.ts';
 export type { HealthCheckPolicy, PolicyStatus } from './health-policy-resolver.ts';
-export { REASON_INVALID_ANNOTATION, REASON_INVALID_RULE } from './ingress-plan.ts';
 
 /** Event reasons on Ingresses beyond those of ingress-plan.ts. Stable: documented for users. */
 export const REASON_ROUTE_CONFLICT = 'RouteConflict';

@@ -9,7 +9,7 @@ import {
   type L2Announcements,
   type L2Lease,
 } from '@pier/shared';
-import type { IPAddressPool } from './ip-address-pool.ts';
+import type { IPAddressPool } from '../addresses/ip-address-pool.ts';
 
 /** A Node as far as L2 eligibility goes. */
 export interface NodeLabels {

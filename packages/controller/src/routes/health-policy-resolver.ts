@@ -5,7 +5,7 @@
 import type { V1Condition, V1ObjectMeta } from '@kubernetes/client-node';
 import type { HealthCheckSettings } from '@pier/shared';
 import { checkHealthCheckSettings, parseDuration, parseStatusRanges } from '@pier/shared';
-import { compareByAge, compareStrings } from './object-age.ts';
+import { compareByAge, compareStrings } from '../kube/object-age.ts';
 
 /** A HealthCheckPolicy as read from the API (or a manifest in standalone mode). */
 export interface HealthCheckPolicy {
