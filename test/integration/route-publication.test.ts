@@ -23,6 +23,7 @@ import {
   KeyRing,
   RouteLogReader,
   type RouteTable,
+  routeEntriesOf,
   routeLogReaderRedisOptions,
   routesLogKey,
   routesRevisionKey,
@@ -378,7 +379,7 @@ test('publication is atomic: no reader sees half a change', async () => {
 
   for (let i = 1; i <= 200; i++) {
     const c = contentFor(i);
-    loop.update(c);
+    loop.update(routeEntriesOf(c));
     published.set(await loop.flush(), c);
   }
   done = true;
@@ -424,7 +425,7 @@ test('through a Redis restart nothing is lost and the reader converges', async (
   let last: RouteContent = contentFor(0);
   const update = (): void => {
     last = contentFor(++i);
-    loop.update(last);
+    loop.update(routeEntriesOf(last));
   };
   for (let n = 0; n < 10; n++) {
     update();

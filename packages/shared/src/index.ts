@@ -15,6 +15,7 @@ export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './redis-reconnect.ts';
 export * from './route-codec.ts';
+export * from './route-entries.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';

@@ -4,8 +4,8 @@
  * the content is in Redis.
  */
 import type { EventEmitter } from 'node:events';
-import type { PierLogger } from '@pier/shared';
-import type { PublishResult, RouteContent, RoutePublisher } from './route-publisher.ts';
+import { type ChangedKeys, type PierLogger, ROUTE_SECTIONS, type RouteEntries } from '@pier/shared';
+import type { PublishResult, RoutePublisher } from './route-publisher.ts';
 
 /** Options of {@link PublicationLoop}. */
 export interface PublicationLoopOptions {
@@ -45,7 +45,9 @@ export class PublicationLoop {
   readonly #initialDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #onError: PublicationLoopOptions['onError'];
-  #content: RouteContent | undefined;
+  #content: RouteEntries | undefined;
+  /** Keys changed since the content last known to be in Redis; 'all' when that is unknown. */
+  #changed: MutableChangedKeys | 'all' = 'all';
   /** Bumped by every update(); the content is that of the newest generation. */
   #generation = 0;
   /** Newest generation known to be in Redis. */
@@ -59,7 +61,8 @@ export class PublicationLoop {
   #waiters: FlushWaiter[] = [];
   readonly #onReady = (): void => {
     if (this.#stopped || this.#generation === 0) return;
-    // Redis may have come back empty: the latest content must be confirmed again.
+    // Redis may have come back empty: the latest content must be confirmed again, in full.
+    this.#changed = 'all';
     this.#done = Math.min(this.#done, this.#generation - 1);
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -89,10 +92,15 @@ export class PublicationLoop {
     return this.#done < this.#generation;
   }
 
-  /** Makes `content` the content to publish, replacing any not yet published. */
-  update(content: RouteContent): void {
+  /**
+   * Makes `content` the content to publish, replacing any not yet published. `changed` lists
+   * the keys that may differ from the content of the previous update ('all', or omitted, when
+   * unknown); the keys of updates not yet published are kept together.
+   */
+  update(content: RouteEntries, changed: ChangedKeys | 'all' = 'all'): void {
     if (this.#stopped) return;
     this.#content = content;
+    this.#addChanged(changed);
     this.#generation++;
     this.#kick();
   }
@@ -119,7 +127,7 @@ export class PublicationLoop {
   async repairDrift(): Promise<boolean> {
     const content = this.#content;
     if (this.#stopped || content === undefined || this.pending) return false;
-    const result = await this.#publisher.publish(content, { verify: true });
+    const result = await this.#publisher.publish(content, 'all', { verify: true });
     this.#revision = result.revision;
     return result.published;
   }
@@ -137,6 +145,18 @@ export class PublicationLoop {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(stoppedError());
   }
 
+  #addChanged(changed: ChangedKeys | 'all'): void {
+    if (this.#changed === 'all') return;
+    if (changed === 'all') {
+      this.#changed = 'all';
+      return;
+    }
+    for (const section of ROUTE_SECTIONS) {
+      const into = this.#changed[section];
+      for (const key of changed[section]) into.add(key);
+    }
+  }
+
   #kick(): void {
     if (this.#stopped || this.#active || this.#timer !== undefined) return;
     if (this.#done >= this.#generation) return;
@@ -148,11 +168,15 @@ export class PublicationLoop {
     try {
       while (!this.#stopped && this.#done < this.#generation) {
         const generation = this.#generation;
-        const content = this.#content as RouteContent;
+        const content = this.#content as RouteEntries;
+        const changed = this.#changed;
+        this.#changed = emptyChanged();
         try {
-          const result = await this.#publisher.publish(content);
+          const result = await this.#publisher.publish(content, changed);
           this.#succeeded(generation, result);
         } catch (err) {
+          // Not written (or not known to be): those keys are still to publish.
+          this.#addChanged(changed);
           this.#failed(err);
           return;
         }
@@ -195,6 +219,12 @@ export class PublicationLoop {
       this.#kick();
     }, delayMs);
   }
+}
+
+type MutableChangedKeys = { [S in keyof ChangedKeys]: Set<string> };
+
+function emptyChanged(): MutableChangedKeys {
+  return { virtualHosts: new Set(), backends: new Set(), certificates: new Set() };
 }
 
 function stoppedError(): Error {

@@ -14,7 +14,12 @@ import type {
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
-import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared';
+import {
+  type Certificate,
+  type HealthCheckSettings,
+  type PierLogger,
+  routeEntriesOf,
+} from '@pier/shared';
 import type { ObjectSource } from '../addresses/address-controller.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import { classifyIngress } from '../ingress/ingress-class.ts';
@@ -185,7 +190,7 @@ export class RouteController {
       for (const w of waiting) w();
       return;
     }
-    loop.update(out.table);
+    loop.update(routeEntriesOf(out.table));
     try {
       const revision = await loop.flush();
       this.#lastServed = new Set(out.servedIngresses);

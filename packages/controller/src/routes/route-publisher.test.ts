@@ -9,7 +9,9 @@ import {
   DEFAULT_HEALTH_CHECK,
   emptyRouteTable,
   isPierError,
+  type RouteEntries,
   type RouteTable,
+  routeEntriesOf,
 } from '@pier/shared';
 import { PublicationLoop } from './publication-loop.ts';
 import {
@@ -38,6 +40,10 @@ function content(...services: string[]): RouteContent {
     };
   }
   return { virtualHosts: {}, backends, certificates: {} };
+}
+
+function entries(...services: string[]): RouteEntries {
+  return routeEntriesOf(content(...services));
 }
 
 function at(revision: number, c: RouteContent): RouteTable {
@@ -139,9 +145,9 @@ test('a table carrying a plaintext private key is never encoded for Redis', () =
 
 /** A publisher whose calls the test settles one by one. */
 class FakePublisher {
-  calls: Array<{ content: RouteContent; settle: (outcome: PublishResult | Error) => void }> = [];
+  calls: Array<{ content: RouteEntries; settle: (outcome: PublishResult | Error) => void }> = [];
   #revision = 0;
-  publish(c: RouteContent): Promise<PublishResult> {
+  publish(c: RouteEntries): Promise<PublishResult> {
     return new Promise((resolve, reject) => {
       this.calls.push({
         content: c,
@@ -166,7 +172,7 @@ const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
 test('loop: updates during a publication coalesce into one publication of the newest', async () => {
   const publisher = new FakePublisher();
   const loop = new PublicationLoop({ publisher, logger });
-  const [a, b, c, d] = [content('a'), content('b'), content('c'), content('d')];
+  const [a, b, c, d] = [entries('a'), entries('b'), entries('c'), entries('d')];
   loop.update(a);
   const flushA = loop.flush();
   loop.update(b);
@@ -196,15 +202,15 @@ test('loop: failures are retried with back-off, and only the newest content is p
     maxDelayMs: 20,
     onError: (_err, failures) => errors.push(failures),
   });
-  loop.update(content('old'));
+  loop.update(entries('old'));
   const flushed = loop.flush();
   publisher.fail(0);
   await tick();
-  loop.update(content('new')); // arrives during the back-off: no extra attempt before it ends
+  loop.update(entries('new')); // arrives during the back-off: no extra attempt before it ends
   assert.equal(publisher.calls.length, 1);
   await tick(30);
   assert.equal(publisher.calls.length, 2);
-  assert.deepEqual(Object.keys(publisher.calls[1]?.content.backends ?? {}), ['shop/new:80']);
+  assert.deepEqual([...(publisher.calls[1]?.content.backends.keys() ?? [])], ['shop/new:80']);
   publisher.fail(1);
   await tick(50);
   publisher.succeed(2);
@@ -223,7 +229,7 @@ test('loop: a reconnect republishes at once instead of waiting for the back-off'
     initialDelayMs: 60_000,
     maxDelayMs: 60_000,
   });
-  loop.update(content('web'));
+  loop.update(entries('web'));
   publisher.fail(0);
   await tick();
   redis.emit('ready');
@@ -247,13 +253,13 @@ test('loop: stop rejects waiting flushes and ignores later updates', async () =>
     initialDelayMs: 60_000,
     maxDelayMs: 60_000,
   });
-  loop.update(content('web'));
+  loop.update(entries('web'));
   const flushed = loop.flush();
   publisher.fail(0);
   await tick();
   await loop.stop();
   await assert.rejects(flushed, /stopped/);
-  loop.update(content('api'));
+  loop.update(entries('api'));
   assert.equal(publisher.calls.length, 1);
   await assert.rejects(loop.flush(), /stopped/);
 });

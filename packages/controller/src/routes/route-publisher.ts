@@ -8,6 +8,7 @@
  * `PublicationLoop` (publication-loop.ts) publishes in the background through outages.
  */
 import {
+  type ChangedKeys,
   diffRouteTables,
   emptyRouteTable,
   encodeRoutePatch,
@@ -17,12 +18,14 @@ import {
   parseRouteSnapshot,
   ROUTES_LOG_FIELDS,
   ROUTES_LOG_MAX_LENGTH,
+  type RouteEntries,
   type RoutePatch,
   type RouteTable,
   redisReconnectDelay,
   routesLogKey,
   routesRevisionKey,
   routesSnapshotKey,
+  routeTableOf,
   tableChecksum,
 } from '@pier/shared';
 import type { Redis, RedisOptions } from 'ioredis';
@@ -214,7 +217,16 @@ export class RoutePublisher {
    * @throws Error when Redis is unreachable or another writer won {@link MAX_ATTEMPTS} races;
    *   KeySealError when the content holds a plaintext private key. Nothing is written then.
    */
-  publish(content: RouteContent, options: PublishOptions = {}): Promise<PublishResult> {
+  publish(
+    entries: RouteEntries | RouteContent,
+    _changed: ChangedKeys | 'all' = 'all',
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const { virtualHosts, backends, certificates } =
+      entries.virtualHosts instanceof Map
+        ? routeTableOf(entries as RouteEntries, 0)
+        : (entries as RouteContent);
+    const content: RouteContent = { virtualHosts, backends, certificates };
     const run = this.#tail.then(() => this.#publish(content, options.verify === true));
     this.#tail = run.catch(() => undefined);
     return run;
