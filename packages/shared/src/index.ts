@@ -21,3 +21,4 @@ export * from './route-log-reader.ts';
 export * from './route-patch.ts';
 export * from './route-table.ts';
 export * from './route-table-validation.ts';
+export * from './time-slicer.ts';

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type Backend,
+  createLogger,
   DEFAULT_HEALTH_CHECK,
   type Endpoint,
   type HealthCheckSettings,
 } from '@pier/shared';
 import { HEALTH_HASH_MIN_TTL_MS, healthHashTtlMs } from './health-checker.ts';
 import { encodeHealthMessage, type HealthMessage, parseHealthMessage } from './health-messages.ts';
-import { jitteredInterval, probeTargets } from './probe-scheduler.ts';
+import { jitteredInterval, ProbeScheduler, type ScheduledTarget } from './probe-scheduler.ts';
 
 function endpoint(address: string, extra: Partial<Endpoint> = {}): Endpoint {
   return { address, port: 8080, ready: true, serving: true, terminating: false, ...extra };
@@ -26,6 +27,44 @@ function backend(
     endpoints,
     healthCheck: { ...structuredClone(DEFAULT_HEALTH_CHECK), ...healthCheck },
     balancing: { algorithm: 'p2c' },
+  };
+}
+
+/** A scheduler that never starts (no probe goes out), to read the targets it derives. */
+function scheduler(): ProbeScheduler {
+  return new ProbeScheduler({
+    node: 'n1',
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    random: () => 0.5,
+    clock: Date.now,
+    onResult: () => {},
+  });
+}
+
+/** Runs one sliced update to its end. */
+function apply(s: ProbeScheduler, changed: Backend[], removed: string[] = []): void {
+  for (const _ of s.update(changed, removed, true));
+}
+
+function probeTargets(backends: Backend[]): Map<string, ScheduledTarget> {
+  const s = scheduler();
+  apply(s, backends);
+  return new Map([...s.targets()].map((t) => [t.key, t]));
+}
+
+/** What goes on the wire and who judges it, without the scheduler's bookkeeping. */
+function spec(target: ScheduledTarget | undefined): object | undefined {
+  if (target === undefined) return undefined;
+  const { key, address, port, path, host, intervalMs, timeoutMs, members } = target;
+  return {
+    key,
+    address,
+    port,
+    path,
+    ...(host === undefined ? {} : { host }),
+    intervalMs,
+    timeoutMs,
+    members,
   };
 }
 
@@ -72,7 +111,7 @@ test('backends with identical probes share a target: shortest interval, longest 
   assert.equal(shared?.intervalMs, 1_000);
   assert.equal(shared?.timeoutMs, 900);
   assert.equal(targets.get('192.0.2.1:8080|8080||/ready')?.members.length, 1);
-  assert.deepEqual(targets.get('[2001:db8::1]:8080|9000|app.example.com|/'), {
+  assert.deepEqual(spec(targets.get('[2001:db8::1]:8080|9000|app.example.com|/')), {
     key: '[2001:db8::1]:8080|9000|app.example.com|/',
     address: '2001:db8::1',
     port: 9000,
@@ -82,6 +121,43 @@ test('backends with identical probes share a target: shortest interval, longest 
     timeoutMs: 2_000,
     members: [{ backendId: 'shop/d:80', endpointId: '[2001:db8::1]:8080' }],
   });
+});
+
+test('targets follow backend changes: a shared target outlives one of its backends', () => {
+  const s = scheduler();
+  const a = backend('shop/a:80', [endpoint('192.0.2.1'), endpoint('192.0.2.2')], {
+    intervalMs: 1_000,
+  });
+  const b = backend('shop/b:80', [endpoint('192.0.2.1')], { intervalMs: 5_000, timeoutMs: 900 });
+  apply(s, [a, b]);
+  const shared = (): ScheduledTarget | undefined =>
+    [...s.targets()].find((t) => t.key === '192.0.2.1:8080|8080||/');
+  assert.equal(shared()?.intervalMs, 1_000);
+  assert.equal(shared()?.timeoutMs, 2_000);
+  // a leaves: the shared target stays for b alone, with b's settings; a's other target goes.
+  apply(s, [], ['shop/a:80']);
+  assert.deepEqual(
+    [...s.targets()].map((t) => t.key),
+    ['192.0.2.1:8080|8080||/'],
+  );
+  assert.deepEqual(shared()?.members, [{ backendId: 'shop/b:80', endpointId: '192.0.2.1:8080' }]);
+  assert.equal(shared()?.intervalMs, 5_000);
+  assert.equal(shared()?.timeoutMs, 900);
+  // b loses its endpoint: no target remains.
+  apply(s, [{ ...b, endpoints: [] }]);
+  assert.equal([...s.targets()].length, 0);
+});
+
+test('a large update is applied in many small steps', () => {
+  const s = scheduler();
+  const many = backend(
+    'shop/many:80',
+    Array.from({ length: 10_000 }, (_, i) => ({ ...endpoint('192.0.2.1'), port: 10_000 + i })),
+  );
+  let steps = 0;
+  for (const _ of s.update([many], [], true)) steps += 1;
+  assert.ok(steps >= 100, `${steps} steps for 10,000 endpoints`);
+  assert.equal([...s.targets()].length, 10_000);
 });
 
 test('jitter keeps intervals within ±10 %', () => {

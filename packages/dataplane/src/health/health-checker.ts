@@ -30,42 +30,32 @@
  * Keys and messages: docs/redis-keyspace.md.
  */
 import {
-  type Backend,
   createLogger,
   ejectionKey,
   ejectionPattern,
-  endpointField,
   healthChannel,
   healthKey,
   type PierLogger,
   parseEjectionKey,
   type RouteTable,
   redisReconnectDelay,
+  SlicedQueue,
 } from '@pier/shared';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
+import { applyBackendChanges, type BackendHealth, backendChanges } from './backend-health.ts';
 import {
   encodeHealthMessage,
   type HealthMessage,
   healthMessage,
   parseHealthMessage,
 } from './health-messages.ts';
-import {
-  type HealthStatus,
-  HealthTracker,
-  parseHealthState,
-  type SharedHealthState,
-} from './health-state.ts';
+import { type HealthStatus, parseHealthState, type SharedHealthState } from './health-state.ts';
 import { type ProbeResult, probeSucceeded } from './http-prober.ts';
 import { NodeHeartbeat, withTimeout } from './node-heartbeat.ts';
 import { PassiveEjector } from './passive-ejector.ts';
 import { ownerOf } from './probe-ownership.ts';
-import {
-  type ProbeMember,
-  ProbeScheduler,
-  type ProbeTargetSpec,
-  probeTargets,
-} from './probe-scheduler.ts';
+import { type ProbeMember, ProbeScheduler, type ProbeTargetSpec } from './probe-scheduler.ts';
 
 /** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */
 export const STATE_REFRESH_MS = 10_000;
@@ -164,15 +154,10 @@ export function healthCheckerRedisOptions(): {
   };
 }
 
-interface BackendState {
-  backend: Backend;
-  tracker: HealthTracker;
-  /** Ids of every endpoint in the table (ready or not); shared state of others is ignored. */
-  endpoints: Set<string>;
-  /** Endpoints that can take traffic (ready, not terminating): the base of maxEjectionPercent. */
-  readyCount: number;
-  /** When this node last wrote each endpoint's state, ms. */
-  written: Map<string, number>;
+/** State writes sent together ({@link HealthChecker} `#writeBatch`), and what to undo if they fail. */
+interface WriteBatch {
+  pipeline: ReturnType<Redis['pipeline']>;
+  failed: Array<() => void>;
 }
 
 /**
@@ -193,10 +178,14 @@ export class HealthChecker {
   readonly #heartbeat: NodeHeartbeat;
   readonly #probes: boolean;
   readonly #ejector = new PassiveEjector();
-  readonly #backends = new Map<string, BackendState>();
+  readonly #backends = new Map<string, BackendHealth>();
   readonly #channel = healthChannel();
   #live: readonly string[];
   #hadTable = false;
+  /** The newest table not yet applied: a table update is applied in slices, newest first. */
+  #nextTable: RouteTable | undefined;
+  /** Table updates and reassignments, applied in slices one after another. */
+  readonly #work: SlicedQueue;
   #started = false;
   /** Between the end of start() and stop(): timers and Redis events are acted on. */
   #running = false;
@@ -208,6 +197,7 @@ export class HealthChecker {
   #pendingLoad: Set<string> | 'all' = new Set();
   #pendingRewrite = false;
   #loading: Promise<void> | undefined;
+  #batch: WriteBatch | undefined;
 
   readonly #onMessage = (channel: string, text: string): void => {
     if (channel !== this.#channel) return;
@@ -260,6 +250,7 @@ export class HealthChecker {
     });
     this.#probes = options.probes ?? true;
     this.#live = this.#probes ? this.#heartbeat.live : [];
+    this.#work = new SlicedQueue((err) => this.#log.error({ err }, 'health update failed'));
   }
 
   /**
@@ -268,7 +259,7 @@ export class HealthChecker {
    * serves an endpoint the fleet already knows to be unhealthy.
    */
   synced(): Promise<void> {
-    return this.#loading ?? Promise.resolve();
+    return this.#work.idle().then(() => this.#loading);
   }
 
   /** Probe targets this node owns now. */
@@ -317,46 +308,31 @@ export class HealthChecker {
    * left the table.
    */
   update(table: RouteTable): void {
+    const queued = this.#nextTable !== undefined;
+    this.#nextTable = table;
+    if (!queued) this.#work.run(() => this.#applyTable());
+  }
+
+  /** Applies the newest table given, a few endpoints per step (see `applyBackendChanges`). */
+  *#applyTable(): Generator<void> {
+    const table = this.#nextTable;
+    this.#nextTable = undefined;
+    if (table === undefined) return;
+    const changes = backendChanges(this.#backends, table);
     const live = this.#live;
     const toLoad: string[] = [];
-    for (const id of this.#backends.keys()) {
-      if (Object.hasOwn(table.backends, id)) continue;
-      this.#backends.delete(id);
-      this.#ejector.forget(id);
-      if (this.#cleans(id, live)) this.#fire(this.#redis.del(healthKey(id)));
-    }
-    for (const backend of Object.values(table.backends)) {
-      const ids = new Set(backend.endpoints.map((e) => endpointField(e.address, e.port)));
-      const known = this.#backends.get(backend.id);
-      let state: BackendState;
-      if (known === undefined) {
-        state = {
-          backend,
-          tracker: new HealthTracker({ node: this.#node }),
-          endpoints: ids,
-          readyCount: 0,
-          written: new Map(),
-        };
-        this.#backends.set(backend.id, state);
-        toLoad.push(backend.id);
-      } else {
-        state = known;
-        const gone = [...state.endpoints].filter((id) => !ids.has(id));
-        if ([...ids].some((id) => !known.endpoints.has(id))) toLoad.push(backend.id);
-        if (gone.length > 0) {
-          state.tracker.forget(ids);
-          this.#ejector.forget(backend.id, ids);
-          for (const id of gone) state.written.delete(id);
-          if (this.#cleans(backend.id, live)) {
-            this.#fire(this.#redis.hdel(healthKey(backend.id), ...gone));
-          }
+    yield* applyBackendChanges(this.#backends, this.#ejector, changes, this.#node, {
+      removed: (id) => {
+        if (this.#cleans(id, live)) this.#fire(this.#redis.del(healthKey(id)));
+      },
+      gone: (state, ids) => {
+        if (this.#cleans(state.backend.id, live)) {
+          this.#fire(this.#redis.hdel(healthKey(state.backend.id), ...ids));
         }
-        state.backend = backend;
-        state.endpoints = ids;
-      }
-      state.readyCount = backend.endpoints.filter((e) => e.ready && !e.terminating).length;
-    }
-    this.#scheduler.update(probeTargets(Object.values(table.backends)), this.#hadTable);
+      },
+      fresh: (id) => toLoad.push(id),
+    });
+    yield* this.#scheduler.update(changes.changed, changes.removed, this.#hadTable);
     this.#hadTable = true;
     if (this.#started && !this.#stopped && toLoad.length > 0) this.#load(toLoad, false);
   }
@@ -448,7 +424,7 @@ export class HealthChecker {
     this.#live = live;
     this.#log.info({ node: this.#node, live }, 'live dataplanes changed');
     this.#options.onLiveNodes?.(live);
-    this.#scheduler.reassign();
+    this.#work.run(() => this.#scheduler.reassign());
   }
 
   #record(target: ProbeTargetSpec, result: ProbeResult, now: number): void {
@@ -492,24 +468,42 @@ export class HealthChecker {
 
   // ---- Redis: writes ----
 
-  #write(state: BackendState, endpointId: string, now: number, publish: boolean): void {
+  #write(state: BackendHealth, endpointId: string, now: number, publish: boolean): void {
     const value = state.tracker.serialize(endpointId);
     if (value === undefined) return;
     state.written.set(endpointId, now);
     const key = healthKey(state.backend.id);
-    const pipeline = this.#redis
-      .pipeline()
+    const batch = this.#writeBatch();
+    batch.pipeline
       .hset(key, endpointId, value)
       .pexpire(key, healthHashTtlMs(state.backend.healthCheck.intervalMs));
     if (publish) {
       const message = healthMessage(state.backend.id, endpointId, value);
-      if (message !== undefined) pipeline.publish(this.#channel, message);
+      if (message !== undefined) batch.pipeline.publish(this.#channel, message);
     }
-    this.#exec(pipeline, () => {
+    batch.failed.push(() => {
       // Not in Redis: write again with the next result, and announce after reconnecting.
       state.written.delete(endpointId);
       this.#pendingRewrite = true;
     });
+  }
+
+  /**
+   * The writes of this turn of the event loop: one pipeline, sent when the turn ends, however
+   * many probes ended in it (thousands do when many endpoints are new).
+   */
+  #writeBatch(): WriteBatch {
+    if (this.#batch === undefined) {
+      const batch: WriteBatch = { pipeline: this.#redis.pipeline(), failed: [] };
+      this.#batch = batch;
+      setImmediate(() => {
+        this.#batch = undefined;
+        void this.#exec(batch.pipeline, () => {
+          for (const undo of batch.failed) undo();
+        });
+      });
+    }
+    return this.#batch;
   }
 
   /** Rewrites (and announces) every state this node owns and has probed: after an outage. */

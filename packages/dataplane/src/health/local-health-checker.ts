@@ -5,19 +5,13 @@
  * thresholds, `PassiveEjector`), so a HealthCheckPolicy behaves here as it does in a cluster;
  * only the sharing between nodes is absent: this process owns every probe target.
  */
-import {
-  type Backend,
-  createLogger,
-  endpointField,
-  type PierLogger,
-  type RouteTable,
-} from '@pier/shared';
+import { createLogger, type PierLogger, type RouteTable, SlicedQueue } from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import type { DataplaneHealth, HealthEvents } from '../dataplane-parts.ts';
-import { HealthTracker } from './health-state.ts';
+import { applyBackendChanges, type BackendHealth, backendChanges } from './backend-health.ts';
 import { probeSucceeded } from './http-prober.ts';
 import { PassiveEjector } from './passive-ejector.ts';
-import { ProbeScheduler, type ProbeTargetSpec, probeTargets } from './probe-scheduler.ts';
+import { ProbeScheduler, type ProbeTargetSpec } from './probe-scheduler.ts';
 
 /** Options of {@link LocalHealthChecker}. */
 export interface LocalHealthCheckerOptions {
@@ -34,14 +28,6 @@ export interface LocalHealthCheckerOptions {
   dispatcher?: Dispatcher;
 }
 
-interface BackendState {
-  backend: Backend;
-  tracker: HealthTracker;
-  endpoints: Set<string>;
-  /** Endpoints that can take traffic: the base of maxEjectionPercent. */
-  readyCount: number;
-}
-
 /** In-memory, single-node health checking; see the module comment. */
 export class LocalHealthChecker implements DataplaneHealth {
   readonly #node: string;
@@ -49,8 +35,10 @@ export class LocalHealthChecker implements DataplaneHealth {
   readonly #events: Partial<HealthEvents>;
   readonly #scheduler: ProbeScheduler;
   readonly #ejector = new PassiveEjector();
-  readonly #backends = new Map<string, BackendState>();
+  readonly #backends = new Map<string, BackendHealth>();
   #hadTable = false;
+  #nextTable: RouteTable | undefined;
+  readonly #work: SlicedQueue;
 
   constructor(options: LocalHealthCheckerOptions) {
     this.#node = options.node;
@@ -64,6 +52,7 @@ export class LocalHealthChecker implements DataplaneHealth {
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
       onResult: (target, result, now) => this.#record(target, result, now),
     });
+    this.#work = new SlicedQueue((err) => this.#log.error({ err }, 'health update failed'));
   }
 
   /** Every target is probed here. */
@@ -77,35 +66,28 @@ export class LocalHealthChecker implements DataplaneHealth {
 
   /** Nothing is known elsewhere: resolves at once. */
   synced(): Promise<void> {
-    return Promise.resolve();
+    return this.#work.idle();
   }
 
+  /** Takes a new table; applied in slices, newest first, as the shared checker does. */
   update(table: RouteTable): void {
-    for (const id of this.#backends.keys()) {
-      if (Object.hasOwn(table.backends, id)) continue;
-      this.#backends.delete(id);
-      this.#ejector.forget(id);
-    }
-    for (const backend of Object.values(table.backends)) {
-      const ids = new Set(backend.endpoints.map((e) => endpointField(e.address, e.port)));
-      let state = this.#backends.get(backend.id);
-      if (state === undefined) {
-        state = {
-          backend,
-          tracker: new HealthTracker({ node: this.#node }),
-          endpoints: ids,
-          readyCount: 0,
-        };
-        this.#backends.set(backend.id, state);
-      } else {
-        state.tracker.forget(ids);
-        this.#ejector.forget(backend.id, ids);
-        state.backend = backend;
-        state.endpoints = ids;
-      }
-      state.readyCount = backend.endpoints.filter((e) => e.ready && !e.terminating).length;
-    }
-    this.#scheduler.update(probeTargets(Object.values(table.backends)), this.#hadTable);
+    const queued = this.#nextTable !== undefined;
+    this.#nextTable = table;
+    if (!queued) this.#work.run(() => this.#applyTable());
+  }
+
+  *#applyTable(): Generator<void> {
+    const table = this.#nextTable;
+    this.#nextTable = undefined;
+    if (table === undefined) return;
+    const changes = backendChanges(this.#backends, table);
+    const ignore = (): void => {};
+    yield* applyBackendChanges(this.#backends, this.#ejector, changes, this.#node, {
+      removed: ignore,
+      gone: ignore,
+      fresh: ignore,
+    });
+    yield* this.#scheduler.update(changes.changed, changes.removed, this.#hadTable);
     this.#hadTable = true;
   }
 

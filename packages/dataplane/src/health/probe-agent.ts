@@ -47,6 +47,15 @@ export class ProbeAgent extends Dispatcher {
     return pool.dispatch(options, handler);
   }
 
+  /** Closes the pool of `origin` (its last probe target left the table). */
+  release(origin: string): void {
+    const pool = this.#pools.get(origin);
+    if (pool === undefined) return;
+    this.#pools.delete(origin);
+    // A probe still in flight finishes or times out on its own; close() waits for it.
+    pool.close().catch(() => {});
+  }
+
   /** Closes the pools of every origin not in `origins` (their endpoints left the table). */
   retain(origins: ReadonlySet<string>): void {
     for (const [origin, pool] of this.#pools) {

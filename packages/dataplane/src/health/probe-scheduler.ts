@@ -1,6 +1,6 @@
 /**
- * When probes are sent: one timer per probe target, for the targets this process owns. Shared by
- * the Redis-backed `HealthChecker` (ownership spread over the live nodes) and the single-node
+ * When probes are sent, for the targets this process owns. Shared by the Redis-backed
+ * `HealthChecker` (ownership spread over the live nodes) and the single-node
  * `LocalHealthChecker` (owns everything); what a result means is theirs to decide (`onResult`).
  *
  * - Each owned target is probed every `interval` ± 10 % ({@link jitteredInterval}), the next
@@ -9,10 +9,16 @@
  *   a fleet never probes in lockstep), or, for targets a table update created or changed, of at
  *   most {@link SETTINGS_CHANGE_MS} (an edited policy reaches the probes within a second), spread
  *   further when many start together ({@link FIRST_PROBES_PER_SECOND}).
+ * - However many targets there are, the event loop is never held for long: targets change
+ *   backend by backend in sliced steps ({@link ProbeScheduler.update} is a generator run by
+ *   `runSliced`), and one timer serves a queue of due times, starting at most
+ *   {@link PROBES_PER_SLICE} probes (or {@link SLICE_BUDGET_MS}) per turn of the event loop.
+ *   (One Node timer per target, as before, let thousands of expired timers run in one turn.)
  * - Probes go through a {@link ProbeAgent} of the scheduler's own unless a dispatcher is given;
  *   the pools of endpoints that left the table are closed.
  */
-import { type Backend, endpointField, type PierLogger } from '@pier/shared';
+import { performance } from 'node:perf_hooks';
+import { type Backend, endpointField, type PierLogger, SLICE_BUDGET_MS } from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import { createProbeAgent, type ProbeResult, probe, probeOrigin } from './http-prober.ts';
 import { ProbeAgent } from './probe-agent.ts';
@@ -27,6 +33,12 @@ export const SETTINGS_CHANGE_MS = 1_000;
  * table that brings 50,000 endpoints at once must not probe them all in the same second.
  */
 export const FIRST_PROBES_PER_SECOND = 2_000;
+
+/** At most this many probes start in one turn of the event loop; the rest wait for the next. */
+export const PROBES_PER_SLICE = 64;
+
+/** Endpoints handled per step of {@link ProbeScheduler.update}. */
+const ENDPOINTS_PER_STEP = 32;
 
 /** A backend and endpoint sharing a probe target. */
 export interface ProbeMember {
@@ -51,57 +63,31 @@ export interface ProbeTargetSpec {
   members: ProbeMember[];
 }
 
-/**
- * The probe targets of a set of backends: every endpoint that is ready or serving, deduplicated
- * by {@link probeKey}. Pure.
- */
-export function probeTargets(backends: Iterable<Backend>): Map<string, ProbeTargetSpec> {
-  const targets = new Map<string, ProbeTargetSpec>();
-  for (const backend of backends) {
-    const hc = backend.healthCheck;
-    for (const endpoint of backend.endpoints) {
-      if (!endpoint.ready && !endpoint.serving) continue;
-      const key = probeKey(endpoint, hc);
-      const member = {
-        backendId: backend.id,
-        endpointId: endpointField(endpoint.address, endpoint.port),
-      };
-      const target = targets.get(key);
-      if (target === undefined) {
-        const spec: ProbeTargetSpec = {
-          key,
-          address: endpoint.address,
-          port: hc.port ?? endpoint.port,
-          path: hc.http.path,
-          intervalMs: hc.intervalMs,
-          timeoutMs: hc.timeoutMs,
-          members: [member],
-        };
-        if (hc.http.host !== undefined) spec.host = hc.http.host;
-        targets.set(key, spec);
-        continue;
-      }
-      target.intervalMs = Math.min(target.intervalMs, hc.intervalMs);
-      target.timeoutMs = Math.max(target.timeoutMs, hc.timeoutMs);
-      if (!target.members.some((m) => m.backendId === member.backendId)) {
-        target.members.push(member);
-      }
-    }
-  }
-  return targets;
-}
-
 /** `intervalMs` × a factor in [0.9, 1.1), from `random` in [0, 1). */
 export function jitteredInterval(intervalMs: number, random: () => number): number {
   return Math.round(intervalMs * (0.9 + 0.2 * random()));
+}
+
+/** What one backend's endpoint asks of a target: its own interval and timeout. */
+interface Membership extends ProbeMember {
+  intervalMs: number;
+  timeoutMs: number;
 }
 
 /** A target as the scheduler keeps it. */
 export interface ScheduledTarget extends ProbeTargetSpec {
   /** Whether this process probes it now. */
   owned: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** When the next probe is due (`performance.now()` ms), or undefined when none is scheduled. */
+  due: number | undefined;
   inFlight: boolean;
+}
+
+interface TargetState extends ScheduledTarget {
+  /** Members by backend id. */
+  memberships: Map<string, Membership>;
+  /** False once the target left the table: queued due times and results are then ignored. */
+  live: boolean;
 }
 
 /** Options of {@link ProbeScheduler}. */
@@ -126,8 +112,17 @@ export class ProbeScheduler {
   readonly #options: ProbeSchedulerOptions;
   readonly #dispatcher: Dispatcher;
   readonly #ownDispatcher: boolean;
-  readonly #targets = new Map<string, ScheduledTarget>();
+  readonly #targets = new Map<string, TargetState>();
+  /** Per backend: the keys of its targets, with the endpoint each stands for. */
+  readonly #byBackend = new Map<string, Map<string, string>>();
+  /** Targets per probe origin: the origin's pool is closed when the last one goes. */
+  readonly #origins = new Map<string, number>();
   readonly #owns: (key: string) => boolean;
+  readonly #queue = new DueQueue();
+  #timer: NodeJS.Timeout | undefined;
+  /** The due time the timer is armed for. */
+  #timerDue = Number.POSITIVE_INFINITY;
+  #immediate: NodeJS.Immediate | undefined;
   #running = false;
 
   constructor(options: ProbeSchedulerOptions) {
@@ -152,99 +147,237 @@ export class ProbeScheduler {
   /** Starts probing the owned targets, each first after a random fraction of its interval. */
   start(): void {
     this.#running = true;
-    this.#reconcile();
-  }
-
-  /**
-   * Takes the targets of a new table. With `soon`, targets it creates or whose interval or
-   * timeout changed are first probed within {@link SETTINGS_CHANGE_MS} (further spread for many);
-   * otherwise (the first table) within their interval.
-   */
-  update(specs: Map<string, ProbeTargetSpec>, soon: boolean): void {
-    for (const [key, target] of this.#targets) {
-      if (specs.has(key)) continue;
-      clearTimeout(target.timer);
-      this.#targets.delete(key);
-    }
-    const created: ScheduledTarget[] = [];
-    for (const [key, spec] of specs) {
-      const target = this.#targets.get(key);
-      if (target === undefined) {
-        const fresh: ScheduledTarget = {
-          ...spec,
-          owned: this.#owns(key),
-          timer: undefined,
-          inFlight: false,
-        };
-        this.#targets.set(key, fresh);
-        if (this.#running && fresh.owned) created.push(fresh);
-        continue;
-      }
-      const changed = target.intervalMs !== spec.intervalMs || target.timeoutMs !== spec.timeoutMs;
-      target.members = spec.members;
-      target.intervalMs = spec.intervalMs;
-      target.timeoutMs = spec.timeoutMs;
-      if (changed && target.timer !== undefined) this.#scheduleFirst(target, true);
-    }
-    const bulkMs = Math.ceil((created.length / FIRST_PROBES_PER_SECOND) * 1_000);
-    for (const target of created) this.#scheduleFirst(target, soon, bulkMs);
-    if (this.#dispatcher instanceof ProbeAgent) {
-      const origins = new Set<string>();
-      for (const target of this.#targets.values()) origins.add(probeOrigin(target));
-      this.#dispatcher.retain(origins);
-    }
-  }
-
-  /** Ownership changed (the live nodes did): starts and stops timers to match. */
-  reassign(): void {
-    for (const target of this.#targets.values()) target.owned = this.#owns(target.key);
-    if (this.#running) this.#reconcile();
-  }
-
-  /** Stops every timer; probes in flight are dropped when they end. Closes its own dispatcher. */
-  async stop(): Promise<void> {
-    this.#running = false;
     for (const target of this.#targets.values()) {
-      clearTimeout(target.timer);
-      target.timer = undefined;
-    }
-    if (this.#ownDispatcher) await this.#dispatcher.destroy().catch(() => undefined);
-  }
-
-  /** Starts probing owned targets that wait for nothing, stops the timers of the others. */
-  #reconcile(): void {
-    for (const target of this.#targets.values()) {
-      if (!target.owned) {
-        clearTimeout(target.timer);
-        target.timer = undefined;
-      } else if (target.timer === undefined && !target.inFlight) {
+      if (target.owned && target.due === undefined && !target.inFlight) {
         this.#scheduleFirst(target, false);
       }
     }
   }
 
   /**
+   * Takes the backends a table update changed or removed, a few endpoints per step (run it with
+   * `runSliced`). With `soon`, targets it creates or whose interval or timeout changed are first
+   * probed within {@link SETTINGS_CHANGE_MS} (further spread for many); otherwise (the first
+   * table) within their interval. A backend must not be both changed and removed.
+   */
+  *update(changed: Iterable<Backend>, removed: Iterable<string>, soon: boolean): Generator<void> {
+    const created: TargetState[] = [];
+    const touched = new Set<TargetState>();
+    for (const id of removed) {
+      const keys = this.#byBackend.get(id);
+      if (keys === undefined) continue;
+      this.#byBackend.delete(id);
+      let step = 0;
+      for (const key of keys.keys()) {
+        this.#leave(key, id, touched);
+        if (++step % ENDPOINTS_PER_STEP === 0) yield;
+      }
+    }
+    for (const backend of changed) {
+      const before = this.#byBackend.get(backend.id) ?? new Map<string, string>();
+      const after = new Map<string, string>();
+      const hc = backend.healthCheck;
+      let step = 0;
+      for (const endpoint of backend.endpoints) {
+        if (++step % ENDPOINTS_PER_STEP === 0) yield;
+        if (!endpoint.ready && !endpoint.serving) continue;
+        const key = probeKey(endpoint, hc);
+        if (after.has(key)) continue;
+        const endpointId = endpointField(endpoint.address, endpoint.port);
+        after.set(key, endpointId);
+        const membership: Membership = {
+          backendId: backend.id,
+          endpointId,
+          intervalMs: hc.intervalMs,
+          timeoutMs: hc.timeoutMs,
+        };
+        let target = this.#targets.get(key);
+        if (target === undefined) {
+          target = {
+            key,
+            address: endpoint.address,
+            port: hc.port ?? endpoint.port,
+            path: hc.http.path,
+            intervalMs: hc.intervalMs,
+            timeoutMs: hc.timeoutMs,
+            members: [],
+            memberships: new Map(),
+            owned: this.#owns(key),
+            due: undefined,
+            inFlight: false,
+            live: true,
+          };
+          if (hc.http.host !== undefined) target.host = hc.http.host;
+          this.#targets.set(key, target);
+          this.#addOrigin(target);
+          if (this.#running && target.owned) created.push(target);
+        }
+        target.memberships.set(backend.id, membership);
+        touched.add(target);
+      }
+      for (const key of before.keys()) {
+        if (!after.has(key)) this.#leave(key, backend.id, touched);
+        if (++step % ENDPOINTS_PER_STEP === 0) yield;
+      }
+      if (after.size > 0) this.#byBackend.set(backend.id, after);
+      else this.#byBackend.delete(backend.id);
+    }
+    const fresh = new Set(created);
+    let step = 0;
+    for (const target of touched) {
+      if (++step % ENDPOINTS_PER_STEP === 0) yield;
+      if (!target.live || fresh.has(target)) continue;
+      const changedSettings = this.#settle(target);
+      if (changedSettings && target.due !== undefined) this.#scheduleFirst(target, true);
+    }
+    // Created targets: the first probes spread over a second, or longer for many.
+    const bulkMs = Math.ceil((created.length / FIRST_PROBES_PER_SECOND) * 1_000);
+    for (const target of created) {
+      if (++step % ENDPOINTS_PER_STEP === 0) yield;
+      this.#settle(target);
+      if (target.live && target.owned && target.due === undefined && !target.inFlight) {
+        this.#scheduleFirst(target, soon, bulkMs);
+      }
+    }
+  }
+
+  /**
+   * Ownership changed (the live nodes did): starts and stops probing to match, a few targets per
+   * step (run it with `runSliced`).
+   */
+  *reassign(): Generator<void> {
+    let step = 0;
+    for (const target of [...this.#targets.values()]) {
+      if (++step % ENDPOINTS_PER_STEP === 0) yield;
+      if (!target.live) continue;
+      target.owned = this.#owns(target.key);
+      if (!this.#running) continue;
+      if (!target.owned) target.due = undefined;
+      else if (target.due === undefined && !target.inFlight) this.#scheduleFirst(target, false);
+    }
+  }
+
+  /** Stops every timer; probes in flight are dropped when they end. Closes its own dispatcher. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    this.#queue.clear();
+    for (const target of this.#targets.values()) target.due = undefined;
+    if (this.#ownDispatcher) await this.#dispatcher.destroy().catch(() => undefined);
+  }
+
+  /** Backend `backendId` no longer uses target `key`; the target goes with its last member. */
+  #leave(key: string, backendId: string, touched: Set<TargetState>): void {
+    const target = this.#targets.get(key);
+    if (target === undefined) return;
+    target.memberships.delete(backendId);
+    if (target.memberships.size > 0) {
+      touched.add(target);
+      return;
+    }
+    this.#targets.delete(key);
+    target.live = false;
+    target.due = undefined;
+    touched.delete(target);
+    this.#removeOrigin(target);
+  }
+
+  /** Recomputes members, shortest interval and longest timeout; true when those two changed. */
+  #settle(target: TargetState): boolean {
+    let intervalMs = Number.POSITIVE_INFINITY;
+    let timeoutMs = 0;
+    const members: ProbeMember[] = [];
+    for (const m of target.memberships.values()) {
+      intervalMs = Math.min(intervalMs, m.intervalMs);
+      timeoutMs = Math.max(timeoutMs, m.timeoutMs);
+      members.push({ backendId: m.backendId, endpointId: m.endpointId });
+    }
+    target.members = members;
+    const changed = target.intervalMs !== intervalMs || target.timeoutMs !== timeoutMs;
+    target.intervalMs = intervalMs;
+    target.timeoutMs = timeoutMs;
+    return changed;
+  }
+
+  #addOrigin(target: TargetState): void {
+    const origin = probeOrigin(target);
+    this.#origins.set(origin, (this.#origins.get(origin) ?? 0) + 1);
+  }
+
+  #removeOrigin(target: TargetState): void {
+    const origin = probeOrigin(target);
+    const count = (this.#origins.get(origin) ?? 1) - 1;
+    if (count > 0) {
+      this.#origins.set(origin, count);
+      return;
+    }
+    this.#origins.delete(origin);
+    if (this.#dispatcher instanceof ProbeAgent) this.#dispatcher.release(origin);
+  }
+
+  /**
    * Schedules a target's first probe after a random fraction of its interval, or, when `soon`,
    * of {@link SETTINGS_CHANGE_MS} stretched to `bulkMs` when many targets start together.
    */
-  #scheduleFirst(target: ScheduledTarget, soon: boolean, bulkMs = 0): void {
+  #scheduleFirst(target: TargetState, soon: boolean, bulkMs = 0): void {
     const soonMs = Math.max(SETTINGS_CHANGE_MS, bulkMs);
     const spread = soon ? Math.min(target.intervalMs, soonMs) : target.intervalMs;
     this.#schedule(target, Math.floor(this.#options.random() * spread));
   }
 
-  #schedule(target: ScheduledTarget, delayMs: number): void {
-    clearTimeout(target.timer);
-    target.timer = setTimeout(() => {
-      target.timer = undefined;
-      this.#probe(target);
-    }, delayMs);
-    target.timer.unref();
+  #schedule(target: TargetState, delayMs: number): void {
+    const due = performance.now() + delayMs;
+    target.due = due;
+    this.#queue.push(due, target);
+    if (due < this.#timerDue && this.#immediate === undefined) this.#arm(due);
   }
 
-  #probe(target: ScheduledTarget): void {
-    if (!this.#running || !target.owned || target.inFlight) return;
-    if (this.#targets.get(target.key) !== target) return;
+  /** One timer, for the earliest due time. */
+  #arm(due: number): void {
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, due - performance.now()));
+    this.#timer.unref();
+  }
+
+  /** Starts the probes that are due, a bounded number per turn, then re-arms. */
+  #fire(): void {
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    if (!this.#running) return;
+    const now = performance.now();
+    const end = now + SLICE_BUDGET_MS;
+    let started = 0;
+    for (;;) {
+      const next = this.#queue.peek();
+      if (next === undefined) return;
+      const [due, target] = next;
+      if (target.due !== due) {
+        this.#queue.pop(); // rescheduled or dropped since
+        continue;
+      }
+      if (due > now) {
+        this.#arm(due);
+        return;
+      }
+      if (started >= PROBES_PER_SLICE || performance.now() >= end) break;
+      this.#queue.pop();
+      target.due = undefined;
+      this.#probe(target);
+      started += 1;
+    }
+    // More are due: let I/O run first.
+    this.#immediate = setImmediate(() => this.#fire());
+    this.#immediate.unref();
+  }
+
+  #probe(target: TargetState): void {
+    if (!this.#running || !target.owned || target.inFlight || !target.live) return;
     target.inFlight = true;
     const o = this.#options;
     const started = o.clock();
@@ -258,7 +391,7 @@ export class ProbeScheduler {
     };
     void probe(spec, this.#dispatcher).then((result) => {
       target.inFlight = false;
-      if (!this.#running || this.#targets.get(target.key) !== target) return;
+      if (!this.#running || !target.live) return;
       const now = o.clock();
       try {
         o.onResult(target, result, now);
@@ -266,10 +399,68 @@ export class ProbeScheduler {
         // A throwing callback must neither stop this target's probes nor crash the process.
         o.logger.error({ err, target: target.key }, 'health callback failed');
       }
-      if (target.owned && target.timer === undefined) {
+      if (target.owned && target.due === undefined) {
         const wait = jitteredInterval(target.intervalMs, o.random) - (now - started);
         this.#schedule(target, Math.max(0, wait));
       }
     });
+  }
+}
+
+/**
+ * Due times of targets, earliest first (a binary heap). A target rescheduled or dropped leaves
+ * its old entry behind; the scheduler skips entries whose time is no longer the target's.
+ */
+class DueQueue {
+  #times: number[] = [];
+  #targets: TargetState[] = [];
+
+  push(due: number, target: TargetState): void {
+    const times = this.#times;
+    const targets = this.#targets;
+    let i = times.length;
+    times.push(due);
+    targets.push(target);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((times[parent] as number) <= due) break;
+      times[i] = times[parent] as number;
+      targets[i] = targets[parent] as TargetState;
+      i = parent;
+    }
+    times[i] = due;
+    targets[i] = target;
+  }
+
+  peek(): [number, TargetState] | undefined {
+    if (this.#times.length === 0) return undefined;
+    return [this.#times[0] as number, this.#targets[0] as TargetState];
+  }
+
+  pop(): void {
+    const times = this.#times;
+    const targets = this.#targets;
+    const lastTime = times.pop() as number;
+    const lastTarget = targets.pop() as TargetState;
+    const n = times.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && (times[right] as number) < (times[left] as number) ? right : left;
+      if ((times[child] as number) >= lastTime) break;
+      times[i] = times[child] as number;
+      targets[i] = targets[child] as TargetState;
+      i = child;
+    }
+    times[i] = lastTime;
+    targets[i] = lastTarget;
+  }
+
+  clear(): void {
+    this.#times = [];
+    this.#targets = [];
   }
 }
