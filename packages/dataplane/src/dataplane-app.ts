@@ -14,7 +14,7 @@ import {
   RouteIndex,
   type RouteTable,
   readKeyRingFile,
-  routeLogReaderRedisOptions,
+  SlicedQueue,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
 import type { DataplaneConfig } from './config.ts';
@@ -45,7 +45,7 @@ import {
 } from './proxy/proxy-handler.ts';
 import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
-import { RouteSync } from './sync/route-sync.ts';
+import { RouteSyncThread } from './sync/route-sync-thread.ts';
 import { generateDefaultCertificate, loadCertificateFiles } from './tls/default-certificate.ts';
 import { TlsStore } from './tls/tls-store.ts';
 
@@ -68,6 +68,9 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
+/** Backends handled per step of a table update. */
+const BACKENDS_PER_STEP = 32;
+
 function redisOptions(config: DataplaneConfig): { password?: string } {
   return config.redisPassword ? { password: config.redisPassword } : {};
 }
@@ -79,6 +82,11 @@ export class DataplaneApp {
   readonly #role: WorkerRole;
   #index = new RouteIndex(emptyRouteTable());
   #table: RouteTable | undefined;
+  /** The newest table not yet applied. */
+  #nextTable: RouteTable | undefined;
+  readonly #applying: SlicedQueue;
+  /** Per endpoint id, how many backends of the table list it: its pool lives while any does. */
+  readonly #endpointRefs = new Map<string, number>();
   readonly #balancers = new Map<string, BackendBalancer>();
   readonly #dispatchers: UpstreamDispatchers;
   #tls: TlsStore | undefined;
@@ -103,6 +111,9 @@ export class DataplaneApp {
     this.#metrics = metrics;
     this.#role = role;
     this.#dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.connectTimeoutMs });
+    this.#applying = new SlicedQueue((err) =>
+      this.#log.error({ err }, 'route table could not be applied'),
+    );
   }
 
   /** Serving a table (from disk or Redis) on every configured listener. */
@@ -153,6 +164,8 @@ export class DataplaneApp {
     });
     this.#sync = this.#parts.routes?.(handlers) ?? this.#redisRoutes(handlers);
     await this.#sync.start();
+    // The saved table, handed over by start(), is applied before anything listens.
+    await this.#applying.idle();
     // L2 mode: one speaker per node, in the worker that keeps the heartbeat (docs/l2.md).
     if (c.l2 && this.#role.probes) {
       this.#l2 = new L2Speaker({
@@ -211,41 +224,93 @@ export class DataplaneApp {
     });
   }
 
-  #redisRoutes(handlers: RouteSourceHandlers): RouteSync {
-    const readerConnection = this.#connect(routeLogReaderRedisOptions(5_000));
-    readerConnection.on('ready', () => this.#metrics.redisConnected.set(1));
-    readerConnection.on('close', () => this.#metrics.redisConnected.set(0));
-    return new RouteSync({
-      redis: readerConnection,
-      stateFile: this.#config.stateFile,
+  #redisRoutes(handlers: RouteSourceHandlers): RouteSource {
+    const c = this.#config;
+    return new RouteSyncThread({
+      redisUrl: c.redisUrl,
+      ...(c.redisPassword ? { redisPassword: c.redisPassword } : {}),
+      stateFile: c.stateFile,
+      logLevel: c.logLevel,
       logger: this.#log,
-      onTable: (table) => handlers.onTable(table),
-      onProblems: (problems) => handlers.onProblems(problems),
+      handlers,
+      onRedis: (connected) => this.#metrics.redisConnected.set(connected ? 1 : 0),
     });
   }
 
+  /**
+   * Takes a new table. It is applied in slices of a few milliseconds (a large table never holds
+   * the event loop), one table after another, newest first: a table that arrives while one is
+   * being applied replaces any other waiting.
+   */
   #apply(table: RouteTable): void {
-    const index = new RouteIndex(table);
-    const problems = this.#tls?.update(table, index) ?? [];
-    this.#metrics.certificateProblems.set(problems.length);
-    this.#metrics.certificates.set(this.#tls?.loaded.size ?? 0);
-    // One swap: a request sees the old table or the new one.
+    const queued = this.#nextTable !== undefined;
+    this.#nextTable = table;
+    if (!queued) this.#applying.run(() => this.#applyNext());
+  }
+
+  /**
+   * Applies the newest table: what changed is found by identity (a route source keeps the
+   * objects of unchanged entries), the new index, TLS contexts and balancers of changed backends
+   * are built first, and requests switch to all of them in one step. Pools of endpoints that left
+   * and the health checker follow.
+   */
+  *#applyNext(): Generator<void> {
+    const table = this.#nextTable;
+    this.#nextTable = undefined;
+    if (table === undefined) return;
+    const previous = this.#table?.backends ?? {};
+    const index = yield* RouteIndex.build(table);
+    const staged = new Map<string, BackendBalancer>();
+    let step = 0;
+    for (const backend of Object.values(table.backends)) {
+      if (previous[backend.id] === backend && this.#balancers.has(backend.id)) continue;
+      staged.set(backend.id, new BackendBalancer(backend));
+      if (++step % BACKENDS_PER_STEP === 0) yield;
+    }
+    const removed = Object.keys(previous).filter((id) => !Object.hasOwn(table.backends, id));
+    yield;
+    const problems = this.#tls === undefined ? [] : yield* this.#tls.updating(table, index);
+    // One step from here: a request sees the old table or the new one.
     this.#index = index;
     this.#table = table;
-    const ids = new Set<string>();
-    for (const backend of Object.values(table.backends)) {
-      const balancer = this.#balancers.get(backend.id);
-      if (balancer) balancer.update(backend);
-      else this.#balancers.set(backend.id, new BackendBalancer(backend));
+    for (const [id, balancer] of staged) {
+      const before = this.#balancers.get(id);
+      if (before !== undefined) balancer.adopt(before);
+      this.#balancers.set(id, balancer);
     }
-    for (const id of this.#balancers.keys()) if (!table.backends[id]) this.#balancers.delete(id);
-    for (const backend of Object.values(table.backends)) {
-      for (const e of backend.endpoints) ids.add(endpointField(e.address, e.port));
-    }
-    this.#dispatchers.retain(ids);
-    this.#health?.update(table);
+    for (const id of removed) this.#balancers.delete(id);
+    this.#metrics.certificateProblems.set(problems.length);
+    this.#metrics.certificates.set(this.#tls?.loaded.size ?? 0);
     this.#metrics.routeRevision.set(table.revision);
-    this.#log.debug({ revision: table.revision }, 'route table applied');
+    yield;
+    // Endpoints still in some backend keep their pools; the others' pools close.
+    const left: string[] = [];
+    const count = (backend: Backend | undefined, by: number): void => {
+      for (const e of backend?.endpoints ?? []) {
+        const id = endpointField(e.address, e.port);
+        const refs = (this.#endpointRefs.get(id) ?? 0) + by;
+        if (refs > 0) this.#endpointRefs.set(id, refs);
+        else {
+          this.#endpointRefs.delete(id);
+          left.push(id);
+        }
+      }
+    };
+    for (const id of staged.keys()) {
+      count(table.backends[id], 1);
+      count(previous[id], -1);
+      if (++step % BACKENDS_PER_STEP === 0) yield;
+    }
+    for (const id of removed) {
+      count(previous[id], -1);
+      if (++step % BACKENDS_PER_STEP === 0) yield;
+    }
+    if (left.length > 0) this.#dispatchers.retain(this.#endpointRefs);
+    this.#health?.update(table);
+    this.#log.debug(
+      { revision: table.revision, changed: staged.size, removed: removed.length },
+      'route table applied',
+    );
   }
 
   #proxyDeps(scheme: 'http' | 'https'): ProxyDeps {

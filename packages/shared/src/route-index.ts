@@ -56,26 +56,53 @@ interface AddressScope {
  * are those of address '*' considered, the same way. Within an address: exact host, then the
  * wildcard one label up, then the any-host ('') virtual host.
  */
+/** Virtual hosts indexed per step of {@link RouteIndex.build}. */
+const HOSTS_PER_STEP = 64;
+/** Marks the constructor call of {@link RouteIndex.build}. */
+const DEFERRED: unique symbol = Symbol('deferred');
+
 export class RouteIndex {
   /** The revision of the table the index was built from. */
   readonly revision: number;
   readonly #scopes = new Map<string, AddressScope>();
   readonly #certificates: Map<string, Certificate>;
 
-  /** Builds the index. Expects a validated table; routes to missing backends are ignored. */
-  constructor(table: RouteTable) {
+  /**
+   * Builds the index. Expects a validated table; routes to missing backends are ignored.
+   * `deferred` (for {@link RouteIndex.build} only) leaves it empty.
+   */
+  constructor(table: RouteTable, deferred?: typeof DEFERRED) {
     this.revision = table.revision;
     this.#certificates = new Map(Object.entries(table.certificates));
+    if (deferred !== DEFERRED) for (const _ of this.#fill(table));
+  }
+
+  /**
+   * Builds the index a few virtual hosts per step, for `runSliced`: a large table is indexed
+   * without holding the event loop. The index is complete when the generator returns it.
+   */
+  static *build(table: RouteTable): Generator<void, RouteIndex> {
+    const index = new RouteIndex(table, DEFERRED);
+    yield* index.#fill(table);
+    return index;
+  }
+
+  *#fill(table: RouteTable): Generator<void> {
     const backends = new Map(Object.entries(table.backends));
+    yield;
     // Sorted keys make "first wins" between duplicate hosts deterministic; validation keeps
     // keys unique per (address, host), so this only matters for unvalidated input.
-    for (const key of Object.keys(table.virtualHosts).sort()) {
+    const keys = Object.keys(table.virtualHosts).sort();
+    yield;
+    let step = 0;
+    for (const key of keys) {
       const vhost = table.virtualHosts[key] as VirtualHost;
       const entry = indexHost(vhost, backends);
       const scope = this.#scope(vhost.address);
       if (vhost.host === '') scope.anyHost ??= entry;
       else if (vhost.host.startsWith('*.')) setIfAbsent(scope.wildcard, vhost.host.slice(2), entry);
       else setIfAbsent(scope.exact, vhost.host, entry);
+      if (++step % HOSTS_PER_STEP === 0) yield;
     }
   }
 

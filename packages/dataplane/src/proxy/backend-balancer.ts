@@ -118,6 +118,18 @@ export class BackendBalancer {
     }
   }
 
+  /**
+   * Takes over from the balancer of the previous version of the backend, built beforehand with
+   * the new version: outstanding counts (also of endpoints that left, until they drain) and the
+   * round-robin position carry over, as with {@link BackendBalancer.update}, in O(outstanding).
+   */
+  adopt(previous: BackendBalancer): void {
+    for (const [id, count] of previous.#outstanding) {
+      if (count > 0 || this.#ids.has(id)) this.#outstanding.set(id, count);
+    }
+    this.#lastPicked = previous.#lastPicked;
+  }
+
   /** Chooses an endpoint, or undefined when none is eligible. */
   pick(input: PickInput): Pick | undefined {
     const eligible = this.#eligible(input);

@@ -106,7 +106,7 @@ export class UpstreamDispatchers {
    * Closes the pools of endpoints not in `ids` (those gone from the route table). Requests in
    * flight on them complete; a request that still picks such an endpoint gets a fresh pool.
    */
-  retain(ids: ReadonlySet<string>): void {
+  retain(ids: { has(id: string): boolean }): void {
     for (const [id, pool] of this.#pools) {
       if (ids.has(id)) continue;
       this.#pools.delete(id);

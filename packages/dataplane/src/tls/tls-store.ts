@@ -79,9 +79,14 @@ interface CertificatePairLike {
 /** A certificate loaded (context) or not (message), remembered by content so reloads are free. */
 interface Loaded {
   fingerprint: string;
+  /** The table entry it was loaded for (or found unchanged in). */
+  certificate?: Certificate;
   context?: SecureContext;
   message?: string;
 }
+
+/** Certificates looked at per step of {@link TlsStore.updating}. */
+const CERTIFICATES_PER_STEP = 32;
 
 /** Everything one handshake reads; replaced whole by {@link TlsStore.update}. */
 interface State {
@@ -176,17 +181,39 @@ export class TlsStore {
    * @returns the certificates of this table that are not served, with the reason.
    */
   update(table: RouteTable, index: RouteIndex): CertificateProblem[] {
+    const steps = this.updating(table, index);
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * {@link TlsStore.update} a certificate per step, for `runSliced`: the contexts are built
+   * first, and the table, index and contexts change together in the generator's last step.
+   */
+  *updating(table: RouteTable, index: RouteIndex): Generator<void, CertificateProblem[]> {
     const previous = this.#state.certificates;
     const certificates = new Map<string, Loaded>();
     const loaded = new Set<string>();
     const problems: CertificateProblem[] = [];
     let opened = 0;
+    let step = 0;
     for (const [id, certificate] of Object.entries(table.certificates ?? {})) {
-      const fingerprint = fingerprintOf(certificate);
+      if (++step % CERTIFICATES_PER_STEP === 0) yield;
       let entry = previous.get(id);
+      // The same object as before (a table keeps unchanged entries): nothing to compare.
+      if (entry?.certificate === certificate) {
+        certificates.set(id, entry);
+        if (entry.context !== undefined) loaded.add(id);
+        else problems.push({ certificate: id, message: entry.message ?? 'not loaded' });
+        continue;
+      }
+      const fingerprint = fingerprintOf(certificate);
       if (entry?.fingerprint !== fingerprint) {
-        entry = this.#load(id, certificate, fingerprint);
+        yield; // opening a key and building a context take a millisecond or more
         opened++;
+        entry = this.#load(id, certificate, fingerprint);
         if (entry.message !== undefined) {
           this.#logger?.warn(
             { certificate: id, ...secretFields(certificate), reason: entry.message },
@@ -194,6 +221,7 @@ export class TlsStore {
           );
         }
       }
+      if (entry.certificate !== certificate) entry = { ...entry, certificate };
       certificates.set(id, entry);
       if (entry.context !== undefined) loaded.add(id);
       else problems.push({ certificate: id, message: entry.message ?? 'not loaded' });
