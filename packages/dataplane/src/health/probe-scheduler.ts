@@ -391,6 +391,11 @@ export class ProbeScheduler {
     };
     void probe(spec, this.#dispatcher).then((result) => {
       target.inFlight = false;
+      // No answer: no connection worth keeping alive. Dropping the pool keeps an endpoint that
+      // refuses (often thousands at once, during a rollout) from holding memory until it leaves.
+      if (result.status === undefined && this.#dispatcher instanceof ProbeAgent) {
+        this.#dispatcher.release(probeOrigin(target));
+      }
       if (!this.#running || !target.live) return;
       const now = o.clock();
       try {
