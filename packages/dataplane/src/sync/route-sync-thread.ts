@@ -21,6 +21,8 @@ import type { RouteSource, RouteSourceHandlers } from '../dataplane-parts.ts';
 
 /** Entries parsed per step on the serving thread. */
 const ENTRIES_PER_STEP = 16;
+/** Delay before a worker that ended unasked is replaced, ms. */
+const RESPAWN_MS = 1_000;
 /** How long stop() waits for the worker to save the table and close its connection, ms. */
 const STOP_WAIT_MS = 5_000;
 
@@ -84,17 +86,35 @@ export class RouteSyncThread implements RouteSource {
 
   /** Starts the worker; resolves once the saved table, if any, has been handed over. */
   start(): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
+      this.#started = { resolve, reject };
+    });
+    this.#spawn();
+    return started;
+  }
+
+  /**
+   * A worker that ends unasked (a bug, out of memory) is replaced after {@link RESPAWN_MS}; the
+   * last table is served meanwhile, and the new worker sends every entry again.
+   */
+  #spawn(): void {
     const { logger: _logger, handlers: _handlers, onRedis: _onRedis, ...data } = this.#o;
     const worker = new Worker(workerUrl(), { workerData: data satisfies RouteSyncWorkerData });
     this.#worker = worker;
+    this.#pending = undefined;
     worker.on('message', (message: RouteSyncMessage) => this.#receive(message));
     worker.on('error', (err) => {
       this.#o.logger.error({ err }, 'route sync worker failed; serving the last table');
       this.#started?.reject(err);
     });
-    worker.on('exit', () => this.#stopped?.());
-    return new Promise((resolve, reject) => {
-      this.#started = { resolve, reject };
+    worker.on('exit', (code) => {
+      this.#stopped?.();
+      if (this.#worker !== worker) return; // stopped, or replaced
+      this.#o.logger.error({ code }, 'route sync worker ended; starting another');
+      this.#o.onRedis?.(false);
+      setTimeout(() => {
+        if (this.#worker === worker) this.#spawn();
+      }, RESPAWN_MS).unref();
     });
   }
 
@@ -140,6 +160,7 @@ export class RouteSyncThread implements RouteSource {
         break;
       case 'started': {
         const started = this.#started;
+        this.#started = undefined;
         // The saved table is built before start() resolves: the dataplane serves it at once.
         void this.#building.idle().then(() => started?.resolve());
         break;
