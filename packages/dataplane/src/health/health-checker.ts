@@ -40,6 +40,7 @@ import {
   type RouteTable,
   redisReconnectDelay,
   SlicedQueue,
+  yieldToIo,
 } from '@pier/shared';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
@@ -69,6 +70,8 @@ const START_WAIT_MS = 3_000;
 const STOP_WAIT_MS = 1_000;
 /** Backends per pipeline when reading or rewriting shared state. */
 const BATCH = 200;
+/** Shared states applied between two yields to I/O when reading them. */
+const STATES_PER_SLICE = 2_000;
 
 /** TTL set on a health hash at every write: ten minutes, or three intervals if longer. */
 export function healthHashTtlMs(intervalMs: number): number {
@@ -506,8 +509,11 @@ export class HealthChecker {
     return this.#batch;
   }
 
-  /** Rewrites (and announces) every state this node owns and has probed: after an outage. */
-  #rewriteOwned(): Promise<void> {
+  /**
+   * Rewrites (and announces) every state this node owns and has probed: after an outage. Yields
+   * to I/O after every pipeline, so tens of thousands of targets do not hold the event loop.
+   */
+  async #rewriteOwned(): Promise<void> {
     const now = this.#clock();
     let pipeline = this.#redis.pipeline();
     const sends: Promise<void>[] = [];
@@ -527,11 +533,12 @@ export class HealthChecker {
         if (pipeline.length >= BATCH * 3) {
           sends.push(this.#exec(pipeline));
           pipeline = this.#redis.pipeline();
+          await yieldToIo();
         }
       }
     }
     if (pipeline.length > 0) sends.push(this.#exec(pipeline));
-    return Promise.all(sends).then(noop);
+    await Promise.all(sends);
   }
 
   #publish(message: HealthMessage): void {
@@ -672,7 +679,10 @@ export class HealthChecker {
         const state = this.#backends.get(id);
         if (state === undefined) continue;
         const gone: string[] = [];
+        let read = 0;
         for (const [endpointId, json] of Object.entries(hash as Record<string, string>)) {
+          // A hash of tens of thousands of endpoints is read a slice at a time.
+          if (++read % STATES_PER_SLICE === 0) await yieldToIo();
           const shared = parseHealthState(json);
           if (state.endpoints.has(endpointId) && shared !== undefined) {
             this.#applyState(id, endpointId, shared);
