@@ -55,11 +55,11 @@ import {
 } from './bench-processes.ts';
 import { summarizeCpuProfile } from './cpu-profile.ts';
 import {
-  backendNginxConf,
   getBody,
   haproxyConf,
   haproxyMaxconn,
   proxyNginxConf,
+  startBackendNginx,
   startHaproxy,
   startNginx,
   startNodeBare,
@@ -220,12 +220,9 @@ async function measureAll(): Promise<ProxyBenchResults> {
     const { certFile, keyFile } = await opensslCertificate(STATE, 'nginx', HOST);
     const shim = await buildFreshSessionShim(STATE);
 
-    const backendPort = await freePort();
-    const backendDir = join(STATE, 'backend');
-    const backend = group(
-      startNginx('backend', backendDir, backendNginxConf(backendDir, backendPort), LOAD_CORE),
-    );
-    await waitForBody('the backend nginx', `http://127.0.0.1:${backendPort}/`, HOST, OK, backend);
+    const backend = await startBackendNginx(STATE, HOST, LOAD_CORE);
+    group(backend.process);
+    const backendPort = backend.port;
 
     const publisherRedis = new Redis(redis.url, { ...ROUTE_PUBLISHER_REDIS_OPTIONS });
     connection = publisherRedis;
