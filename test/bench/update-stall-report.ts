@@ -1,0 +1,190 @@
+/**
+ * The figures of test/bench/update-stall.ts: what one measured window of requests and scrapes
+ * comes to, and its section of docs/benchmarks.md.
+ */
+import { quantile } from './bench-env.ts';
+import { mib } from './proxy-throughput-report.ts';
+import type { SampledRequest, SampledScrape } from './request-sampler.ts';
+
+/** Issue 18's targets, ms. */
+export const STALL_TARGET_MS = 50;
+export const P99_TARGET_MS = 100;
+
+/** One live update as measured. */
+export interface UpdateFigures {
+  /** The largest event-loop delay any scrape read, ms (an idle loop reads 10); NaN if none did. */
+  stallMs: number;
+  /** When the scrape that read it came, from the publication, ms. */
+  stallAtMs: number;
+  /** Scrapes (one every 250 ms) that read a delay over the stall target. */
+  stalledScrapes: number;
+  /**
+   * Scrapes that failed. Each may have reset the histogram without its reading reaching us, so
+   * with any the longest stall is a lower bound.
+   */
+  scrapeFailures: number;
+  requests: number;
+  failed: number;
+  /** Failed requests by reason (`HTTP 503`, `ECONNRESET`...). */
+  failures: Record<string, number>;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Probes sent in the window. */
+  probes: number;
+  /** V8's used heap at the last scrape, bytes. */
+  heapUsed: number;
+  /** The last scrape: page size and how long it took, once the update had settled. */
+  scrapeBytes: number;
+  scrapeMs: number;
+  /** How long the benchmark took to publish the table to Redis, ms; absent with no update. */
+  publishMs?: number;
+  /** From the start of the publication until a scrape showed the revision, ms. */
+  appliedMs?: number;
+  /** RSS and its peak (VmHWM) at the end of the window, bytes. */
+  memory: { rss: number; hwm: number };
+}
+
+/**
+ * Request and stall figures of a window. The first scrape only resets the event-loop histogram
+ * (it read the time before the window); each later one reads the largest delay since the one
+ * before it.
+ */
+export function measuredWindow(
+  requests: readonly SampledRequest[],
+  scrapes: readonly SampledScrape[],
+  scrapeFailures: readonly string[],
+  publishedAt: number,
+  names: { lagMax: string; probes: string; heapUsed: string },
+): Omit<UpdateFigures, 'publishMs' | 'appliedMs' | 'memory'> {
+  const readings = scrapes
+    .slice(1)
+    .map((s) => ({ at: s.at, ms: (s.values[names.lagMax] ?? 0) * 1000 }));
+  const worst = readings.reduce<{ at: number; ms: number } | undefined>(
+    (a, b) => (a === undefined || b.ms > a.ms ? b : a),
+    undefined,
+  ) ?? { at: Number.NaN, ms: Number.NaN };
+  const latencies = requests.map((r) => r.ms);
+  const failures: Record<string, number> = {};
+  for (const r of requests) {
+    if (r.failure !== undefined) failures[r.failure] = (failures[r.failure] ?? 0) + 1;
+  }
+  const first = scrapes[0];
+  const last = scrapes.at(-1);
+  return {
+    stallMs: worst.ms,
+    stallAtMs: worst.at - publishedAt,
+    stalledScrapes: readings.filter((r) => r.ms > STALL_TARGET_MS).length,
+    scrapeFailures: scrapeFailures.length,
+    requests: requests.length,
+    failed: requests.filter((r) => !r.ok).length,
+    failures,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    maxMs: Math.max(...latencies),
+    probes: (last?.values[names.probes] ?? 0) - (first?.values[names.probes] ?? 0),
+    heapUsed: last?.values[names.heapUsed] ?? 0,
+    scrapeBytes: last?.bytes ?? 0,
+    scrapeMs: last ? last.doneAt - last.at : 0,
+  };
+}
+
+export const passes = (f: UpdateFigures): boolean =>
+  f.stallMs < STALL_TARGET_MS && f.p99Ms < P99_TARGET_MS && f.scrapeFailures === 0;
+
+/** The longest stall as a table shows it: `≥` when a failed scrape may have hidden a longer one. */
+export const stallText = (f: UpdateFigures): string =>
+  Number.isNaN(f.stallMs)
+    ? 'not read'
+    : `${f.scrapeFailures > 0 ? '≥ ' : ''}${f.stallMs.toLocaleString('en', { maximumFractionDigits: 0 })} ms`;
+
+export interface UpdateStallReport {
+  command: string;
+  machine: string;
+  date: string;
+  /** The product code measured (`git log -1 -- packages`). */
+  commit: string;
+  /** The least time measured after an update shows, and the wrk traffic before a warm run, s. */
+  settleS: number;
+  warmS: number;
+  rows: Array<{ title: string; run: string; figures: UpdateFigures }>;
+}
+
+const RUNS: Record<string, string> = {
+  cold: 'cold',
+  revert: 'revert to one route',
+  warm: 'warm',
+  settled: 'warm, 5 s later, no update',
+};
+const num = (v: number, digits = 0): string =>
+  v.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function table(r: UpdateStallReport): string {
+  const rows = r.rows.map(({ title, run, figures: f }) =>
+    [
+      title,
+      RUNS[run] ?? run,
+      stallText(f),
+      `${num(f.p50Ms, 1)} ms`,
+      `${num(f.p99Ms, 1)} ms`,
+      `${num(f.maxMs)} ms`,
+      num(f.requests),
+      num(f.failed),
+      f.appliedMs === undefined ? '-' : `${num(f.appliedMs / 1000, 1)} s`,
+      num(f.probes),
+      mib(f.heapUsed),
+      mib(f.memory.rss),
+      passes(f) ? 'PASS' : 'FAIL',
+    ].join(' | '),
+  );
+  const failures = r.rows
+    .filter(({ figures: f }) => f.failed > 0)
+    .map(({ title, run, figures: f }) => {
+      const why = Object.entries(f.failures).map(([reason, n]) => `${num(n)} \`${reason}\``);
+      return `- ${title}, ${RUNS[run] ?? run}: ${why.join(', ')}`;
+    });
+  return [
+    '| update | process | longest stall | p50 | p99 | max | requests | failed | shown after | probes | heap used | RSS | targets |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row} |`),
+    ...(failures.length > 0 ? ['', 'Failed requests:', '', ...failures] : []),
+  ].join('\n');
+}
+
+/** The section of docs/benchmarks.md, and the same figures as the "before" section. */
+export function renderUpdateStall(r: UpdateStallReport): { section: string; before: string } {
+  const runLine = `\`${r.command}\`, on ${r.machine}, ${r.date}, dataplane code at commit ${r.commit}.`;
+  const section = `## Event-loop stalls during large table updates
+
+${runLine}
+
+One dataplane (one worker, pinned to core 0; Redis, the backend nginx, wrk and the benchmark on
+core 1) serves one route. Each update replaces that table with a large one: the one route plus
+hosts whose endpoints are loopback ports where nothing listens, so that probes are refused at once.
+It runs first on a **cold** process, 3 s after the process first served; then the same process is
+reverted to the one route (itself a large update, measured for 5 s after it shows), serves wrk
+traffic for ${r.warmS} s, and applies the same update again, **warm**; the last row of each group is
+5 s of that process with no update.
+
+From 1 s before the publication until a settle window after the new revision shows on /metrics
+(at least ${r.settleS} s, and 2 s past the spread of the first probes of the new endpoints: 2,000
+per second, over at most one interval), four closed loops ask for the one route (request, 5 ms
+pause; kept-alive connections) from a worker thread, whose clock the benchmark's own work does not
+hold up. Percentiles and the maximum are those of every request in the window. The **longest
+stall** is the largest \`pier_nodejs_eventloop_lag_max_seconds\` of /metrics scraped every 250 ms:
+prom-client reports the maximum of Node's event-loop delay histogram since the previous scrape,
+sampled every 10 ms (an idle loop reads 10 ms; a stall of S ms reads S to S + 10). It is the
+longest time the loop was held by one piece of work; a loop busy with many short ones can keep
+requests waiting far longer (the max column), so both are shown. \`≥\`: a scrape failed, and the
+histogram it reset went unread. Probes: \`pier_dataplane_probes_total\` over the window; heap used
+(V8) and RSS at its end. Targets (issue 18): longest stall under ${STALL_TARGET_MS} ms, p99 under
+${P99_TARGET_MS} ms.
+
+${table(r)}`;
+  const before = `### Before: dataplane code at commit ${r.commit}
+
+${runLine}
+
+${table(r)}`;
+  return { section, before };
+}
