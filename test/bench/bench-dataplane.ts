@@ -38,6 +38,8 @@ export interface BenchDataplaneOptions {
   cores?: string;
   /** Node flags before the script (`--cpu-prof`...). */
   nodeArgs?: string[];
+  /** Environment variables added to this process's. */
+  env?: Record<string, string>;
   /** What the bench host answers once the first table is in: `ok\n` from the backend nginx. */
   body: string;
   /** How long it may take to serve, ms. */
@@ -79,6 +81,7 @@ export async function startBenchDataplane(options: BenchDataplaneOptions): Promi
   ]);
   const proc = startGroup(options.label, command, args, join(dir, 'dataplane.log'), {
     cwd: REPO_ROOT,
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
   });
   try {
     await waitForBody(
