@@ -23,7 +23,10 @@ export interface SamplerOptions {
   timeoutMs: number;
   /** The /metrics URL. */
   metricsUrl: string;
-  /** A scrape starts this long after the previous one started (or when it ends, if later), ms. */
+  /**
+   * A scrape starts this long after the previous one started (or when it ends, if later), ms;
+   * until {@link RequestSampler.scrapeEvery} says otherwise.
+   */
   scrapeMs: number;
   /** Metrics whose sums each scrape reports. */
   metrics: readonly string[];
@@ -68,6 +71,8 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 export interface RequestSampler {
   /** Resolves with the first scrape that satisfies `test` (scrapes as they come). */
   scrapeWhere(test: (s: SampledScrape) => boolean, timeoutMs: number): Promise<SampledScrape>;
+  /** From now on, a scrape every `ms`. */
+  scrapeEvery(ms: number): void;
   /** Lets every loop finish its request in flight; resolves with everything sampled. */
   stop(): Promise<{
     requests: SampledRequest[];
@@ -114,6 +119,7 @@ export async function startRequestSampler(options: SamplerOptions): Promise<Requ
   await scrapeWhere(() => true, options.timeoutMs);
   return {
     scrapeWhere,
+    scrapeEvery: (ms) => worker.postMessage({ scrapeEvery: ms }),
     stop: async () => {
       worker.postMessage('stop');
       const { requests, scrapes, scrapeFailures } = await done;
@@ -173,8 +179,10 @@ async function scrape(o: SamplerOptions): Promise<SampledScrape> {
 
 async function runWorker(o: SamplerOptions): Promise<void> {
   let stopping = false;
-  parentPort?.on('message', (m) => {
+  let every = o.scrapeMs;
+  parentPort?.on('message', (m: 'stop' | { scrapeEvery: number }) => {
     if (m === 'stop') stopping = true;
+    else every = m.scrapeEvery;
   });
   const requests: SampledRequest[] = [];
   const scrapes: SampledScrape[] = [];
@@ -197,7 +205,7 @@ async function runWorker(o: SamplerOptions): Promise<void> {
         scrapes.push(s);
         parentPort?.postMessage({ kind: 'scrape', scrape: s } satisfies FromWorker);
       }
-      await sleep(Math.max(0, (s?.at ?? nowMs()) + o.scrapeMs - nowMs()));
+      await sleep(Math.max(0, (s?.at ?? nowMs()) + every - nowMs()));
     }
   })();
   await Promise.all([...loops, scraper]);

@@ -8,22 +8,26 @@
  * the host update; PIER_BENCH_ENDPOINTS [50000] spread over PIER_BENCH_ENDPOINT_HOSTS [10000]
  * backends for the endpoint update (1: one backend gains them all); PIER_BENCH_SETTLE_S [10],
  * the least time measured after the update shows; PIER_BENCH_WARM_S [10] of wrk traffic before
- * a warm run; PIER_BENCH_BEFORE=1 also records the figures as the "before" section.
+ * a warm run; PIER_BENCH_SCENARIOS [hosts,endpoints,endpoints-5s] to run only some;
+ * PIER_BENCH_BEFORE=1 also records the figures as the "before" section.
  *
  * One dataplane (one worker, pinned to core 0; everything else on core 1) serves the one bench
  * route. Each update goes from that small table to a large one: on a cold process (started
  * fresh, the update published 3 s after it first serves), then on the same process made warm
- * (reverted to the small table, 10 s of wrk traffic), so that it applies the same update a
- * second time. A worker thread meanwhile keeps four closed request loops on the bench host
- * (request, 5 ms pause) and scrapes /metrics every 250 ms, from 1 s before the publication until
- * the settle window after the new revision shows on /metrics. The longest stall is the largest
- * `pier_nodejs_eventloop_lag_max_seconds` of those scrapes: prom-client reads the maximum of
- * Node's event-loop delay histogram and resets it at every scrape, so the scrapes together cover
- * the window. The histogram samples every 10 ms: an idle loop reads 10 ms, a stall of S ms reads
- * S to S + 10 ms.
+ * (reverted to the small table, wrk traffic), so that it applies the same update a second time;
+ * then that process is sampled with no update. A worker thread meanwhile keeps four closed
+ * request loops on the bench host (request, 5 ms pause) and scrapes /metrics, from 1 s before
+ * the publication until the settle window after the new revision shows on /metrics.
+ *
+ * The longest stall is the longest gap between the runs of a 5 ms timer that
+ * loop-gap-recorder.ts, preloaded into the dataplane, keeps on its main thread. The dataplane's
+ * own `pier_nodejs_eventloop_lag_max_seconds` is shown beside it: prom-client resets Node's
+ * histogram at every scrape, and Node then drops the interval up to its next tick, so the metric
+ * misses work that begins in the turn of the loop that answered a scrape (on a busy loop, most).
+ * Every request, scrape and gap of a window is kept in .test-state/bench-update-stall/.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FIRST_PROBES_PER_SECOND,
@@ -35,11 +39,13 @@ import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { type BenchDataplane, startBenchDataplane, writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import { type GroupProcess, groupMemory, runTracked, trackChild } from './bench-processes.ts';
+import { LOOP_GAPS_ENV, readLoopGaps } from './loop-gap-recorder.ts';
 import { startBackendNginx } from './proxy-peers.ts';
 import { BENCH_HOST, benchTable, largeTable } from './proxy-routes.ts';
 import { mib } from './proxy-throughput-report.ts';
 import { nowMs, startRequestSampler } from './request-sampler.ts';
 import {
+  lagMetricText,
   measuredWindow,
   renderUpdateStall,
   STALL_TARGET_MS,
@@ -88,6 +94,11 @@ const LAG_MAX = 'pier_nodejs_eventloop_lag_max_seconds';
 const PROBES = 'pier_dataplane_probes_total';
 const HEAP_USED = 'pier_nodejs_heap_size_used_bytes';
 
+const LOOP_GAP_RECORDER = join(REPO_ROOT, 'test', 'bench', 'loop-gap-recorder.ts');
+
+/** A dataplane with the loop-gap recorder preloaded, and where it writes. */
+type Dataplane = BenchDataplane & { gapsFile: string };
+
 const log = (text: string): void =>
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
@@ -128,6 +139,16 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** PIER_BENCH_SCENARIOS: the ids of the scenarios to run, all unless told. */
+const ONLY = (process.env.PIER_BENCH_SCENARIOS || SCENARIOS.map((s) => s.id).join(',')).split(',');
+for (const id of ONLY) {
+  if (!SCENARIOS.some((s) => s.id === id)) {
+    throw new Error(
+      `PIER_BENCH_SCENARIOS: ${id} is none of ${SCENARIOS.map((s) => s.id).join(', ')}`,
+    );
+  }
+}
+
 /**
  * Over how long the probe scheduler spreads the first probes of `targets` new to a live update
  * (`ProbeScheduler.#scheduleFirst`): the window must hold them all.
@@ -153,13 +174,16 @@ function productCommit(): string {
 /**
  * Publishes `table` while the sampler runs, from {@link LEAD_MS} before until `settleMs` after
  * the revision shows on /metrics; without a table, samples `settleMs` of the process as it is.
+ * Every request and scrape is kept in `STATE/<name>.json`.
  */
 async function measureWindow(
-  dp: BenchDataplane,
+  name: string,
+  dp: Dataplane,
   publisher: TestPublisher,
   table: RouteContent | undefined,
   settleMs: number,
 ): Promise<UpdateFigures> {
+  const from = nowMs();
   const sampler = await startRequestSampler({
     url: `http://127.0.0.1:${dp.httpPort}/`,
     host: BENCH_HOST,
@@ -185,17 +209,16 @@ async function measureWindow(
         APPLY_TIMEOUT_MS,
       );
       update = { publishMs, appliedMs: shown.doneAt - publishedAt };
+      sampler.scrapeEvery(1_000);
     }
     await sleep(settleMs);
   } finally {
     samples = await sampler.stop();
   }
+  const window = { ...samples, gaps: readLoopGaps(dp.gapsFile), from, to: nowMs(), publishedAt };
+  writeFileSync(join(STATE, `${name}.json`), JSON.stringify(window));
   return {
-    ...measuredWindow(samples.requests, samples.scrapes, samples.scrapeFailures, publishedAt, {
-      lagMax: LAG_MAX,
-      probes: PROBES,
-      heapUsed: HEAP_USED,
-    }),
+    ...measuredWindow(window, { lagMax: LAG_MAX, probes: PROBES, heapUsed: HEAP_USED }),
     ...update,
     memory: groupMemory(dp.process.pid),
   };
@@ -208,7 +231,7 @@ const show = (what: string, f: UpdateFigures): void => {
     .map(([why, n]) => `${n} ${why}`)
     .join(', ');
   log(
-    `  ${what.padEnd(22)} stall ${stallText(f)} (at ${seconds(f.stallAtMs)}; ${f.stalledScrapes} scrapes over ${STALL_TARGET_MS} ms${f.scrapeFailures ? `; ${f.scrapeFailures} scrapes failed` : ''}), requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
+    `  ${what.padEnd(22)} stall ${stallText(f)} (at ${seconds(f.stallAtMs)}; ${f.gapsOverTarget} over ${STALL_TARGET_MS} ms), lag metric ${lagMetricText(f)}${f.scrapeFailures ? ` (${f.scrapeFailures} scrapes failed)` : ''}${f.emptyReadings ? ` (${f.emptyReadings} read 0)` : ''}, requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
   );
   log(
     `  ${''.padEnd(22)} shown after ${seconds(f.appliedMs)} (published in ${seconds(f.publishMs)}), ${f.probes} probes, last scrape ${mib(f.scrapeBytes)} in ${f.scrapeMs.toFixed(0)} ms, heap used ${mib(f.heapUsed)}, RSS ${mib(f.memory.rss)} (peak ${mib(f.memory.hwm)})`,
@@ -234,28 +257,35 @@ try {
   publisher = pub;
   const small = benchTable(backendPort);
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => ONLY.includes(s.id))) {
     const settleMs = Math.max(SETTLE_MS, firstProbeSpreadMs(scenario) + 2_000);
     log(`${scenario.title}: measured until ${(settleMs / 1000).toFixed(0)} s after it shows`);
     await pub.publish(small);
-    const dp = await startBenchDataplane({
-      label: `dataplane-${scenario.id}`,
-      stateDir: STATE,
-      redisUrl: redis.url,
-      keyRingFile,
-      workers: 1,
-      cores: PROXY_CORE,
-      body: OK,
-    });
+    const label = `dataplane-${scenario.id}`;
+    const gapsFile = join(STATE, `${label}-loop-gaps.txt`);
+    const dp: Dataplane = {
+      ...(await startBenchDataplane({
+        label,
+        stateDir: STATE,
+        redisUrl: redis.url,
+        keyRingFile,
+        workers: 1,
+        cores: PROXY_CORE,
+        body: OK,
+        nodeArgs: ['--import', LOOP_GAP_RECORDER],
+        env: { [LOOP_GAPS_ENV]: gapsFile },
+      })),
+      gapsFile,
+    };
     started.push(dp.process);
     log(`  dataplane serving, RSS ${mib(groupMemory(dp.process.pid).rss)}`);
     const table = scenario.build(backendPort);
     await sleep(COLD_WAIT_MS);
-    const cold = await measureWindow(dp, pub, table, settleMs);
+    const cold = await measureWindow(`${scenario.id}-cold`, dp, pub, table, settleMs);
     show('cold', cold);
     figures.push({ scenario, run: 'cold', figures: cold });
 
-    const revert = await measureWindow(dp, pub, small, SETTLED_MS);
+    const revert = await measureWindow(`${scenario.id}-revert`, dp, pub, small, SETTLED_MS);
     show('revert to one route', revert);
     figures.push({ scenario, run: 'revert', figures: revert });
     const wrk = await runWrk({
@@ -267,10 +297,10 @@ try {
     });
     log(`  warm-up: ${Math.round(wrk.rps)} req/s for ${WARM_S} s`);
     await sleep(2_000);
-    const warm = await measureWindow(dp, pub, table, settleMs);
+    const warm = await measureWindow(`${scenario.id}-warm`, dp, pub, table, settleMs);
     show('warm', warm);
     figures.push({ scenario, run: 'warm', figures: warm });
-    const settled = await measureWindow(dp, pub, undefined, SETTLED_MS);
+    const settled = await measureWindow(`${scenario.id}-settled`, dp, pub, undefined, SETTLED_MS);
     show('settled, no update', settled);
     figures.push({ scenario, run: 'settled', figures: settled });
     await dp.process.stop(30_000);
