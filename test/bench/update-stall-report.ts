@@ -139,17 +139,19 @@ export interface UpdateStallReport {
   rows: Array<{ title: string; run: string; figures: UpdateFigures }>;
 }
 
-const RUNS: Record<string, string> = {
+/** How each window of a scenario is named in the table. */
+export const RUN_NAMES: Record<string, string> = {
   cold: 'cold',
   revert: 'revert to one route',
   warm: 'warm',
   settled: 'warm, 5 s later, no update',
 };
+
 function table(r: UpdateStallReport): string {
   const rows = r.rows.map(({ title, run, figures: f }) =>
     [
       title,
-      RUNS[run] ?? run,
+      RUN_NAMES[run] ?? run,
       stallText(f),
       lagMetricText(f),
       `${num(f.p50Ms, 1)} ms`,
@@ -168,7 +170,7 @@ function table(r: UpdateStallReport): string {
     .filter(({ figures: f }) => f.failed > 0)
     .map(({ title, run, figures: f }) => {
       const why = Object.entries(f.failures).map(([reason, n]) => `${num(n)} \`${reason}\``);
-      return `- ${title}, ${RUNS[run] ?? run}: ${why.join(', ')}`;
+      return `- ${title}, ${RUN_NAMES[run] ?? run}: ${why.join(', ')}`;
     });
   return [
     '| update | process | longest stall | lag metric | p50 | p99 | max | requests | failed | shown after | probes | heap used | RSS | targets |',

@@ -47,6 +47,7 @@ import { nowMs, startRequestSampler } from './request-sampler.ts';
 import {
   lagMetricText,
   measuredWindow,
+  RUN_NAMES,
   renderUpdateStall,
   STALL_TARGET_MS,
   stallText,
@@ -231,7 +232,7 @@ const show = (what: string, f: UpdateFigures): void => {
     .map(([why, n]) => `${n} ${why}`)
     .join(', ');
   log(
-    `  ${what.padEnd(22)} stall ${stallText(f)} (at ${seconds(f.stallAtMs)}; ${f.gapsOverTarget} over ${STALL_TARGET_MS} ms), lag metric ${lagMetricText(f)}${f.scrapeFailures ? ` (${f.scrapeFailures} scrapes failed)` : ''}${f.emptyReadings ? ` (${f.emptyReadings} read 0)` : ''}, requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
+    `  ${what.padEnd(22)} stall ${stallText(f)}${f.stallMs > 0 ? ` (at ${seconds(f.stallAtMs)}; ${f.gapsOverTarget} over ${STALL_TARGET_MS} ms)` : ''}, lag metric ${lagMetricText(f)}${f.scrapeFailures ? ` (${f.scrapeFailures} scrapes failed)` : ''}${f.emptyReadings ? ` (${f.emptyReadings} read 0)` : ''}, requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
   );
   log(
     `  ${''.padEnd(22)} shown after ${seconds(f.appliedMs)} (published in ${seconds(f.publishMs)}), ${f.probes} probes, last scrape ${mib(f.scrapeBytes)} in ${f.scrapeMs.toFixed(0)} ms, heap used ${mib(f.heapUsed)}, RSS ${mib(f.memory.rss)} (peak ${mib(f.memory.hwm)})`,
@@ -280,14 +281,15 @@ try {
     started.push(dp.process);
     log(`  dataplane serving, RSS ${mib(groupMemory(dp.process.pid).rss)}`);
     const table = scenario.build(backendPort);
+    /** Measures one window (see {@link measureWindow}), shows it and keeps its figures. */
+    const run = async (name: string, update: RouteContent | undefined, windowMs: number) => {
+      const f = await measureWindow(`${scenario.id}-${name}`, dp, pub, update, windowMs);
+      show(RUN_NAMES[name] ?? name, f);
+      figures.push({ scenario, run: name, figures: f });
+    };
     await sleep(COLD_WAIT_MS);
-    const cold = await measureWindow(`${scenario.id}-cold`, dp, pub, table, settleMs);
-    show('cold', cold);
-    figures.push({ scenario, run: 'cold', figures: cold });
-
-    const revert = await measureWindow(`${scenario.id}-revert`, dp, pub, small, SETTLED_MS);
-    show('revert to one route', revert);
-    figures.push({ scenario, run: 'revert', figures: revert });
+    await run('cold', table, settleMs);
+    await run('revert', small, SETTLED_MS);
     const wrk = await runWrk({
       url: `http://127.0.0.1:${dp.httpPort}/`,
       connections: 16,
@@ -297,12 +299,8 @@ try {
     });
     log(`  warm-up: ${Math.round(wrk.rps)} req/s for ${WARM_S} s`);
     await sleep(2_000);
-    const warm = await measureWindow(`${scenario.id}-warm`, dp, pub, table, settleMs);
-    show('warm', warm);
-    figures.push({ scenario, run: 'warm', figures: warm });
-    const settled = await measureWindow(`${scenario.id}-settled`, dp, pub, undefined, SETTLED_MS);
-    show('settled, no update', settled);
-    figures.push({ scenario, run: 'settled', figures: settled });
+    await run('warm', table, settleMs);
+    await run('settled', undefined, SETTLED_MS);
     await dp.process.stop(30_000);
   }
 } finally {
