@@ -11,8 +11,7 @@
  * Writes its section of docs/benchmarks.md (unless --no-write).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createLogger } from '@pier/shared';
@@ -23,13 +22,14 @@ import {
 } from '../../packages/controller/src/routes/route-publisher.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis } from '../lib/redis-server.ts';
+import { writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import { type GroupProcess, startGroup, trackChild } from './bench-processes.ts';
 import {
-  backendNginxConf,
   haproxyConf,
   haproxyMaxconn,
   proxyNginxConf,
+  startBackendNginx,
   startHaproxy,
   startNginx,
   startNodeBare,
@@ -106,18 +106,10 @@ connection.on('error', () => undefined);
 const servers: Record<string, Cost[]> = { pier: [], nginx: [], haproxy: [], 'node-bare': [] };
 const clients: Record<string, Cost[]> = { undici: [], raw: [] };
 try {
-  const keyRingFile = join(STATE, 'key-ring');
-  writeFileSync(keyRingFile, `bench-1=${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  const backendPort = await freePort();
-  const backendDir = join(STATE, 'backend');
-  const backend = startNginx(
-    'backend',
-    backendDir,
-    backendNginxConf(backendDir, backendPort),
-    undefined,
-  );
-  started.push(backend);
-  await waitForBody('the backend', `http://127.0.0.1:${backendPort}/`, HOST, OK, backend);
+  const keyRingFile = writeBenchKeyRing(STATE);
+  const backend = await startBackendNginx(STATE, HOST, undefined);
+  started.push(backend.process);
+  const backendPort = backend.port;
   await waitUntil('the publisher connection', () =>
     connection.status === 'ready' ? true : undefined,
   );

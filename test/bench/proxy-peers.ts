@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { waitUntil } from '../lib/child-process.ts';
+import { freePort } from '../lib/redis-server.ts';
 import { type GroupProcess, startGroup } from './bench-processes.ts';
 
 /** `taskset -c <cores> command args...`, or the command itself when unpinned. */
@@ -171,6 +172,27 @@ export function startNginx(
     join(dir, 'error.log'),
   ]);
   return startGroup(name, command, args, join(dir, 'stdout.log'));
+}
+
+/**
+ * Starts the backend nginx ({@link backendNginxConf}) on a free port, in `stateDir/backend`;
+ * resolves once it answers `ok\n` for `host`, and stops it if it does not.
+ */
+export async function startBackendNginx(
+  stateDir: string,
+  host: string,
+  cores: string | undefined,
+): Promise<{ process: GroupProcess; port: number }> {
+  const port = await freePort();
+  const dir = join(stateDir, 'backend');
+  const proc = startNginx('backend', dir, backendNginxConf(dir, port), cores);
+  try {
+    await waitForBody('the backend nginx', `http://127.0.0.1:${port}/`, host, 'ok\n', proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { process: proc, port };
 }
 
 /** Starts HAProxy in the foreground (`-db`) with `conf` written to `dir/haproxy.cfg`. */

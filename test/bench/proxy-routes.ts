@@ -72,15 +72,20 @@ function listeningPorts(): Set<number> {
 /**
  * The bench route plus `count` virtual hosts h-i.example.test, each to its own backend of
  * `endpoints` endpoints on 127.0.0.1, on ports 10000-59999 where nothing listens (all distinct
- * up to 50,000 endpoints). No request goes there; their health checks run hourly, and a probe
- * that does go out meets a closed port.
+ * up to 50,000 endpoints). No request goes there; their health checks run every `intervalMs`
+ * (hourly unless told), and a probe that does go out meets a closed port.
  */
-export function largeTable(backendPort: number, count: number, endpoints: number): RouteContent {
+export function largeTable(
+  backendPort: number,
+  count: number,
+  endpoints: number,
+  options: { intervalMs?: number } = {},
+): RouteContent {
   const table = benchTable(backendPort);
   const busy = listeningPorts();
   const healthCheck = {
     ...(structuredClone(DEFAULT_HEALTH_CHECK) as Backend['healthCheck']),
-    intervalMs: 3_600_000,
+    intervalMs: options.intervalMs ?? 3_600_000,
     timeoutMs: 2_000,
   };
   let next = 0;

@@ -22,7 +22,6 @@
  * `--quiet-wait N` allows up to N s in all of waiting for the machine to quieten: before the
  * start and before such a repetition.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +35,12 @@ import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis, type TestRedis } from '../lib/redis-server.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
+import {
+  type BenchDataplane,
+  metricValue,
+  startBenchDataplane,
+  writeBenchKeyRing,
+} from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import {
   cpuSnapshot,
@@ -50,12 +55,11 @@ import {
 } from './bench-processes.ts';
 import { summarizeCpuProfile } from './cpu-profile.ts';
 import {
-  backendNginxConf,
   getBody,
   haproxyConf,
   haproxyMaxconn,
-  pinned,
   proxyNginxConf,
+  startBackendNginx,
   startHaproxy,
   startNginx,
   startNodeBare,
@@ -136,18 +140,6 @@ const log = (text: string): void =>
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const us = (): number => Number(process.hrtime.bigint() / 1000n);
 
-/** The sum of a metric's samples on a dataplane's /metrics, undefined when absent. */
-async function metricValue(opsPort: number, name: string): Promise<number | undefined> {
-  const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`);
-  let sum: number | undefined;
-  for (const line of (await res.text()).split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-      sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return sum;
-}
-
 /** What is left of the --quiet-wait budget, ms: all waiting for other processes draws on it. */
 let quietBudgetMs = QUIET_WAIT * 1000;
 
@@ -175,13 +167,6 @@ const show = (what: string, r: WrkResult): void =>
   log(
     `  ${what.padEnd(30)} ${rps(r.rps).padStart(8)}/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}  cores ${r.coreBusy.map(pct).join(' / ')}${r.errors ? `  ERRORS ${r.errors}` : ''}`,
   );
-
-interface PierInstance {
-  process: GroupProcess;
-  httpPort: number;
-  httpsPort: number;
-  opsPort: number;
-}
 
 async function measureAll(): Promise<ProxyBenchResults> {
   await waitForQuiet();
@@ -229,21 +214,15 @@ async function measureAll(): Promise<ProxyBenchResults> {
   try {
     redis = await startRedis(join(STATE, 'redis'));
     trackChild(redis.process.child);
-    const keyRingFile = join(STATE, 'key-ring');
-    writeFileSync(keyRingFile, `bench-1=${randomBytes(32).toString('base64')}\n`, {
-      mode: 0o600,
-    });
+    const keyRingFile = writeBenchKeyRing(STATE);
 
     // nginx's certificate: ECDSA P-256 like Pier's generated default one.
     const { certFile, keyFile } = await opensslCertificate(STATE, 'nginx', HOST);
     const shim = await buildFreshSessionShim(STATE);
 
-    const backendPort = await freePort();
-    const backendDir = join(STATE, 'backend');
-    const backend = group(
-      startNginx('backend', backendDir, backendNginxConf(backendDir, backendPort), LOAD_CORE),
-    );
-    await waitForBody('the backend nginx', `http://127.0.0.1:${backendPort}/`, HOST, OK, backend);
+    const backend = await startBackendNginx(STATE, HOST, LOAD_CORE);
+    group(backend.process);
+    const backendPort = backend.port;
 
     const publisherRedis = new Redis(redis.url, { ...ROUTE_PUBLISHER_REDIS_OPTIONS });
     connection = publisherRedis;
@@ -261,48 +240,20 @@ async function measureAll(): Promise<ProxyBenchResults> {
     const startPier = async (
       label: string,
       options: { workers: number; cores?: string; nodeArgs?: string[] },
-    ): Promise<PierInstance> => {
-      const [httpPort, httpsPort, opsPort] = [await freePort(), await freePort(), await freePort()];
-      const dir = join(STATE, label);
-      mkdirSync(dir, { recursive: true });
-      const [command, args] = pinned(options.cores, process.execPath, [
-        ...(options.nodeArgs ?? []),
-        '--conditions=@pier/source',
-        join(REPO_ROOT, 'packages', 'dataplane', 'src', 'main.ts'),
-        '--redis-url',
+    ): Promise<BenchDataplane> => {
+      const instance = await startBenchDataplane({
+        label,
+        stateDir: STATE,
         redisUrl,
-        '--key-ring-file',
         keyRingFile,
-        '--http-listen',
-        `127.0.0.1:${httpPort}`,
-        '--https-listen',
-        `127.0.0.1:${httpsPort}`,
-        '--ops-listen',
-        `127.0.0.1:${opsPort}`,
-        '--state-file',
-        join(dir, 'routes.json'),
-        '--node-name',
-        'bench',
-        '--workers',
-        String(options.workers),
-        '--log-level',
-        'warn',
-        '--drain-grace',
-        '2s',
-      ]);
-      const proc = group(
-        startGroup(label, command, args, join(dir, 'dataplane.log'), { cwd: REPO_ROOT }),
+        body: OK,
+        ...options,
+      });
+      group(instance.process);
+      log(
+        `${label} serving: http ${instance.httpPort}, https ${instance.httpsPort}, ops ${instance.opsPort}`,
       );
-      await waitForBody(
-        `${label} to serve ${HOST}`,
-        `http://127.0.0.1:${httpPort}/`,
-        HOST,
-        OK,
-        proc,
-        120_000,
-      );
-      log(`${label} serving: http ${httpPort}, https ${httpsPort}, ops ${opsPort}`);
-      return { process: proc, httpPort, httpsPort, opsPort };
+      return instance;
     };
 
     /** A warm-up run, then the measured run (wrk on LOAD_CORE unless `cores` is null). */
@@ -561,7 +512,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
 
     // ---- Large tables -----------------------------------------------------------------------
     log(`${ROUTES} routes`);
-    const warmRss = async (instance: PierInstance): Promise<{ rss: number; hwm: number }> => {
+    const warmRss = async (instance: BenchDataplane): Promise<{ rss: number; hwm: number }> => {
       await runWrk({
         url: `http://127.0.0.1:${instance.httpPort}/`,
         connections: CONNS,
@@ -576,7 +527,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
      * bench host; resolves once the revision shows in /metrics and three requests in a row were
      * answered within 100 ms.
      */
-    const liveUpdate = async (instance: PierInstance, table: ReturnType<typeof largeTable>) => {
+    const liveUpdate = async (instance: BenchDataplane, table: ReturnType<typeof largeTable>) => {
       const publishedAt = performance.now();
       const { revision } = await publisher.publish(table);
       let applied = false;

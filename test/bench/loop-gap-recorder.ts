@@ -1,0 +1,62 @@
+/**
+ * Records the event-loop stalls of a process it is preloaded into (`node --import <this file>`),
+ * for benchmarks that must not change the process they measure: a timer every
+ * {@link TICK_MS} on the main thread appends each gap between its runs longer than
+ * {@link RECORD_OVER_MS} to the file named by `PIER_BENCH_LOOP_GAPS`, as `<end> <gap>` (epoch ms
+ * with fractions, ms). Nothing resets it and nothing reads it in the process, so unlike a
+ * scraped histogram it misses no stall; a gap of G ms means the loop ran no timer for G − 5 to G
+ * ms. Without the variable it does nothing.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+
+export const TICK_MS = 5;
+/** Shorter gaps are not written: an idle loop's are 5 to 6 ms. */
+export const RECORD_OVER_MS = 15;
+export const LOOP_GAPS_ENV = 'PIER_BENCH_LOOP_GAPS';
+
+/** One recorded gap: when the timer ran again, and how long after its previous run. */
+export interface LoopGap {
+  end: number;
+  ms: number;
+}
+
+/** The gaps recorded in `file` so far. */
+export function readLoopGaps(file: string): LoopGap[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [end, ms] = line.split(' ').map(Number);
+      return { end: end as number, ms: ms as number };
+    });
+}
+
+/** The longest gap that overlaps `[from, to]`, ms; 0 when none over {@link RECORD_OVER_MS} did. */
+export function longestGap(gaps: readonly LoopGap[], from: number, to: number): LoopGap {
+  let longest: LoopGap = { end: from, ms: 0 };
+  for (const g of gaps) {
+    if (g.end >= from && g.end - g.ms <= to && g.ms > longest.ms) longest = g;
+  }
+  return longest;
+}
+
+const file = process.env[LOOP_GAPS_ENV];
+if (file && isMainThread) {
+  const fd = openSync(file, 'a');
+  const now = (): number => performance.timeOrigin + performance.now();
+  let last = now();
+  setInterval(() => {
+    const t = now();
+    const gap = t - last;
+    last = t;
+    if (gap > RECORD_OVER_MS) writeSync(fd, `${t.toFixed(1)} ${gap.toFixed(1)}\n`);
+  }, TICK_MS).unref();
+  process.once('exit', () => closeSync(fd));
+}
