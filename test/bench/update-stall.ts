@@ -9,7 +9,8 @@
  * backends for the endpoint update (1: one backend gains them all); PIER_BENCH_SETTLE_S [10],
  * the least time measured after the update shows; PIER_BENCH_WARM_S [10] of wrk traffic before
  * a warm run; PIER_BENCH_SCENARIOS [hosts,endpoints,endpoints-5s] to run only some;
- * PIER_BENCH_BEFORE=1 also records the figures as the "before" section.
+ * PIER_BENCH_BEFORE=1 also records the figures as the "before" section; PIER_BENCH_CPU_PROF=<dir>
+ * writes a CPU profile of each dataplane there (`--cpu-prof`; it slows the dataplane down).
  *
  * One dataplane (one worker, pinned to core 0; everything else on core 1) serves the one bench
  * route. Each update goes from that small table to a large one: on a cold process (started
@@ -55,6 +56,7 @@ import {
 } from './update-stall-report.ts';
 import { runWrk } from './wrk.ts';
 
+const CPU_PROF_DIR = process.env.PIER_BENCH_CPU_PROF || undefined;
 const envInt = (name: string, fallback: number, min: number, max: number): number => {
   const text = process.env[name];
   const value = text === undefined || text === '' ? fallback : Number(text);
@@ -273,7 +275,12 @@ try {
         workers: 1,
         cores: PROXY_CORE,
         body: OK,
-        nodeArgs: ['--import', LOOP_GAP_RECORDER],
+        nodeArgs: [
+          '--import',
+          LOOP_GAP_RECORDER,
+          // PIER_BENCH_CPU_PROF=<dir>: a CPU profile of each dataplane, written when it stops.
+          ...(CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`]),
+        ],
         env: { [LOOP_GAPS_ENV]: gapsFile },
       })),
       gapsFile,

@@ -10,6 +10,8 @@ import type { PassiveEjector } from './passive-ejector.ts';
 
 /** Endpoints handled per step of {@link applyBackendChanges}. */
 const ENDPOINTS_PER_STEP = 64;
+/** Removed backends handled per step (each may send a Redis command). */
+const BACKENDS_PER_STEP = 16;
 
 /** What a checker knows of one backend. */
 export interface BackendHealth {
@@ -65,7 +67,10 @@ export function* applyBackendChanges(
   node: string,
   hooks: BackendChangeHooks,
 ): Generator<void> {
+  // One count for the whole update: a step is a few endpoints, of one backend or of several.
+  let step = 0;
   for (const id of changes.removed) {
+    if (++step % BACKENDS_PER_STEP === 0) yield;
     if (!states.delete(id)) continue;
     ejector.forget(id);
     hooks.removed(id);
@@ -73,7 +78,6 @@ export function* applyBackendChanges(
   for (const backend of changes.changed) {
     const ids = new Set<string>();
     let readyCount = 0;
-    let step = 0;
     for (const e of backend.endpoints) {
       ids.add(endpointField(e.address, e.port));
       if (e.ready && !e.terminating) readyCount += 1;

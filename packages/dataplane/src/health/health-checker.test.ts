@@ -158,6 +158,20 @@ test('a large update is applied in many small steps', () => {
   for (const _ of s.update([many], [], true)) steps += 1;
   assert.ok(steps >= 100, `${steps} steps for 10,000 endpoints`);
   assert.equal([...s.targets()].length, 10_000);
+  // As many small backends: the steps count across backends, not per backend.
+  const small = Array.from({ length: 10_000 }, (_, i) =>
+    backend(`shop/s-${i}:80`, [{ ...endpoint('192.0.2.2'), port: 10_000 + i }]),
+  );
+  const other = scheduler();
+  let most = 0;
+  let before = 0;
+  for (const _ of other.update(small, [], true)) {
+    const now = [...other.targets()].length;
+    most = Math.max(most, now - before);
+    before = now;
+  }
+  assert.ok(most <= 64, `one step created ${most} targets`);
+  assert.equal([...other.targets()].length, 10_000);
 });
 
 test('jitter keeps intervals within ±10 %', () => {

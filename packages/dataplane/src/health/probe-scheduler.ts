@@ -163,11 +163,12 @@ export class ProbeScheduler {
   *update(changed: Iterable<Backend>, removed: Iterable<string>, soon: boolean): Generator<void> {
     const created: TargetState[] = [];
     const touched = new Set<TargetState>();
+    // One count for the whole update: a step is a few endpoints, of one backend or of several.
+    let step = 0;
     for (const id of removed) {
       const keys = this.#byBackend.get(id);
       if (keys === undefined) continue;
       this.#byBackend.delete(id);
-      let step = 0;
       for (const key of keys.keys()) {
         this.#leave(key, id, touched);
         if (++step % ENDPOINTS_PER_STEP === 0) yield;
@@ -177,7 +178,6 @@ export class ProbeScheduler {
       const before = this.#byBackend.get(backend.id) ?? new Map<string, string>();
       const after = new Map<string, string>();
       const hc = backend.healthCheck;
-      let step = 0;
       for (const endpoint of backend.endpoints) {
         if (++step % ENDPOINTS_PER_STEP === 0) yield;
         if (!endpoint.ready && !endpoint.serving) continue;
@@ -223,7 +223,6 @@ export class ProbeScheduler {
       else this.#byBackend.delete(backend.id);
     }
     const fresh = new Set(created);
-    let step = 0;
     for (const target of touched) {
       if (++step % ENDPOINTS_PER_STEP === 0) yield;
       if (!target.live || fresh.has(target)) continue;
