@@ -143,9 +143,11 @@ test('targets follow backend changes: a shared target outlives one of its backen
   assert.deepEqual(shared()?.members, [{ backendId: 'shop/b:80', endpointId: '192.0.2.1:8080' }]);
   assert.equal(shared()?.intervalMs, 5_000);
   assert.equal(shared()?.timeoutMs, 900);
+  assert.equal(s.owned, 1, 'the count of owned targets follows');
   // b loses its endpoint: no target remains.
   apply(s, [{ ...b, endpoints: [] }]);
   assert.equal([...s.targets()].length, 0);
+  assert.equal(s.owned, 0);
 });
 
 test('a large update is applied in many small steps', () => {

@@ -124,6 +124,8 @@ export class ProbeScheduler {
   #timerDue = Number.POSITIVE_INFINITY;
   #immediate: NodeJS.Immediate | undefined;
   #running = false;
+  /** Targets with `owned` set: asked after every probe (a metric), so kept rather than counted. */
+  #ownedCount = 0;
 
   constructor(options: ProbeSchedulerOptions) {
     this.#options = options;
@@ -134,9 +136,7 @@ export class ProbeScheduler {
 
   /** Targets this process owns now. */
   get owned(): number {
-    let count = 0;
-    for (const target of this.#targets.values()) if (target.owned) count += 1;
-    return count;
+    return this.#ownedCount;
   }
 
   /** Every target of the current table, owned or not. */
@@ -209,6 +209,7 @@ export class ProbeScheduler {
           };
           if (hc.http.host !== undefined) target.host = hc.http.host;
           this.#targets.set(key, target);
+          if (target.owned) this.#ownedCount += 1;
           this.#addOrigin(target);
           if (this.#running && target.owned) created.push(target);
         }
@@ -249,7 +250,9 @@ export class ProbeScheduler {
     for (const target of [...this.#targets.values()]) {
       if (++step % ENDPOINTS_PER_STEP === 0) yield;
       if (!target.live) continue;
-      target.owned = this.#owns(target.key);
+      const owned = this.#owns(target.key);
+      if (owned !== target.owned) this.#ownedCount += owned ? 1 : -1;
+      target.owned = owned;
       if (!this.#running) continue;
       if (!target.owned) target.due = undefined;
       else if (target.due === undefined && !target.inFlight) this.#scheduleFirst(target, false);
@@ -279,6 +282,7 @@ export class ProbeScheduler {
       return;
     }
     this.#targets.delete(key);
+    if (target.owned) this.#ownedCount -= 1;
     target.live = false;
     target.due = undefined;
     touched.delete(target);
