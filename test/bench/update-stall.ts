@@ -280,6 +280,8 @@ try {
           LOOP_GAP_RECORDER,
           // PIER_BENCH_CPU_PROF=<dir>: a CPU profile of each dataplane, written when it stops.
           ...(CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`]),
+          // PIER_BENCH_NODE_ARGS: more Node flags for the dataplane (e.g. --trace-gc).
+          ...(process.env.PIER_BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []),
         ],
         env: { [LOOP_GAPS_ENV]: gapsFile },
       })),
