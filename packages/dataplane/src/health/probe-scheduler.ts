@@ -12,8 +12,10 @@
  * - However many targets there are, the event loop is never held for long: targets change
  *   backend by backend in sliced steps ({@link ProbeScheduler.update} is a generator run by
  *   `runSliced`), and one timer serves a queue of due times, starting at most
- *   {@link PROBES_PER_SLICE} probes (or {@link SLICE_BUDGET_MS}) per turn of the event loop.
- *   (One Node timer per target, as before, let thousands of expired timers run in one turn.)
+ *   {@link PROBES_PER_SLICE} probes (or {@link SLICE_BUDGET_MS}) per turn of the event loop,
+ *   and at most {@link MAX_PROBES_PER_SECOND} a second; more due than that are probed late, with
+ *   a warning. (One Node timer per target, as before, let thousands of expired timers run in
+ *   one turn.)
  * - Probes go through a {@link ProbeAgent} of the scheduler's own unless a dispatcher is given;
  *   the pools of endpoints that left the table are closed.
  */
@@ -36,6 +38,19 @@ export const FIRST_PROBES_PER_SECOND = 2_000;
 
 /** At most this many probes start in one turn of the event loop; the rest wait for the next. */
 export const PROBES_PER_SLICE = 64;
+
+/**
+ * At most this many probes start per second in one process, however many are due: probing must
+ * never take the process from serving. More targets than that (50,000 endpoints every 5 s on one
+ * node is 10,000 a second) are probed late, and a warning says so ({@link LATE_PROBE_MS}).
+ */
+export const MAX_PROBES_PER_SECOND = 2_000;
+
+/** A probe starting this late counts as late, ms. */
+export const LATE_PROBE_MS = 1_000;
+
+/** Late probes are reported at most this often, ms. */
+const LATE_REPORT_MS = 60_000;
 
 /** Endpoints handled per step of {@link ProbeScheduler.update}. */
 const ENDPOINTS_PER_STEP = 32;
@@ -124,6 +139,12 @@ export class ProbeScheduler {
   #timerDue = Number.POSITIVE_INFINITY;
   #immediate: NodeJS.Immediate | undefined;
   #running = false;
+  /** Probes that may start now (a token bucket filled at {@link MAX_PROBES_PER_SECOND}). */
+  #tokens = PROBES_PER_SLICE;
+  #tokensAt = performance.now();
+  /** Probes started late since the last report, and when that was. */
+  #late = 0;
+  #lateReportedAt = Number.NEGATIVE_INFINITY;
   /** Targets with `owned` set: asked after every probe (a metric), so kept rather than counted. */
   #ownedCount = 0;
 
@@ -355,6 +376,12 @@ export class ProbeScheduler {
     if (!this.#running) return;
     const now = performance.now();
     const end = now + SLICE_BUDGET_MS;
+    this.#tokens = Math.min(
+      PROBES_PER_SLICE,
+      this.#tokens + ((now - this.#tokensAt) * MAX_PROBES_PER_SECOND) / 1_000,
+    );
+    this.#tokensAt = now;
+    this.#reportLate(now);
     let started = 0;
     for (;;) {
       const next = this.#queue.peek();
@@ -368,15 +395,33 @@ export class ProbeScheduler {
         this.#arm(due);
         return;
       }
+      if (this.#tokens < 1) {
+        // Over the rate: the next probe when the next token is there.
+        this.#arm(now + ((1 - this.#tokens) * 1_000) / MAX_PROBES_PER_SECOND);
+        return;
+      }
       if (started >= PROBES_PER_SLICE || performance.now() >= end) break;
       this.#queue.pop();
       target.due = undefined;
+      if (now - due > LATE_PROBE_MS) this.#late += 1;
+      this.#tokens -= 1;
       this.#probe(target);
       started += 1;
     }
     // More are due: let I/O run first.
     this.#immediate = setImmediate(() => this.#fire());
     this.#immediate.unref();
+  }
+
+  /** Says, at most every {@link LATE_REPORT_MS}, how many probes started late. */
+  #reportLate(now: number): void {
+    if (this.#late === 0 || now - this.#lateReportedAt < LATE_REPORT_MS) return;
+    this.#options.logger.warn(
+      { late: this.#late, lateMs: LATE_PROBE_MS, maxPerSecond: MAX_PROBES_PER_SECOND },
+      'more probes are due than this process starts per second; probes run late',
+    );
+    this.#late = 0;
+    this.#lateReportedAt = now;
   }
 
   #probe(target: TargetState): void {
