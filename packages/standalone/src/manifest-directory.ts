@@ -29,7 +29,7 @@ export interface ManifestDirectoryOptions {
 
 /** A watched manifest directory; see the module comment. */
 export class ManifestDirectory {
-  readonly #o: ManifestDirectoryOptions;
+  readonly #options: ManifestDirectoryOptions;
   readonly #versions = new LastGoodObjects();
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -38,7 +38,7 @@ export class ManifestDirectory {
   #stopped = false;
 
   constructor(options: ManifestDirectoryOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /**
@@ -48,7 +48,7 @@ export class ManifestDirectory {
    */
   async start(): Promise<void> {
     await this.#load();
-    this.#watcher = watch(this.#o.dir, { persistent: false }, () => this.#changed());
+    this.#watcher = watch(this.#options.dir, { persistent: false }, () => this.#changed());
     this.#watcher.on('error', () => this.#changed());
   }
 
@@ -62,7 +62,7 @@ export class ManifestDirectory {
   #changed(): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#reload(), this.#o.debounceMs ?? RELOAD_DEBOUNCE_MS);
+    this.#timer = setTimeout(() => this.#reload(), this.#options.debounceMs ?? RELOAD_DEBOUNCE_MS);
   }
 
   #reload(): void {
@@ -71,9 +71,9 @@ export class ManifestDirectory {
       while (this.#again && !this.#stopped) {
         this.#again = false;
         await this.#load().catch((err: unknown) => {
-          this.#o.onSnapshot({
+          this.#options.onSnapshot({
             objects: [],
-            problems: [{ file: this.#o.dir, message: `cannot be read: ${String(err)}` }],
+            problems: [{ file: this.#options.dir, message: `cannot be read: ${String(err)}` }],
           });
         });
       }
@@ -81,7 +81,7 @@ export class ManifestDirectory {
   }
 
   async #load(): Promise<void> {
-    const dir = this.#o.dir;
+    const dir = this.#options.dir;
     const names = (await readdir(dir, { withFileTypes: true }))
       .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
       .map((e) => e.name)
@@ -99,6 +99,6 @@ export class ManifestDirectory {
       }
       files.push(parseManifestFile(file, text));
     }
-    if (!this.#stopped) this.#o.onSnapshot(this.#versions.combine(files));
+    if (!this.#stopped) this.#options.onSnapshot(this.#versions.combine(files));
   }
 }
