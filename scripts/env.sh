@@ -13,13 +13,23 @@ pier_pnpm() {
   npx --yes "pnpm@${PIER_PNPM_VERSION}" "$@"
 }
 
+# The first install runs on the machine's Node (often older than 24): pnpm checks
+# each package's `engines` against `nodeVersion` of pnpm-workspace.yaml, the Node
+# this install brings, so there is nothing to warn about. `--loglevel=warn` keeps
+# pnpm's real warnings and errors and drops its progress report: one line of ours
+# says what is happening.
 pier_install_if_needed() {
   local stamp="$PIER_ROOT/node_modules/.modules.yaml"
-  if [ ! -x "$PIER_ROOT/node_modules/.bin/node" ] || [ ! -f "$stamp" ] \
-    || [ "$PIER_ROOT/pnpm-lock.yaml" -nt "$stamp" ]; then
-    echo "pier: installing dependencies (pnpm ${PIER_PNPM_VERSION})..." >&2
-    (cd "$PIER_ROOT" && pier_pnpm install --frozen-lockfile >&2)
+  local why
+  if [ ! -x "$PIER_ROOT/node_modules/.bin/node" ] || [ ! -f "$stamp" ]; then
+    why="installing dependencies (first run)"
+  elif [ "$PIER_ROOT/pnpm-lock.yaml" -nt "$stamp" ]; then
+    why="updating dependencies (pnpm-lock.yaml changed)"
+  else
+    return 0
   fi
+  echo "pier: ${why}..." >&2
+  (cd "$PIER_ROOT" && pier_pnpm install --frozen-lockfile --loglevel=warn >&2)
 }
 
 pier_install_if_needed

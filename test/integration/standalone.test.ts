@@ -221,6 +221,81 @@ test('a copy of the examples: edits are live, mistakes are reported and cost onl
   }
 });
 
+test('an invalid edit of a serving Ingress keeps its last good version serving until it is fixed or deleted (issue 17)', async () => {
+  const dir = mkdtempSync(join(env.stateDir, 'standalone-last-good-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(REPO_ROOT, 'examples', 'standalone'), dir, { recursive: true });
+  const http = 28080;
+  const pier = await startStandalone(
+    [
+      '--manifests',
+      dir,
+      '--demo-backends',
+      'on',
+      '--http-listen',
+      `127.0.0.1:${http}`,
+      '--https-listen',
+      'off',
+      '--ops-listen',
+      '127.0.0.1:29090',
+      '--state-dir',
+      join(dir, '.state'),
+    ],
+    { name: 'standalone-last-good' },
+  );
+  const webFile = join(dir, 'web.yaml');
+  const shown = relative(REPO_ROOT, webFile);
+  const original = readFileSync(webFile, 'utf8');
+  const apiPath = 'path: /api\n            pathType: Prefix\n';
+  assert.ok(original.includes(apiPath), 'web.yaml has the /api path of the README');
+  /** Polls until `host` at `path` answers as `expected` says, within 5 s. */
+  const answers = async (path: string, expected: RegExp): Promise<void> => {
+    const since = Date.now();
+    let body = await get(http, 'web.example.test', path);
+    while (!expected.test(body)) {
+      assert.ok(Date.now() - since < 5_000, `${path} answers ${expected} within 5 s; got ${body}`);
+      await new Promise((r) => setTimeout(r, 50));
+      body = await get(http, 'web.example.test', path);
+    }
+  };
+  try {
+    assert.match(await get(http, 'web.example.test', '/api/orders'), /^api-1: /);
+
+    // The edit of the issue, with /api moved to /v2 so that the version that answers shows.
+    let from = pier.output().length;
+    writeFileSync(webFile, original.replace(apiPath, 'path: /v2\n            pathType: Prefixx\n'));
+    await pier.waitFor(
+      `problem: ${shown}: Ingress default/web: spec.rules[0].http.paths[1].pathType: must be Exact, Prefix or ImplementationSpecific (still serving the last good version)`,
+      5_000,
+      from,
+    );
+    // The table would change at once, in the same reload as the line: give it time to show.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.doesNotMatch(pier.output().slice(from), /routes: revision/, 'the routes are unchanged');
+    assert.match(await get(http, 'web.example.test', '/api/orders'), /^api-1: /, 'old /api');
+    assert.match(await get(http, 'web.example.test', '/'), /^web-[12]: /);
+    assert.match(await get(http, 'web.example.test', '/v2/orders'), /^web-[12]: /, 'no /v2 yet');
+
+    // Fixed: the new version is live, /v2 to api and /api to web.
+    from = pier.output().length;
+    writeFileSync(webFile, original.replace(apiPath, 'path: /v2\n            pathType: Prefix\n'));
+    await answers('/v2/orders', /^api-1: /);
+    await answers('/api/orders', /^web-[12]: /);
+    await pier.waitFor('problems: none left', 5_000, from);
+
+    // Invalid again, then the Ingress document deleted: its host has no route any more.
+    from = pier.output().length;
+    writeFileSync(webFile, original.replace(apiPath, 'path: /v2\n            pathType: Prefixx\n'));
+    await pier.waitFor('(still serving the last good version)', 5_000, from);
+    assert.match(await get(http, 'web.example.test', '/v2/orders'), /^api-1: /);
+    writeFileSync(webFile, original.slice(original.indexOf('---\n') + 4));
+    await answers('/', /^404 Not Found: no route for this host and path$/);
+    await answers('/v2/orders', /^404 Not Found: no route for this host and path$/);
+  } finally {
+    await pier.stop();
+  }
+});
+
 test('with REDIS_URL and KUBECONFIG, the real controller and dataplane run in one process against the cluster', async () => {
   const kc = adminKubeConfig();
   const ns = await createTestNamespace(kc, 'standalone-cluster');

@@ -1,6 +1,7 @@
 // The package's public API: the `pier standalone` command and its parts.
 export * from './cluster-mode.ts';
 export * from './demo-backends.ts';
+export * from './last-good-objects.ts';
 export * from './manifest-compiler.ts';
 export * from './manifest-directory.ts';
 export * from './manifest-file.ts';

@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { KeyRing } from '@pier/shared';
 import { demoBackendSpecs } from './demo-backends.ts';
+import { LastGoodObjects } from './last-good-objects.ts';
 import { ManifestCompiler } from './manifest-compiler.ts';
-import { combineManifestFiles } from './manifest-directory.ts';
 import { formatProblem, parseManifestFile, type SourcedObject } from './manifest-file.ts';
 import { MemoryRouteSource } from './memory-route-source.ts';
 
@@ -17,7 +17,7 @@ function examples(): SourcedObject[] {
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .map((f) => parseManifestFile(f, readFileSync(join(EXAMPLES, f), 'utf8')));
-  const snapshot = combineManifestFiles(files);
+  const snapshot = new LastGoodObjects().combine(files);
   assert.deepEqual(snapshot.problems, [], 'the shipped examples have no problems');
   return snapshot.objects;
 }

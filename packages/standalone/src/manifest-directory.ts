@@ -2,60 +2,21 @@
  * A directory of manifests (`*.yaml`, `*.yml`, not recursive), read at start and again shortly
  * after anything in it changes (`fs.watch` on the directory, so editors that save by renaming
  * are seen too, with a debounce so one save is one reload). Each reload hands over a whole
- * snapshot: every good object, and every problem as a line naming file, object and field.
+ * snapshot: the version to serve of every object, and every problem as a line naming file,
+ * object and field.
  *
- * Nothing already working is lost to a mistake: a bad document costs only itself, and a file
- * whose YAML stops parsing keeps serving the objects it held at its last good parse.
+ * Nothing already working is lost to a mistake (`LastGoodObjects`): a document that stops
+ * passing its check keeps its object's last good version serving, and a file whose YAML stops
+ * parsing keeps serving the objects it held at its last good parse.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type ManifestProblem,
-  type ParsedManifestFile,
-  parseManifestFile,
-  type SourcedObject,
-} from './manifest-file.ts';
-import { objectLabel } from './manifest-validation.ts';
-
-/** Everything the directory holds now. */
-export interface ManifestSnapshot {
-  /** Sorted by file, then order in the file. */
-  objects: SourcedObject[];
-  problems: ManifestProblem[];
-}
+import { LastGoodObjects, type ManifestSnapshot } from './last-good-objects.ts';
+import { type ParsedManifestFile, parseManifestFile } from './manifest-file.ts';
 
 /** Time from the last change seen to the reload, ms. */
 export const RELOAD_DEBOUNCE_MS = 150;
-
-/**
- * Combines the files of a directory (in file-name order) into one snapshot. An object defined
- * twice is kept from the first file and reported where it is repeated, as `kubectl apply` of
- * both would leave only one of them. Pure.
- */
-export function combineManifestFiles(files: ReadonlyArray<ParsedManifestFile>): ManifestSnapshot {
-  const objects: SourcedObject[] = [];
-  const problems: ManifestProblem[] = [];
-  const seen = new Map<string, string>();
-  for (const file of files) {
-    problems.push(...file.problems);
-    for (const object of file.objects) {
-      const label = objectLabel(object.kind, object.namespace, object.name);
-      const first = seen.get(label);
-      if (first !== undefined) {
-        problems.push({
-          file: object.file,
-          object: label,
-          message: `defined again; the one in ${first} is used`,
-        });
-        continue;
-      }
-      seen.set(label, object.file);
-      objects.push(object);
-    }
-  }
-  return { objects, problems };
-}
 
 /** Options of {@link ManifestDirectory}. */
 export interface ManifestDirectoryOptions {
@@ -68,9 +29,8 @@ export interface ManifestDirectoryOptions {
 
 /** A watched manifest directory; see the module comment. */
 export class ManifestDirectory {
-  readonly #o: ManifestDirectoryOptions;
-  /** Last result of each file whose YAML parsed. */
-  readonly #lastGood = new Map<string, ParsedManifestFile>();
+  readonly #options: ManifestDirectoryOptions;
+  readonly #versions = new LastGoodObjects();
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #loading: Promise<void> = Promise.resolve();
@@ -78,7 +38,7 @@ export class ManifestDirectory {
   #stopped = false;
 
   constructor(options: ManifestDirectoryOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /**
@@ -88,7 +48,7 @@ export class ManifestDirectory {
    */
   async start(): Promise<void> {
     await this.#load();
-    this.#watcher = watch(this.#o.dir, { persistent: false }, () => this.#changed());
+    this.#watcher = watch(this.#options.dir, { persistent: false }, () => this.#changed());
     this.#watcher.on('error', () => this.#changed());
   }
 
@@ -102,7 +62,7 @@ export class ManifestDirectory {
   #changed(): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#reload(), this.#o.debounceMs ?? RELOAD_DEBOUNCE_MS);
+    this.#timer = setTimeout(() => this.#reload(), this.#options.debounceMs ?? RELOAD_DEBOUNCE_MS);
   }
 
   #reload(): void {
@@ -111,9 +71,9 @@ export class ManifestDirectory {
       while (this.#again && !this.#stopped) {
         this.#again = false;
         await this.#load().catch((err: unknown) => {
-          this.#o.onSnapshot({
+          this.#options.onSnapshot({
             objects: [],
-            problems: [{ file: this.#o.dir, message: `cannot be read: ${String(err)}` }],
+            problems: [{ file: this.#options.dir, message: `cannot be read: ${String(err)}` }],
           });
         });
       }
@@ -121,7 +81,7 @@ export class ManifestDirectory {
   }
 
   async #load(): Promise<void> {
-    const dir = this.#o.dir;
+    const dir = this.#options.dir;
     const names = (await readdir(dir, { withFileTypes: true }))
       .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
       .map((e) => e.name)
@@ -137,30 +97,8 @@ export class ManifestDirectory {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      const parsed = parseManifestFile(file, text);
-      if (parsed.parsed) {
-        this.#lastGood.set(file, parsed);
-        files.push(parsed);
-        continue;
-      }
-      const previous = this.#lastGood.get(file);
-      const kept = previous?.objects.length ?? 0;
-      const note: ManifestProblem = {
-        file,
-        message:
-          kept > 0
-            ? `YAML does not parse; still serving the ${kept} object(s) it held before`
-            : 'YAML does not parse; nothing from this file is served',
-      };
-      files.push({
-        parsed: false,
-        objects: previous?.objects ?? [],
-        problems: [...parsed.problems, note],
-      });
+      files.push(parseManifestFile(file, text));
     }
-    for (const file of this.#lastGood.keys()) {
-      if (!names.some((name) => join(dir, name) === file)) this.#lastGood.delete(file);
-    }
-    if (!this.#stopped) this.#o.onSnapshot(combineManifestFiles(files));
+    if (!this.#stopped) this.#options.onSnapshot(this.#versions.combine(files));
   }
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { combineManifestFiles } from './manifest-directory.ts';
 import { formatProblem, parseManifestFile } from './manifest-file.ts';
 
 const SERVICE = `apiVersion: v1
@@ -19,50 +18,42 @@ spec:
 `;
 
 describe('parseManifestFile', () => {
-  test('keeps the good documents and reports each bad one as one line with file, object and field', () => {
+  test('checks every document in order: a good one is its object, a bad one a line with file, object and field', () => {
     const parsed = parseManifestFile('examples/shop.yaml', `${SERVICE}---\n${BAD_INGRESS}---\n`);
     assert.equal(parsed.parsed, true);
+    assert.deepEqual(parsed.problems, []);
+    const [service, ingress] = parsed.documents;
+    assert.ok(service?.ok);
     assert.deepEqual(
-      parsed.objects.map((o) => [o.kind, o.namespace, o.name, o.file]),
-      [['Service', 'default', 'shop', 'examples/shop.yaml']],
+      [service.object.kind, service.object.namespace, service.object.name, service.object.file],
+      ['Service', 'default', 'shop', 'examples/shop.yaml'],
     );
-    assert.deepEqual(parsed.problems.map(formatProblem), [
+    assert.ok(ingress && !ingress.ok);
+    assert.equal(ingress.object, 'Ingress default/shop', 'the object it is a version of');
+    assert.equal(
+      formatProblem(ingress.problem),
       'examples/shop.yaml: Ingress default/shop: spec.rules[0].http.paths[0].pathType: must be Exact, Prefix or ImplementationSpecific',
-    ]);
+    );
   });
 
   test('names a document by its position while its identity is unknown', () => {
     const parsed = parseManifestFile('a.yaml', `${SERVICE}---\nkind: Service\n`);
-    assert.deepEqual(parsed.problems.map(formatProblem), [
-      'a.yaml: document 2: apiVersion: is required',
-    ]);
+    const bad = parsed.documents[1];
+    assert.ok(bad && !bad.ok);
+    assert.equal(bad.object, undefined);
+    assert.equal(formatProblem(bad.problem), 'a.yaml: document 2: apiVersion: is required');
   });
 
   test('a YAML syntax error marks the whole file unparsed, with the line', () => {
     const parsed = parseManifestFile('a.yaml', `${SERVICE}---\nkind: [Service\n`);
     assert.equal(parsed.parsed, false);
-    assert.deepEqual(parsed.objects, []);
+    assert.deepEqual(parsed.documents, []);
     assert.equal(parsed.problems.length > 0, true);
     assert.match(formatProblem(parsed.problems[0] as never), /^a\.yaml: line \d+: /);
   });
 
   test('empty documents and comments are no objects and no problems', () => {
     const parsed = parseManifestFile('a.yaml', '# nothing yet\n---\n---\n');
-    assert.deepEqual(parsed, { parsed: true, objects: [], problems: [] });
-  });
-});
-
-describe('combineManifestFiles', () => {
-  test('an object defined twice is kept from the first file and reported where it is repeated', () => {
-    const a = parseManifestFile('dir/a.yaml', SERVICE);
-    const b = parseManifestFile('dir/b.yaml', SERVICE);
-    const snapshot = combineManifestFiles([a, b]);
-    assert.deepEqual(
-      snapshot.objects.map((o) => o.file),
-      ['dir/a.yaml'],
-    );
-    assert.deepEqual(snapshot.problems.map(formatProblem), [
-      'dir/b.yaml: Service default/shop: defined again; the one in dir/a.yaml is used',
-    ]);
+    assert.deepEqual(parsed, { file: 'a.yaml', parsed: true, documents: [], problems: [] });
   });
 });

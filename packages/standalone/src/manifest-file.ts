@@ -1,7 +1,9 @@
 /**
- * One manifest file: multi-document YAML in, checked objects and one problem per bad document
- * out. A file whose YAML does not parse yields no objects and `parsed: false`, so that the
- * directory can keep serving what the file held before. Pure (the caller reads the file).
+ * One manifest file: multi-document YAML in, each document checked, in file order, out: a good
+ * one as its object, a bad one as its problem and, when that much could be read, the object it
+ * is a version of (so that `LastGoodObjects` can keep serving that object's last good version).
+ * A file whose YAML does not parse yields no documents and `parsed: false`, so that the directory
+ * can keep serving what the file held before. Pure (the caller reads the file).
  */
 import { parseAllDocuments } from 'yaml';
 import { checkManifestDocument, type ManifestObject } from './manifest-validation.ts';
@@ -22,11 +24,28 @@ export interface SourcedObject extends ManifestObject {
   file: string;
 }
 
+/** One document of a file, checked. */
+export type CheckedDocument =
+  | { ok: true; object: SourcedObject }
+  | {
+      ok: false;
+      /**
+       * `Ingress default/shop`: the object this document is a version of, when its kind,
+       * namespace and name passed their checks; absent when they did not.
+       */
+      object?: string;
+      problem: ManifestProblem;
+    };
+
 /** What one file holds. */
 export interface ParsedManifestFile {
-  /** False when the YAML itself is broken: `objects` is then empty and means nothing. */
+  /** The file as the user named it. */
+  file: string;
+  /** False when the YAML itself is broken: `documents` is then empty and means nothing. */
   parsed: boolean;
-  objects: SourcedObject[];
+  /** Every document that is not empty, in file order. */
+  documents: CheckedDocument[];
+  /** Problems of the file as a whole (YAML syntax); each bad document carries its own. */
   problems: ManifestProblem[];
 }
 
@@ -39,8 +58,8 @@ export function formatProblem(problem: ManifestProblem): string {
 
 /** Parses and checks every document of one file; see the module comment. */
 export function parseManifestFile(file: string, text: string): ParsedManifestFile {
-  const documents = parseAllDocuments(text, { prettyErrors: true });
-  const list = Array.isArray(documents) ? documents : [documents];
+  const yaml = parseAllDocuments(text, { prettyErrors: true });
+  const list = Array.isArray(yaml) ? yaml : [yaml];
   const broken = list.flatMap((d) => d.errors);
   if (broken.length > 0) {
     const problems = broken.map((e): ManifestProblem => {
@@ -52,26 +71,26 @@ export function parseManifestFile(file: string, text: string): ParsedManifestFil
       );
       return line === undefined ? { file, message } : { file, field: `line ${line}`, message };
     });
-    return { parsed: false, objects: [], problems };
+    return { file, parsed: false, documents: [], problems };
   }
-  const objects: SourcedObject[] = [];
-  const problems: ManifestProblem[] = [];
+  const documents: CheckedDocument[] = [];
   for (const [i, document] of list.entries()) {
     const value: unknown = document.toJS();
     // `---` at the end of a file, or a document of comments only.
     if (value === null || value === undefined) continue;
     const check = checkManifestDocument(value);
     if (check.ok) {
-      objects.push({ ...check.object, file });
+      documents.push({ ok: true, object: { ...check.object, file } });
       continue;
     }
     const { object, field, message } = check.problem;
-    problems.push({
+    const problem: ManifestProblem = {
       file,
       object: object ?? `document ${i + 1}`,
       ...(field === '' ? {} : { field }),
       message,
-    });
+    };
+    documents.push(object === undefined ? { ok: false, problem } : { ok: false, object, problem });
   }
-  return { parsed: true, objects, problems };
+  return { file, parsed: true, documents, problems: [] };
 }

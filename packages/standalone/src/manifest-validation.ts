@@ -2,10 +2,11 @@
  * Checks one manifest document the way the API server's schema would before it stores it: the
  * kinds standalone mode reads, their apiVersion, names, and the type and presence of the fields
  * Pier reads. The first mistake is reported with its field path
- * (`spec.rules[0].http.paths[0].pathType`); the document is then skipped and the rest of the
- * directory still served. What the schema cannot see (a Service that does not exist, two
- * Ingresses claiming one path) is left to the route compiler, which reports it the same way as in
- * a cluster. Pure.
+ * (`spec.rules[0].http.paths[0].pathType`), and with the object once its kind, namespace and
+ * name have passed; the document is then refused, as the API server refuses such an update, and
+ * `LastGoodObjects` keeps that object's last good version serving. What the schema cannot see
+ * (a Service that does not exist, two Ingresses claiming one path) is left to the route
+ * compiler, which reports it the same way as in a cluster. Pure.
  */
 import { isIP } from 'node:net';
 import { parsePoolAddresses } from '@pier/controller';

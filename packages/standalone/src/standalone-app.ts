@@ -23,12 +23,13 @@ import {
   startOpsServer,
 } from '@pier/shared';
 import { type DemoBackend, demoBackendSpecs, startDemoBackend } from './demo-backends.ts';
+import type { ManifestSnapshot } from './last-good-objects.ts';
 import {
   type CompiledManifests,
   type IngressAddress,
   ManifestCompiler,
 } from './manifest-compiler.ts';
-import { ManifestDirectory, type ManifestSnapshot } from './manifest-directory.ts';
+import { ManifestDirectory } from './manifest-directory.ts';
 import { formatProblem } from './manifest-file.ts';
 import { MemoryRouteSource } from './memory-route-source.ts';
 import { SelfSignedSecrets } from './self-signed-secrets.ts';
