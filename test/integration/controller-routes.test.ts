@@ -297,8 +297,10 @@ test('bad input is reported on the object at fault, and every other route stays 
           tls: [{ hosts: ['broken.example.test'], secretName: 'mismatched' }],
         },
       },
-      // Same host and path as 'site', created later: it loses.
-      ingressManifest(ns.name, 'copycat', { host: 'site.example.test' }),
+      // Same host and path as 'site', created later: it loses. creationTimestamp has whole
+      // seconds, and on a tie the name decides; 'site-copycat' sorts after 'site', so the
+      // outcome does not depend on how fast the tests before this one ran.
+      ingressManifest(ns.name, 'site-copycat', { host: 'site.example.test' }),
       {
         apiVersion: 'pier.dev/v1alpha1',
         kind: 'HealthCheckPolicy',
@@ -311,7 +313,7 @@ test('bad input is reported on the object at fault, and every other route stays 
     ['no-service', 'ServiceNotFound'],
     ['no-secret', 'TLSSecretNotFound'],
     ['bad-secret', 'TLSSecretInvalid'],
-    ['copycat', 'RouteConflict'],
+    ['site-copycat', 'RouteConflict'],
   ];
   for (const [name, reason] of expectations) {
     const event = await waitUntil(`${reason} on ${name}`, async () =>
@@ -393,7 +395,7 @@ test('Redis killed and restarted empty mid-stream: no change is lost', {
         ),
       ),
     );
-    await kubectl(env.kubeconfig, ['delete', 'ingress', '-n', ns.name, 'copycat']);
+    await kubectl(env.kubeconfig, ['delete', 'ingress', '-n', ns.name, 'site-copycat']);
     await new Promise((r) => setTimeout(r, 2_000));
     const restarted = await startRedis(dir, { port: own.port, password: own.password });
     try {
@@ -405,7 +407,7 @@ test('Redis killed and restarted empty mid-stream: no change is lost', {
           const complete = [0, 1, 2, 3].every((i) => hosts.has(`during-${i}.example.test`));
           return complete &&
             !Object.values(t?.virtualHosts ?? {}).some((v) =>
-              v.routes.some((r) => r.source.name === 'copycat'),
+              v.routes.some((r) => r.source.name === 'site-copycat'),
             )
             ? t
             : undefined;
