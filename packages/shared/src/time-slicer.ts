@@ -70,6 +70,24 @@ export class SlicedQueue {
     this.#track(this.#tail.then(() => runSliced(work())));
   }
 
+  /**
+   * A function that queues `apply` of the value it is given, where a value given while another
+   * still waits its turn replaces it: of a burst of table updates, only the newest is applied.
+   */
+  newest<T>(apply: (value: T) => Iterator<unknown>): (value: T) => void {
+    let waiting: { value: T } | undefined;
+    return (value) => {
+      const queued = waiting !== undefined;
+      waiting = { value };
+      if (queued) return;
+      this.run(() => {
+        const { value: newest } = waiting as { value: T };
+        waiting = undefined;
+        return apply(newest);
+      });
+    };
+  }
+
   /** Resolves once everything queued so far has run. */
   idle(): Promise<void> {
     return this.#tail ?? Promise.resolve();

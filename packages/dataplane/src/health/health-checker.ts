@@ -185,10 +185,10 @@ export class HealthChecker {
   readonly #channel = healthChannel();
   #live: readonly string[];
   #hadTable = false;
-  /** The newest table not yet applied: a table update is applied in slices, newest first. */
-  #nextTable: RouteTable | undefined;
   /** Table updates and reassignments, applied in slices one after another. */
   readonly #work: SlicedQueue;
+  /** Queues a table update; of several waiting, only the newest is applied. */
+  readonly #offerTable: (table: RouteTable) => void;
   #started = false;
   /** Between the end of start() and stop(): timers and Redis events are acted on. */
   #running = false;
@@ -254,6 +254,7 @@ export class HealthChecker {
     this.#probes = options.probes ?? true;
     this.#live = this.#probes ? this.#heartbeat.live : [];
     this.#work = new SlicedQueue((err) => this.#log.error({ err }, 'health update failed'));
+    this.#offerTable = this.#work.newest((table) => this.#applyTable(table));
   }
 
   /**
@@ -311,16 +312,11 @@ export class HealthChecker {
    * left the table.
    */
   update(table: RouteTable): void {
-    const queued = this.#nextTable !== undefined;
-    this.#nextTable = table;
-    if (!queued) this.#work.run(() => this.#applyTable());
+    this.#offerTable(table);
   }
 
-  /** Applies the newest table given, a few endpoints per step (see `applyBackendChanges`). */
-  *#applyTable(): Generator<void> {
-    const table = this.#nextTable;
-    this.#nextTable = undefined;
-    if (table === undefined) return;
+  /** Applies a table, a few endpoints per step (see `applyBackendChanges`). */
+  *#applyTable(table: RouteTable): Generator<void> {
     const changes = backendChanges(this.#backends, table);
     const live = this.#live;
     const toLoad: string[] = [];

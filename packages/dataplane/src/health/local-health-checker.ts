@@ -37,8 +37,8 @@ export class LocalHealthChecker implements DataplaneHealth {
   readonly #ejector = new PassiveEjector();
   readonly #backends = new Map<string, BackendHealth>();
   #hadTable = false;
-  #nextTable: RouteTable | undefined;
   readonly #work: SlicedQueue;
+  readonly #offerTable: (table: RouteTable) => void;
 
   constructor(options: LocalHealthCheckerOptions) {
     this.#node = options.node;
@@ -53,6 +53,7 @@ export class LocalHealthChecker implements DataplaneHealth {
       onResult: (target, result, now) => this.#record(target, result, now),
     });
     this.#work = new SlicedQueue((err) => this.#log.error({ err }, 'health update failed'));
+    this.#offerTable = this.#work.newest((table) => this.#applyTable(table));
   }
 
   /** Every target is probed here. */
@@ -71,15 +72,10 @@ export class LocalHealthChecker implements DataplaneHealth {
 
   /** Takes a new table; applied in slices, newest first, as the shared checker does. */
   update(table: RouteTable): void {
-    const queued = this.#nextTable !== undefined;
-    this.#nextTable = table;
-    if (!queued) this.#work.run(() => this.#applyTable());
+    this.#offerTable(table);
   }
 
-  *#applyTable(): Generator<void> {
-    const table = this.#nextTable;
-    this.#nextTable = undefined;
-    if (table === undefined) return;
+  *#applyTable(table: RouteTable): Generator<void> {
     const changes = backendChanges(this.#backends, table);
     const ignore = (): void => {};
     yield* applyBackendChanges(this.#backends, this.#ejector, changes, this.#node, {
