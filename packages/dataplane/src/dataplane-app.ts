@@ -8,10 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   type Backend,
-  emptyRouteTable,
-  endpointField,
   type PierLogger,
-  RouteIndex,
   type RouteTable,
   readKeyRingFile,
   SlicedQueue,
@@ -29,7 +26,6 @@ import type {
 import { HealthChecker, healthCheckerRedisOptions } from './health/health-checker.ts';
 import { IpCommandAnnouncer } from './l2/l2-announcer.ts';
 import { L2Speaker } from './l2/l2-speaker.ts';
-import { BackendBalancer } from './proxy/backend-balancer.ts';
 import {
   type RunningListener,
   startHttpListener,
@@ -45,6 +41,7 @@ import {
 } from './proxy/proxy-handler.ts';
 import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
+import { ServedRoutes } from './served-routes.ts';
 import { RouteSyncThread } from './sync/route-sync-thread.ts';
 import { generateDefaultCertificate, loadCertificateFiles } from './tls/default-certificate.ts';
 import { TlsStore } from './tls/tls-store.ts';
@@ -68,9 +65,6 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/** Backends handled per step of a table update. */
-const BACKENDS_PER_STEP = 32;
-
 function redisOptions(config: DataplaneConfig): { password?: string } {
   return config.redisPassword ? { password: config.redisPassword } : {};
 }
@@ -80,14 +74,10 @@ export class DataplaneApp {
   readonly #log: PierLogger;
   readonly #metrics: DataplaneMetrics;
   readonly #role: WorkerRole;
-  #index = new RouteIndex(emptyRouteTable());
-  #table: RouteTable | undefined;
-  /** The newest table not yet applied. */
-  #nextTable: RouteTable | undefined;
+  readonly #routes: ServedRoutes;
+  /** Table updates, applied in slices one after another (of several waiting, the newest). */
   readonly #applying: SlicedQueue;
-  /** Per endpoint id, how many backends of the table list it: its pool lives while any does. */
-  readonly #endpointRefs = new Map<string, number>();
-  readonly #balancers = new Map<string, BackendBalancer>();
+  readonly #offerTable: (table: RouteTable) => void;
   readonly #dispatchers: UpstreamDispatchers;
   #tls: TlsStore | undefined;
   #health: DataplaneHealth | undefined;
@@ -114,11 +104,19 @@ export class DataplaneApp {
     this.#applying = new SlicedQueue((err) =>
       this.#log.error({ err }, 'route table could not be applied'),
     );
+    this.#routes = new ServedRoutes({
+      dispatchers: this.#dispatchers,
+      metrics: this.#metrics,
+      logger: this.#log,
+    });
+    this.#offerTable = this.#applying.newest((table: RouteTable) =>
+      this.#routes.apply(table, this.#tls, this.#health),
+    );
   }
 
   /** Serving a table (from disk or Redis) on every configured listener. */
   get ready(): boolean {
-    return !this.#draining && this.#table !== undefined && this.#listeners.length > 0;
+    return !this.#draining && this.#routes.table !== undefined && this.#listeners.length > 0;
   }
 
   get listeners(): readonly RunningListener[] {
@@ -147,7 +145,7 @@ export class DataplaneApp {
       },
     };
     const handlers: RouteSourceHandlers = {
-      onTable: (table) => this.#apply(table),
+      onTable: (table) => this.#offerTable(table),
       onProblems: (problems) => {
         for (const p of problems) this.#metrics.tableProblems.inc({ section: p.section });
         this.#log.warn(
@@ -237,82 +235,6 @@ export class DataplaneApp {
     });
   }
 
-  /**
-   * Takes a new table. It is applied in slices of a few milliseconds (a large table never holds
-   * the event loop), one table after another, newest first: a table that arrives while one is
-   * being applied replaces any other waiting.
-   */
-  #apply(table: RouteTable): void {
-    const queued = this.#nextTable !== undefined;
-    this.#nextTable = table;
-    if (!queued) this.#applying.run(() => this.#applyNext());
-  }
-
-  /**
-   * Applies the newest table: what changed is found by identity (a route source keeps the
-   * objects of unchanged entries), the new index, TLS contexts and balancers of changed backends
-   * are built first, and requests switch to all of them in one step. Pools of endpoints that left
-   * and the health checker follow.
-   */
-  *#applyNext(): Generator<void> {
-    const table = this.#nextTable;
-    this.#nextTable = undefined;
-    if (table === undefined) return;
-    const previous = this.#table?.backends ?? {};
-    const index = yield* RouteIndex.build(table);
-    const staged = new Map<string, BackendBalancer>();
-    let step = 0;
-    for (const backend of Object.values(table.backends)) {
-      if (previous[backend.id] === backend && this.#balancers.has(backend.id)) continue;
-      staged.set(backend.id, new BackendBalancer(backend));
-      if (++step % BACKENDS_PER_STEP === 0) yield;
-    }
-    const removed = Object.keys(previous).filter((id) => !Object.hasOwn(table.backends, id));
-    yield;
-    const problems = this.#tls === undefined ? [] : yield* this.#tls.updating(table, index);
-    // One step from here: a request sees the old table or the new one.
-    this.#index = index;
-    this.#table = table;
-    for (const [id, balancer] of staged) {
-      const before = this.#balancers.get(id);
-      if (before !== undefined) balancer.adopt(before);
-      this.#balancers.set(id, balancer);
-    }
-    for (const id of removed) this.#balancers.delete(id);
-    this.#metrics.certificateProblems.set(problems.length);
-    this.#metrics.certificates.set(this.#tls?.loaded.size ?? 0);
-    this.#metrics.routeRevision.set(table.revision);
-    yield;
-    // Endpoints still in some backend keep their pools; the others' pools close.
-    const left: string[] = [];
-    const count = (backend: Backend | undefined, by: number): void => {
-      for (const e of backend?.endpoints ?? []) {
-        const id = endpointField(e.address, e.port);
-        const refs = (this.#endpointRefs.get(id) ?? 0) + by;
-        if (refs > 0) this.#endpointRefs.set(id, refs);
-        else {
-          this.#endpointRefs.delete(id);
-          left.push(id);
-        }
-      }
-    };
-    for (const id of staged.keys()) {
-      count(table.backends[id], 1);
-      count(previous[id], -1);
-      if (++step % BACKENDS_PER_STEP === 0) yield;
-    }
-    for (const id of removed) {
-      count(previous[id], -1);
-      if (++step % BACKENDS_PER_STEP === 0) yield;
-    }
-    if (left.length > 0) this.#dispatchers.retain(this.#endpointRefs);
-    this.#health?.update(table);
-    this.#log.debug(
-      { revision: table.revision, changed: staged.size, removed: removed.length },
-      'route table applied',
-    );
-  }
-
   #proxyDeps(scheme: 'http' | 'https'): ProxyDeps {
     const c = this.#config;
     const trusted = new Set(c.trustedProxies);
@@ -326,11 +248,11 @@ export class DataplaneApp {
       trustedProxies: (address) => trusted.has(address),
     });
     return {
-      lookup: (address, host, path) => this.#index.lookup(address, host, path),
+      lookup: (address, host, path) => this.#routes.index.lookup(address, host, path),
       choose: (backend, req, tried) => this.#choose(backend, req, tried),
-      begin: (backendId, endpointId) => this.#balancers.get(backendId)?.begin(endpointId),
+      begin: (backendId, endpointId) => this.#routes.balancer(backendId)?.begin(endpointId),
       end: (backendId, endpointId, outcome, _ms, cause) => {
-        this.#balancers.get(backendId)?.end(endpointId);
+        this.#routes.balancer(backendId)?.end(endpointId);
         // Counted per attempt: a failure that a retry hid still shows here.
         if (outcome === 'failure') {
           this.#metrics.upstreamErrors.inc({ backend: backendId, kind: cause ?? 'failure' });
@@ -350,7 +272,7 @@ export class DataplaneApp {
     req: IncomingMessage,
     tried: ReadonlySet<string>,
   ): EndpointChoice | undefined {
-    const balancer = this.#balancers.get(backend.id);
+    const balancer = this.#routes.balancer(backend.id);
     if (!balancer) return undefined;
     const now = Date.now();
     const health = this.#health;
