@@ -99,11 +99,14 @@ test('REDIS_URL without KUBECONFIG is refused with one clear line', async () => 
   assert.match(pier.output(), /REDIS_URL is set but KUBECONFIG is not/);
 });
 
-test('a copy of the examples: edits are live, mistakes are reported and cost only themselves, health moves traffic', async () => {
-  const dir = mkdtempSync(join(env.stateDir, 'standalone-manifests-'));
+/** `pier standalone` with demo backends on a copy of examples/standalone, removed after the file. */
+async function standaloneOnCopy(
+  name: string,
+  listen: { http: number; https: string; ops: string },
+): Promise<{ dir: string; pier: Awaited<ReturnType<typeof startStandalone>> }> {
+  const dir = mkdtempSync(join(env.stateDir, `${name}-`));
   after(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(join(REPO_ROOT, 'examples', 'standalone'), dir, { recursive: true });
-  const http = 18080;
   const pier = await startStandalone(
     [
       '--manifests',
@@ -111,16 +114,26 @@ test('a copy of the examples: edits are live, mistakes are reported and cost onl
       '--demo-backends',
       'on',
       '--http-listen',
-      `127.0.0.1:${http}`,
+      `127.0.0.1:${listen.http}`,
       '--https-listen',
-      '127.0.0.1:18443',
+      listen.https,
       '--ops-listen',
-      '127.0.0.1:19090',
+      listen.ops,
       '--state-dir',
       join(dir, '.state'),
     ],
-    { name: 'standalone-copy' },
+    { name },
   );
+  return { dir, pier };
+}
+
+test('a copy of the examples: edits are live, mistakes are reported and cost only themselves, health moves traffic', async () => {
+  const http = 18080;
+  const { dir, pier } = await standaloneOnCopy('standalone-copy', {
+    http,
+    https: '127.0.0.1:18443',
+    ops: '127.0.0.1:19090',
+  });
   try {
     assert.match(await get(http, 'web.example.test', '/api/orders'), /^api-1: /);
     assert.equal(
@@ -222,27 +235,12 @@ test('a copy of the examples: edits are live, mistakes are reported and cost onl
 });
 
 test('an invalid edit of a serving Ingress keeps its last good version serving until it is fixed or deleted (issue 17)', async () => {
-  const dir = mkdtempSync(join(env.stateDir, 'standalone-last-good-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(join(REPO_ROOT, 'examples', 'standalone'), dir, { recursive: true });
   const http = 28080;
-  const pier = await startStandalone(
-    [
-      '--manifests',
-      dir,
-      '--demo-backends',
-      'on',
-      '--http-listen',
-      `127.0.0.1:${http}`,
-      '--https-listen',
-      'off',
-      '--ops-listen',
-      '127.0.0.1:29090',
-      '--state-dir',
-      join(dir, '.state'),
-    ],
-    { name: 'standalone-last-good' },
-  );
+  const { dir, pier } = await standaloneOnCopy('standalone-last-good', {
+    http,
+    https: 'off',
+    ops: '127.0.0.1:29090',
+  });
   const webFile = join(dir, 'web.yaml');
   const shown = relative(REPO_ROOT, webFile);
   const original = readFileSync(webFile, 'utf8');
