@@ -5,7 +5,8 @@
  * {@link RECORD_OVER_MS} to the file named by `PIER_BENCH_LOOP_GAPS`, as `<end> <gap>` (epoch ms
  * with fractions, ms). Nothing resets it and nothing reads it in the process, so unlike a
  * scraped histogram it misses no stall; a gap of G ms means the loop ran no timer for G − 5 to G
- * ms. Without the variable it does nothing.
+ * ms. A first line `# monotonic <µs> epoch <ms>` ties the epoch to the monotonic clock of CPU
+ * profiles (`--cpu-prof`), so that a gap can be found in one. Without the variable it does nothing.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
@@ -31,7 +32,7 @@ export function readLoopGaps(file: string): LoopGap[] {
   }
   return text
     .split('\n')
-    .filter((line) => line !== '')
+    .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => {
       const [end, ms] = line.split(' ').map(Number);
       return { end: end as number, ms: ms as number };
@@ -52,6 +53,8 @@ if (file && isMainThread) {
   const fd = openSync(file, 'a');
   const now = (): number => performance.timeOrigin + performance.now();
   let last = now();
+  const monotonic = process.hrtime.bigint() / 1000n;
+  writeSync(fd, `# monotonic ${monotonic} epoch ${last.toFixed(3)}\n`);
   setInterval(() => {
     const t = now();
     const gap = t - last;
