@@ -1,27 +1,24 @@
 /**
  * What requests are routed by: the route index, the table it was built from, and a balancer per
- * backend, taken from each new table in slices of a few milliseconds (a large table never holds
- * the event loop). What changed is found by identity (a route source keeps the objects of
- * unchanged entries); the new index, TLS contexts and balancers of changed backends are built
- * first, and requests switch to all of them in one step. Pools of endpoints that left and the
- * health checker follow.
+ * backend. A new table is taken in slices of a few milliseconds (a large table never holds the
+ * event loop): the new index and TLS contexts are built first, and requests switch to both, and
+ * to the table, in one step. What changed is found by identity (a route source keeps the objects
+ * of unchanged entries).
+ *
+ * Balancers follow the table lazily: a backend's balancer is made, or given the backend's new
+ * version, by the first request that needs it, so an update costs nothing per endpoint here,
+ * and a backend that takes no traffic costs nothing at all. The pools of endpoints that left
+ * close after the switch; the health keeper is told last.
  */
-import {
-  type Backend,
-  emptyRouteTable,
-  endpointField,
-  type PierLogger,
-  RouteIndex,
-  type RouteTable,
-} from '@pier/shared';
+import { emptyRouteTable, type PierLogger, RouteIndex, type RouteTable } from '@pier/shared';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
 import type { DataplaneHealth } from './dataplane-parts.ts';
 import { BackendBalancer } from './proxy/backend-balancer.ts';
 import type { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
 import type { TlsStore } from './tls/tls-store.ts';
 
-/** Backends handled per step of a table update. */
-const BACKENDS_PER_STEP = 32;
+/** Balancers or pools looked at per step of a table update. */
+const PER_STEP = 64;
 
 /** What a table update changes besides the routes themselves. */
 export interface ServedRoutesDeps {
@@ -35,9 +32,8 @@ export class ServedRoutes {
   readonly #deps: ServedRoutesDeps;
   #index = new RouteIndex(emptyRouteTable());
   #table: RouteTable | undefined;
+  /** Balancers made so far, each for the version of its backend it was last given. */
   readonly #balancers = new Map<string, BackendBalancer>();
-  /** Per endpoint id, how many backends of the table list it: its pool lives while any does. */
-  readonly #endpointRefs = new Map<string, number>();
 
   constructor(deps: ServedRoutesDeps) {
     this.#deps = deps;
@@ -52,8 +48,22 @@ export class ServedRoutes {
     return this.#table;
   }
 
+  /**
+   * The balancer of a backend of the table served, brought to the table's version of the
+   * backend (outstanding counts and the round-robin position carry over); undefined for a
+   * backend the table does not have.
+   */
   balancer(backendId: string): BackendBalancer | undefined {
-    return this.#balancers.get(backendId);
+    const backend = this.#table?.backends[backendId];
+    if (backend === undefined) return undefined;
+    const balancer = this.#balancers.get(backendId);
+    if (balancer === undefined) {
+      const made = new BackendBalancer(backend);
+      this.#balancers.set(backendId, made);
+      return made;
+    }
+    if (balancer.backend !== backend) balancer.update(backend);
+    return balancer;
   }
 
   /** Applies `table` a few entries per step (run it with `runSliced`). */
@@ -62,58 +72,39 @@ export class ServedRoutes {
     tls: TlsStore | undefined,
     health: DataplaneHealth | undefined,
   ): Generator<void> {
-    const { metrics } = this.#deps;
+    const { metrics, dispatchers } = this.#deps;
     const previous = this.#table?.backends ?? {};
     const index = yield* RouteIndex.build(table);
-    const staged = new Map<string, BackendBalancer>();
-    let step = 0;
-    for (const backend of Object.values(table.backends)) {
-      if (previous[backend.id] === backend && this.#balancers.has(backend.id)) continue;
-      staged.set(backend.id, new BackendBalancer(backend));
-      if (++step % BACKENDS_PER_STEP === 0) yield;
-    }
-    const removed = Object.keys(previous).filter((id) => !Object.hasOwn(table.backends, id));
     yield;
     const problems = tls === undefined ? [] : yield* tls.updating(table, index);
     // One step from here: a request sees the old table or the new one.
     this.#index = index;
     this.#table = table;
-    for (const [id, balancer] of staged) {
-      const before = this.#balancers.get(id);
-      if (before !== undefined) balancer.adopt(before);
-      this.#balancers.set(id, balancer);
-    }
-    for (const id of removed) this.#balancers.delete(id);
     metrics.certificateProblems.set(problems.length);
     metrics.certificates.set(tls?.loaded.size ?? 0);
     metrics.routeRevision.set(table.revision);
     yield;
-    // Endpoints still in some backend keep their pools; the others' pools close.
-    let left = false;
-    const count = (backend: Backend | undefined, by: number): void => {
-      for (const e of backend?.endpoints ?? []) {
-        const id = endpointField(e.address, e.port);
-        const refs = (this.#endpointRefs.get(id) ?? 0) + by;
-        if (refs > 0) this.#endpointRefs.set(id, refs);
-        else {
-          this.#endpointRefs.delete(id);
-          left = true;
-        }
-      }
-    };
-    for (const id of staged.keys()) {
-      count(table.backends[id], 1);
-      count(previous[id], -1);
-      if (++step % BACKENDS_PER_STEP === 0) yield;
+    let step = 0;
+    let removed = 0;
+    for (const id of [...this.#balancers.keys()]) {
+      if (!Object.hasOwn(table.backends, id) && this.#balancers.delete(id)) removed += 1;
+      if (++step % PER_STEP === 0) yield;
     }
-    for (const id of removed) {
-      count(previous[id], -1);
-      if (++step % BACKENDS_PER_STEP === 0) yield;
+    // A pool stays while the backend that made it still lists its endpoint (one another backend
+    // shares is made again by that backend's next request).
+    const gone: string[] = [];
+    for (const [endpointId, backendId] of dispatchers.owners()) {
+      const backend = table.backends[backendId];
+      const kept =
+        backend !== undefined &&
+        (previous[backendId] === backend || this.balancer(backendId)?.has(endpointId) === true);
+      if (!kept) gone.push(endpointId);
+      if (++step % PER_STEP === 0) yield;
     }
-    if (left) this.#deps.dispatchers.retain(this.#endpointRefs);
+    dispatchers.closePools(gone);
     health?.update(table);
     this.#deps.logger.debug(
-      { revision: table.revision, changed: staged.size, removed: removed.length },
+      { revision: table.revision, balancersRemoved: removed, poolsClosed: gone.length },
       'route table applied',
     );
   }

@@ -170,6 +170,11 @@ export class BackendBalancer {
     else this.#outstanding.delete(id);
   }
 
+  /** Whether the backend (as last given) lists the endpoint, ready or not. */
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
   /** Requests to the endpoint in flight. */
   outstanding(id: string): number {
     return this.#outstanding.get(id) ?? 0;

@@ -465,7 +465,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#attemptStarted = performance.now();
     deps.begin(backend.id, choice.id);
     try {
-      deps.dispatchers.for(choice.address, choice.port, choice.id).dispatch(
+      deps.dispatchers.for(choice.address, choice.port, choice.id, backend.id).dispatch(
         {
           path: this.#path,
           method: this.#req.method as Dispatcher.HttpMethod,

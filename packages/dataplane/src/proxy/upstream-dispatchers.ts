@@ -1,7 +1,9 @@
 /**
  * One undici connection pool per upstream endpoint (pod address and port), created on first use
  * and closed when the endpoint leaves the route table. Pools are keyed by endpoint id
- * (`endpointField(address, port)`), the same id balancing and health state use.
+ * (`endpointField(address, port)`), the same id balancing and health state use, and remember the
+ * backend whose request made them (its owner), which is how a table update finds the pools of
+ * endpoints that left without counting every endpoint of the table.
  */
 import { endpointField } from '@pier/shared';
 import { type Dispatcher, Pool } from 'undici';
@@ -47,6 +49,8 @@ export const UPSTREAM_DISPATCHER_DEFAULTS = Object.freeze({
  */
 export class UpstreamDispatchers {
   readonly #pools = new Map<string, Pool>();
+  /** Per pool, the backend whose request made it. */
+  readonly #owners = new Map<string, string>();
   readonly #options: Pool.Options;
   #closed = false;
 
@@ -82,35 +86,42 @@ export class UpstreamDispatchers {
   }
 
   /**
-   * The pool of an endpoint, created on first use.
+   * The pool of an endpoint, created on first use (by a request to `backendId`).
    *
    * @param id the endpoint id when the caller has it (saves building it again).
    * @throws Error after {@link close}.
    */
-  for(address: string, port: number, id = endpointField(address, port)): Dispatcher {
+  for(
+    address: string,
+    port: number,
+    id = endpointField(address, port),
+    backendId = '',
+  ): Dispatcher {
     let pool = this.#pools.get(id);
     if (pool === undefined) {
       if (this.#closed) throw new Error('upstream dispatchers are closed');
       pool = new Pool(`http://${id}`, this.#options);
       this.#pools.set(id, pool);
+      this.#owners.set(id, backendId);
     }
     return pool;
   }
 
-  /** Endpoint ids with a pool. */
-  ids(): string[] {
-    return [...this.#pools.keys()];
+  /** Each pool's endpoint id and the backend whose request made it. */
+  owners(): IterableIterator<[endpointId: string, backendId: string]> {
+    return this.#owners.entries();
   }
 
   /**
-   * Closes the pools of endpoints not in `ids` (those gone from the route table). Requests in
-   * flight on them complete; a request that still picks such an endpoint gets a fresh pool.
+   * Closes the pools of `ids` (endpoints gone from the route table). Requests in flight on them
+   * complete; a request that still picks such an endpoint gets a fresh pool.
    */
-  retain(ids: { has(id: string): boolean }): void {
-    for (const [id, pool] of this.#pools) {
-      if (ids.has(id)) continue;
+  closePools(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const pool = this.#pools.get(id);
       this.#pools.delete(id);
-      pool.close().catch(() => undefined);
+      this.#owners.delete(id);
+      pool?.close().catch(() => undefined);
     }
   }
 
@@ -121,6 +132,7 @@ export class UpstreamDispatchers {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
+    this.#owners.clear();
     await Promise.all(
       pools.map(async (pool) => {
         let timer: NodeJS.Timeout | undefined;
