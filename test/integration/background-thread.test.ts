@@ -1,14 +1,28 @@
 /**
- * The dataplane's route table followed on a worker thread (RouteSyncThread) against a real
- * redis-server and the controller's real publisher: unchanged entries keep their objects from
- * one table to the next (what DataplaneApp finds changes by), a 10,000-host table arrives
- * without holding the serving thread, and the copy on disk is served at the next start.
+ * The dataplane's background thread (BackgroundThread) against a real redis-server and the
+ * controller's real publisher. Routes: unchanged entries keep their objects from one table to
+ * the next (what DataplaneApp finds changes by), a 10,000-host table arrives without holding the
+ * serving thread, and the copy on disk is served at the next start. Health: real probes of
+ * stand-in pods on loopback and passive ejections, decided on the worker, shared through Redis,
+ * and seen by the serving thread's mirror.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createLogger, type Problem, type RouteTable } from '@pier/shared';
-import { RouteSyncThread } from '../../packages/dataplane/src/sync/route-sync-thread.ts';
+import {
+  createLogger,
+  ejectionKey,
+  endpointField,
+  healthChannel,
+  type Problem,
+  type RouteTable,
+} from '@pier/shared';
+import { Redis } from 'ioredis';
+import { BackgroundThread } from '../../packages/dataplane/src/background/background-thread.ts';
+import { encodeHealthMessage } from '../../packages/dataplane/src/health/health-messages.ts';
 import { testEnv } from '../lib/env.ts';
 import { watchLoopGaps } from '../lib/loop-gaps.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
@@ -16,23 +30,24 @@ import {
   backend,
   connectPublisher,
   endpoint,
+  healthCheck,
   routeContent,
   type TestPublisher,
   virtualHost,
 } from '../lib/route-tables.ts';
 
 const env = testEnv();
-const DIR = join(env.stateDir, `route-sync-thread-${process.pid}`);
+const DIR = join(env.stateDir, `background-thread-${process.pid}`);
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-/** A RouteSyncThread on `redis` that records every table it hands over. */
+/** A BackgroundThread on `redis` (routes only) that records every table it hands over. */
 function follow(redis: TestRedis, name: string) {
   const tables: RouteTable[] = [];
   const problems: Problem[] = [];
-  const sync = new RouteSyncThread({
+  const sync = new BackgroundThread({
     redisUrl: redis.url,
     stateFile: join(DIR, `${name}.json`),
     logLevel: 'silent',
@@ -141,4 +156,103 @@ test('the table saved by the worker is served at the next start, with Redis unre
   assert.ok(tables.length > 0, 'start() resolved with the saved table handed over');
   assert.equal(Object.keys(tables[0]?.virtualHosts ?? {}).length, 10_000);
   await sync.stop();
+});
+
+/** A stand-in pod on loopback: /healthz answers 200 or 503 as `healthy` says. */
+async function pod(healthy: boolean): Promise<{ server: Server; port: number; healthy: boolean }> {
+  const state = { server: createServer(), port: 0, healthy };
+  state.server.on('request', (req, res) => {
+    res.writeHead(req.url === '/healthz' && !state.healthy ? 503 : 200).end('ok\n');
+  });
+  state.server.listen(0, '127.0.0.1');
+  await once(state.server, 'listening');
+  state.port = (state.server.address() as AddressInfo).port;
+  cleanups.push(() => new Promise((r) => state.server.close(r)));
+  return state;
+}
+
+test('health on the worker: probes, passive and shared ejections reach the serving thread', async () => {
+  const good = await pod(true);
+  const sick = await pod(false);
+  const checks = healthCheck({
+    intervalMs: 200,
+    timeoutMs: 150,
+    healthyThreshold: 1,
+    unhealthyThreshold: 1,
+    passive: { consecutiveFailures: 3, ejectionMs: 60_000, maxEjectionPercent: 100 },
+  });
+  const shop = backend(
+    'probed',
+    'web',
+    [
+      endpoint({ address: '127.0.0.1', port: good.port }),
+      endpoint({ address: '127.0.0.1', port: sick.port }),
+    ],
+    { healthCheck: { ...checks, http: { ...checks.http, path: '/healthz' } } },
+  );
+  const goodId = endpointField('127.0.0.1', good.port);
+  const sickId = endpointField('127.0.0.1', sick.port);
+  await publisher.publish(
+    routeContent({
+      virtualHosts: [virtualHost('probed.example.test', [['Prefix', '/', shop]])],
+      backends: [shop],
+    }),
+  );
+  const transitions: string[] = [];
+  let probes = 0;
+  const thread = new BackgroundThread({
+    redisUrl: redis.url,
+    stateFile: join(DIR, 'health.json'),
+    logLevel: 'silent',
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    handlers: { onTable: () => undefined, onProblems: () => undefined },
+    health: {
+      node: 'bg-node',
+      probes: true,
+      events: {
+        onProbe: () => {
+          probes += 1;
+        },
+        onTransition: (_b, e, from, to) => transitions.push(`${e} ${from}->${to}`),
+      },
+    },
+  });
+  cleanups.push(() => thread.stop());
+  const health = thread.health;
+  assert.ok(health !== undefined);
+  const started = health.start();
+  await thread.start();
+  await started;
+  const now = (): number => Date.now();
+  await until('the sick pod unusable', () => !health.usable(shop.id, sickId, now()), 5_000);
+  assert.equal(health.usable(shop.id, goodId, now()), true, 'the good pod stays usable');
+  assert.ok(transitions.includes(`${sickId} unknown->unhealthy`), transitions.join(', '));
+  await until('probes counted for the metrics', () => probes >= 2, 5_000);
+  assert.ok(health.owned >= 2, `${health.owned} targets owned`);
+
+  // Passive: three failed attempts eject the good pod; the ejection is shared through Redis.
+  for (let i = 0; i < 3; i++) health.reportResult(shop.id, goodId, false, now());
+  await until('the ejection', () => !health.usable(shop.id, goodId, now()), 5_000);
+  const command = new Redis(redis.url);
+  cleanups.push(() => command.disconnect());
+  assert.equal(await command.get(ejectionKey(shop.id, goodId)), 'bg-node', 'shared with the fleet');
+
+  // An ejection decided by another node reaches the serving thread too.
+  sick.healthy = true;
+  await until('the sick pod healthy again', () => health.usable(shop.id, sickId, now()), 5_000);
+  await command.set(ejectionKey(shop.id, sickId), 'other-node', 'PX', 60_000);
+  await command.publish(
+    healthChannel(),
+    encodeHealthMessage({
+      type: 'ejection',
+      backend: shop.id,
+      endpoint: sickId,
+      ms: 60_000,
+      by: 'other-node',
+    }),
+  );
+  await until('the shared ejection', () => !health.usable(shop.id, sickId, now()), 5_000);
+  await health.synced();
+  await health.stop();
+  await thread.stop();
 });

@@ -14,6 +14,7 @@ import {
   SlicedQueue,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
+import { BackgroundThread } from './background/background-thread.ts';
 import type { DataplaneConfig } from './config.ts';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
 import type {
@@ -42,7 +43,6 @@ import {
 import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
 import { ServedRoutes } from './served-routes.ts';
-import { RouteSyncThread } from './sync/route-sync-thread.ts';
 import { generateDefaultCertificate, loadCertificateFiles } from './tls/default-certificate.ts';
 import { TlsStore } from './tls/tls-store.ts';
 
@@ -154,13 +154,18 @@ export class DataplaneApp {
         );
       },
     };
-    this.#health = this.#parts.health?.(events) ?? this.#redisHealth(events);
+    // By default the routes and the health state are both kept on the background thread; parts
+    // handed in (standalone mode) replace either.
+    const background = this.#parts.routes
+      ? undefined
+      : this.#background(handlers, this.#parts.health ? undefined : events);
+    this.#health = this.#parts.health?.(events) ?? background?.health ?? this.#redisHealth(events);
     // Serving never waits for Redis: the saved table and the listeners come first, the shared
     // health state (which needs Redis) is awaited only briefly.
     const healthStarted = this.#health.start().catch((err: unknown) => {
       this.#log.warn({ err: String(err) }, 'health checking starts without Redis');
     });
-    this.#sync = this.#parts.routes?.(handlers) ?? this.#redisRoutes(handlers);
+    this.#sync = this.#parts.routes?.(handlers) ?? (background as BackgroundThread);
     await this.#sync.start();
     // The saved table, handed over by start(), is applied before anything listens.
     await this.#applying.idle();
@@ -222,9 +227,9 @@ export class DataplaneApp {
     });
   }
 
-  #redisRoutes(handlers: RouteSourceHandlers): RouteSource {
+  #background(handlers: RouteSourceHandlers, events: HealthEvents | undefined): BackgroundThread {
     const c = this.#config;
-    return new RouteSyncThread({
+    return new BackgroundThread({
       redisUrl: c.redisUrl,
       ...(c.redisPassword ? { redisPassword: c.redisPassword } : {}),
       stateFile: c.stateFile,
@@ -232,6 +237,9 @@ export class DataplaneApp {
       logger: this.#log,
       handlers,
       onRedis: (connected) => this.#metrics.redisConnected.set(connected ? 1 : 0),
+      ...(events === undefined
+        ? {}
+        : { health: { node: c.nodeName, probes: this.#role.probes, events } }),
     });
   }
 

@@ -1,64 +1,47 @@
 /**
- * The dataplane's route table, followed from Redis on a worker thread so that the serving thread
- * never does the work whose cost grows with the table: reading and decoding a snapshot or a large
- * patch, validating the table, and encoding its copy on local disk (`RouteSync` runs there
- * unchanged). The worker sends only what changed since the table it sent before, entry by entry
- * as JSON text in messages of bounded size; this side parses the changed entries in slices of a
- * few milliseconds (`runSliced`) and hands over a table in which every unchanged entry is the
- * same object as in the table before. `DataplaneApp` relies on that to find what changed by
- * identity, without reading the entries again.
+ * The dataplane's background thread: the work whose cost grows with the table or the number of
+ * endpoints runs on a worker thread, so that neither its time nor its garbage holds up the
+ * serving thread.
+ *
+ * - **Routes.** Reading and decoding a snapshot or a large patch, validating the table, and
+ *   encoding its copy on local disk (`RouteSync` runs there unchanged). The worker sends only
+ *   what changed since the table it sent before, entry by entry as JSON text in messages of
+ *   bounded size; this side parses the changed entries in slices of a few milliseconds
+ *   (`runSliced`) and hands over a table in which every unchanged entry is the same object as in
+ *   the table before. `DataplaneApp` relies on that to find what changed by identity, without
+ *   reading the entries again.
+ * - **Health** (with `health`): the `HealthChecker` with its probes, timers, connections and
+ *   shared state runs there too, on the worker's own copy of the table; this side is a
+ *   {@link HealthMirror} of the endpoints that are not plainly usable.
  */
 import { Worker } from 'node:worker_threads';
 import {
   type PierLogger,
-  type Problem,
   ROUTE_SECTIONS,
   type RouteSection,
   type RouteTable,
   SlicedQueue,
 } from '@pier/shared';
-import type { RouteSource, RouteSourceHandlers } from '../dataplane-parts.ts';
+import type { HealthEvents, RouteSource, RouteSourceHandlers } from '../dataplane-parts.ts';
+import { HealthMirror } from '../health/health-mirror.ts';
+import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
 
 /** Entries parsed per step on the serving thread. */
 const ENTRIES_PER_STEP = 16;
 /** Delay before a worker that ended unasked is replaced, ms. */
 const RESPAWN_MS = 1_000;
-/** How long stop() waits for the worker to save the table and close its connection, ms. */
+/** How long stop() waits for the worker to save the table and close its connections, ms. */
 const STOP_WAIT_MS = 5_000;
 
-/** What the worker needs: where Redis is, and where the table is saved. */
-export interface RouteSyncWorkerData {
-  redisUrl: string;
-  redisPassword?: string;
-  stateFile: string;
-  logLevel: string;
-  blockMs?: number;
-  persistEveryMs?: number;
-}
-
-/** Messages from the worker, in order. */
-export type RouteSyncMessage =
-  /** A new table begins: the entries that follow are its changes. */
-  | { type: 'begin'; revision: number }
-  /** Changed or new entries of one section, as JSON text. */
-  | { type: 'entries'; section: RouteSection; entries: Array<[key: string, json: string]> }
-  /** Keys gone from one section. */
-  | { type: 'removed'; section: RouteSection; keys: string[] }
-  /** The table is complete. */
-  | { type: 'end' }
-  | { type: 'problems'; problems: Problem[] }
-  | { type: 'redis'; connected: boolean }
-  /** `RouteSync.start()` resolved: the saved table, if any, has been sent. */
-  | { type: 'started' }
-  | { type: 'stopped' }
-  | { type: 'failed'; message: string };
-
-/** Options of {@link RouteSyncThread}. */
-export interface RouteSyncThreadOptions extends RouteSyncWorkerData {
+/** Options of {@link BackgroundThread}. */
+export interface BackgroundThreadOptions
+  extends Omit<BackgroundWorkerData, 'health' | 'logBindings'> {
   logger: PierLogger;
   handlers: RouteSourceHandlers;
-  /** The worker's connection to Redis came up or went down. */
+  /** The worker's connection to Redis for the routes came up or went down. */
   onRedis?: (connected: boolean) => void;
+  /** Keep the shared health state on the worker too; see {@link BackgroundThread.health}. */
+  health?: NonNullable<BackgroundWorkerData['health']> & { events: HealthEvents };
 }
 
 interface PendingTable {
@@ -68,17 +51,20 @@ interface PendingTable {
 }
 
 /** A {@link RouteSource} following Redis on a worker thread; see the module comment. */
-export class RouteSyncThread implements RouteSource {
-  readonly #o: RouteSyncThreadOptions;
+export class BackgroundThread implements RouteSource {
+  readonly #o: BackgroundThreadOptions;
   readonly #building: SlicedQueue;
+  /** Endpoint health kept by the worker, when asked for (`health`). */
+  readonly health: HealthMirror | undefined;
   #worker: Worker | undefined;
   #pending: PendingTable | undefined;
   #table: RouteTable | undefined;
   #started: { resolve: () => void; reject: (err: Error) => void } | undefined;
   #stopped: (() => void) | undefined;
 
-  constructor(options: RouteSyncThreadOptions) {
+  constructor(options: BackgroundThreadOptions) {
     this.#o = options;
+    this.health = options.health && new HealthMirror(options.health.events);
     this.#building = new SlicedQueue((err) =>
       this.#o.logger.error({ err }, 'route table from the worker could not be built'),
     );
@@ -98,20 +84,27 @@ export class RouteSyncThread implements RouteSource {
    * last table is served meanwhile, and the new worker sends every entry again.
    */
   #spawn(): void {
-    const { logger: _logger, handlers: _handlers, onRedis: _onRedis, ...data } = this.#o;
-    const worker = new Worker(workerUrl(), { workerData: data satisfies RouteSyncWorkerData });
+    const { logger, handlers: _handlers, onRedis: _onRedis, health, ...rest } = this.#o;
+    const data: BackgroundWorkerData = {
+      ...rest,
+      logBindings: logger.bindings(),
+      ...(health === undefined ? {} : { health: { node: health.node, probes: health.probes } }),
+    };
+    const worker = new Worker(workerUrl(), { workerData: data });
     this.#worker = worker;
     this.#pending = undefined;
-    worker.on('message', (message: RouteSyncMessage) => this.#receive(message));
+    this.health?.connect((message: MainMessage) => worker.postMessage(message));
+    worker.on('message', (message: WorkerMessage) => this.#receive(message));
     worker.on('error', (err) => {
-      this.#o.logger.error({ err }, 'route sync worker failed; serving the last table');
+      this.#o.logger.error({ err }, 'background thread failed; serving the last table');
       this.#started?.reject(err);
     });
     worker.on('exit', (code) => {
       this.#stopped?.();
       if (this.#worker !== worker) return; // stopped, or replaced
-      this.#o.logger.error({ code }, 'route sync worker ended; starting another');
+      this.#o.logger.error({ code }, 'background thread ended; starting another');
       this.#o.onRedis?.(false);
+      this.health?.connect(undefined);
       setTimeout(() => {
         if (this.#worker === worker) this.#spawn();
       }, RESPAWN_MS).unref();
@@ -127,13 +120,14 @@ export class RouteSyncThread implements RouteSource {
       this.#stopped = resolve;
       setTimeout(resolve, STOP_WAIT_MS).unref();
     });
-    worker.postMessage({ type: 'stop' });
+    worker.postMessage({ type: 'stop' } satisfies MainMessage);
     await stopped;
     await worker.terminate();
+    this.health?.connect(undefined);
     await this.#building.idle();
   }
 
-  #receive(message: RouteSyncMessage): void {
+  #receive(message: WorkerMessage): void {
     switch (message.type) {
       case 'begin':
         this.#pending = { revision: message.revision, entries: [], removed: [] };
@@ -172,6 +166,9 @@ export class RouteSyncThread implements RouteSource {
         this.#o.logger.error({ reason: message.message }, 'route sync worker failed');
         this.#started?.reject(new Error(message.message));
         break;
+      default:
+        this.health?.receive(message);
+        break;
     }
   }
 
@@ -199,5 +196,5 @@ export class RouteSyncThread implements RouteSource {
 /** The worker's module: beside this one, `.ts` when running from source, `.js` when built. */
 function workerUrl(): URL {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`./route-sync-worker${extension}`, import.meta.url);
+  return new URL(`./background-worker${extension}`, import.meta.url);
 }

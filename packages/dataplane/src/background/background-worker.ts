@@ -1,10 +1,14 @@
 /**
- * The worker thread of {@link RouteSyncThread}: runs `RouteSync` (Redis, validation, the copy on
- * disk) and sends the serving thread what changed in each table, as JSON text per entry, in
- * messages of at most {@link ENTRIES_PER_MESSAGE} entries or {@link BYTES_PER_MESSAGE} bytes.
+ * The dataplane's background thread ({@link BackgroundThread}): runs `RouteSync` (Redis,
+ * validation, the copy on disk) and, when asked, the `HealthChecker` (probes, the shared health
+ * state, passive ejection). It sends the serving thread what changed in each table, as JSON
+ * text per entry, in messages of at most {@link ENTRIES_PER_MESSAGE} entries or
+ * {@link BYTES_PER_MESSAGE} bytes, and the endpoints whose standing changed (`HealthReporter`).
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
+  type Backend,
   createLogger,
   type LogLevel,
   ROUTE_SECTIONS,
@@ -13,27 +17,65 @@ import {
   routeLogReaderRedisOptions,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { RouteSync } from './route-sync.ts';
-import type { RouteSyncMessage, RouteSyncWorkerData } from './route-sync-thread.ts';
+import { HealthChecker, healthCheckerRedisOptions } from '../health/health-checker.ts';
+import { HealthReporter } from '../health/health-reporter.ts';
+import { RouteSync } from '../sync/route-sync.ts';
+import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
 
+/**
+ * The worker thread's nice value (Linux keeps one per thread). When the serving thread and this
+ * one want the same core, the serving thread gets about nine tenths of it (weights 1024 : 110),
+ * so neither a large table nor a wave of probes makes requests wait; this thread still gets a
+ * tenth of a saturated core, enough for the route log and the probes. Lowering a thread's
+ * priority needs no privilege.
+ */
+const BACKGROUND_NICE = 10;
 const ENTRIES_PER_MESSAGE = 256;
 const BYTES_PER_MESSAGE = 256 * 1024;
 const KEYS_PER_MESSAGE = 4_096;
 
 const port = parentPort;
-if (port === null) throw new Error('route-sync-worker.ts runs as a worker thread');
-const data = workerData as RouteSyncWorkerData;
-const post = (message: RouteSyncMessage): void => port.postMessage(message);
-const logger = createLogger({ name: 'dataplane', level: data.logLevel as LogLevel });
+if (port === null) throw new Error('background-worker.ts runs as a worker thread');
+const data = workerData as BackgroundWorkerData;
+const post = (message: WorkerMessage): void => port.postMessage(message);
+const { component, ...bindings } = data.logBindings ?? {};
+const logger = createLogger({
+  name: typeof component === 'string' ? component : 'dataplane',
+  level: data.logLevel as LogLevel,
+}).child(bindings);
+try {
+  setPriority(BACKGROUND_NICE);
+} catch (err) {
+  logger.warn(
+    { err: String(err) },
+    'the background thread runs at the priority of the serving one',
+  );
+}
+
+const password = data.redisPassword === undefined ? {} : { password: data.redisPassword };
+const connections: Redis[] = [];
+
+function connect(options: object): Redis {
+  const redis = new Redis(data.redisUrl, { ...options, ...password, lazyConnect: false });
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  connections.push(redis);
+  return redis;
+}
 
 /** Per section, the JSON text of every entry as last sent. */
 const sent = new Map<RouteSection, Map<string, string>>(
   ROUTE_SECTIONS.map((section) => [section, new Map()]),
 );
+/**
+ * The backends as the health checker knows them: an entry whose text did not change keeps its
+ * object, which is how the checker finds what changed.
+ */
+let backends: Record<string, Backend> = {};
 
 /** Sends the entries of `table` that differ from those sent before, and the keys it lost. */
 function send(table: RouteTable): void {
   post({ type: 'begin', revision: table.revision });
+  const kept: Record<string, Backend> = {};
   for (const section of ROUTE_SECTIONS) {
     const known = sent.get(section) as Map<string, string>;
     const next = new Map<string, string>();
@@ -42,7 +84,10 @@ function send(table: RouteTable): void {
     for (const [key, entry] of Object.entries(table[section])) {
       const json = JSON.stringify(entry);
       next.set(key, json);
-      if (known.get(key) === json) continue;
+      const same = known.get(key) === json;
+      if (section === 'backends')
+        kept[key] = same ? (backends[key] as Backend) : (entry as Backend);
+      if (same) continue;
       entries.push([key, json]);
       bytes += json.length;
       if (entries.length >= ENTRIES_PER_MESSAGE || bytes >= BYTES_PER_MESSAGE) {
@@ -65,19 +110,47 @@ function send(table: RouteTable): void {
     sent.set(section, next);
   }
   post({ type: 'end' });
+  backends = kept;
+  if (health !== undefined) {
+    health.checker.update({ ...table, backends });
+    // Endpoints that left lose their state without an event: look at the reported ones again.
+    void health.checker.applied().then(() => health?.reporter.recheck());
+  }
 }
 
-const redis = new Redis(data.redisUrl, {
-  ...routeLogReaderRedisOptions(data.blockMs ?? 5_000),
-  ...(data.redisPassword === undefined ? {} : { password: data.redisPassword }),
-  lazyConnect: false,
-});
-redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
-redis.on('ready', () => post({ type: 'redis', connected: true }));
-redis.on('close', () => post({ type: 'redis', connected: false }));
+/** The health checker and what reports it, when the serving thread asked for them. */
+const health = data.health && startHealth(data.health);
+
+function startHealth(options: NonNullable<BackgroundWorkerData['health']>) {
+  const reporter = new HealthReporter({ post });
+  const checker = new HealthChecker({
+    redis: connect(healthCheckerRedisOptions()),
+    subscriber: connect(healthCheckerRedisOptions()),
+    node: options.node,
+    probes: options.probes,
+    logger,
+    onProbe: (event) => reporter.probed(event.ok),
+    onTransition: (backendId, endpointId, from, to) =>
+      reporter.statusChanged(backendId, endpointId, from, to),
+    onEjection: (backendId, endpointId) => reporter.changed(backendId, endpointId),
+  });
+  reporter.attach(checker);
+  checker.start().then(
+    () => post({ type: 'health-started' }),
+    (err: unknown) => post({ type: 'health-started', failed: String(err) }),
+  );
+  // An ejection ends without an event: the serving thread compares the time itself, and the
+  // entries of ended ones are dropped here now and then.
+  setInterval(() => reporter.recheck(), 10_000).unref();
+  return { checker, reporter };
+}
+
+const routesRedis = connect(routeLogReaderRedisOptions(data.blockMs ?? 5_000));
+routesRedis.on('ready', () => post({ type: 'redis', connected: true }));
+routesRedis.on('close', () => post({ type: 'redis', connected: false }));
 
 const sync = new RouteSync({
-  redis,
+  redis: routesRedis,
   stateFile: data.stateFile,
   logger,
   onTable: send,
@@ -86,16 +159,40 @@ const sync = new RouteSync({
   ...(data.persistEveryMs === undefined ? {} : { persistEveryMs: data.persistEveryMs }),
 });
 
-port.on('message', (message: { type: string }) => {
-  if (message.type !== 'stop') return;
-  void sync
-    .stop()
-    .catch((err: unknown) => logger.warn({ err: String(err) }, 'route sync stopped badly'))
-    .finally(() => {
-      redis.disconnect();
-      post({ type: 'stopped' });
-      port.close();
-    });
+async function stop(): Promise<void> {
+  try {
+    await health?.checker.stop({ release: false });
+    await sync.stop();
+  } catch (err) {
+    logger.warn({ err: String(err) }, 'background thread stopped badly');
+  }
+  for (const redis of connections) redis.disconnect();
+  post({ type: 'stopped' });
+  port?.close();
+}
+
+port.on('message', (message: MainMessage) => {
+  switch (message.type) {
+    case 'results':
+      for (const [backendId, endpointId, ok, at] of message.results) {
+        health?.checker.reportResult(backendId, endpointId, ok, at);
+      }
+      break;
+    case 'health-synced':
+      void (health?.checker.synced() ?? Promise.resolve()).then(() => {
+        health?.reporter.flush();
+        post({ type: 'health-synced', id: message.id });
+      });
+      break;
+    case 'health-stop':
+      void (health?.checker.stop({ release: message.release }) ?? Promise.resolve()).then(() =>
+        post({ type: 'health-stopped' }),
+      );
+      break;
+    case 'stop':
+      void stop();
+      break;
+  }
 });
 
 sync.start().then(

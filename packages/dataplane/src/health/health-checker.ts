@@ -126,7 +126,7 @@ export interface HealthCheckerOptions {
     to: HealthStatus,
     by: string | undefined,
   ) => void;
-  /** An endpoint was ejected, here or by another node (`by`). */
+  /** An endpoint's ejection began or was extended, here or by another node (`by`). */
   onEjection?: (backendId: string, endpointId: string, ejectedUntil: number, by: string) => void;
   /** A probe of this node ended. */
   onProbe?: (event: ProbeEvent) => void;
@@ -266,6 +266,11 @@ export class HealthChecker {
     return this.#work.idle().then(() => this.#loading);
   }
 
+  /** Resolves once every table given so far has been applied (reads from Redis may follow). */
+  applied(): Promise<void> {
+    return this.#work.idle();
+  }
+
   /** Probe targets this node owns now. */
   get owned(): number {
     return this.#scheduler.owned;
@@ -344,6 +349,11 @@ export class HealthChecker {
     const state = this.#backends.get(backendId);
     if (state !== undefined && !state.tracker.isUsable(endpointId)) return false;
     return !this.#ejector.isEjected(backendId, endpointId, now);
+  }
+
+  /** End of the endpoint's passive ejection, ms, or undefined when it is not ejected at `now`. */
+  ejectedUntil(backendId: string, endpointId: string, now: number): number | undefined {
+    return this.#ejector.ejectedUntil(backendId, endpointId, now);
   }
 
   /** The endpoint's active status here (`unknown` for endpoints never seen). */
@@ -618,12 +628,16 @@ export class HealthChecker {
     if (state === undefined || !state.endpoints.has(endpointId)) return;
     const now = this.#clock();
     const was = this.#ejector.ejectedUntil(backendId, endpointId, now);
-    const until = now + ms;
     const passive = state.backend.healthCheck.passive;
-    if (!this.#ejector.applyShared(backendId, endpointId, until, now, passive, state.readyCount)) {
+    if (
+      !this.#ejector.applyShared(backendId, endpointId, now + ms, now, passive, state.readyCount)
+    ) {
       return;
     }
-    if (was === undefined) this.#options.onEjection?.(backendId, endpointId, until, by);
+    const until = this.#ejector.ejectedUntil(backendId, endpointId, now);
+    if (until !== undefined && until !== was) {
+      this.#options.onEjection?.(backendId, endpointId, until, by);
+    }
   }
 
   /** Queues a read of the shared state of `ids` (or all backends); reads run one at a time. */
