@@ -61,19 +61,9 @@ export class RouteSync {
   #pending: RouteTable | undefined;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
-  #current: RouteTable | undefined;
 
   constructor(options: RouteSyncOptions) {
     this.#o = options;
-  }
-
-  get table(): RouteTable | undefined {
-    return this.#current;
-  }
-
-  /** True once a table from Redis (not only disk) has been applied. */
-  get live(): boolean {
-    return this.#reader?.table !== undefined && this.#current !== undefined;
   }
 
   /**
@@ -83,7 +73,6 @@ export class RouteSync {
   async start(): Promise<void> {
     const saved = await loadSavedTable(this.#o.stateFile, this.#o.logger);
     if (saved) {
-      this.#current = saved;
       this.#o.onTable(saved, 'disk');
       this.#o.logger.info({ revision: saved.revision }, 'serving the saved route table');
     }
@@ -95,7 +84,6 @@ export class RouteSync {
     });
     this.#reader = reader;
     reader.on('table', (table: RouteTable, how: TableSource) => {
-      this.#current = table;
       this.#o.onTable(table, how);
       this.#persistSoon(table);
     });
