@@ -5,15 +5,26 @@
  * `l2.example`, the announcement of one VIP as the controller would write it, and a real
  * dataplane with `--l2` per edge.
  *
- * Addresses: links 198.51.100.0/24, the VIP 203.0.113.10, the backend 192.0.2.1 on each edge's
- * loopback. No namespace has a route out.
+ * With the `service` option it also plays a Service of type LoadBalancer: its address is
+ * announced beside the VIP, and each edge runs, in kube-proxy's place (Pier does not forward
+ * Service traffic, kube-proxy does), a TCP forwarder on 0.0.0.0:<port> to a stand-in endpoint on
+ * the edge's loopback that writes the node's name and closes (`l2-tcp-stand-in.ts`).
+ *
+ * Addresses: links 198.51.100.0/24, the VIP 203.0.113.10, the backend 192.0.2.1 and the Service
+ * endpoint 192.0.2.2 on each edge's loopback. No namespace has a route out.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeL2Announcements, l2AnnouncementsKey, parseL2Lease, vipLeaseKey } from '@pier/shared';
+import {
+  encodeL2Announcements,
+  type L2Announcement,
+  l2AnnouncementsKey,
+  parseL2Lease,
+  vipLeaseKey,
+} from '@pier/shared';
 import { Redis } from 'ioredis';
 import { ownerOf } from '../../packages/dataplane/src/health/probe-ownership.ts';
-import { jsonLines, type ManagedProcess, waitUntil } from './child-process.ts';
+import { jsonLines, type ManagedProcess, unlessExited, waitUntil } from './child-process.ts';
 import { type DataplaneProcess, startDataplane } from './dataplane-process.ts';
 import { createL2Lab, type L2Lab, type LabNamespace } from './l2-lab.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
@@ -23,9 +34,20 @@ import { REPO_ROOT } from './test-cluster.ts';
 export const VIP = '203.0.113.10';
 const HOST = 'l2.example';
 const BACKEND = { address: '192.0.2.1', port: 9090 };
+/** Where each edge's stand-in endpoint of the Service listens (its port is the Service's). */
+const SERVICE_ENDPOINT = '192.0.2.2';
 export const NODES = ['edge-1', 'edge-2'] as const;
+
+/**
+ * The node rendezvous hashing prefers for `address` among both nodes: it holds the address
+ * whenever it is up for a while and eligible.
+ */
+export function preferredNode(address: string): string {
+  return ownerOf(address, [...NODES]) ?? '';
+}
+
 /** The node rendezvous hashing prefers for the VIP: it holds it whenever it is up for a while. */
-export const PREFERRED = ownerOf(VIP, [...NODES]) ?? '';
+export const PREFERRED = preferredNode(VIP);
 /** The other one. */
 export const OTHER = NODES.find((n) => n !== PREFERRED) ?? '';
 
@@ -38,10 +60,33 @@ export interface ClientRecord {
   error?: string;
 }
 
+/** One connection of the lab TCP client (`l2-tcp-client.ts`). */
+export interface TcpClientRecord {
+  at: number;
+  ok: boolean;
+  /** What the server wrote: the name of the node whose stand-in endpoint answered. */
+  node?: string;
+  error?: string;
+}
+
 /** A client loop running in the client namespace. */
-export interface LabClient {
-  records(): ClientRecord[];
+export interface LabClient<R = ClientRecord> {
+  records(): R[];
   stop(): Promise<void>;
+}
+
+/** A Service of type LoadBalancer the scenario plays beside the VIP. */
+export interface L2ScenarioService {
+  /** Its load-balancer address, in 203.0.113.0/24 (routed on-link from the client). */
+  readonly address: string;
+  /** Its TCP port, where the stand-in kube-proxy listens on each edge. */
+  readonly port: number;
+}
+
+/** Options of {@link startL2Scenario}. */
+export interface L2ScenarioOptions {
+  /** Also announce this Service's address, with a stand-in kube-proxy and endpoint per edge. */
+  readonly service?: L2ScenarioService;
 }
 
 /** The running scenario. */
@@ -53,15 +98,28 @@ export interface L2Scenario {
   redis(): TestRedis;
   /** Starts (or restarts) the dataplane of an edge. */
   startEdge(node: string): Promise<DataplaneProcess>;
-  /** The node named by the VIP's lease in Redis. */
-  holder(): Promise<string | undefined>;
-  /** Whether the VIP is on the edge's eth0. */
-  vipOn(node: string): Promise<boolean>;
+  /** The node named by the lease of `address` (the VIP by default) in Redis. */
+  holder(address?: string): Promise<string | undefined>;
+  /** Whether `address` (the VIP by default) is on the edge's eth0. */
+  vipOn(node: string, address?: string): Promise<boolean>;
   /** The edge dataplane's /metrics text. */
   metrics(node: string): Promise<string>;
   /** Waits until the preferred node holds the VIP and only it has it on its interface. */
   settled(timeoutMs?: number): Promise<void>;
+  /** Waits until `node` holds the lease of `address` and only it has the address on eth0. */
+  settledOn(address: string, node: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Rewrites the announcements as the controller would when the eligible nodes of `address`
+   * change (for a Service with `externalTrafficPolicy: Local`, the nodes with a ready local
+   * endpoint); the other addresses keep theirs.
+   */
+  announce(address: string, nodes: readonly string[]): Promise<void>;
   startClient(name: string, intervalMs: number, timeoutMs: number, attempts: number): LabClient;
+  /**
+   * Starts a client opening a new TCP connection to the Service every `intervalMs`, each limited
+   * to `timeoutMs`; only with the `service` option.
+   */
+  startTcpClient(name: string, intervalMs: number, timeoutMs: number): LabClient<TcpClientRecord>;
   /** Stops Redis (the same address comes back with `restartRedis`). */
   stopRedis(): Promise<void>;
   restartRedis(): Promise<void>;
@@ -74,8 +132,33 @@ function edgeOf(lab: L2Lab, node: string): LabNamespace {
   return ns;
 }
 
+/** Starts a stand-in of `l2-tcp-stand-in.ts` and waits until it listens. */
+async function startStandIn(
+  edge: LabNamespace,
+  args: readonly string[],
+  logFile: string,
+): Promise<ManagedProcess> {
+  const proc = edge.spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'test', 'lib', 'l2-tcp-stand-in.ts'), ...args],
+    logFile,
+  );
+  await unlessExited(
+    proc,
+    `stand-in ${args.join(' ')} on ${edge.name}`,
+    waitUntil(`stand-in ${args[0]} on ${edge.name} to listen`, () =>
+      jsonLines<{ listening?: string }>(logFile).some((l) => l.listening) ? true : undefined,
+    ),
+  );
+  return proc;
+}
+
 /** Builds and starts everything; `stop()` removes it all. */
-export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
+export async function startL2Scenario(
+  stateDir: string,
+  options: L2ScenarioOptions = {},
+): Promise<L2Scenario> {
+  const { service } = options;
   mkdirSync(stateDir, { recursive: true });
   const lab = await createL2Lab({
     stateDir,
@@ -120,6 +203,22 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
           join(stateDir, `backend-${node}.log`),
         ),
       );
+      if (service) {
+        const port = String(service.port);
+        await edge.exec('ip', ['addr', 'add', `${SERVICE_ENDPOINT}/32`, 'dev', 'lo']);
+        others.push(
+          await startStandIn(
+            edge,
+            ['endpoint', SERVICE_ENDPOINT, port, node],
+            join(stateDir, `service-endpoint-${node}.log`),
+          ),
+          await startStandIn(
+            edge,
+            ['forward', port, SERVICE_ENDPOINT, port],
+            join(stateDir, `service-forwarder-${node}.log`),
+          ),
+        );
+      }
     }
     const publisher = await connectPublisher(server);
     const web = backend('l2', 'web', [endpoint(BACKEND)]);
@@ -127,12 +226,17 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
       routeContent({ virtualHosts: [virtualHost(HOST, [['Prefix', '/', web]])], backends: [web] }),
     );
     publisher.close();
-    await connection.set(
-      l2AnnouncementsKey(),
-      encodeL2Announcements({
-        addresses: [{ address: VIP, pool: 'lab', interfaces: ['eth0'], nodes: [...NODES] }],
-      }),
-    );
+    const announced = new Map<string, L2Announcement>();
+    for (const address of [VIP, ...(service ? [service.address] : [])]) {
+      announced.set(address, { address, pool: 'lab', interfaces: ['eth0'], nodes: [...NODES] });
+    }
+    const publishAnnouncements = async (): Promise<void> => {
+      await connection.set(
+        l2AnnouncementsKey(),
+        encodeL2Announcements({ addresses: [...announced.values()] }),
+      );
+    };
+    await publishAnnouncements();
     const current = (): TestRedis => {
       if (!redis) throw new Error('no Redis');
       return redis;
@@ -166,8 +270,9 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
         dataplanes.set(node, dp);
         return dp;
       },
-      holder: async () => parseL2Lease(await connection.get(vipLeaseKey(VIP)))?.node,
-      vipOn: async (node) => {
+      holder: async (address = VIP) =>
+        parseL2Lease(await connection.get(vipLeaseKey(address)))?.node,
+      vipOn: async (node, address = VIP) => {
         const { stdout } = await edgeOf(lab, node).exec('ip', [
           '-j',
           'addr',
@@ -175,7 +280,7 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
           'dev',
           'eth0',
         ]);
-        return stdout.includes(`"${VIP}"`);
+        return stdout.includes(`"${address}"`);
       },
       metrics: async (node) => {
         const dp = dataplanes.get(node);
@@ -187,17 +292,27 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
         );
         return stdout;
       },
-      settled: async (timeoutMs = 20_000) => {
+      settled: (timeoutMs) => scenario.settledOn(VIP, PREFERRED, timeoutMs),
+      settledOn: async (address, node, timeoutMs = 20_000) => {
+        const rest = NODES.filter((n) => n !== node);
         await waitUntil(
-          `${PREFERRED} alone to hold ${VIP}`,
-          async () =>
-            (await scenario.holder()) === PREFERRED &&
-            (await scenario.vipOn(PREFERRED)) &&
-            !(await scenario.vipOn(OTHER))
-              ? true
-              : undefined,
+          `${node} alone to hold ${address}`,
+          async () => {
+            if ((await scenario.holder(address)) !== node) return undefined;
+            if (!(await scenario.vipOn(node, address))) return undefined;
+            for (const other of rest) {
+              if (await scenario.vipOn(other, address)) return undefined;
+            }
+            return true;
+          },
           timeoutMs,
         );
+      },
+      announce: async (address, nodes) => {
+        const entry = announced.get(address);
+        if (!entry) throw new Error(`${address} is not announced by the scenario`);
+        announced.set(address, { ...entry, nodes: [...nodes] });
+        await publishAnnouncements();
       },
       startClient: (name, intervalMs, timeoutMs, attempts) => {
         const logFile = join(stateDir, `client-${name}-${Date.now()}.log`);
@@ -216,6 +331,26 @@ export async function startL2Scenario(stateDir: string): Promise<L2Scenario> {
         others.push(proc);
         return {
           records: () => jsonLines<ClientRecord>(logFile),
+          stop: () => proc.stop(2_000),
+        };
+      },
+      startTcpClient: (name, intervalMs, timeoutMs) => {
+        if (!service) throw new Error('the scenario was started without a service');
+        const logFile = join(stateDir, `tcp-client-${name}-${Date.now()}.log`);
+        const proc = lab.client.spawn(
+          process.execPath,
+          [
+            join(REPO_ROOT, 'test', 'lib', 'l2-tcp-client.ts'),
+            service.address,
+            String(service.port),
+            String(intervalMs),
+            String(timeoutMs),
+          ],
+          logFile,
+        );
+        others.push(proc);
+        return {
+          records: () => jsonLines<TcpClientRecord>(logFile),
           stop: () => proc.stop(2_000),
         };
       },
