@@ -16,8 +16,10 @@ import {
   NoPoolError,
   PierError,
   PoolExhaustedError,
+  PoolNotAllowedError,
   PoolOverlapError,
   RevisionGapError,
+  SharingConflictError,
   UnknownPoolError,
 } from './errors.ts';
 
@@ -38,6 +40,8 @@ const CATALOGUE: Array<[ErrorClass, ErrorCode, string]> = [
   [NoPoolError, 'PIER_NO_POOL', 'NoPoolError'],
   [PoolOverlapError, 'PIER_POOL_OVERLAP', 'PoolOverlapError'],
   [InvalidAnnotationError, 'PIER_INVALID_ANNOTATION', 'InvalidAnnotationError'],
+  [PoolNotAllowedError, 'PIER_POOL_NOT_ALLOWED', 'PoolNotAllowedError'],
+  [SharingConflictError, 'PIER_SHARING_CONFLICT', 'SharingConflictError'],
 ];
 
 for (const [ErrorClass, code, name] of CATALOGUE) {

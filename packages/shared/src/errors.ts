@@ -20,6 +20,8 @@ export const ERROR_CODES = Object.freeze([
   'PIER_NO_POOL',
   'PIER_POOL_OVERLAP',
   'PIER_INVALID_ANNOTATION',
+  'PIER_POOL_NOT_ALLOWED',
+  'PIER_SHARING_CONFLICT',
 ] as const);
 
 /** One of {@link ERROR_CODES}. */
@@ -169,5 +171,27 @@ export class InvalidAnnotationError extends PierError {
   constructor(message: string, options?: PierErrorOptions) {
     super('PIER_INVALID_ANNOTATION', message, options);
     this.name = 'InvalidAnnotationError';
+  }
+}
+
+/**
+ * A pool named or holding a requested address does not serve this object (its allocateTo or
+ * serviceAllocation).
+ */
+export class PoolNotAllowedError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_POOL_NOT_ALLOWED', message, options);
+    this.name = 'PoolNotAllowedError';
+  }
+}
+
+/**
+ * Services that share an address disagree: a port used twice, or another externalTrafficPolicy
+ * or pods under Local.
+ */
+export class SharingConflictError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_SHARING_CONFLICT', message, options);
+    this.name = 'SharingConflictError';
   }
 }

@@ -6,6 +6,7 @@ import {
   type AllocationResult,
   IpAllocator,
   type RestoreEntry,
+  type SharingTerms,
 } from './ip-allocator.ts';
 import { type PoolSpec, parsePoolAddresses } from './pool-spec.ts';
 
@@ -42,6 +43,12 @@ function granted(result: AllocationResult): {
 /** Assigns and returns the addresses, failing the test if allocation failed. */
 function addressesFor(ipam: IpAllocator, request: AllocationRequest): string[] {
   return granted(ipam.assign(request)).addresses;
+}
+
+/** The error code and message of a refusal, failing the test if it was granted. */
+function refused(result: AllocationResult): { code: AllocationErrorCode; message: string } {
+  assert.ok(!result.ok, `expected a refusal, got ${result.ok ? result.addresses.join() : ''}`);
+  return result;
 }
 
 const docs = () => pool('docs', ['192.0.2.0/24']);
@@ -611,4 +618,394 @@ test('assigned lists every in-use address with its pool, in address order', () =
   ]);
   ipam.release('x/2');
   assert.deepEqual(ipam.assigned(), [{ address: '198.51.100.0', pool: 'b' }]);
+});
+
+describe('allowed pools', () => {
+  test('auto assignment follows the order of preference and skips pools not listed', () => {
+    const ipam = allocator(
+      pool('a', ['192.0.2.0/31']),
+      pool('b', ['198.51.100.0/31']),
+      pool('c', ['203.0.113.0/32']),
+    );
+    const allowedPools = ['ghost', 'c', 'a'];
+    const got = ['k1', 'k2', 'k3'].map((key) =>
+      granted(ipam.assign({ owner: key, key, allowedPools })),
+    );
+    assert.deepEqual(
+      got.map((r) => `${r.pool} ${r.addresses.join()}`),
+      ['c 203.0.113.0', 'a 192.0.2.0', 'a 192.0.2.1'],
+    );
+    assert.deepEqual(ipam.assign({ owner: 'k4', key: 'k4', allowedPools }), {
+      ok: false,
+      code: 'PIER_POOL_EXHAUSTED',
+      message: 'no free address left in address pools "c" (1 addresses), "a" (2 addresses)',
+    });
+  });
+
+  test('a named pool outside the allowed pools is refused', () => {
+    const ipam = allocator(pool('a', ['192.0.2.0/24']), pool('b', ['198.51.100.0/24']));
+    const { code, message } = refused(
+      ipam.assign({ owner: 'a/x', key: 'k', pool: 'b', allowedPools: ['a'] }),
+    );
+    assert.equal(code, 'PIER_POOL_NOT_ALLOWED');
+    assert.match(message, /address pool "b" does not serve this object/);
+    assert.deepEqual(ipam.addressesOf('a/x'), []);
+    assert.equal(
+      granted(ipam.assign({ owner: 'a/x', key: 'k', pool: 'a', allowedPools: ['a'] })).pool,
+      'a',
+    );
+  });
+
+  test('a named pool that does not exist is unknown, not disallowed', () => {
+    const ipam = allocator(pool('a', ['192.0.2.0/24']));
+    const result = ipam.assign({ owner: 'a/x', key: 'k', pool: 'ghost', allowedPools: ['a'] });
+    assert.equal(refused(result).code, 'PIER_UNKNOWN_POOL');
+  });
+
+  test('a requested address only in pools not allowed is refused', () => {
+    const ipam = allocator(pool('a', ['192.0.2.0/24']), pool('b', ['198.51.100.0/24']));
+    const { code, message } = refused(
+      ipam.assign({ owner: 'a/x', key: 'k', requested: ['198.51.100.7'], allowedPools: ['a'] }),
+    );
+    assert.equal(code, 'PIER_POOL_NOT_ALLOWED');
+    assert.match(message, /198\.51\.100\.7 is in no address pool that serves this object/);
+    assert.equal(ipam.holderOf('198.51.100.7'), undefined);
+  });
+
+  test('a requested address in overlapping pools comes from the allowed one', () => {
+    const ipam = new IpAllocator();
+    ipam.setPools([pool('a', ['192.0.2.0/24']), pool('b', ['192.0.2.0/25'])]);
+    const result = granted(
+      ipam.assign({ owner: 'a/x', key: 'k', requested: ['192.0.2.7'], allowedPools: ['b'] }),
+    );
+    assert.equal(result.pool, 'b');
+  });
+
+  test('no allowed pool with autoAssign: PIER_NO_POOL saying none serves this object', () => {
+    const ipam = allocator(
+      pool('auto', ['192.0.2.0/24']),
+      pool('manual', ['203.0.113.0/24'], { autoAssign: false }),
+    );
+    for (const allowedPools of [[], ['manual']]) {
+      assert.deepEqual(ipam.assign({ owner: 'a/x', key: 'k', allowedPools }), {
+        ok: false,
+        code: 'PIER_NO_POOL',
+        message:
+          'no address pool with autoAssign enabled serves this object; name a pool explicitly',
+      });
+    }
+    const named = ipam.assign({ owner: 'a/x', key: 'k', pool: 'manual', allowedPools: ['manual'] });
+    assert.deepEqual(granted(named).addresses, ['203.0.113.0']);
+  });
+});
+
+describe('families', () => {
+  const v4 = () => pool('a-v4', ['192.0.2.0/24']);
+  const dual = () => pool('b-dual', ['198.51.100.0/24', '2001:db8::/64']);
+
+  test('dual-stack: one IPv4 and one IPv6 address, from one pool', () => {
+    const ipam = allocator(v4(), dual());
+    assert.deepEqual(granted(ipam.assign({ owner: 'a/x', key: 'k', families: [4, 6] })), {
+      ok: true,
+      addresses: ['198.51.100.0', '2001:db8::'],
+      pool: 'b-dual',
+      changed: true,
+    });
+  });
+
+  test('IPv6 only: no IPv4 address, even where IPv4 is free', () => {
+    const ipam = allocator(v4(), dual());
+    assert.deepEqual(granted(ipam.assign({ owner: 'a/x', key: 'k', families: [6] })), {
+      ok: true,
+      addresses: ['2001:db8::'],
+      pool: 'b-dual',
+      changed: true,
+    });
+  });
+
+  test('a family no pool has left: PIER_POOL_EXHAUSTED naming the family', () => {
+    const ipam = allocator(v4());
+    assert.deepEqual(ipam.assign({ owner: 'a/x', key: 'k', families: [6] }), {
+      ok: false,
+      code: 'PIER_POOL_EXHAUSTED',
+      message: 'no free address of IPv6 left in address pools "a-v4" (256 addresses)',
+    });
+  });
+
+  test('dual-stack with IPv4 used up fails whole; the free IPv6 address stays free', () => {
+    const ipam = allocator(pool('dual', ['192.0.2.1/32', '2001:db8::/126']));
+    addressesFor(ipam, { owner: 'a/first', key: 'first', families: [4, 6] });
+    const { code, message } = refused(
+      ipam.assign({ owner: 'a/second', key: 'second', families: [4, 6] }),
+    );
+    assert.equal(code, 'PIER_POOL_EXHAUSTED');
+    assert.match(message, /of IPv4 and IPv6/);
+    assert.equal(ipam.holderOf('2001:db8::1'), undefined);
+    assert.deepEqual(addressesFor(ipam, { owner: 'a/third', key: 'third', families: [6] }), [
+      '2001:db8::1',
+    ]);
+  });
+
+  test('a requested address of another family is refused', () => {
+    const ipam = allocator(dual());
+    const { code, message } = refused(
+      ipam.assign({ owner: 'a/x', key: 'k', families: [6], requested: ['198.51.100.5'] }),
+    );
+    assert.equal(code, 'PIER_INVALID_ADDRESS');
+    assert.match(message, /198\.51\.100\.5 is IPv4, not of the families asked for \(IPv6\)/);
+    assert.equal(ipam.holderOf('198.51.100.5'), undefined);
+  });
+
+  test('optional families are given when the pool has them, skipped when not', () => {
+    const rows: Array<[string, PoolSpec, AllocationRequest[], string[]]> = [
+      [
+        'dual-stack pool',
+        pool('p', ['192.0.2.0/24', '2001:db8::/64']),
+        [],
+        ['192.0.2.0', '2001:db8::'],
+      ],
+      ['IPv4-only pool', pool('p', ['192.0.2.0/24']), [], ['192.0.2.0']],
+      [
+        'IPv6 used up',
+        pool('p', ['192.0.2.0/24', '2001:db8::/128']),
+        [{ owner: 'a/v6', key: 'v6', families: [6] }],
+        ['192.0.2.0'],
+      ],
+    ];
+    for (const [name, spec, before, expected] of rows) {
+      const ipam = allocator(spec);
+      for (const request of before) addressesFor(ipam, request);
+      const request: AllocationRequest = {
+        owner: 'a/x',
+        key: 'k',
+        families: [4],
+        optionalFamilies: [6],
+      };
+      assert.deepEqual(addressesFor(ipam, request), expected, name);
+    }
+  });
+
+  test('an owner sharing a key must ask for families the key has', () => {
+    const ipam = allocator(pool('p', ['192.0.2.0/24', '2001:db8::/64']));
+    addressesFor(ipam, { owner: 'a/v4', key: 'k', families: [4] });
+    const { code, message } = refused(ipam.assign({ owner: 'a/dual', key: 'k', families: [4, 6] }));
+    assert.equal(code, 'PIER_SHARING_CONFLICT');
+    assert.match(message, /have no IPv6 address/);
+    assert.deepEqual(addressesFor(ipam, { owner: 'a/also-v4', key: 'k', families: [4] }), [
+      '192.0.2.0',
+    ]);
+  });
+
+  test('a single-stack owner joining a dual-stack key gets no address of another family', () => {
+    const ipam = allocator(pool('p', ['192.0.2.0/24', '2001:db8::/64']));
+    addressesFor(ipam, { owner: 'a/dual', key: 'k', families: [4, 6] });
+    const result = granted(ipam.assign({ owner: 'a/v4', key: 'k', families: [4] }));
+    assert.deepEqual(result.addresses, ['192.0.2.0']);
+    // And it stays put: a second reconcile changes nothing.
+    assert.equal(granted(ipam.assign({ owner: 'a/v4', key: 'k', families: [4] })).changed, false);
+  });
+
+  test('a dual-stack owner that requests one address only is told to request both families', () => {
+    const ipam = allocator(pool('p', ['192.0.2.0/24', '2001:db8::/64']));
+    const result = ipam.assign({
+      owner: 'c/one',
+      key: 'k2',
+      families: [4, 6],
+      requested: ['192.0.2.9'],
+    });
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      assert.equal(result.code, 'PIER_INVALID_ADDRESS');
+      assert.match(result.message, /no IPv6 address/);
+    }
+    const both = ipam.assign({
+      owner: 'c/one',
+      key: 'k2',
+      families: [4, 6],
+      requested: ['192.0.2.9', '2001:db8::9'],
+    });
+    assert.deepEqual(granted(both).addresses, ['192.0.2.9', '2001:db8::9']);
+  });
+
+  test('asking for another family moves the owner', () => {
+    const ipam = allocator(pool('p', ['192.0.2.0/24', '2001:db8::/64']));
+    addressesFor(ipam, { owner: 'a/x', key: 'k', families: [4] });
+    const moved = granted(ipam.assign({ owner: 'a/x', key: 'k', families: [6] }));
+    assert.deepEqual(moved, { ok: true, addresses: ['2001:db8::'], pool: 'p', changed: true });
+    assert.equal(ipam.holderOf('192.0.2.0'), undefined);
+  });
+});
+
+describe('sharing terms', () => {
+  const terms = (ports: string[], trafficPolicy = 'Cluster', selector = '[["app","dns"]]') => ({
+    ports,
+    trafficPolicy,
+    selector,
+  });
+  const key = 'service-key:edge';
+
+  interface Case {
+    name: string;
+    first: SharingTerms;
+    second: SharingTerms | undefined;
+    /** undefined: they share; otherwise what the conflict's message says. */
+    conflict: RegExp | undefined;
+  }
+  const cases: Case[] = [
+    {
+      name: 'disjoint ports share',
+      first: terms(['UDP/53']),
+      second: terms(['TCP/53']),
+      conflict: undefined,
+    },
+    {
+      name: 'a port used twice',
+      first: terms(['TCP/443', 'TCP/80']),
+      second: terms(['TCP/8080', 'TCP/80']),
+      conflict: /port TCP\/80 .*already used by Service a\/first/,
+    },
+    {
+      name: 'another traffic policy',
+      first: terms(['TCP/80'], 'Cluster'),
+      second: terms(['TCP/443'], 'Local'),
+      conflict: /Service a\/first .*externalTrafficPolicy Cluster/,
+    },
+    {
+      name: 'both Local, other pods',
+      first: terms(['TCP/80'], 'Local', '[["app","web"]]'),
+      second: terms(['TCP/443'], 'Local', '[["app","api"]]'),
+      conflict: /Service a\/first .*Local .*same pods/,
+    },
+    {
+      name: 'both Local, the same pods',
+      first: terms(['TCP/80'], 'Local', '[["app","web"]]'),
+      second: terms(['TCP/443'], 'Local', '[["app","web"]]'),
+      conflict: undefined,
+    },
+    {
+      name: 'both Cluster, other pods',
+      first: terms(['TCP/80'], 'Cluster', '[["app","web"]]'),
+      second: terms(['TCP/443'], 'Cluster', '[["app","api"]]'),
+      conflict: undefined,
+    },
+    {
+      name: 'the joiner states no terms',
+      first: terms(['TCP/80']),
+      second: undefined,
+      conflict: undefined,
+    },
+  ];
+  const paths: Array<[string, Partial<AllocationRequest>]> = [
+    ['auto', {}],
+    ['requested', { requested: ['192.0.2.9'] }],
+  ];
+  for (const c of cases) {
+    for (const [path, extra] of paths) {
+      test(`${c.name} (${path})`, () => {
+        const ipam = allocator(docs());
+        const first = addressesFor(ipam, {
+          owner: 'Service a/first',
+          key,
+          sharing: c.first,
+          ...extra,
+        });
+        const result = ipam.assign({ owner: 'Service b/second', key, sharing: c.second, ...extra });
+        if (c.conflict === undefined) {
+          assert.deepEqual(granted(result).addresses, first);
+          assert.deepEqual(ipam.holderOf(first[0] ?? '')?.owners, [
+            'Service a/first',
+            'Service b/second',
+          ]);
+        } else {
+          const { code, message } = refused(result);
+          assert.equal(code, 'PIER_SHARING_CONFLICT');
+          assert.match(message, c.conflict);
+          assert.deepEqual(ipam.addressesOf('Service b/second'), []);
+          assert.deepEqual(ipam.holderOf(first[0] ?? '')?.owners, ['Service a/first']);
+        }
+      });
+    }
+  }
+
+  test('owners without sharing terms share freely', () => {
+    const ipam = allocator(docs());
+    const owners = ['a/x', 'b/y', 'c/z'];
+    for (const owner of owners) assert.deepEqual(addressesFor(ipam, { owner, key }), ['192.0.2.0']);
+    assert.deepEqual(
+      addressesFor(ipam, { owner: 'Service d/w', key, sharing: terms(['TCP/80']) }),
+      ['192.0.2.0'],
+    );
+  });
+
+  test('a failed change of terms keeps the owner where it was', () => {
+    const ipam = allocator(docs());
+    addressesFor(ipam, { owner: 'Service a/dns-udp', key, sharing: terms(['UDP/53']) });
+    addressesFor(ipam, { owner: 'Service b/dns-tcp', key, sharing: terms(['TCP/53']) });
+    const result = ipam.assign({ owner: 'Service b/dns-tcp', key, sharing: terms(['UDP/53']) });
+    assert.match(refused(result).message, /port UDP\/53 .*Service a\/dns-udp/);
+    assert.deepEqual(ipam.addressesOf('Service b/dns-tcp'), ['192.0.2.0']);
+    const unchanged = ipam.assign({ owner: 'Service b/dns-tcp', key, sharing: terms(['TCP/53']) });
+    assert.equal(granted(unchanged).changed, false);
+  });
+
+  test('restored owners keep their addresses and their terms', () => {
+    const ipam = allocator(docs());
+    const entries: RestoreEntry[] = [
+      { owner: 'Service a/dns-udp', key, addresses: ['192.0.2.7'], sharing: terms(['UDP/53']) },
+      { owner: 'Service b/dns-tcp', key, addresses: ['192.0.2.7'], sharing: terms(['TCP/53']) },
+    ];
+    assert.deepEqual(ipam.restore(entries), []);
+    for (const entry of entries) {
+      const again = ipam.assign({ owner: entry.owner, key, sharing: entry.sharing });
+      assert.deepEqual(granted(again), {
+        ok: true,
+        addresses: ['192.0.2.7'],
+        pool: 'docs',
+        changed: false,
+      });
+    }
+    const clash = ipam.assign({ owner: 'Service c/dns', key, sharing: terms(['TCP/53']) });
+    assert.match(refused(clash).message, /port TCP\/53 .*Service b\/dns-tcp/);
+  });
+});
+
+test('an address held by another key names the key and its owners', () => {
+  const ipam = allocator(docs());
+  for (const owner of ['b/y', 'a/z']) {
+    addressesFor(ipam, { owner, key: 'theirs', requested: ['192.0.2.10'] });
+  }
+  assert.deepEqual(ipam.assign({ owner: 'c/x', key: 'k', requested: ['192.0.2.10'] }), {
+    ok: false,
+    code: 'PIER_ADDRESS_HELD',
+    message: 'address 192.0.2.10 is already used by sharing key "theirs" (a/z, b/y)',
+  });
+});
+
+describe('an address does not move while the request still fits', () => {
+  test('re-assigning the same request returns what the owner holds', () => {
+    const ipam = allocator(pool('a', ['192.0.2.0/24', '2001:db8::/64']));
+    addressesFor(ipam, { owner: 'a/before', key: 'before', families: [4] });
+    const request: AllocationRequest = {
+      owner: 'Service a/x',
+      key: 'service:a/x',
+      allowedPools: ['a'],
+      families: [4],
+      optionalFamilies: [6],
+      sharing: { ports: ['TCP/80'], trafficPolicy: 'Local', selector: '[]' },
+    };
+    const first = granted(ipam.assign(request));
+    assert.deepEqual(first.addresses, ['192.0.2.1', '2001:db8::']);
+    ipam.release('a/before');
+    assert.deepEqual(ipam.assign(request), { ...first, changed: false });
+  });
+
+  test('changing the allowed pools alone does not move a held address', () => {
+    const ipam = allocator(pool('a', ['192.0.2.0/24']), pool('b', ['198.51.100.0/24']));
+    const first = granted(ipam.assign({ owner: 'a/x', key: 'k', allowedPools: ['a', 'b'] }));
+    assert.equal(first.pool, 'a');
+    for (const allowedPools of [['b', 'a'], ['b'], undefined]) {
+      const again = ipam.assign({ owner: 'a/x', key: 'k', allowedPools });
+      assert.deepEqual(again, { ...first, changed: false }, JSON.stringify(allowedPools));
+    }
+  });
 });

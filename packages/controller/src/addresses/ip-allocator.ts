@@ -36,7 +36,23 @@ export type AllocationErrorCode =
   | 'PIER_ADDRESS_HELD'
   | 'PIER_UNKNOWN_POOL'
   | 'PIER_INVALID_ADDRESS'
-  | 'PIER_NO_POOL';
+  | 'PIER_NO_POOL'
+  | 'PIER_POOL_NOT_ALLOWED'
+  | 'PIER_SHARING_CONFLICT';
+
+/**
+ * What an owner that shares its addresses uses of them (Services: MetalLB's rule). Owners of one
+ * key share only when no port is used twice and they agree on the traffic policy; with policy
+ * `Local` they must also select the same pods, since only nodes with a local endpoint announce.
+ */
+export interface SharingTerms {
+  /** `PROTOCOL/port`, e.g. `TCP/80`. */
+  readonly ports: readonly string[];
+  /** externalTrafficPolicy: `Cluster` or `Local`. */
+  readonly trafficPolicy: string;
+  /** The pods served, in a canonical form (a Service's selector); compared under `Local`. */
+  readonly selector: string;
+}
 
 /** What one Ingress asks for. */
 export interface AllocationRequest {
@@ -48,6 +64,20 @@ export interface AllocationRequest {
   readonly pool?: string | undefined;
   /** Addresses from `pier.dev/load-balancer-ips`, if any; an empty list means none. */
   readonly requested?: readonly string[] | undefined;
+  /**
+   * The pools this owner may use, in order of preference; undefined = every pool, by name.
+   * A named pool outside the list is refused (PIER_POOL_NOT_ALLOWED).
+   */
+  readonly allowedPools?: readonly string[] | undefined;
+  /**
+   * One address of each family, all from one pool (a dual-stack Service); undefined = one
+   * address of either family, IPv4 first (an Ingress).
+   */
+  readonly families?: readonly IpFamily[] | undefined;
+  /** Families given only when the pool has a free address of them (PreferDualStack). */
+  readonly optionalFamilies?: readonly IpFamily[] | undefined;
+  /** Checked against every other owner of the key's addresses before joining them. */
+  readonly sharing?: SharingTerms | undefined;
 }
 
 /**
@@ -74,6 +104,7 @@ export interface RestoreEntry {
   readonly key: string;
   readonly pool?: string | undefined;
   readonly addresses: readonly string[];
+  readonly sharing?: SharingTerms | undefined;
 }
 
 /** An address an Ingress's status claims but another sharing key already holds. */
@@ -124,6 +155,7 @@ interface OwnerRecord {
   readonly key: string;
   readonly pool: string;
   readonly addresses: readonly string[];
+  readonly sharing: SharingTerms | undefined;
 }
 
 interface Pool {
@@ -157,6 +189,10 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 function describeKey(key: string): string {
   return key === DEFAULT_SHARING_KEY ? 'the default sharing key' : `sharing key "${key}"`;
+}
+
+function familyList(families: readonly IpFamily[]): string {
+  return families.map((f) => `IPv${f}`).join(' and ');
 }
 
 function fail(code: AllocationErrorCode, message: string): AllocationResult {
@@ -262,7 +298,12 @@ export class IpAllocator {
       const tags = candidates.map(
         (c) => this.holdings.get(c.address)?.pool ?? entry.pool ?? this.poolTagFor(c.ip),
       );
-      this.commit(entry.owner, entry.key, entry.pool ?? tags[0] ?? '', candidates, tags);
+      this.commit(
+        { owner: entry.owner, key: entry.key, sharing: entry.sharing },
+        entry.pool ?? tags[0] ?? '',
+        candidates,
+        tags,
+      );
     }
     return conflicts;
   }
@@ -282,8 +323,41 @@ export class IpAllocator {
     if (request.pool !== undefined && !this.pools.has(request.pool)) {
       return fail('PIER_UNKNOWN_POOL', `address pool "${request.pool}" does not exist`);
     }
-    if (request.pool === undefined && requested.length === 0 && this.autoPools().length === 0) {
-      return fail('PIER_NO_POOL', 'no address pool has autoAssign enabled; name a pool explicitly');
+    if (
+      request.pool !== undefined &&
+      !this.allowed(request).some((p) => p.spec.name === request.pool)
+    ) {
+      return fail(
+        'PIER_POOL_NOT_ALLOWED',
+        `address pool "${request.pool}" does not serve this object (see its allocateTo and serviceAllocation)`,
+      );
+    }
+    const wrongFamily = requested.find(
+      (c) => request.families !== undefined && !this.wantedFamilies(request).includes(c.ip.family),
+    );
+    if (wrongFamily !== undefined) {
+      const message = `requested address ${wrongFamily.address} is IPv${wrongFamily.ip.family}, not of the families asked for (${familyList(request.families ?? [])})`;
+      return fail('PIER_INVALID_ADDRESS', message);
+    }
+    const unrequested =
+      requested.length === 0
+        ? undefined
+        : request.families?.find((f) => !requested.some((c) => c.ip.family === f));
+    if (unrequested !== undefined) {
+      const message = `requested addresses ${requested.map((c) => c.address).join(', ')} have no IPv${unrequested} address, and ${familyList(request.families ?? [])} are required; request one of each family`;
+      return fail('PIER_INVALID_ADDRESS', message);
+    }
+    if (
+      request.pool === undefined &&
+      requested.length === 0 &&
+      this.autoPools(request).length === 0
+    ) {
+      return fail(
+        'PIER_NO_POOL',
+        request.allowedPools === undefined
+          ? 'no address pool has autoAssign enabled; name a pool explicitly'
+          : 'no address pool with autoAssign enabled serves this object; name a pool explicitly',
+      );
     }
     // Hand back what the owner held first, so that a sole owner moving to a new key or pool
     // can get the same address again; put it back if the new assignment fails.
@@ -346,8 +420,54 @@ export class IpAllocator {
     });
   }
 
-  private autoPools(): Pool[] {
-    return this.sortedPools.filter((pool) => pool.spec.autoAssign);
+  /** The pools the request may use, in its order of preference. */
+  private allowed(request: AllocationRequest): Pool[] {
+    if (request.allowedPools === undefined) return this.sortedPools;
+    return request.allowedPools
+      .map((name) => this.pools.get(name))
+      .filter((pool): pool is Pool => pool !== undefined);
+  }
+
+  private autoPools(request?: AllocationRequest): Pool[] {
+    const pools = request === undefined ? this.sortedPools : this.allowed(request);
+    return pools.filter((pool) => pool.spec.autoAssign);
+  }
+
+  private wantedFamilies(request: AllocationRequest): IpFamily[] {
+    return [...(request.families ?? []), ...(request.optionalFamilies ?? [])];
+  }
+
+  /**
+   * Why the request may not join the owners of `addresses` under its sharing terms, or
+   * undefined when it may (or when neither side states terms).
+   */
+  private sharingConflict(
+    request: AllocationRequest,
+    addresses: readonly string[],
+  ): string | undefined {
+    const mine = request.sharing;
+    // Owners without terms (Ingresses) share freely, and cheaply: 10,000 may hold one key.
+    if (mine === undefined) return undefined;
+    const others = new Set<string>();
+    for (const address of addresses) {
+      for (const owner of this.holdings.get(address)?.owners ?? []) {
+        if (owner !== request.owner) others.add(owner);
+      }
+    }
+    for (const other of [...others].sort()) {
+      const theirs = this.owners.get(other)?.sharing;
+      if (theirs === undefined) continue;
+      const on = addresses.join(', ');
+      if (mine.trafficPolicy !== theirs.trafficPolicy) {
+        return `${other} uses ${on} with externalTrafficPolicy ${theirs.trafficPolicy}, this one asks for ${mine.trafficPolicy}; Services sharing an address must agree on it`;
+      }
+      const port = mine.ports.find((p) => theirs.ports.includes(p));
+      if (port !== undefined) return `port ${port} on ${on} is already used by ${other}`;
+      if (mine.trafficPolicy === 'Local' && mine.selector !== theirs.selector) {
+        return `${other} uses ${on} with externalTrafficPolicy Local and other pods; Services sharing an address with policy Local must select the same pods`;
+      }
+    }
+    return undefined;
   }
 
   /** Whether what the owner holds still meets the request, so that nothing needs to move. */
@@ -356,9 +476,14 @@ export class IpAllocator {
     request: AllocationRequest,
     requested: Candidate[],
   ): boolean {
+    const families = new Set(current.addresses.map((a) => this.holdingOf(a).ip.family as IpFamily));
     return (
       current.key === request.key &&
       (request.pool === undefined || current.pool === request.pool) &&
+      (request.families === undefined ||
+        (request.families.every((f) => families.has(f)) &&
+          [...families].every((f) => this.wantedFamilies(request).includes(f)))) &&
+      JSON.stringify(current.sharing) === JSON.stringify(request.sharing) &&
       (requested.length === 0 ||
         sameList(
           current.addresses,
@@ -382,6 +507,7 @@ export class IpAllocator {
   private assignRequested(request: AllocationRequest, requested: Candidate[]): AllocationResult {
     const list = requested.map((c) => c.address).join(', ');
     let pool = request.pool === undefined ? undefined : this.pools.get(request.pool);
+    const allowed = this.allowed(request);
     if (pool !== undefined) {
       const outside = requested.find((c) => pool !== undefined && !contains(pool, c.ip));
       if (outside !== undefined) {
@@ -394,7 +520,12 @@ export class IpAllocator {
         const message = `requested address ${nowhere.address} is in no address pool`;
         return fail('PIER_ADDRESS_OUTSIDE_POOLS', message);
       }
-      pool = this.sortedPools.find((p) => requested.every((c) => contains(p, c.ip)));
+      const barred = requested.find((c) => !allowed.some((p) => contains(p, c.ip)));
+      if (barred !== undefined) {
+        const message = `requested address ${barred.address} is in no address pool that serves this object (see the pools' allocateTo and serviceAllocation)`;
+        return fail('PIER_POOL_NOT_ALLOWED', message);
+      }
+      pool = allowed.find((p) => requested.every((c) => contains(p, c.ip)));
       if (pool === undefined) {
         const message = `requested addresses ${list} are not all in one address pool`;
         return fail('PIER_ADDRESS_OUTSIDE_POOLS', message);
@@ -403,10 +534,15 @@ export class IpAllocator {
     for (const candidate of requested) {
       const holder = this.holdings.get(candidate.address);
       if (holder !== undefined && holder.key !== request.key) {
-        const message = `address ${candidate.address} is already used by ${describeKey(holder.key)}`;
+        const message = `address ${candidate.address} is already used by ${describeKey(holder.key)} (${[...holder.owners].sort().join(', ')})`;
         return fail('PIER_ADDRESS_HELD', message);
       }
     }
+    const conflict = this.sharingConflict(
+      request,
+      requested.map((c) => c.address),
+    );
+    if (conflict !== undefined) return fail('PIER_SHARING_CONFLICT', conflict);
     // All owners of a key in a pool share the key's addresses, so asking for different ones
     // while other owners hold the key's current ones cannot be honoured.
     const keyAddresses = this.keyAddresses(pool.spec.name, request.key);
@@ -423,35 +559,73 @@ export class IpAllocator {
         'or use another key';
       return fail('PIER_ADDRESS_HELD', message);
     }
-    return this.commit(request.owner, request.key, pool.spec.name, requested);
+    return this.commit(request, pool.spec.name, requested);
   }
 
   private assignAuto(request: AllocationRequest): AllocationResult {
     const named = request.pool === undefined ? undefined : this.pools.get(request.pool);
-    const pools = named === undefined ? this.autoPools() : [named];
+    const pools = named === undefined ? this.autoPools(request) : [named];
+    const families = request.families;
     for (const pool of pools) {
       const held = this.keyAddresses(pool.spec.name, request.key);
-      if (held.length > 0) {
-        const candidates = held.map((address) => ({ address, ip: this.holdingOf(address).ip }));
-        return this.commit(request.owner, request.key, pool.spec.name, candidates);
+      if (held.length === 0) continue;
+      // A single-stack owner joining a dual-stack key takes only its own family's address.
+      const wanted = families === undefined ? undefined : this.wantedFamilies(request);
+      const candidates = held
+        .map((address) => ({ address, ip: this.holdingOf(address).ip }))
+        .filter((c) => wanted === undefined || wanted.includes(c.ip.family));
+      const missing = families?.find((f) => !candidates.some((c) => c.ip.family === f));
+      if (missing !== undefined) {
+        const message = `the sharing key's addresses ${held.join(', ')} in address pool "${pool.spec.name}" have no IPv${missing} address; Services sharing a key must ask for the same families`;
+        return fail('PIER_SHARING_CONFLICT', message);
       }
+      const conflict = this.sharingConflict(request, held);
+      if (conflict !== undefined) return fail('PIER_SHARING_CONFLICT', conflict);
+      return this.commit(request, pool.spec.name, candidates);
     }
     for (const pool of pools) {
-      const ip = this.lowestFree(pool);
-      if (ip === undefined) continue;
-      const candidate = { address: formatIp(ip.family, ip.value), ip };
-      return this.commit(request.owner, request.key, pool.spec.name, [candidate]);
+      const candidates = this.freeCandidates(pool, request);
+      if (candidates !== undefined) return this.commit(request, pool.spec.name, candidates);
     }
     const tried = pools.map((p) => `"${p.spec.name}" (${p.size} addresses)`).join(', ');
-    return fail('PIER_POOL_EXHAUSTED', `no free address left in address pools ${tried}`);
+    const of = families === undefined ? '' : ` of ${familyList(families)}`;
+    return fail('PIER_POOL_EXHAUSTED', `no free address${of} left in address pools ${tried}`);
+  }
+
+  /**
+   * One free address of each required family (plus the optional ones the pool still has), or
+   * of either family when the request names none; undefined when the pool cannot give them.
+   */
+  private freeCandidates(pool: Pool, request: AllocationRequest): Candidate[] | undefined {
+    const toCandidate = (ip: IpAddress): Candidate => ({
+      address: formatIp(ip.family, ip.value),
+      ip,
+    });
+    if (request.families === undefined) {
+      const ip = this.lowestFree(pool);
+      return ip === undefined ? undefined : [toCandidate(ip)];
+    }
+    const candidates: Candidate[] = [];
+    for (const family of request.families) {
+      const ip = this.lowestFree(pool, family);
+      if (ip === undefined) return undefined;
+      candidates.push(toCandidate(ip));
+    }
+    for (const family of request.optionalFamilies ?? []) {
+      const ip = this.lowestFree(pool, family);
+      if (ip !== undefined) candidates.push(toCandidate(ip));
+    }
+    if (candidates.length === 0) return undefined;
+    return candidates.sort((a, b) => compareIp(a.ip, b.ip));
   }
 
   /**
    * Lowest free address of the pool in numeric order (IPv4 first). Jumps over runs of in-use
    * addresses, so the cost grows with the number of runs, not with the pool's size.
    */
-  private lowestFree(pool: Pool): IpAddress | undefined {
+  private lowestFree(pool: Pool, family?: IpFamily): IpAddress | undefined {
     for (const range of pool.ranges) {
+      if (family !== undefined && range.family !== family) continue;
       const used = this.used[range.family];
       let value = range.first;
       while (value <= range.last) {
@@ -491,12 +665,12 @@ export class IpAllocator {
    * attributed to; an address already held (by this key) keeps its attribution.
    */
   private commit(
-    owner: string,
-    key: string,
+    who: Pick<AllocationRequest, 'owner' | 'key' | 'sharing'>,
     pool: string,
     candidates: readonly Candidate[],
     tags: readonly string[] = [],
   ): AllocationResult {
+    const { owner, key } = who;
     for (const [i, candidate] of candidates.entries()) {
       const existing = this.holdings.get(candidate.address);
       if (existing !== undefined) {
@@ -519,7 +693,7 @@ export class IpAllocator {
       this.keyIndex.set(indexKey, index.add(candidate.address));
     }
     const addresses = candidates.map((c) => c.address);
-    this.owners.set(owner, { key, pool, addresses });
+    this.owners.set(owner, { key, pool, addresses, sharing: who.sharing });
     return { ok: true, addresses: [...addresses], pool, changed: true };
   }
 
@@ -549,6 +723,11 @@ export class IpAllocator {
 
   private reattach(owner: string, detached: Detached): void {
     const { record, candidates, pools } = detached;
-    this.commit(owner, record.key, record.pool, candidates, pools);
+    this.commit(
+      { owner, key: record.key, sharing: record.sharing },
+      record.pool,
+      candidates,
+      pools,
+    );
   }
 }
