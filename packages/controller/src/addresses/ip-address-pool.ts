@@ -3,7 +3,11 @@
  * the controller sees it, and its conversion into the allocator's PoolSpec.
  */
 import type { KubernetesObject, V1Condition } from '@kubernetes/client-node';
+import type { LabelSelector } from '../kube/label-selector.ts';
 import { type PoolSpec, parsePoolAddresses } from './pool-spec.ts';
+
+/** The kinds of object a pool can serve (`spec.allocateTo`). */
+export type ClaimKindName = 'Ingress' | 'Gateway' | 'Service';
 
 export const PIER_GROUP = 'pier.dev';
 export const PIER_VERSION = 'v1alpha1';
@@ -14,12 +18,17 @@ export interface IPAddressPool extends KubernetesObject {
     addresses?: string[];
     autoAssign?: boolean;
     avoidBuggyIPs?: boolean;
+    /** Unset: every kind. */
+    allocateTo?: ClaimKindName[];
+    /** Services only: which namespaces, and the pool's rank (MetalLB's serviceAllocation). */
+    serviceAllocation?: {
+      priority?: number;
+      namespaces?: string[];
+      namespaceSelectors?: LabelSelector[];
+    };
     l2?: {
       interfaces?: string[];
-      nodeSelector?: {
-        matchLabels?: Record<string, string>;
-        matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
-      };
+      nodeSelector?: LabelSelector;
     };
   };
   status?: IPAddressPoolStatus;

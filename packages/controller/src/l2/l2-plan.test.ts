@@ -77,6 +77,48 @@ test('only addresses of L2 pools are announced, with the pool interfaces and mat
   });
 });
 
+test('localNodes narrows each address to the nodes it names, within the pool selection', () => {
+  const pools = [pool('lan', { nodeSelector: { matchLabels: { edge: 'yes' } } })];
+  const nodes: NodeLabels[] = [
+    { name: 'edge-1', labels: { edge: 'yes' } },
+    { name: 'edge-2', labels: { edge: 'yes' } },
+    { name: 'worker', labels: {} },
+  ];
+  const assigned = [
+    { address: '203.0.113.1', pool: 'lan' },
+    { address: '203.0.113.2', pool: 'lan' },
+    { address: '203.0.113.3', pool: 'lan' },
+  ];
+  const local = new Map<string, ReadonlySet<string>>([
+    // worker has a local endpoint but is not selected by the pool: it still must not announce.
+    ['203.0.113.1', new Set(['edge-2', 'worker'])],
+    ['203.0.113.3', new Set()],
+  ]);
+  const nodesOf = (localNodes?: (address: string) => ReadonlySet<string> | undefined) =>
+    compileL2Announcements(pools, nodes, assigned, localNodes).addresses.map((a) => [
+      a.address,
+      a.nodes,
+    ]);
+  assert.deepEqual(
+    nodesOf((address) => local.get(address)),
+    [
+      ['203.0.113.1', ['edge-2']],
+      ['203.0.113.2', ['edge-1', 'edge-2']],
+      ['203.0.113.3', []],
+    ],
+  );
+  const unrestricted = [
+    ['203.0.113.1', ['edge-1', 'edge-2']],
+    ['203.0.113.2', ['edge-1', 'edge-2']],
+    ['203.0.113.3', ['edge-1', 'edge-2']],
+  ];
+  assert.deepEqual(nodesOf(), unrestricted);
+  assert.deepEqual(
+    nodesOf(() => undefined),
+    unrestricted,
+  );
+});
+
 test('holders per pool come from the leases; an L2 pool nobody holds shows an empty list', () => {
   const announcements = {
     addresses: [

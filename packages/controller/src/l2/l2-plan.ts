@@ -10,6 +10,7 @@ import {
   type L2Lease,
 } from '@pier/shared';
 import type { IPAddressPool } from '../addresses/ip-address-pool.ts';
+import { matchesLabelSelector } from '../kube/label-selector.ts';
 
 /** A Node as far as L2 eligibility goes. */
 export interface NodeLabels {
@@ -17,48 +18,21 @@ export interface NodeLabels {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-type NodeSelector = NonNullable<NonNullable<IPAddressPool['spec']>['l2']>['nodeSelector'];
-
-/**
- * Whether labels match a standard label selector (`matchLabels` and `matchExpressions`, all
- * must hold); an empty or missing selector matches every node. An operator the schema does
- * not know matches nothing, so a bad selector selects no node rather than all.
- */
-export function matchesNodeSelector(
-  labels: Readonly<Record<string, string>>,
-  selector: NodeSelector,
-): boolean {
-  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
-    if (labels[key] !== value) return false;
-  }
-  for (const e of selector?.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const value = labels[e.key];
-    const values = e.values ?? [];
-    const ok =
-      e.operator === 'In'
-        ? has && values.includes(value ?? '')
-        : e.operator === 'NotIn'
-          ? !has || !values.includes(value ?? '')
-          : e.operator === 'Exists'
-            ? has
-            : e.operator === 'DoesNotExist'
-              ? !has
-              : false;
-    if (!ok) return false;
-  }
-  return true;
-}
+/** Whether a node's labels match an L2 pool's `nodeSelector` (see {@link matchesLabelSelector}). */
+export const matchesNodeSelector = matchesLabelSelector;
 
 /**
  * The announcements: every assigned address of a pool with `spec.l2`, with the pool's
  * interfaces (names the dataplane could not use are left out) and the nodes its selector
- * matches. Addresses of pools without `spec.l2` are not announced at layer 2.
+ * matches. Addresses of pools without `spec.l2` are not announced at layer 2. `localNodes`
+ * narrows an address to the nodes it returns (a Service with `externalTrafficPolicy: Local`
+ * may be announced only by nodes with a ready local endpoint); undefined leaves it as is.
  */
 export function compileL2Announcements(
   pools: readonly IPAddressPool[],
   nodes: readonly NodeLabels[],
   assigned: ReadonlyArray<{ address: string; pool: string }>,
+  localNodes?: (address: string) => ReadonlySet<string> | undefined,
 ): L2Announcements {
   const byPool = new Map<string, { interfaces: string[]; nodes: string[] }>();
   for (const pool of pools) {
@@ -77,7 +51,9 @@ export function compileL2Announcements(
   for (const { address, pool } of assigned) {
     const target = byPool.get(pool);
     if (target === undefined) continue;
-    addresses.push({ address, pool, interfaces: target.interfaces, nodes: target.nodes });
+    const local = localNodes?.(address);
+    const eligible = local === undefined ? target.nodes : target.nodes.filter((n) => local.has(n));
+    addresses.push({ address, pool, interfaces: target.interfaces, nodes: eligible });
   }
   return { addresses };
 }
