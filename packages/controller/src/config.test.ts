@@ -98,3 +98,29 @@ test('listen addresses', () => {
   ];
   for (const [text, want] of cases) assert.deepEqual(parseListen(text), want, text);
 });
+
+test('--services-without-class: off by default, on by flag or environment, else refused', () => {
+  const redis = { REDIS_URL: 'redis://r:6379' };
+  const rows: Array<[string, string[], Record<string, string>, boolean]> = [
+    ['default', [], redis, false],
+    ['flag', ['--services-without-class', 'true'], redis, true],
+    ['environment', [], { ...redis, PIER_SERVICES_WITHOUT_CLASS: 'true' }, true],
+    [
+      'flag over environment',
+      ['--services-without-class', 'false'],
+      { ...redis, PIER_SERVICES_WITHOUT_CLASS: 'true' },
+      false,
+    ],
+  ];
+  for (const [name, argv, env, expected] of rows) {
+    assert.equal(parseControllerConfig(argv, env).servicesWithoutClass, expected, name);
+  }
+  assert.throws(
+    () => parseControllerConfig(['--services-without-class', 'maybe'], redis),
+    (err: unknown) =>
+      isPierError(err, 'PIER_INVALID_CONFIG') &&
+      /^--services-without-class \(\$PIER_SERVICES_WITHOUT_CLASS\): "maybe" is not true or false$/.test(
+        err.message,
+      ),
+  );
+});

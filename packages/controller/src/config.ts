@@ -28,6 +28,8 @@ export interface ControllerConfig {
   readonly redisPassword: string | undefined;
   /** File with the key ring that seals TLS private keys (`keyId=base64` lines, current first). */
   readonly keyRingFile: string;
+  /** Also give addresses to Services of type LoadBalancer that set no loadBalancerClass. */
+  readonly servicesWithoutClass: boolean;
 }
 
 /** Every flag, its environment variable and default: also the `--help` text. */
@@ -83,6 +85,11 @@ export const CONTROLLER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freez
     default: '/etc/pier/key-ring/keys',
     help: 'key ring sealing TLS keys in Redis (keyId=base64 lines)',
   },
+  'services-without-class': {
+    env: 'PIER_SERVICES_WITHOUT_CLASS',
+    default: 'false',
+    help: 'also serve Services of type LoadBalancer without loadBalancerClass (as MetalLB does)',
+  },
 });
 
 export function controllerUsage(): string {
@@ -118,6 +125,7 @@ export function parseControllerConfig(
   }
   const redisUrl = flags.redisUrl('redis-url');
   const keyRingFile = flags.string('key-ring-file') ?? '';
+  const servicesWithoutClass = flags.boolean('services-without-class');
   flags.finish();
   return Object.freeze({
     kubeconfig: flags.string('kubeconfig'),
@@ -134,5 +142,6 @@ export function parseControllerConfig(
     redisUrl,
     redisPassword: flags.string('redis-password'),
     keyRingFile,
+    servicesWithoutClass,
   });
 }

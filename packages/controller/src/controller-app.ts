@@ -12,6 +12,7 @@ import {
   type V1EndpointSlice,
   type V1Ingress,
   type V1IngressClass,
+  type V1Namespace,
   type V1Node,
   type V1Secret,
   type V1Service,
@@ -24,7 +25,7 @@ import {
   startOpsServer,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { AddressController } from './addresses/address-controller.ts';
+import { AddressController, type AnyClaimKind } from './addresses/address-controller.ts';
 import {
   type IPAddressPool,
   PIER_GROUP,
@@ -33,6 +34,7 @@ import {
 } from './addresses/ip-address-pool.ts';
 import type { ControllerConfig } from './config.ts';
 import { type ControllerMetrics, createControllerMetrics } from './controller-metrics.ts';
+import { ingressClaims } from './ingress/ingress-claims.ts';
 import { ClientKubeWriter, POLICY_PLURAL } from './kube/kube-writer.ts';
 import { LeaderElector } from './kube/leader-elector.ts';
 import { KubeLeaseStore } from './kube/lease-store.ts';
@@ -45,6 +47,22 @@ import { PublicationLoop } from './routes/publication-loop.ts';
 import type { HealthCheckPolicy } from './routes/route-compiler.ts';
 import { RouteController } from './routes/route-controller.ts';
 import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './routes/route-publisher.ts';
+import {
+  isLocalLoadBalancer,
+  localNodesFor,
+  readyNodesByService,
+  sliceService,
+} from './services/local-endpoints.ts';
+import { serviceClaims } from './services/service-claims.ts';
+
+/** JSON with every object's keys sorted, so that field order does not matter. */
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -67,8 +85,10 @@ export class ControllerApp {
     secrets: WatchedCache<V1Secret>;
     policies: WatchedCache<HealthCheckPolicy>;
     nodes: WatchedCache<V1Node>;
+    namespaces: WatchedCache<V1Namespace>;
   };
   readonly #addresses: AddressController;
+  readonly #claims: readonly AnyClaimKind[];
   readonly #routes: RouteController;
   readonly #maintenance: Maintenance;
   readonly #elector: LeaderElector;
@@ -99,22 +119,27 @@ export class ControllerApp {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
     };
-    /** What of an Ingress the compiler reads (not its status), by namespace/name. */
+    /** What of an Ingress or Service the compiler reads (not its status), by kind/namespace/name. */
     const routeInputs = new Map<string, string>();
-    const routeInputChanged = (kind: string, ingress: V1Ingress): boolean => {
-      const key = `${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
+    const routeInputChanged = (
+      resource: string,
+      kind: string,
+      ingress: V1Ingress | V1Service,
+    ): boolean => {
+      const key = `${resource}/${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
       if (kind === 'delete') {
         routeInputs.delete(key);
         return true;
       }
       // The same form whether the object came from the initial list (deserialized: Dates,
-      // model field order) or from a watch event (raw JSON): the API server bumps
-      // generation on every spec change; annotations are compared with sorted keys.
+      // model field order) or from a watch event (raw JSON): the API server bumps an
+      // Ingress's generation on every spec change (a Service's it does not: its spec is
+      // compared, keys sorted); annotations are compared with sorted keys.
       const annotations = Object.entries(ingress.metadata?.annotations ?? {}).sort(([a], [b]) =>
         a.localeCompare(b),
       );
       const input = JSON.stringify([
-        ingress.metadata?.generation ?? 0,
+        resource === 'service' ? sortedJson(ingress.spec) : (ingress.metadata?.generation ?? 0),
         annotations,
         new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
       ]);
@@ -134,10 +159,10 @@ export class ControllerApp {
         path: '/apis/networking.k8s.io/v1/ingresses',
         list: () => networking.listIngressForAllNamespaces(),
         onChange: (kind, ingress) => {
-          addresses?.onIngressChange(ingress);
+          addresses?.onClaimChange('Ingress', ingress);
           // Writing an address to status changes the Ingress too; that must not cost a
           // recompile of the whole table (it would, once per Ingress of a burst).
-          if (routeInputChanged(kind, ingress)) routesChanged();
+          if (routeInputChanged('ingress', kind, ingress)) routesChanged();
         },
         onError,
       }),
@@ -182,7 +207,13 @@ export class ControllerApp {
         resource: 'services',
         path: '/api/v1/services',
         list: () => core.listServiceForAllNamespaces(),
-        onChange: routesChanged,
+        onChange: (kind, service) => {
+          addresses?.onClaimChange('Service', service);
+          // Its externalTrafficPolicy decides which nodes may announce its address.
+          l2?.nudge();
+          // A status write (its address) changes no route.
+          if (routeInputChanged('service', kind, service)) routesChanged();
+        },
         onError,
       }),
       endpointSlices: new WatchedCache<V1EndpointSlice>({
@@ -190,7 +221,22 @@ export class ControllerApp {
         resource: 'endpointslices',
         path: '/apis/discovery.k8s.io/v1/endpointslices',
         list: () => discovery.listEndpointSliceForAllNamespaces(),
-        onChange: routesChanged,
+        onChange: (_kind, slice) => {
+          routesChanged();
+          // Ready local endpoints decide where a Local Service's address may be announced.
+          const service = sliceService(slice);
+          const [namespace, name] = service?.split('/') ?? [];
+          if (isLocalLoadBalancer(this.#caches.services.get(name ?? '', namespace))) l2?.nudge();
+        },
+        onError,
+      }),
+      // Namespace labels decide which pools a Service may use (serviceAllocation).
+      namespaces: new WatchedCache<V1Namespace>({
+        kubeConfig: this.#kc,
+        resource: 'namespaces',
+        path: '/api/v1/namespaces',
+        list: () => core.listNamespace(),
+        onChange: () => addresses?.onClassChange(),
         onError,
       }),
       // Only TLS Secrets are cached: the others are none of Pier's business.
@@ -233,9 +279,21 @@ export class ControllerApp {
       logger: this.#log,
     });
     this.#routes = routes;
+    this.#claims = [
+      ingressClaims({
+        ingresses: this.#caches.ingresses,
+        classes: this.#caches.classes,
+        writer,
+      }),
+      serviceClaims({
+        services: this.#caches.services,
+        writer,
+        servesWithoutClass: config.servicesWithoutClass,
+      }),
+    ];
     addresses = new AddressController({
-      ingresses: this.#caches.ingresses,
-      classes: this.#caches.classes,
+      claims: this.#claims,
+      namespaces: this.#caches.namespaces,
       pools: this.#caches.pools,
       writer,
       metrics: this.metrics,
@@ -254,8 +312,30 @@ export class ControllerApp {
         const nodes = this.#caches.nodes
           .list()
           .map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+        const services = this.#caches.services;
+        let ready: Map<string, Set<string>> | undefined;
+        const readyNodes = (): Map<string, Set<string>> => {
+          ready ??= readyNodesByService(this.#caches.endpointSlices.list());
+          return ready;
+        };
+        const localNodes = (address: string): ReadonlySet<string> | undefined =>
+          localNodesFor(
+            allocations.holdersOf(address),
+            (nn) => {
+              const slash = nn.indexOf('/');
+              return services.get(nn.slice(slash + 1), nn.slice(0, slash));
+            },
+            readyNodes,
+          );
+        // Most clusters have no Local Service: then no address needs its owners looked up.
+        const anyLocal = services.list().some(isLocalLoadBalancer);
         return {
-          announcements: compileL2Announcements(pools, nodes, allocations.assigned()),
+          announcements: compileL2Announcements(
+            pools,
+            nodes,
+            allocations.assigned(),
+            anyLocal ? localNodes : undefined,
+          ),
           l2Pools: pools.filter((p) => p.spec?.l2).map((p) => p.metadata?.name ?? ''),
         };
       },
@@ -280,7 +360,7 @@ export class ControllerApp {
       leaseDurationMs: config.leaseDurationMs,
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
-      onStartedLeading: () => void this.#startLeading(networking),
+      onStartedLeading: () => void this.#startLeading(networking, core),
       onStoppedLeading: () => this.#stopLeading(),
       onError: (err) => this.#log.warn({ err: String(err) }, 'leader election attempt failed'),
     });
@@ -327,13 +407,16 @@ export class ControllerApp {
     await this.#ops?.close();
   }
 
-  async #startLeading(networking: NetworkingV1Api): Promise<void> {
+  async #startLeading(networking: NetworkingV1Api, core: CoreV1Api): Promise<void> {
     this.metrics.isLeader.set(1);
     this.#log.info({ identity: this.#config.identity }, 'became leader');
     // A fresh list, not the cache: the previous leader's last writes must be seen.
     for (let attempt = 0; this.#elector.isLeader; attempt++) {
       try {
-        const fresh = await networking.listIngressForAllNamespaces();
+        const [ingresses, services] = await Promise.all([
+          networking.listIngressForAllNamespaces(),
+          core.listServiceForAllNamespaces(),
+        ]);
         if (!this.#elector.isLeader) return;
         this.#publisher = new RoutePublisher({
           redis: this.#redis,
@@ -349,7 +432,12 @@ export class ControllerApp {
           redis: this.#redis,
           onError: () => this.metrics.publishFailures.inc(),
         });
-        this.#addresses.startLeading(fresh.items);
+        this.#addresses.startLeading(
+          new Map<string, readonly object[]>([
+            ['Ingress', ingresses.items],
+            ['Service', services.items],
+          ]),
+        );
         this.#routes.startLeading(loop);
         this.#l2.start();
         this.#maintenance.start();
@@ -357,7 +445,7 @@ export class ControllerApp {
       } catch (err) {
         this.#log.warn(
           { err: String(err), attempt },
-          'listing Ingresses to restore allocations failed',
+          'listing Ingresses and Services to restore allocations failed',
         );
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5000)));
       }

@@ -1,22 +1,22 @@
 /**
- * Gives every Ingress of Pier's class an external address and keeps
+ * Gives every object that claims an address (Ingresses of Pier's class, Services of type
+ * LoadBalancer of its class: see ClaimKind) an external address and keeps
  * `status.loadBalancer` and the pools' status true. Only the leader runs it.
  *
  * Invariants (docs/addresses.md):
- * - allocations are rebuilt from the Ingresses' status, read fresh from the
+ * - allocations are rebuilt from the claimants' status, read fresh from the
  *   API server, before anything new is allocated: a restart or leader change
  *   moves no address;
- * - status and Events are written only on Ingresses of Pier's class (an
- *   Ingress that leaves the class has its address cleared, nothing else);
+ * - status and Events are written only on objects that are Pier's (one that
+ *   leaves has its address cleared, nothing else);
  * - status is written only when it changes.
  */
-import type { V1Ingress, V1IngressClass } from '@kubernetes/client-node';
+import type { V1Ingress, V1Namespace } from '@kubernetes/client-node';
 import type { PierLogger } from '@pier/shared';
 import type { ControllerMetrics } from '../controller-metrics.ts';
-import { parseAddressAnnotations } from '../ingress/ingress-annotations.ts';
-import { classifyIngress } from '../ingress/ingress-class.ts';
-import { ingressSubject, type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
+import { type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
 import { DONE, type ReconcileResult, WorkQueue } from '../kube/work-queue.ts';
+import type { ClaimKind, ObjectSource } from './claim-kind.ts';
 import {
   type IPAddressPool,
   type IPAddressPoolStatus,
@@ -27,21 +27,25 @@ import {
   toPoolSpec,
 } from './ip-address-pool.ts';
 import { DEFAULT_SHARING_KEY, IpAllocator, type RestoreEntry } from './ip-allocator.ts';
+import { eligiblePools } from './pool-eligibility.ts';
 
 /** Event reasons on Ingresses and pools. Stable: documented in docs/addresses.md. */
 export const REASON_ADDRESS_ASSIGNED = 'AddressAssigned';
 export const REASON_ALLOCATION_FAILED = 'AllocationFailed';
 export const REASON_ADDRESS_RELEASED = 'AddressReleased';
+/** On a Service: the node that announces its address in L2 mode changed. */
+export const REASON_ADDRESS_ANNOUNCED = 'AddressAnnounced';
 
-/** Read access to a watched resource. */
-export interface ObjectSource<T> {
-  list(): readonly T[];
-  get(name: string, namespace?: string): T | undefined;
-}
+export type { ObjectSource } from './claim-kind.ts';
+
+/** A claim kind of any object type (its methods are bivariant, so each adapter fits). */
+export type AnyClaimKind = ClaimKind<object>;
 
 export interface AddressControllerDeps {
-  ingresses: ObjectSource<V1Ingress>;
-  classes: ObjectSource<V1IngressClass>;
+  /** The kinds that claim addresses; Ingress first. */
+  claims: readonly AnyClaimKind[];
+  /** Namespaces, for pools' serviceAllocation.namespaceSelectors. */
+  namespaces: ObjectSource<V1Namespace>;
   pools: ObjectSource<IPAddressPool>;
   writer: KubeWriter;
   metrics: ControllerMetrics;
@@ -60,25 +64,24 @@ export interface AddressControllerDeps {
 }
 
 const POOLS_KEY = 'pools';
-const INGRESS_PREFIX = 'ingress:';
+const CLAIM_PREFIX = 'claim:';
 const STATUS_PREFIX = 'status:';
 
-/** The addresses in an Ingress's status, as written. */
-export function statusAddresses(ingress: V1Ingress): string[] {
-  return (ingress.status?.loadBalancer?.ingress ?? [])
-    .map((i) => i.ip)
-    .filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+/** A queue key: the kind and the object's `namespace/name`. */
+function claimRef(kind: string, namespaceName: string): string {
+  return `${kind}:${namespaceName}`;
 }
 
-export function ownerOf(ingress: V1Ingress): string {
-  return `${ingress.metadata?.namespace ?? ''}/${ingress.metadata?.name ?? ''}`;
+interface Claimant {
+  kind: AnyClaimKind;
+  obj: object;
+  owner: string;
+  created: number;
 }
 
-/** Oldest first, then namespace/name: the order in which restored claims win. */
-export function byAge(a: V1Ingress, b: V1Ingress): number {
-  const ta = new Date(a.metadata?.creationTimestamp ?? 0).getTime();
-  const tb = new Date(b.metadata?.creationTimestamp ?? 0).getTime();
-  return ta - tb || ownerOf(a).localeCompare(ownerOf(b));
+function createdAt(obj: object): number {
+  const meta = (obj as { metadata?: { creationTimestamp?: Date | string } }).metadata;
+  return new Date(meta?.creationTimestamp ?? 0).getTime();
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -92,22 +95,26 @@ function httpCode(err: unknown): number | undefined {
 export class AddressController {
   readonly #d: AddressControllerDeps;
   readonly #queue: WorkQueue;
+  readonly #kinds: ReadonlyMap<string, AnyClaimKind>;
   #allocator = new IpAllocator();
   #leading = false;
-  /** Last failure reported per owner, so the same Event is not repeated each reconcile. */
+  /** Last failure reported per claim ref, so the same Event is not repeated each reconcile. */
   readonly #failures = new Map<string, string>();
-  /** Owners without an address, retried when addresses free up or pools change. */
+  /** Claim refs without an address, retried when addresses free up or pools change. */
   readonly #waiting = new Set<string>();
   #poolProblems = new Map<string, string[]>();
-  /** Assignments waiting for the publication of their routes. */
+  /** Assignments waiting for the publication of their routes, by claim ref. */
   #pendingStatus = new Map<string, { addresses: string[]; pool: string }>();
-  /** Assignments whose routes are published, waiting to be written to status. */
-  readonly #publishedStatus = new Map<string, { addresses: string[]; pool: string }>();
+  /** Assignments ready to be written to status, by claim ref. */
+  readonly #readyStatus = new Map<string, { addresses: string[]; pool: string }>();
   #flushing = false;
   #invalidPools = new Map<string, string[]>();
+  /** The node last reported as announcing each address (see ClaimKind.reportsHolder). */
+  readonly #reportedHolders = new Map<string, string>();
 
   constructor(deps: AddressControllerDeps) {
     this.#d = deps;
+    this.#kinds = new Map(deps.claims.map((k) => [k.kind, k]));
     this.#queue = new WorkQueue({
       concurrency: deps.concurrency ?? 32,
       onError: (key, err) => deps.logger.error({ key, err }, 'reconcile failed'),
@@ -124,25 +131,34 @@ export class AddressController {
 
   /** The addresses allocated to an Ingress (what routes are compiled with). */
   addressesOf(ingress: V1Ingress): readonly string[] {
-    return this.#leading ? this.#allocator.addressesOf(ownerOf(ingress)) : [];
+    if (!this.#leading) return [];
+    const nn = `${ingress.metadata?.namespace ?? ''}/${ingress.metadata?.name ?? ''}`;
+    return this.#allocator.addressesOf(this.#kind('Ingress')?.owner(nn) ?? nn);
+  }
+
+  /** The allocator owners that hold `address` (empty unless leading). */
+  holdersOf(address: string): readonly string[] {
+    if (!this.#leading) return [];
+    return [...(this.#allocator.holderOf(address)?.owners ?? [])].sort();
   }
 
   /**
-   * Becomes the writer: rebuilds allocations from `ingresses` (a fresh list
-   * from the API server, not the cache, so a write by the previous leader just
-   * before it stepped down is seen) and then reconciles everything.
+   * Becomes the writer: rebuilds allocations from `fresh` (per kind, a fresh list from the API
+   * server, not the cache, so a write by the previous leader just before it stepped down is
+   * seen) and then reconciles everything.
    */
-  startLeading(ingresses: readonly V1Ingress[]): void {
+  startLeading(fresh: ReadonlyMap<string, readonly object[]>): void {
     this.#allocator = new IpAllocator();
     this.#pendingStatus = new Map();
-    this.#publishedStatus.clear();
+    this.#readyStatus.clear();
     this.#failures.clear();
     this.#waiting.clear();
+    this.#reportedHolders.clear();
     this.#syncPools();
-    this.#restore(ingresses);
+    this.#restore(fresh);
     this.#leading = true;
     this.#queue.start((key) => this.#reconcile(key));
-    this.#enqueueAllIngresses();
+    this.#enqueueAll();
     this.#queue.add(POOLS_KEY);
   }
 
@@ -152,12 +168,17 @@ export class AddressController {
     await this.#queue.stop();
   }
 
-  onIngressChange(ingress: V1Ingress): void {
-    if (this.#leading) this.#queue.add(INGRESS_PREFIX + ownerOf(ingress));
+  /** An object of claim kind `kind` was added, changed or deleted. */
+  onClaimChange(kind: string, obj: object): void {
+    const claims = this.#kinds.get(kind);
+    if (this.#leading && claims !== undefined) {
+      this.#queue.add(CLAIM_PREFIX + claimRef(kind, claims.namespaceName(obj)));
+    }
   }
 
+  /** What decides whether objects are Pier's (IngressClasses, namespaces) changed. */
   onClassChange(): void {
-    if (this.#leading) this.#enqueueAllIngresses();
+    if (this.#leading) this.#enqueueAll();
   }
 
   /** The L2 holders changed: rewrite the pools' status. */
@@ -173,7 +194,7 @@ export class AddressController {
   onPoolChange(): void {
     if (!this.#leading) return;
     this.#syncPools();
-    this.#enqueueAllIngresses();
+    this.#enqueueAll();
     this.#queue.add(POOLS_KEY);
   }
 
@@ -182,9 +203,16 @@ export class AddressController {
     return this.#queue.idle();
   }
 
-  #enqueueAllIngresses(): void {
-    for (const ingress of this.#d.ingresses.list())
-      this.#queue.add(INGRESS_PREFIX + ownerOf(ingress));
+  #kind(kind: string): AnyClaimKind | undefined {
+    return this.#kinds.get(kind);
+  }
+
+  #enqueueAll(): void {
+    for (const claims of this.#d.claims) {
+      for (const obj of claims.list()) {
+        this.#queue.add(CLAIM_PREFIX + claimRef(claims.kind, claims.namespaceName(obj)));
+      }
+    }
   }
 
   #syncPools(): void {
@@ -208,17 +236,29 @@ export class AddressController {
     }
   }
 
-  #restore(ingresses: readonly V1Ingress[]): void {
+  /** Restores every kind's claims together, oldest first, so that the oldest claim wins. */
+  #restore(fresh: ReadonlyMap<string, readonly object[]>): void {
+    const claimants: Claimant[] = [];
+    for (const claims of this.#d.claims) {
+      for (const obj of fresh.get(claims.kind) ?? []) {
+        const nn = claims.namespaceName(obj);
+        claimants.push({ kind: claims, obj, owner: claims.owner(nn), created: createdAt(obj) });
+      }
+    }
+    claimants.sort(
+      (a, b) => a.created - b.created || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0),
+    );
     const entries: RestoreEntry[] = [];
-    for (const ingress of [...ingresses].sort(byAge)) {
-      const addresses = statusAddresses(ingress);
+    for (const { kind, obj, owner } of claimants) {
+      const addresses = kind.statusAddresses(obj);
       if (addresses.length === 0) continue;
-      if (!classifyIngress(ingress, this.#d.classes.list()).ours) continue;
-      const parsed = parseAddressAnnotations(ingress);
+      if (kind.notOursBecause(obj) !== undefined) continue;
+      const parsed = kind.request(obj);
       entries.push({
-        owner: ownerOf(ingress),
+        owner,
         key: parsed.ok ? parsed.request.key : DEFAULT_SHARING_KEY,
         pool: parsed.ok ? parsed.request.pool : undefined,
+        sharing: parsed.ok ? parsed.request.sharing : undefined,
         addresses,
       });
     }
@@ -237,14 +277,18 @@ export class AddressController {
 
   async #reconcile(key: string): Promise<ReconcileResult> {
     const started = performance.now();
-    const controller =
-      key === POOLS_KEY ? 'pools' : key.startsWith(STATUS_PREFIX) ? 'status' : 'ingress';
+    let controller = 'pools';
     let result: ReconcileResult = DONE;
     try {
       if (key === POOLS_KEY) result = await this.#reconcilePools();
       else if (key.startsWith(STATUS_PREFIX)) {
+        controller = 'status';
         result = await this.#reconcileStatus(key.slice(STATUS_PREFIX.length));
-      } else result = await this.#reconcileIngress(key.slice(INGRESS_PREFIX.length));
+      } else {
+        const ref = key.slice(CLAIM_PREFIX.length);
+        controller = ref.slice(0, ref.indexOf(':')).toLowerCase();
+        result = await this.#reconcileClaim(ref);
+      }
       return result;
     } finally {
       this.#d.metrics.reconcileDuration.observe(
@@ -255,6 +299,18 @@ export class AddressController {
     }
   }
 
+  /** The claim kind, namespace and name a claim ref (`Kind:namespace/name`) names. */
+  #parseRef(
+    ref: string,
+  ): { claims: AnyClaimKind; namespace: string; name: string; nn: string } | undefined {
+    const colon = ref.indexOf(':');
+    const claims = this.#kind(ref.slice(0, colon));
+    if (claims === undefined) return undefined;
+    const nn = ref.slice(colon + 1);
+    const slash = nn.indexOf('/');
+    return { claims, namespace: nn.slice(0, slash), name: nn.slice(slash + 1), nn };
+  }
+
   /** Releases what `owner` holds; freed addresses are reported on their pool. */
   #releaseOwner(owner: string, why: string): void {
     const poolOf = new Map(
@@ -263,7 +319,7 @@ export class AddressController {
     const { freed } = this.#allocator.release(owner);
     if (freed.length === 0) return;
     this.#queue.add(POOLS_KEY);
-    for (const waiting of this.#waiting) this.#queue.add(INGRESS_PREFIX + waiting);
+    for (const waiting of this.#waiting) this.#queue.add(CLAIM_PREFIX + waiting);
     this.#d.logger.info({ addresses: freed, why }, 'addresses released');
     for (const address of freed) {
       const pool = this.#d.pools.get(poolOf.get(address) ?? '');
@@ -279,57 +335,69 @@ export class AddressController {
     }
   }
 
-  async #reconcileIngress(owner: string): Promise<ReconcileResult> {
-    const slash = owner.indexOf('/');
-    const namespace = owner.slice(0, slash);
-    const name = owner.slice(slash + 1);
-    const ingress = this.#d.ingresses.get(name, namespace);
-    if (ingress === undefined) {
-      this.#failures.delete(owner);
-      this.#waiting.delete(owner);
-      this.#releaseOwner(owner, `Ingress ${owner} deleted`);
+  async #reconcileClaim(ref: string): Promise<ReconcileResult> {
+    const parsedRef = this.#parseRef(ref);
+    if (parsedRef === undefined) return DONE;
+    const { claims, namespace, name, nn } = parsedRef;
+    const owner = claims.owner(nn);
+    const obj = claims.get(namespace, name);
+    if (obj === undefined) {
+      this.#failures.delete(ref);
+      this.#waiting.delete(ref);
+      this.#releaseOwner(owner, `${claims.kind} ${nn} deleted`);
       return DONE;
     }
-    const log = this.#d.logger.child({ namespace, name });
-    const verdict = classifyIngress(ingress, this.#d.classes.list());
-    if (!verdict.ours) {
+    const log = this.#d.logger.child({ kind: claims.kind, namespace, name });
+    const notOurs = claims.notOursBecause(obj);
+    if (notOurs !== undefined) {
       const held = this.#allocator.addressesOf(owner);
-      this.#failures.delete(owner);
-      this.#waiting.delete(owner);
+      this.#failures.delete(ref);
+      this.#waiting.delete(ref);
       if (held.length === 0) return DONE;
-      this.#releaseOwner(owner, `Ingress ${owner} left Pier's class`);
+      const status = claims.statusAddresses(obj);
+      this.#releaseOwner(owner, `${claims.kind} ${nn} is no longer Pier's: ${notOurs}`);
       // Clear only what Pier wrote; another controller's address stays.
-      const status = statusAddresses(ingress);
       if (status.length > 0 && status.every((ip) => held.includes(ip))) {
-        log.info({ reason: verdict.reason }, 'Ingress left the class: clearing its address');
-        return this.#writeStatus(ingress, []);
+        log.info({ reason: notOurs }, "no longer Pier's: clearing its address");
+        return this.#writeStatus(claims, obj, []);
       }
       return DONE;
     }
 
-    const parsed = parseAddressAnnotations(ingress);
+    const parsed = claims.request(obj);
     if (!parsed.ok) {
-      this.#fail(
-        ingress,
-        'PIER_INVALID_ANNOTATION',
-        `annotation ${parsed.annotation}: ${parsed.message}`,
-      );
+      this.#fail(claims, obj, ref, parsed.code, parsed.message);
       return DONE;
     }
-    const result = this.#allocator.assign({ owner, ...parsed.request });
+    const nsLabels = this.#d.namespaces.get(namespace)?.metadata?.labels ?? {};
+    const result = this.#allocator.assign({
+      owner,
+      ...parsed.request,
+      allowedPools: eligiblePools(this.#d.pools.list(), claims.kind, namespace, nsLabels),
+    });
     if (!result.ok) {
-      this.#fail(ingress, result.code, result.message);
-      // Status tells the truth: an Ingress that holds nothing shows nothing.
-      if (this.#allocator.addressesOf(owner).length === 0 && statusAddresses(ingress).length > 0) {
-        return this.#writeStatus(ingress, []);
+      this.#fail(claims, obj, ref, result.code, result.message);
+      // Status tells the truth: an object that holds nothing shows nothing.
+      if (
+        this.#allocator.addressesOf(owner).length === 0 &&
+        claims.statusAddresses(obj).length > 0
+      ) {
+        return this.#writeStatus(claims, obj, []);
       }
       return DONE;
     }
-    this.#failures.delete(owner);
-    this.#waiting.delete(owner);
+    this.#failures.delete(ref);
+    this.#waiting.delete(ref);
     if (result.changed) this.#queue.add(POOLS_KEY);
-    if (sameList(statusAddresses(ingress), result.addresses)) return DONE;
-    this.#requestStatus(owner, { addresses: result.addresses, pool: result.pool });
+    if (sameList(claims.statusAddresses(obj), result.addresses)) return DONE;
+    const assignment = { addresses: result.addresses, pool: result.pool };
+    if (claims.waitsForRoutes && this.#d.awaitPublished !== undefined) {
+      this.#requestStatus(ref, assignment);
+    } else {
+      // Nothing to publish first (kube-proxy forwards a Service's address): write it now.
+      this.#readyStatus.set(ref, assignment);
+      this.#queue.add(STATUS_PREFIX + ref);
+    }
     return DONE;
   }
 
@@ -338,8 +406,8 @@ export class AddressController {
    * reconcile is not held meanwhile, so a burst of new Ingresses is allocated
    * at once, compiled and published together, and then written.
    */
-  #requestStatus(owner: string, assignment: { addresses: string[]; pool: string }): void {
-    this.#pendingStatus.set(owner, assignment);
+  #requestStatus(ref: string, assignment: { addresses: string[]; pool: string }): void {
+    this.#pendingStatus.set(ref, assignment);
     void this.#flushStatus();
   }
 
@@ -352,9 +420,9 @@ export class AddressController {
         this.#pendingStatus = new Map();
         await this.#d.awaitPublished?.();
         if (!this.#leading) return;
-        for (const [owner, assignment] of batch) {
-          this.#publishedStatus.set(owner, assignment);
-          this.#queue.add(STATUS_PREFIX + owner);
+        for (const [ref, assignment] of batch) {
+          this.#readyStatus.set(ref, assignment);
+          this.#queue.add(STATUS_PREFIX + ref);
         }
       }
     } finally {
@@ -362,34 +430,32 @@ export class AddressController {
     }
   }
 
-  /** Writes an address whose routes are published, unless it changed meanwhile. */
-  async #reconcileStatus(owner: string): Promise<ReconcileResult> {
-    const assignment = this.#publishedStatus.get(owner);
-    const slash = owner.indexOf('/');
-    const ingress = this.#d.ingresses.get(owner.slice(slash + 1), owner.slice(0, slash));
-    if (assignment === undefined || ingress === undefined) {
-      this.#publishedStatus.delete(owner);
+  /** Writes an address that is ready (its routes published), unless it changed meanwhile. */
+  async #reconcileStatus(ref: string): Promise<ReconcileResult> {
+    const assignment = this.#readyStatus.get(ref);
+    const parsedRef = this.#parseRef(ref);
+    const obj = parsedRef?.claims.get(parsedRef.namespace, parsedRef.name);
+    if (assignment === undefined || parsedRef === undefined || obj === undefined) {
+      this.#readyStatus.delete(ref);
       return DONE;
     }
+    const { claims, namespace, name, nn } = parsedRef;
     // A newer allocation has its own write coming after its own publication.
-    if (!sameList(this.#allocator.addressesOf(owner), assignment.addresses)) {
-      this.#publishedStatus.delete(owner);
+    if (!sameList(this.#allocator.addressesOf(claims.owner(nn)), assignment.addresses)) {
+      this.#readyStatus.delete(ref);
       return DONE;
     }
-    if (sameList(statusAddresses(ingress), assignment.addresses)) {
-      this.#publishedStatus.delete(owner);
+    if (sameList(claims.statusAddresses(obj), assignment.addresses)) {
+      this.#readyStatus.delete(ref);
       return DONE;
     }
-    const written = await this.#writeStatus(ingress, assignment.addresses);
+    const written = await this.#writeStatus(claims, obj, assignment.addresses);
     if (written.kind !== 'done') return written;
-    this.#publishedStatus.delete(owner);
-    this.#d.logger.info(
-      { namespace: ingress.metadata?.namespace, name: ingress.metadata?.name, ...assignment },
-      'address assigned',
-    );
+    this.#readyStatus.delete(ref);
+    this.#d.logger.info({ kind: claims.kind, namespace, name, ...assignment }, 'address assigned');
     await this.#event(() =>
       this.#d.writer.recordEvent(
-        ingressSubject(ingress),
+        claims.subject(obj),
         'Normal',
         REASON_ADDRESS_ASSIGNED,
         `Assigned ${assignment.addresses.join(', ')} from pool ${assignment.pool}`,
@@ -398,35 +464,36 @@ export class AddressController {
     return DONE;
   }
 
-  #fail(ingress: V1Ingress, code: string, message: string): void {
-    const owner = ownerOf(ingress);
-    this.#waiting.add(owner);
+  #fail(claims: AnyClaimKind, obj: object, ref: string, code: string, message: string): void {
+    this.#waiting.add(ref);
     this.#d.metrics.allocationFailures.inc({ reason: code });
     const text = `${code}: ${message}`;
-    if (this.#failures.get(owner) === text) return;
-    this.#failures.set(owner, text);
+    if (this.#failures.get(ref) === text) return;
+    this.#failures.set(ref, text);
     this.#d.logger.warn(
-      { namespace: ingress.metadata?.namespace, name: ingress.metadata?.name, code, message },
+      { kind: claims.kind, object: claims.namespaceName(obj), code, message },
       'allocation failed',
     );
     void this.#event(() =>
-      this.#d.writer.recordEvent(
-        ingressSubject(ingress),
-        'Warning',
-        REASON_ALLOCATION_FAILED,
-        text,
-      ),
+      this.#d.writer.recordEvent(claims.subject(obj), 'Warning', REASON_ALLOCATION_FAILED, text),
     );
   }
 
-  async #writeStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<ReconcileResult> {
+  async #writeStatus(
+    claims: AnyClaimKind,
+    obj: object,
+    addresses: readonly string[],
+  ): Promise<ReconcileResult> {
     try {
-      await this.#d.writer.updateIngressStatus(ingress, addresses);
-      this.#d.metrics.apiWrites.inc({ kind: 'ingress-status', result: 'ok' });
+      await claims.writeStatus(obj, addresses);
+      this.#d.metrics.apiWrites.inc({ kind: claims.statusWriteKind, result: 'ok' });
       return DONE;
     } catch (err) {
       const code = httpCode(err);
-      this.#d.metrics.apiWrites.inc({ kind: 'ingress-status', result: String(code ?? 'error') });
+      this.#d.metrics.apiWrites.inc({
+        kind: claims.statusWriteKind,
+        result: String(code ?? 'error'),
+      });
       // 404: deleted meanwhile; the delete event reconciles it.
       if (code === 404) return DONE;
       return { kind: 'retry', reason: `status update: ${code ?? String(err)}` };
@@ -442,6 +509,41 @@ export class AddressController {
       this.#d.metrics.apiWrites.inc({ kind: 'event', result: String(httpCode(err) ?? 'error') });
       this.#d.logger.warn({ err }, 'could not record an Event');
     }
+  }
+
+  /**
+   * Records an Event on each claimant that reports holders (Services) whose address is now
+   * announced by another node, so `kubectl describe` says where its traffic enters.
+   */
+  #reportHolders(holders: ReadonlyArray<{ address: string; node: string }>): void {
+    for (const { address, node } of holders) {
+      if (this.#reportedHolders.get(address) === node) continue;
+      this.#reportedHolders.set(address, node);
+      for (const owner of this.holdersOf(address)) {
+        const claimant = this.#claimantOf(owner);
+        if (claimant === undefined) continue;
+        void this.#event(() =>
+          this.#d.writer.recordEvent(
+            claimant.claims.subject(claimant.obj),
+            'Normal',
+            REASON_ADDRESS_ANNOUNCED,
+            `${address} announced by node ${node}`,
+          ),
+        );
+      }
+    }
+  }
+
+  /** The object behind an allocator owner, among the kinds that report holders. */
+  #claimantOf(owner: string): { claims: AnyClaimKind; obj: object } | undefined {
+    for (const claims of this.#d.claims) {
+      const nn = claims.reportsHolder ? claims.namespaceNameOf(owner) : undefined;
+      if (nn === undefined) continue;
+      const slash = nn.indexOf('/');
+      const obj = claims.get(nn.slice(0, slash), nn.slice(slash + 1));
+      return obj === undefined ? undefined : { claims, obj };
+    }
+    return undefined;
   }
 
   async #reconcilePools(): Promise<ReconcileResult> {
@@ -494,6 +596,7 @@ export class AddressController {
         now,
       );
       const holders = this.#d.holdersOf?.(name);
+      if (holders) this.#reportHolders(holders);
       const status: IPAddressPoolStatus = {
         assigned: s?.assigned ?? 0,
         available: Math.min(s?.available ?? 0, Number.MAX_SAFE_INTEGER),

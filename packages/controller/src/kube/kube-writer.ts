@@ -12,6 +12,7 @@ import {
   type V1Condition,
   type V1Ingress,
   type V1IngressLoadBalancerIngress,
+  type V1Service,
 } from '@kubernetes/client-node';
 import {
   type IPAddressPool,
@@ -38,6 +39,8 @@ export interface EventSubject {
 export interface KubeWriter {
   /** Replaces `status.loadBalancer.ingress` through the status subresource (optimistic: 409 if stale). */
   updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress>;
+  /** Replaces a Service's `status.loadBalancer.ingress` (`ipMode: VIP`; optimistic: 409 if stale). */
+  updateServiceStatus(service: V1Service, addresses: readonly string[]): Promise<V1Service>;
   updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void>;
   recordEvent(
     subject: EventSubject,
@@ -51,14 +54,27 @@ export interface KubeWriter {
   ): Promise<void>;
 }
 
-export function ingressSubject(ingress: V1Ingress): EventSubject {
+/** The subject of an Event about a namespaced object. */
+function namespacedSubject(
+  apiVersion: string,
+  kind: string,
+  obj: { metadata?: { name?: string; namespace?: string; uid?: string } },
+): EventSubject {
   return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    name: ingress.metadata?.name ?? '',
-    namespace: ingress.metadata?.namespace ?? 'default',
-    ...(ingress.metadata?.uid ? { uid: ingress.metadata.uid } : {}),
+    apiVersion,
+    kind,
+    name: obj.metadata?.name ?? '',
+    namespace: obj.metadata?.namespace ?? 'default',
+    ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
   };
+}
+
+export function ingressSubject(ingress: V1Ingress): EventSubject {
+  return namespacedSubject('networking.k8s.io/v1', 'Ingress', ingress);
+}
+
+export function serviceSubject(service: V1Service): EventSubject {
+  return namespacedSubject('v1', 'Service', service);
 }
 
 export function poolSubject(pool: IPAddressPool): EventSubject {
@@ -92,6 +108,19 @@ export class ClientKubeWriter implements KubeWriter {
       name: ingress.metadata?.name ?? '',
       namespace: ingress.metadata?.namespace ?? '',
       body: { ...ingress, status: { loadBalancer: lb.length > 0 ? { ingress: lb } : {} } },
+    });
+  }
+
+  updateServiceStatus(service: V1Service, addresses: readonly string[]): Promise<V1Service> {
+    // ipMode VIP: kube-proxy treats the address as the node's own, as with MetalLB.
+    const ingress = addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
+    return this.#core.replaceNamespacedServiceStatus({
+      name: service.metadata?.name ?? '',
+      namespace: service.metadata?.namespace ?? '',
+      body: {
+        ...service,
+        status: { ...service.status, loadBalancer: ingress.length > 0 ? { ingress } : {} },
+      },
     });
   }
 
