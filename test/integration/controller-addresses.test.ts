@@ -15,6 +15,7 @@ import {
   ingressAddresses,
   ingressManifest,
   listDocument,
+  poolDocument,
   waitForAddresses,
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
@@ -29,15 +30,6 @@ const overlapPool = `overlap-${suffix}`;
 const foreignClass = `other-${suffix}`;
 let ns: Awaited<ReturnType<typeof createTestNamespace>>;
 let controller: ControllerProcess;
-
-function poolYaml(name: string, addresses: string[], extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'pier.dev/v1alpha1',
-    kind: 'IPAddressPool',
-    metadata: { name },
-    spec: { addresses, ...extra },
-  });
-}
 
 async function apply(doc: string): Promise<void> {
   await kubectl(kubeconfig, ['apply', '-f', '-'], { input: doc });
@@ -56,7 +48,7 @@ async function poolColumns(name: string): Promise<{ assigned: string; available:
 
 before(async () => {
   ns = await createTestNamespace(kc, 'addr');
-  await apply(poolYaml(pool, ['203.0.113.0/28']));
+  await apply(poolDocument(pool, ['203.0.113.0/28']));
   await apply(
     JSON.stringify({
       apiVersion: 'networking.k8s.io/v1',
@@ -135,7 +127,7 @@ test('an Ingress of a foreign class is never touched', async () => {
 
 test('bad requests get an Event naming the cause and no address; others are unaffected', async () => {
   const before = await ingressAddresses(kc, ns.name);
-  await apply(poolYaml(smallPool, ['192.0.2.10-192.0.2.11'], { autoAssign: false }));
+  await apply(poolDocument(smallPool, ['192.0.2.10-192.0.2.11'], { autoAssign: false }));
   await apply(
     listDocument([
       ingressManifest(ns.name, 'outside', {
@@ -194,7 +186,7 @@ test('a freed address goes to the Ingress that was waiting for one', async () =>
 });
 
 test('overlapping pools are flagged on both', async () => {
-  await apply(poolYaml(overlapPool, ['203.0.113.8/29']));
+  await apply(poolDocument(overlapPool, ['203.0.113.8/29']));
   for (const name of [pool, overlapPool]) {
     const condition = await waitUntil(`Overlapping condition on ${name}`, async () => {
       const { stdout } = await kubectl(kubeconfig, ['get', 'ippool', name, '-o', 'json']);

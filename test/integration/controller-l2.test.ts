@@ -2,12 +2,13 @@
  * The controller's part of L2 mode against the real API server, under its own RBAC: for a pool
  * with `spec.l2` it publishes each assigned address with the pool's interfaces and the Nodes its
  * selector matches (following label changes), and shows in the pool's `status.holders` the node
- * whose lease Redis holds for each address (written here as a dataplane would).
+ * whose lease Redis holds for each address (written here as a dataplane would). A Service with
+ * `externalTrafficPolicy: Local` is announced only by the nodes with a ready endpoint of it.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
 import {
   decodeL2Announcements,
   formatL2Lease,
@@ -19,8 +20,14 @@ import { Redis } from 'ioredis';
 import { waitUntil } from '../lib/child-process.ts';
 import { type ControllerProcess, startController } from '../lib/controller-process.ts';
 import { testEnv } from '../lib/env.ts';
-import { ingressManifest, listDocument, waitForAddresses } from '../lib/ingress-fixtures.ts';
+import {
+  eventsFor,
+  ingressManifest,
+  listDocument,
+  waitForAddresses,
+} from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { loadBalancerService, waitForServiceAddresses } from '../lib/service-fixtures.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 const kc = adminKubeConfig();
@@ -132,4 +139,117 @@ test('the pool status names the node holding each address, as the leases in Redi
     async () => ((await holders()) === '' ? true : undefined),
     5_000,
   );
+});
+
+test('a Service with externalTrafficPolicy Local is announced only by the nodes with a ready endpoint, and follows them', async () => {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  await kubectl(kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument([
+      loadBalancerService(ns.name, 'db', {
+        ports: [{ port: 5432 }],
+        externalTrafficPolicy: 'Local',
+        annotations: { 'pier.dev/address-pool': pool },
+      }),
+    ]),
+  });
+  const serviceAddress =
+    (await waitForServiceAddresses(kc, ns.name, ['db'], 5_000)).get('db')?.[0] ?? '';
+  assert.match(serviceAddress, /^198\.51\.100\.24[0-7]$/);
+  const entryOf = async (): Promise<L2Announcement | undefined> => {
+    const text = await redis.get(l2AnnouncementsKey());
+    return decodeL2Announcements(text ?? '{}').announcements.addresses.find(
+      (a) => a.address === serviceAddress,
+    );
+  };
+  const nodesBecome = (want: readonly string[], why: string): Promise<true> =>
+    waitUntil(
+      why,
+      async () =>
+        JSON.stringify((await entryOf())?.nodes) === JSON.stringify(want) ? true : undefined,
+      5_000,
+    );
+  // No ready endpoint anywhere: no node may announce it (kube-proxy would drop the traffic).
+  await nodesBecome([], 'no node to be eligible without an endpoint');
+
+  // Stand-in pods on documentation-range addresses (no kubelet here: the slice is written as the
+  // EndpointSlice controller would).
+  const slice = (endpoints: Array<{ ip: string; node: string; ready: boolean }>) => ({
+    metadata: {
+      name: 'db-local',
+      namespace: ns.name,
+      labels: {
+        'kubernetes.io/service-name': 'db',
+        'endpointslice.kubernetes.io/managed-by': 'pier-test',
+      },
+    },
+    addressType: 'IPv4',
+    ports: [{ name: 'tcp-5432', port: 5432, protocol: 'TCP' }],
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.ip],
+      nodeName: e.node,
+      conditions: { ready: e.ready },
+    })),
+  });
+  await discovery.createNamespacedEndpointSlice({
+    namespace: ns.name,
+    body: slice([
+      { ip: '192.0.2.10', node: nodes[0] ?? '', ready: true },
+      { ip: '192.0.2.11', node: nodes[1] ?? '', ready: false },
+    ]),
+  });
+  await nodesBecome([nodes[0] ?? ''], 'only the node with a ready endpoint');
+
+  // The pod moves: the other node now has the ready endpoint.
+  await discovery.replaceNamespacedEndpointSlice({
+    name: 'db-local',
+    namespace: ns.name,
+    body: slice([
+      { ip: '192.0.2.10', node: nodes[0] ?? '', ready: false },
+      { ip: '192.0.2.11', node: nodes[1] ?? '', ready: true },
+    ]),
+  });
+  await nodesBecome([nodes[1] ?? ''], 'the eligible node to follow the endpoint');
+
+  // With policy Cluster every node of the pool may announce it again.
+  await kubectl(kubeconfig, [
+    'patch',
+    'svc',
+    '-n',
+    ns.name,
+    'db',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { externalTrafficPolicy: 'Cluster' } }),
+  ]);
+  await nodesBecome([...nodes].sort(), 'every labelled node under policy Cluster');
+
+  // The holder is visible on the Service itself (`kubectl describe svc`) and on the pool.
+  await redis.set(
+    vipLeaseKey(serviceAddress),
+    formatL2Lease({ epoch: 3, node: nodes[1] ?? '', token: 'test' }),
+    'PX',
+    60_000,
+  );
+  try {
+    await waitUntil('an AddressAnnounced Event on the Service', async () => {
+      const events = await eventsFor(kc, ns.name, 'db');
+      return events.find(
+        (e) =>
+          e.reason === 'AddressAnnounced' &&
+          e.message === `${serviceAddress} announced by node ${nodes[1]}`,
+      );
+    });
+    await waitUntil('status.holders to name the node', async () =>
+      (await holders()).includes(`${serviceAddress}=${nodes[1]}`) ? true : undefined,
+    );
+    const { stdout } = await kubectl(kubeconfig, ['describe', 'svc', '-n', ns.name, 'db']);
+    assert.match(
+      stdout,
+      new RegExp(
+        `AddressAnnounced\\s+\\S+\\s+pier-controller\\s+${serviceAddress.replace(/\./g, '\\.')} announced by node ${nodes[1]}`,
+      ),
+    );
+  } finally {
+    await redis.del(vipLeaseKey(serviceAddress));
+  }
 });

@@ -17,6 +17,7 @@ import {
   waitForAddresses,
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { loadBalancerService, waitForServiceAddresses } from '../lib/service-fixtures.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 const kc = adminKubeConfig();
@@ -98,6 +99,65 @@ test('200 Ingresses keep every address across 5 SIGKILLed restarts', {
       assert.deepEqual(now.get(name), ips, `round ${round}: ${name} moved`);
     }
     assertNoSharedAddress(now);
+  }
+  await controller.stop();
+  await ns.remove();
+});
+
+test('200 Services of type LoadBalancer keep every address across 5 SIGKILLed restarts', {
+  timeout: 300_000,
+}, async () => {
+  const ns = await createTestNamespace(kc, 'svc-restart');
+  let controller = await start(`svc-restart-${suffix}`);
+  await controller.waitForLeadership();
+  // The first two of every twenty share an address under one key, on distinct ports.
+  const keyOf = (i: number): string | undefined =>
+    i % 20 < 2 ? `pair-${Math.floor(i / 20)}` : undefined;
+  const serviceNames = names.map((n) => n.replace('ing-', 'svc-'));
+  const manifest = (name: string, i: number): Record<string, unknown> => {
+    const key = keyOf(i);
+    return loadBalancerService(ns.name, name, {
+      ports: [{ port: 8000 + (i % 2) }],
+      ...(key ? { annotations: { 'pier.dev/ip-sharing-key': key } } : {}),
+    });
+  };
+  await kubectl(kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument(serviceNames.map(manifest)),
+  });
+  const original = await waitForServiceAddresses(kc, ns.name, serviceNames, 60_000);
+  // One address per key: a pair shares its own, nobody else's.
+  const byKey = new Map<string, string[]>();
+  for (const [i, name] of serviceNames.entries()) {
+    byKey.set(keyOf(i) ?? name, original.get(name) ?? []);
+  }
+  assertNoSharedAddress(byKey);
+  for (const [i, name] of serviceNames.entries()) {
+    const key = keyOf(i);
+    if (key !== undefined) assert.deepEqual(original.get(name), byKey.get(key), `${name} shares`);
+  }
+
+  for (let round = 1; round <= 5; round++) {
+    await controller.kill();
+    // Changes while no controller runs: one Service is deleted, a new one is created.
+    const gone = serviceNames[round * 7 + 2] as string;
+    await kubectl(kubeconfig, ['delete', 'svc', '-n', ns.name, gone]);
+    original.delete(gone);
+    await kubectl(kubeconfig, ['apply', '-f', '-'], {
+      input: listDocument([loadBalancerService(ns.name, `late-${round}`)]),
+    });
+    controller = await start(`svc-restart-${suffix}`);
+    await controller.waitForLeadership();
+    const now = await waitForServiceAddresses(kc, ns.name, [`late-${round}`], 30_000);
+    for (const [name, ips] of original) {
+      assert.deepEqual(now.get(name), ips, `round ${round}: ${name} moved`);
+    }
+    // No address is held by two keys (a pair's two Services are one key).
+    const byKeyNow = new Map<string, string[]>();
+    for (const [name, ips] of now) {
+      const i = serviceNames.indexOf(name);
+      if (ips.length > 0) byKeyNow.set((i >= 0 ? keyOf(i) : undefined) ?? name, ips);
+    }
+    assertNoSharedAddress(byKeyNow);
   }
   await controller.stop();
   await ns.remove();

@@ -50,10 +50,15 @@ export function listDocument(items: readonly Record<string, unknown>[]): string 
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 }
 
+/** The IPs in an object's `status.loadBalancer` (Ingresses and Services alike). */
+export function loadBalancerIps(obj: {
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
+}): string[] {
+  return (obj.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
+}
+
 export function addressesOf(ingress: V1Ingress): string[] {
-  return (ingress.status?.loadBalancer?.ingress ?? [])
-    .map((i) => i.ip ?? '')
-    .filter((ip) => ip !== '');
+  return loadBalancerIps(ingress);
 }
 
 /** Current addresses of every Ingress in `namespace`, by name. */
@@ -65,6 +70,24 @@ export async function ingressAddresses(
   return new Map(list.items.map((i) => [i.metadata?.name ?? '', addressesOf(i)]));
 }
 
+/** Waits until `current()` (addresses by name) gives every named object an address; returns it. */
+export function waitForEveryAddress(
+  what: string,
+  current: () => Promise<Map<string, string[]>>,
+  names: readonly string[],
+  timeoutMs: number,
+): Promise<Map<string, string[]>> {
+  return waitUntil(
+    `addresses on ${names.length} ${what}`,
+    async () => {
+      const all = await current();
+      return names.every((n) => (all.get(n)?.length ?? 0) > 0) ? all : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
 /** Waits until every named Ingress has an address; returns them. */
 export function waitForAddresses(
   kc: KubeConfig,
@@ -72,15 +95,26 @@ export function waitForAddresses(
   names: readonly string[],
   timeoutMs = 30_000,
 ): Promise<Map<string, string[]>> {
-  return waitUntil(
-    `addresses on ${names.length} Ingresses in ${namespace}`,
-    async () => {
-      const all = await ingressAddresses(kc, namespace);
-      return names.every((n) => (all.get(n)?.length ?? 0) > 0) ? all : undefined;
-    },
+  return waitForEveryAddress(
+    `Ingresses in ${namespace}`,
+    () => ingressAddresses(kc, namespace),
+    names,
     timeoutMs,
-    50,
   );
+}
+
+/** An IPAddressPool (YAML-compatible JSON) for `kubectl apply`. */
+export function poolDocument(
+  name: string,
+  addresses: string[],
+  extra: Record<string, unknown> = {},
+): string {
+  return JSON.stringify({
+    apiVersion: 'pier.dev/v1alpha1',
+    kind: 'IPAddressPool',
+    metadata: { name },
+    spec: { addresses, ...extra },
+  });
 }
 
 /** Events in `namespace` about the named object, oldest first. */

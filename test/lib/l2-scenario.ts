@@ -8,7 +8,8 @@
  * With the `service` option it also plays a Service of type LoadBalancer: its address is
  * announced beside the VIP, and each edge runs, in kube-proxy's place (Pier does not forward
  * Service traffic, kube-proxy does), a TCP forwarder on 0.0.0.0:<port> to a stand-in endpoint on
- * the edge's loopback that writes the node's name and closes (`l2-tcp-stand-in.ts`).
+ * the edge's loopback, port <port + 1>, that writes the node's name and closes
+ * (`l2-tcp-stand-in.ts`).
  *
  * Addresses: links 198.51.100.0/24, the VIP 203.0.113.10, the backend 192.0.2.1 and the Service
  * endpoint 192.0.2.2 on each edge's loopback. No namespace has a route out.
@@ -204,17 +205,22 @@ export async function startL2Scenario(
         ),
       );
       if (service) {
-        const port = String(service.port);
+        // The endpoint's port differs from the Service's (a targetPort): the forwarder's
+        // wildcard listener would otherwise take the endpoint's address too.
+        const targetPort = String(service.port + 1);
         await edge.exec('ip', ['addr', 'add', `${SERVICE_ENDPOINT}/32`, 'dev', 'lo']);
+        // Pushed one at a time, so that a failed start still stops the one already running.
         others.push(
           await startStandIn(
             edge,
-            ['endpoint', SERVICE_ENDPOINT, port, node],
+            ['endpoint', SERVICE_ENDPOINT, targetPort, node],
             join(stateDir, `service-endpoint-${node}.log`),
           ),
+        );
+        others.push(
           await startStandIn(
             edge,
-            ['forward', port, SERVICE_ENDPOINT, port],
+            ['forward', String(service.port), SERVICE_ENDPOINT, targetPort],
             join(stateDir, `service-forwarder-${node}.log`),
           ),
         );
