@@ -37,7 +37,8 @@ const KEYS_PER_MESSAGE = 4_096;
 const port = parentPort;
 if (port === null) throw new Error('background-worker.ts runs as a worker thread');
 const data = workerData as BackgroundWorkerData;
-const post = (message: WorkerMessage): void => port.postMessage(message);
+const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []): void =>
+  port.postMessage(message, transfer);
 const { component, ...bindings } = data.logBindings ?? {};
 const logger = createLogger({
   name: typeof component === 'string' ? component : 'dataplane',
@@ -72,6 +73,53 @@ const sent = new Map<RouteSection, Map<string, string>>(
  */
 let backends: Record<string, Backend> = {};
 
+/** Entries of one section collected for one message (see the `entries` message). */
+class EntryBatch {
+  readonly #section: RouteSection;
+  #keys: string[] = [];
+  #texts: string[] = [];
+  #bytes = 0;
+
+  constructor(section: RouteSection) {
+    this.#section = section;
+  }
+
+  add(key: string, json: string): void {
+    this.#keys.push(key);
+    this.#texts.push(json);
+    this.#bytes += Buffer.byteLength(json);
+  }
+
+  get full(): boolean {
+    return this.#keys.length >= ENTRIES_PER_MESSAGE || this.#bytes >= BYTES_PER_MESSAGE;
+  }
+
+  /** Posts what was added, if anything, and starts again. */
+  send(): void {
+    if (this.#keys.length === 0) return;
+    const text = new Uint8Array(this.#bytes);
+    const ends: number[] = [];
+    let at = 0;
+    for (const json of this.#texts) {
+      at += encoder.encodeInto(json, text.subarray(at)).written;
+      ends.push(at);
+    }
+    const message: WorkerMessage = {
+      type: 'entries',
+      section: this.#section,
+      keys: this.#keys,
+      text,
+      ends,
+    };
+    post(message, [text.buffer]);
+    this.#keys = [];
+    this.#texts = [];
+    this.#bytes = 0;
+  }
+}
+
+const encoder = new TextEncoder();
+
 /** Sends the entries of `table` that differ from those sent before, and the keys it lost. */
 function send(table: RouteTable): void {
   post({ type: 'begin', revision: table.revision });
@@ -79,8 +127,7 @@ function send(table: RouteTable): void {
   for (const section of ROUTE_SECTIONS) {
     const known = sent.get(section) as Map<string, string>;
     const next = new Map<string, string>();
-    let entries: Array<[string, string]> = [];
-    let bytes = 0;
+    const batch = new EntryBatch(section);
     for (const [key, entry] of Object.entries(table[section])) {
       const json = JSON.stringify(entry);
       next.set(key, json);
@@ -88,15 +135,10 @@ function send(table: RouteTable): void {
       if (section === 'backends')
         kept[key] = same ? (backends[key] as Backend) : (entry as Backend);
       if (same) continue;
-      entries.push([key, json]);
-      bytes += json.length;
-      if (entries.length >= ENTRIES_PER_MESSAGE || bytes >= BYTES_PER_MESSAGE) {
-        post({ type: 'entries', section, entries });
-        entries = [];
-        bytes = 0;
-      }
+      batch.add(key, json);
+      if (batch.full) batch.send();
     }
-    if (entries.length > 0) post({ type: 'entries', section, entries });
+    batch.send();
     let keys: string[] = [];
     for (const key of known.keys()) {
       if (next.has(key)) continue;

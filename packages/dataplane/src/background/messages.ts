@@ -1,8 +1,8 @@
 /**
  * What the serving thread and the dataplane's background thread ({@link BackgroundThread}) say to
  * each other. The worker follows the route table and keeps the shared health state; the serving
- * thread gets only what changed: table entries as JSON text, and endpoints whose standing (active
- * status, passive ejection) changed.
+ * thread gets only what changed: table entries as JSON text (UTF-8 bytes in a transferred buffer),
+ * and endpoints whose standing (active status, passive ejection) changed.
  */
 import type { Problem, RouteSection } from '@pier/shared';
 import type { HealthStatus } from '../health/health-state.ts';
@@ -52,8 +52,13 @@ export type AttemptResult = [backendId: string, endpointId: string, ok: boolean,
 export type WorkerMessage =
   /** A new table begins: the entries that follow are its changes. */
   | { type: 'begin'; revision: number }
-  /** Changed or new entries of one section, as JSON text. */
-  | { type: 'entries'; section: RouteSection; entries: Array<[key: string, json: string]> }
+  /**
+   * Changed or new entries of one section: entry i is `keys[i]`, its JSON text the UTF-8 bytes
+   * of `text` from `ends[i - 1]` (0 for the first) to `ends[i]`. The buffer is transferred, not
+   * copied, and it is not on either heap: the serving thread's collector never copies or marks
+   * the text of a large update, only the short-lived string of the entry it is parsing.
+   */
+  | { type: 'entries'; section: RouteSection; keys: string[]; text: Uint8Array; ends: number[] }
   /** Keys gone from one section. */
   | { type: 'removed'; section: RouteSection; keys: string[] }
   /** The table is complete. */
