@@ -9,12 +9,15 @@
  * profiles (`--cpu-prof`), so that a gap can be found in one. Without the variable it does nothing.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { isMainThread, threadId } from 'node:worker_threads';
 
 export const TICK_MS = 5;
 /** Shorter gaps are not written: an idle loop's are 5 to 6 ms. */
 export const RECORD_OVER_MS = 15;
 export const LOOP_GAPS_ENV = 'PIER_BENCH_LOOP_GAPS';
+/** Shorter collections are not written. */
+export const GC_RECORD_OVER_MS = 5;
 
 /** One recorded gap: when the timer ran again, and how long after its previous run. */
 export interface LoopGap {
@@ -36,6 +39,31 @@ export function readLoopGaps(file: string): LoopGap[] {
     .map((line) => {
       const [end, ms] = line.split(' ').map(Number);
       return { end: end as number, ms: ms as number };
+    });
+}
+
+/** One recorded collection: on which thread (0: the main one), when, how long, of which kind. */
+export interface GcPause {
+  thread: number;
+  start: number;
+  ms: number;
+  kind: number;
+}
+
+/** The collections recorded in `file` so far. */
+export function readGcPauses(file: string): GcPause[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('# gc '))
+    .map((line) => {
+      const [thread, start, ms, kind] = line.slice(5).split(' ').map(Number);
+      return { thread: thread ?? 0, start: start ?? 0, ms: ms ?? 0, kind: kind ?? 0 };
     });
 }
 
@@ -62,4 +90,22 @@ if (file && isMainThread) {
     if (gap > RECORD_OVER_MS) writeSync(fd, `${t.toFixed(1)} ${gap.toFixed(1)}\n`);
   }, TICK_MS).unref();
   process.once('exit', () => closeSync(fd));
+}
+
+/**
+ * Garbage-collection pauses of every thread (the main one and workers, which load this module
+ * too) longer than {@link GC_RECORD_OVER_MS}, as `# gc <thread id> <start> <ms> <kind>` lines in
+ * the same file (epoch ms; kind as `PerformanceEntry.detail.kind`: 1 scavenge, 2 young-generation
+ * mark-sweep, 4 mark-compact, 8 incremental marking), so that a gap can be told from a pause.
+ */
+if (file) {
+  const fd = openSync(file, 'a');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration <= GC_RECORD_OVER_MS) continue;
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      const start = (performance.timeOrigin + e.startTime).toFixed(1);
+      writeSync(fd, `# gc ${threadId} ${start} ${e.duration.toFixed(1)} ${kind}\n`);
+    }
+  }).observe({ entryTypes: ['gc'] });
 }

@@ -13,6 +13,8 @@ export const P99_TARGET_MS = 100;
 
 /** One live update as measured. */
 export interface UpdateFigures {
+  /** The serving thread's longest garbage-collection pause in the window, ms (over 5 ms only). */
+  longestGcMs?: number;
   /** The longest event-loop gap in the window ({@link LoopGap}), ms; 0 when none over 15 ms. */
   stallMs: number;
   /** When that gap began, from the publication, ms. */

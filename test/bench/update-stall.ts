@@ -40,7 +40,7 @@ import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { type BenchDataplane, startBenchDataplane, writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import { type GroupProcess, groupMemory, runTracked, trackChild } from './bench-processes.ts';
-import { LOOP_GAPS_ENV, readLoopGaps } from './loop-gap-recorder.ts';
+import { LOOP_GAPS_ENV, readGcPauses, readLoopGaps } from './loop-gap-recorder.ts';
 import { startBackendNginx } from './proxy-peers.ts';
 import { BENCH_HOST, benchTable, largeTable } from './proxy-routes.ts';
 import { mib } from './proxy-throughput-report.ts';
@@ -220,8 +220,12 @@ async function measureWindow(
   }
   const window = { ...samples, gaps: readLoopGaps(dp.gapsFile), from, to: nowMs(), publishedAt };
   writeFileSync(join(STATE, `${name}.json`), JSON.stringify(window));
+  const servingGc = readGcPauses(dp.gapsFile).filter(
+    (p) => p.thread === 0 && p.start + p.ms >= window.from && p.start <= window.to,
+  );
   return {
     ...measuredWindow(window, { lagMax: LAG_MAX, probes: PROBES, heapUsed: HEAP_USED }),
+    longestGcMs: Math.max(0, ...servingGc.map((p) => p.ms)),
     ...update,
     memory: groupMemory(dp.process.pid),
   };
@@ -234,7 +238,7 @@ const show = (what: string, f: UpdateFigures): void => {
     .map(([why, n]) => `${n} ${why}`)
     .join(', ');
   log(
-    `  ${what.padEnd(22)} stall ${stallText(f)}${f.stallMs > 0 ? ` (at ${seconds(f.stallAtMs)}; ${f.gapsOverTarget} over ${STALL_TARGET_MS} ms)` : ''}, lag metric ${lagMetricText(f)}${f.scrapeFailures ? ` (${f.scrapeFailures} scrapes failed)` : ''}${f.emptyReadings ? ` (${f.emptyReadings} read 0)` : ''}, requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
+    `  ${what.padEnd(22)} stall ${stallText(f)}${f.stallMs > 0 ? ` (at ${seconds(f.stallAtMs)}; ${f.gapsOverTarget} over ${STALL_TARGET_MS} ms)` : ''}, serving thread's longest GC pause ${(f.longestGcMs ?? 0).toFixed(0)} ms, lag metric ${lagMetricText(f)}${f.scrapeFailures ? ` (${f.scrapeFailures} scrapes failed)` : ''}${f.emptyReadings ? ` (${f.emptyReadings} read 0)` : ''}, requests p50 ${f.p50Ms.toFixed(1)} / p99 ${f.p99Ms.toFixed(1)} / max ${f.maxMs.toFixed(0)} ms, ${f.failed} of ${f.requests} failed${failures ? ` (${failures})` : ''}`,
   );
   log(
     `  ${''.padEnd(22)} shown after ${seconds(f.appliedMs)} (published in ${seconds(f.publishMs)}), ${f.probes} probes, last scrape ${mib(f.scrapeBytes)} in ${f.scrapeMs.toFixed(0)} ms, heap used ${mib(f.heapUsed)}, RSS ${mib(f.memory.rss)} (peak ${mib(f.memory.hwm)})`,
