@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATAPLANE_NODE_FLAGS } from '../../packages/dataplane/src/node-flags.ts';
 import { freePort } from '../lib/redis-server.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { type GroupProcess, startGroup } from './bench-processes.ts';
@@ -56,7 +55,6 @@ export async function startBenchDataplane(options: BenchDataplaneOptions): Promi
   const dir = join(options.stateDir, options.label);
   mkdirSync(dir, { recursive: true });
   const [command, args] = pinned(options.cores, process.execPath, [
-    ...DATAPLANE_NODE_FLAGS,
     ...(options.nodeArgs ?? []),
     '--conditions=@pier/source',
     join(REPO_ROOT, 'packages', 'dataplane', 'src', 'main.ts'),

@@ -20,7 +20,6 @@ import {
   ROUTE_PUBLISHER_REDIS_OPTIONS,
   RoutePublisher,
 } from '../../packages/controller/src/routes/route-publisher.ts';
-import { DATAPLANE_NODE_FLAGS } from '../../packages/dataplane/src/node-flags.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis } from '../lib/redis-server.ts';
 import { writeBenchKeyRing } from './bench-dataplane.ts';
@@ -127,7 +126,6 @@ try {
       '-c',
       MEASURED_CORE,
       process.execPath,
-      ...DATAPLANE_NODE_FLAGS,
       ...(process.env.PIER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       '--conditions=@pier/source',
       join(REPO_ROOT, 'packages/dataplane/src/main.ts'),

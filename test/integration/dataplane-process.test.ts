@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -21,7 +21,6 @@ import tls from 'node:tls';
 import { endpointField } from '@pier/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
-import { DATAPLANE_NODE_FLAGS } from '../../packages/dataplane/src/node-flags.ts';
 import { run } from '../lib/child-process.ts';
 import {
   type DataplaneOptions,
@@ -1288,60 +1287,4 @@ test('8. several workers share the ports and /metrics sums them', { timeout: 60_
       'gauges are not summed',
     );
   }),
-);
-
-/** Per thread of process `pid`: its name and nice value (Linux: /proc/<pid>/task/<tid>/stat). */
-function threadNices(pid: number): Array<{ tid: number; name: string; nice: number }> {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      // Fields after the name start with the 3rd (state); nice is the 19th.
-      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      return [{ tid: Number(tid), name, nice }];
-    } catch {
-      return []; // a thread that ended meanwhile
-    }
-  });
-}
-
-test(
-  '9. the dataplane runs with its Node flags, and only the serving thread keeps its priority',
-  { timeout: 60_000 },
-  () =>
-    scoped(async (scope) => {
-      const redis = await ownRedis(scope, 'flags');
-      const dp = await dataplane(scope, { node: `flags-${SUFFIX}`, redis });
-      const pid = dp.process.child.pid as number;
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (const flag of DATAPLANE_NODE_FLAGS) assert.ok(argv.includes(flag), `runs with ${flag}`);
-      assert.equal(
-        dp.logs().filter((l) => String(l.msg).startsWith('started without the Node flags')).length,
-        0,
-      );
-      // The background thread lowers itself and V8's helpers as it starts.
-      const { value: threads } = await waitFor(
-        "the background thread and V8's helpers at nice 10",
-        async () => {
-          const all = threadNices(pid);
-          const helpers = all.filter((t) => t.name === 'V8Worker');
-          const lowered = all.filter((t) => t.nice === 10 && t.name !== 'V8Worker');
-          return helpers.length > 0 && helpers.every((t) => t.nice === 10) && lowered.length > 0
-            ? all
-            : undefined;
-        },
-        10_000,
-      );
-      // The serving thread (the one whose id is the process's) keeps nice 0.
-      const serving = threads.find((t) => t.tid === pid);
-      assert.equal(serving?.nice, 0, JSON.stringify(threads));
-
-      const bare = await dataplane(scope, { node: `bare-${SUFFIX}`, redis, nodeFlags: [] });
-      const { value: warning } = await waitFor(
-        'the warning of a start without the flags',
-        () => bare.logs().find((l) => String(l.msg).startsWith('started without the Node flags')),
-        5_000,
-      );
-      assert.deepEqual(warning.missing, [...DATAPLANE_NODE_FLAGS]);
-    }),
 );

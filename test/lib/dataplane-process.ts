@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATAPLANE_NODE_FLAGS } from '../../packages/dataplane/src/node-flags.ts';
 import {
   jsonLines,
   type ManagedProcess,
@@ -45,8 +44,6 @@ export interface DataplaneOptions {
    * (`nsenter -t <pid> -n -m`); the ports are then the caller's to choose.
    */
   netns?: number;
-  /** Node flags before the script: the dataplane's own (`DATAPLANE_NODE_FLAGS`) unless told. */
-  nodeFlags?: readonly string[];
 }
 
 /**
@@ -70,7 +67,6 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
     command,
     [
       ...prefix,
-      ...(options.nodeFlags ?? DATAPLANE_NODE_FLAGS),
       '--conditions=@pier/source',
       join(REPO_ROOT, 'packages', 'dataplane', 'src', 'main.ts'),
       '--node-name',

@@ -13,7 +13,6 @@ import { AggregatorRegistry } from 'prom-client';
 import { type DataplaneConfig, dataplaneUsage, parseDataplaneConfig } from './config.ts';
 import { DataplaneApp } from './dataplane-app.ts';
 import { createDataplaneMetrics } from './dataplane-metrics.ts';
-import { missingNodeFlags } from './node-flags.ts';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -34,13 +33,6 @@ try {
   fail(err);
 }
 const logger = createLogger({ name: 'dataplane', level: config.logLevel });
-const missingFlags = missingNodeFlags(process.execArgv);
-if (missingFlags.length > 0 && cluster.isPrimary) {
-  logger.warn(
-    { missing: missingFlags },
-    'started without the Node flags pier-dataplane passes; large table updates may hold up requests longer',
-  );
-}
 
 async function runPrimary(): Promise<void> {
   const aggregator = new AggregatorRegistry();
