@@ -5,6 +5,7 @@
  * text per entry, in messages of at most {@link ENTRIES_PER_MESSAGE} entries or
  * {@link BYTES_PER_MESSAGE} bytes, and the endpoints whose standing changed (`HealthReporter`).
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   type Backend,
@@ -20,14 +21,13 @@ import { HealthChecker, healthCheckerRedisOptions } from '../health/health-check
 import { HealthReporter } from '../health/health-reporter.ts';
 import { RouteSync } from '../sync/route-sync.ts';
 import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
-import { lowerBackgroundPriority } from './thread-priority.ts';
 
 /**
  * The worker thread's nice value (Linux keeps one per thread). When the serving thread and this
  * one want the same core, the serving thread gets about nine tenths of it (weights 1024 : 110),
  * so neither a large table nor a wave of probes makes requests wait; this thread still gets a
- * tenth of a saturated core, enough for the route log and the probes. V8's helper threads get
- * the same value (see `thread-priority.ts`).
+ * tenth of a saturated core, enough for the route log and the probes. Lowering a thread's
+ * priority needs no privilege.
  */
 const BACKGROUND_NICE = 10;
 const ENTRIES_PER_MESSAGE = 256;
@@ -44,7 +44,14 @@ const logger = createLogger({
   name: typeof component === 'string' ? component : 'dataplane',
   level: data.logLevel as LogLevel,
 }).child(bindings);
-for (const problem of lowerBackgroundPriority(BACKGROUND_NICE)) logger.warn(problem);
+try {
+  setPriority(BACKGROUND_NICE);
+} catch (err) {
+  logger.warn(
+    { err: String(err) },
+    'the background thread runs at the priority of the serving one',
+  );
+}
 
 const password = data.redisPassword === undefined ? {} : { password: data.redisPassword };
 const connections: Redis[] = [];
