@@ -25,16 +25,18 @@ export interface LoopGap {
   ms: number;
 }
 
-/** The gaps recorded in `file` so far. */
-export function readLoopGaps(file: string): LoopGap[] {
-  let text = '';
+/** The lines of `file` so far; none when it does not exist (yet). */
+function recordedLines(file: string): string[] {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8').split('\n');
   } catch {
     return [];
   }
-  return text
-    .split('\n')
+}
+
+/** The gaps recorded in `file` so far. */
+export function readLoopGaps(file: string): LoopGap[] {
+  return recordedLines(file)
     .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => {
       const [end, ms] = line.split(' ').map(Number);
@@ -52,14 +54,7 @@ export interface GcPause {
 
 /** The collections recorded in `file` so far. */
 export function readGcPauses(file: string): GcPause[] {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
+  return recordedLines(file)
     .filter((line) => line.startsWith('# gc '))
     .map((line) => {
       const [thread, start, ms, kind] = line.slice(5).split(' ').map(Number);

@@ -73,6 +73,8 @@ const sent = new Map<RouteSection, Map<string, string>>(
  */
 let backends: Record<string, Backend> = {};
 
+const encoder = new TextEncoder();
+
 /** Entries of one section collected for one message (see the `entries` message). */
 class EntryBatch {
   readonly #section: RouteSection;
@@ -117,8 +119,6 @@ class EntryBatch {
     this.#bytes = 0;
   }
 }
-
-const encoder = new TextEncoder();
 
 /** Sends the entries of `table` that differ from those sent before, and the keys it lost. */
 function send(table: RouteTable): void {
