@@ -190,3 +190,30 @@ test('certificateFor: exact host with TLS, then the wildcard, then nothing', () 
   }
   assert.equal(index.revision, 8);
 });
+
+test('building reads no entry of the table; a lookup reads only the host and backend it serves', () => {
+  const backends = Array.from({ length: 50 }, (_, i) => backend(`svc-${i}`));
+  const t = table(2, {
+    backends,
+    vhosts: backends.map((b, i) => vhost('*', `h-${i}.example.test`, [route('/', 'Prefix', b.id)])),
+  });
+  // Sections whose values count their reads, as a dataplane's lazily parsed ones would parse.
+  const read: string[] = [];
+  const counted = <T extends object>(record: Record<string, T>) =>
+    new Proxy(record, {
+      get: (target, key) => {
+        if (typeof key === 'string' && Object.hasOwn(target, key)) read.push(key);
+        return Reflect.get(target, key);
+      },
+    });
+  const index = new RouteIndex({
+    ...t,
+    backends: counted(t.backends),
+    virtualHosts: counted(t.virtualHosts),
+  });
+  assert.deepEqual(read, []);
+  assert.equal(index.lookup(A, 'h-7.example.test', '/x')?.backend.id, backends[7]?.id);
+  assert.deepEqual(read, ['*|h-7.example.test', backends[7]?.id]);
+  index.lookup(A, 'h-7.example.test', '/y');
+  assert.equal(read.length, 2, 'a host is indexed once');
+});

@@ -2,6 +2,11 @@
  * The lookup structure a dataplane builds once per route-table revision and queries per request.
  * Every step is a Map lookup or a walk over the request's own path elements, so the cost of a
  * lookup does not grow with the number of hosts or routes.
+ *
+ * Building places each virtual host by its key (`address|host`) alone; its routes are indexed,
+ * and its backends looked up, when a request or handshake first needs it. An update of 10,000
+ * hosts so costs the index a small object per host, and reads no entry of the table (a
+ * dataplane keeps entries as text until read: `LazySection`).
  */
 import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
@@ -40,12 +45,18 @@ interface HostEntry {
   defaultBackend?: Backend;
 }
 
+/** A virtual host by its key; `entry` is made by the first lookup that reaches it. */
+interface HostSlot {
+  key: string;
+  entry?: HostEntry;
+}
+
 /** The virtual hosts of one address ('*' included). */
 interface AddressScope {
-  exact: Map<string, HostEntry>;
+  exact: Map<string, HostSlot>;
   /** Wildcard hosts by their suffix: `*.foo.com` under `foo.com`. */
-  wildcard: Map<string, HostEntry>;
-  anyHost?: HostEntry;
+  wildcard: Map<string, HostSlot>;
+  anyHost?: HostSlot;
 }
 
 /**
@@ -56,8 +67,8 @@ interface AddressScope {
  * are those of address '*' considered, the same way. Within an address: exact host, then the
  * wildcard one label up, then the any-host ('') virtual host.
  */
-/** Virtual hosts indexed per step of {@link RouteIndex.build}. */
-const HOSTS_PER_STEP = 64;
+/** Virtual hosts placed per step of {@link RouteIndex.build}. */
+const HOSTS_PER_STEP = 256;
 /** Marks the constructor call of {@link RouteIndex.build}. */
 const DEFERRED: unique symbol = Symbol('deferred');
 
@@ -66,14 +77,19 @@ export class RouteIndex {
   readonly revision: number;
   readonly #scopes = new Map<string, AddressScope>();
   readonly #certificates: Map<string, Certificate>;
+  readonly #virtualHosts: Readonly<Record<string, VirtualHost>>;
+  readonly #backends: Readonly<Record<string, Backend>>;
 
   /**
-   * Builds the index. Expects a validated table; routes to missing backends are ignored.
-   * `deferred` (for {@link RouteIndex.build} only) leaves it empty.
+   * Builds the index. Expects a validated table (each virtual host under
+   * `virtualHostKey(address, host)`); routes to missing backends are ignored. `deferred` (for
+   * {@link RouteIndex.build} only) leaves it empty.
    */
   constructor(table: RouteTable, deferred?: typeof DEFERRED) {
     this.revision = table.revision;
     this.#certificates = new Map(Object.entries(table.certificates));
+    this.#virtualHosts = table.virtualHosts;
+    this.#backends = table.backends;
     if (deferred !== DEFERRED) for (const _ of this.#fill(table));
   }
 
@@ -88,22 +104,27 @@ export class RouteIndex {
   }
 
   *#fill(table: RouteTable): Generator<void> {
-    const backends = new Map(Object.entries(table.backends));
-    yield;
     // Sorted keys make "first wins" between duplicate hosts deterministic; validation keeps
     // keys unique per (address, host), so this only matters for unvalidated input.
     const keys = Object.keys(table.virtualHosts).sort();
     yield;
     let step = 0;
     for (const key of keys) {
-      const vhost = table.virtualHosts[key] as VirtualHost;
-      const entry = indexHost(vhost, backends);
-      const scope = this.#scope(vhost.address);
-      if (vhost.host === '') scope.anyHost ??= entry;
-      else if (vhost.host.startsWith('*.')) setIfAbsent(scope.wildcard, vhost.host.slice(2), entry);
-      else setIfAbsent(scope.exact, vhost.host, entry);
+      const bar = key.indexOf('|');
+      const host = key.slice(bar + 1);
+      const slot: HostSlot = { key };
+      const scope = this.#scope(key.slice(0, bar));
+      if (host === '') scope.anyHost ??= slot;
+      else if (host.startsWith('*.')) setIfAbsent(scope.wildcard, host.slice(2), slot);
+      else setIfAbsent(scope.exact, host, slot);
       if (++step % HOSTS_PER_STEP === 0) yield;
     }
+  }
+
+  /** The slot's virtual host indexed (now, if no lookup reached it before). */
+  #entry(slot: HostSlot): HostEntry {
+    slot.entry ??= indexHost(this.#virtualHosts[slot.key] as VirtualHost, this.#backends);
+    return slot.entry;
   }
 
   /**
@@ -123,16 +144,15 @@ export class RouteIndex {
     const host = normalizeHost(hostHeader);
     for (const address of [unmapIPv4(localAddress), '*']) {
       const scope = this.#scopes.get(address);
-      const entry = scope && (hostEntry(scope, host) ?? scope.anyHost);
+      const slot = scope && (hostSlot(scope, host) ?? scope.anyHost);
       // An address with no candidate at all leaves the request to '*'.
-      if (scope === undefined || entry === undefined) continue;
-      const fallback = scope.anyHost;
-      return (
-        matchPath(entry, requestPath) ??
-        (fallback?.defaultBackend === undefined
-          ? undefined
-          : { virtualHost: fallback.vhost, backend: fallback.defaultBackend, viaDefault: true })
-      );
+      if (scope === undefined || slot === undefined) continue;
+      const match = matchPath(this.#entry(slot), requestPath);
+      if (match !== undefined) return match;
+      const fallback = scope.anyHost && this.#entry(scope.anyHost);
+      return fallback?.defaultBackend === undefined
+        ? undefined
+        : { virtualHost: fallback.vhost, backend: fallback.defaultBackend, viaDefault: true };
     }
     return undefined;
   }
@@ -151,8 +171,8 @@ export class RouteIndex {
         : [this.#scopes.get(unmapIPv4(localAddress)), this.#scopes.get('*')];
     for (const pick of [exactHost, wildcardHost]) {
       for (const scope of scopes) {
-        const entry = scope === undefined ? undefined : pick(scope, host);
-        const certificate = entry?.vhost.tls?.certificate;
+        const slot = scope === undefined ? undefined : pick(scope, host);
+        const certificate = slot && this.#entry(slot).vhost.tls?.certificate;
         if (certificate !== undefined) return this.#certificates.get(certificate);
       }
     }
@@ -169,11 +189,11 @@ export class RouteIndex {
   }
 }
 
-function indexHost(vhost: VirtualHost, backends: Map<string, Backend>): HostEntry {
+function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend>>): HostEntry {
   const entry: HostEntry = { vhost, exact: new Map(), prefixes: { children: new Map() } };
   // The routes array is in precedence order for equal rules, so the first one of a path wins.
   for (const route of vhost.routes) {
-    const backend = backends.get(route.backend);
+    const backend = own(backends, route.backend);
     if (backend === undefined) continue;
     if (route.pathType === 'Exact') {
       setIfAbsent(entry.exact, route.path, { route, backend });
@@ -190,7 +210,8 @@ function indexHost(vhost: VirtualHost, backends: Map<string, Backend>): HostEntr
     }
     node.target ??= { route, backend };
   }
-  if (vhost.defaultBackend !== undefined) entry.defaultBackend = backends.get(vhost.defaultBackend);
+  if (vhost.defaultBackend !== undefined)
+    entry.defaultBackend = own(backends, vhost.defaultBackend);
   return entry;
 }
 
@@ -216,19 +237,24 @@ function matchPath(entry: HostEntry, requestPath: string): RouteMatch | undefine
   };
 }
 
-function exactHost(scope: AddressScope, host: string): HostEntry | undefined {
+function exactHost(scope: AddressScope, host: string): HostSlot | undefined {
   return scope.exact.get(host);
 }
 
-/** `bar.foo.com` → the `*.foo.com` entry; the first label must be non-empty. */
-function wildcardHost(scope: AddressScope, host: string): HostEntry | undefined {
+/** `bar.foo.com` → the `*.foo.com` slot; the first label must be non-empty. */
+function wildcardHost(scope: AddressScope, host: string): HostSlot | undefined {
   const dot = host.indexOf('.');
   return dot > 0 ? scope.wildcard.get(host.slice(dot + 1)) : undefined;
 }
 
-function hostEntry(scope: AddressScope, host: string): HostEntry | undefined {
+function hostSlot(scope: AddressScope, host: string): HostSlot | undefined {
   if (host === '') return undefined;
   return exactHost(scope, host) ?? wildcardHost(scope, host);
+}
+
+/** The record's own value for `key` (never one of Object.prototype's). */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function setIfAbsent<K, V>(map: Map<K, V>, key: K, value: V): void {
