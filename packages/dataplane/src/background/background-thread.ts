@@ -6,28 +6,29 @@
  * - **Routes.** Reading and decoding a snapshot or a large patch, validating the table, and
  *   encoding its copy on local disk (`RouteSync` runs there unchanged). The worker sends only
  *   what changed since the table it sent before, entry by entry as JSON text in messages of
- *   bounded size; this side parses the changed entries in slices of a few milliseconds
- *   (`runSliced`) and hands over a table in which every unchanged entry is the same object as in
- *   the table before. `DataplaneApp` relies on that to find what changed by identity, without
- *   reading the entries again.
+ *   bounded size; this side keeps each entry as that text until something reads it
+ *   ({@link LazySection}) and hands over a table in which every unchanged entry is the same
+ *   object as in the table before. `DataplaneApp` relies on that to find what changed by
+ *   identity, without reading the entries again.
  * - **Health** (with `health`): the `HealthChecker` with its probes, timers, connections and
  *   shared state runs there too, on the worker's own copy of the table; this side is a
  *   {@link HealthMirror} of the endpoints that are not plainly usable.
  */
 import { Worker } from 'node:worker_threads';
 import {
+  type Backend,
+  type Certificate,
   type PierLogger,
   ROUTE_SECTIONS,
   type RouteSection,
-  type RouteTable,
   SlicedQueue,
+  type VirtualHost,
 } from '@pier/shared';
 import type { HealthEvents, RouteSource, RouteSourceHandlers } from '../dataplane-parts.ts';
 import { HealthMirror } from '../health/health-mirror.ts';
+import { LazyEntry, LazySection } from './lazy-section.ts';
 import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
 
-/** Entries parsed per step on the serving thread. */
-const ENTRIES_PER_STEP = 16;
 /** Unchanged entries of the table before carried over per step. */
 const KEPT_PER_STEP = 1_024;
 /** Delay before a worker that ended unasked is replaced, ms. */
@@ -54,8 +55,6 @@ interface PendingTable {
   removed: Array<[RouteSection, string]>;
 }
 
-const decoder = new TextDecoder();
-
 /** A {@link RouteSource} following Redis on a worker thread; see the module comment. */
 export class BackgroundThread implements RouteSource {
   readonly #o: BackgroundThreadOptions;
@@ -64,7 +63,8 @@ export class BackgroundThread implements RouteSource {
   readonly health: HealthMirror | undefined;
   #worker: Worker | undefined;
   #pending: PendingTable | undefined;
-  #table: RouteTable | undefined;
+  /** The entries of the table handed over last. */
+  #sections: Record<RouteSection, ReadonlyMap<string, LazyEntry>> | undefined;
   #started: { resolve: () => void; reject: (err: Error) => void } | undefined;
   #stopped: (() => void) | undefined;
 
@@ -177,12 +177,12 @@ export class BackgroundThread implements RouteSource {
   }
 
   /**
-   * The table before with the changes applied, a few entries per step; then hands it over. The
-   * entries kept are copied in steps too: a 10,000-entry section copied at once (object spread)
-   * held the loop for 38 ms (CPU profile of the update-stall bench, reverting to one route).
+   * The table before with the changes applied, in steps; then hands it over. Changed entries
+   * stay text until read ({@link LazySection}); the entries kept are carried over in steps too: a
+   * 10,000-entry section copied at once held the loop for 38 ms (CPU profile of the update-stall
+   * bench, reverting to one route).
    */
   *#build(pending: PendingTable): Generator<void> {
-    const before = this.#table;
     const gone = new Map<RouteSection, Set<string>>();
     for (const [section, key] of pending.removed) {
       const keys = gone.get(section) ?? new Set<string>();
@@ -190,28 +190,35 @@ export class BackgroundThread implements RouteSource {
       keys.add(key);
     }
     yield;
-    const sections = {} as Record<RouteSection, Record<string, unknown>>;
+    const sections = {} as Record<RouteSection, Map<string, LazyEntry>>;
     let step = 0;
     for (const section of ROUTE_SECTIONS) {
-      const previous: Record<string, unknown> = before?.[section] ?? {};
       const removed = gone.get(section);
-      const kept: Record<string, unknown> = {};
-      for (const key of Object.keys(previous)) {
-        if (removed?.has(key) !== true) kept[key] = previous[key];
+      const kept = new Map<string, LazyEntry>();
+      for (const [key, entry] of this.#sections?.[section] ?? []) {
+        if (removed?.has(key) === true) entry.left();
+        else kept.set(key, entry);
         if (++step % KEPT_PER_STEP === 0) yield;
       }
       sections[section] = kept;
     }
     for (const { section, keys, text, ends } of pending.entries) {
-      for (let i = 0; i < keys.length; i++) {
-        const json = decoder.decode(text.subarray(ends[i - 1] ?? 0, ends[i]));
-        sections[section][keys[i] as string] = JSON.parse(json);
-        if (++step % ENTRIES_PER_STEP === 0) yield;
-      }
+      const entries = LazyEntry.fromMessage(text, ends);
+      const into = sections[section];
+      keys.forEach((key, i) => {
+        into.get(key)?.left();
+        into.set(key, entries[i] as LazyEntry);
+      });
+      yield;
     }
-    const table = { revision: pending.revision, ...sections } as RouteTable;
-    this.#table = table;
-    this.#o.handlers.onTable(table);
+    this.#sections = sections;
+    const read = <T>(section: RouteSection) => new LazySection<T>(sections[section]).record;
+    this.#o.handlers.onTable({
+      revision: pending.revision,
+      certificates: read<Certificate>('certificates'),
+      backends: read<Backend>('backends'),
+      virtualHosts: read<VirtualHost>('virtualHosts'),
+    });
   }
 }
 
