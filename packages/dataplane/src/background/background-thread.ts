@@ -29,6 +29,8 @@ import { HealthMirror } from '../health/health-mirror.ts';
 import { LazyEntry, LazySection } from './lazy-section.ts';
 import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
 
+/** Changed entries put in the new table per step. */
+const CHANGED_PER_STEP = 64;
 /** Unchanged entries of the table before carried over per step. */
 const KEPT_PER_STEP = 1_024;
 /** Delay before a worker that ended unasked is replaced, ms. */
@@ -52,7 +54,8 @@ type EntriesMessage = Extract<WorkerMessage, { type: 'entries' }>;
 interface PendingTable {
   revision: number;
   entries: EntriesMessage[];
-  removed: Array<[RouteSection, string]>;
+  /** Keys gone, per section; filled as the messages come (each a few thousand keys at most). */
+  removed: Map<RouteSection, Set<string>>;
 }
 
 /** A {@link RouteSource} following Redis on a worker thread; see the module comment. */
@@ -136,14 +139,18 @@ export class BackgroundThread implements RouteSource {
   #receive(message: WorkerMessage): void {
     switch (message.type) {
       case 'begin':
-        this.#pending = { revision: message.revision, entries: [], removed: [] };
+        this.#pending = { revision: message.revision, entries: [], removed: new Map() };
         break;
       case 'entries':
         this.#pending?.entries.push(message);
         break;
-      case 'removed':
-        for (const key of message.keys) this.#pending?.removed.push([message.section, key]);
+      case 'removed': {
+        const removed = this.#pending?.removed;
+        const keys = removed?.get(message.section) ?? new Set<string>();
+        removed?.set(message.section, keys);
+        for (const key of message.keys) keys.add(key);
         break;
+      }
       case 'end': {
         const pending = this.#pending;
         this.#pending = undefined;
@@ -183,17 +190,10 @@ export class BackgroundThread implements RouteSource {
    * bench, reverting to one route).
    */
   *#build(pending: PendingTable): Generator<void> {
-    const gone = new Map<RouteSection, Set<string>>();
-    for (const [section, key] of pending.removed) {
-      const keys = gone.get(section) ?? new Set<string>();
-      gone.set(section, keys);
-      keys.add(key);
-    }
-    yield;
     const sections = {} as Record<RouteSection, Map<string, LazyEntry>>;
     let step = 0;
     for (const section of ROUTE_SECTIONS) {
-      const removed = gone.get(section);
+      const removed = pending.removed.get(section);
       const kept = new Map<string, LazyEntry>();
       for (const [key, entry] of this.#sections?.[section] ?? []) {
         if (removed?.has(key) === true) entry.left();
@@ -204,12 +204,14 @@ export class BackgroundThread implements RouteSource {
     }
     for (const { section, keys, text, ends } of pending.entries) {
       const entries = LazyEntry.fromMessage(text, ends);
+      yield;
       const into = sections[section];
-      keys.forEach((key, i) => {
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
         into.get(key)?.left();
         into.set(key, entries[i] as LazyEntry);
-      });
-      yield;
+        if (++step % CHANGED_PER_STEP === 0) yield;
+      }
     }
     this.#sections = sections;
     const read = <T>(section: RouteSection) => new LazySection<T>(sections[section]).record;

@@ -49,6 +49,7 @@ test('the record is read-only and reads like a plain object', () => {
     delete (record as Record<string, unknown>).a;
   }, TypeError);
   assert.equal(Object.keys(record).length, 2);
+  assert.equal(String(record), '[object Object]');
 });
 
 test('entries read back right after most of their message left the table (compaction)', () => {

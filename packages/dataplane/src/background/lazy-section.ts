@@ -19,27 +19,28 @@
 /** Messages smaller than this are not compacted (the copy would save next to nothing). */
 const COMPACT_MIN_BYTES = 16 * 1024;
 
-/** The bytes of one message and the entries still unread and in the table that need them. */
+/** The bytes of one message and the entries made from them. */
 interface Chunk {
   readonly bytes: Buffer;
-  /** Bytes of `live` entries. */
+  readonly entries: readonly LazyEntry[];
+  /** Bytes of the entries still unread and in the table that read from this chunk. */
   liveBytes: number;
-  readonly live: Set<LazyEntry>;
 }
 
 /** One entry: its JSON text until first read, its value after. */
 export class LazyEntry {
+  /** Where the text is; undefined once parsed. */
   #chunk: Chunk | undefined;
   #start: number;
   #end: number;
+  /** Unread and in the newest table: its bytes count in its chunk's `liveBytes`. */
+  #live = true;
   #value: unknown;
 
   private constructor(chunk: Chunk, start: number, end: number) {
     this.#chunk = chunk;
     this.#start = start;
     this.#end = end;
-    chunk.live.add(this);
-    chunk.liveBytes += end - start;
   }
 
   /**
@@ -47,12 +48,16 @@ export class LazyEntry {
    * for the first) to `ends[i]`.
    */
   static fromMessage(text: Uint8Array, ends: readonly number[]): LazyEntry[] {
+    const entries: LazyEntry[] = [];
     const chunk: Chunk = {
       bytes: Buffer.from(text.buffer, text.byteOffset, text.byteLength),
-      liveBytes: 0,
-      live: new Set(),
+      entries,
+      liveBytes: ends.at(-1) ?? 0,
     };
-    return ends.map((end, i) => new LazyEntry(chunk, ends[i - 1] ?? 0, end));
+    for (let i = 0; i < ends.length; i++) {
+      entries.push(new LazyEntry(chunk, ends[i - 1] ?? 0, ends[i] as number));
+    }
+    return entries;
   }
 
   /** The parsed entry (parsed now if this is the first read). */
@@ -61,7 +66,7 @@ export class LazyEntry {
     if (chunk === undefined) return this.#value;
     this.#value = JSON.parse(chunk.bytes.toString('utf8', this.#start, this.#end));
     this.#chunk = undefined;
-    if (chunk.live.has(this)) LazyEntry.#release(chunk, this);
+    this.#release(chunk);
     return this.#value;
   }
 
@@ -70,29 +75,32 @@ export class LazyEntry {
    * the newest is applied), but its bytes no longer keep the message's alive.
    */
   left(): void {
-    const chunk = this.#chunk;
-    if (chunk?.live.has(this) === true) LazyEntry.#release(chunk, this);
+    if (this.#chunk !== undefined) this.#release(this.#chunk);
   }
 
-  static #release(chunk: Chunk, entry: LazyEntry): void {
-    chunk.live.delete(entry);
-    chunk.liveBytes -= entry.#end - entry.#start;
-    if (chunk.bytes.length < COMPACT_MIN_BYTES || chunk.liveBytes * 4 >= chunk.bytes.length) return;
+  #release(chunk: Chunk): void {
+    if (!this.#live) return;
+    this.#live = false;
+    chunk.liveBytes -= this.#end - this.#start;
+    const { bytes } = chunk;
+    if (chunk.liveBytes === 0 || bytes.length < COMPACT_MIN_BYTES) return;
+    if (chunk.liveBytes * 4 >= bytes.length) return;
+    const moved: LazyEntry[] = [];
     const compacted: Chunk = {
       bytes: Buffer.allocUnsafeSlow(chunk.liveBytes),
-      liveBytes: 0,
-      live: new Set(),
+      entries: moved,
+      liveBytes: chunk.liveBytes,
     };
-    for (const moved of chunk.live) {
-      const length = moved.#end - moved.#start;
-      chunk.bytes.copy(compacted.bytes, compacted.liveBytes, moved.#start, moved.#end);
-      moved.#chunk = compacted;
-      moved.#start = compacted.liveBytes;
-      moved.#end = compacted.liveBytes + length;
-      compacted.live.add(moved);
-      compacted.liveBytes += length;
+    let at = 0;
+    for (const entry of chunk.entries) {
+      if (!entry.#live || entry.#chunk !== chunk) continue;
+      bytes.copy(compacted.bytes, at, entry.#start, entry.#end);
+      entry.#chunk = compacted;
+      entry.#end = at + entry.#end - entry.#start;
+      entry.#start = at;
+      at = entry.#end;
+      moved.push(entry);
     }
-    chunk.live.clear();
     chunk.liveBytes = 0;
   }
 }
@@ -104,9 +112,13 @@ export class LazySection<T> {
 
   constructor(entries: ReadonlyMap<string, LazyEntry>) {
     this.entries = entries;
+    // Anything that is not an entry (a symbol, `toString`) is the plain object's own.
     this.record = new Proxy({} as Record<string, T>, {
-      get: (_target, key) => (typeof key === 'string' ? entries.get(key)?.value : undefined) as T,
-      has: (_target, key) => typeof key === 'string' && entries.has(key),
+      get: (target, key, receiver) => {
+        const entry = typeof key === 'string' ? entries.get(key) : undefined;
+        return entry === undefined ? Reflect.get(target, key, receiver) : entry.value;
+      },
+      has: (target, key) => (typeof key === 'string' && entries.has(key)) || key in target,
       ownKeys: () => [...entries.keys()],
       // An accessor, so that listing keys (Object.keys asks for every key's descriptor) parses
       // nothing; reading the property parses its entry.
