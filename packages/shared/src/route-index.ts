@@ -105,8 +105,10 @@ export class RouteIndex {
 
   *#fill(table: RouteTable): Generator<void> {
     // Keys of a validated table are distinct (address, host) pairs, so no two virtual hosts
-    // contend for a slot (in other input, the first key listed wins).
-    const keys = Object.keys(table.virtualHosts);
+    // contend for a slot (in other input, the first key listed wins). A table's keys are all
+    // enumerable strings: Reflect.ownKeys lists them without asking each for its descriptor,
+    // which a dataplane's lazily read sections answer one call at a time.
+    const keys = Reflect.ownKeys(table.virtualHosts) as string[];
     yield;
     let step = 0;
     for (const key of keys) {
