@@ -105,13 +105,11 @@ export class LazyEntry {
   }
 }
 
-/** A section's entries by key, and the section as a plain read-only record; see the module. */
+/** A section's entries by key as a plain read-only record; see the module. */
 export class LazySection<T> {
-  readonly entries: ReadonlyMap<string, LazyEntry>;
   readonly record: Readonly<Record<string, T>>;
 
   constructor(entries: ReadonlyMap<string, LazyEntry>) {
-    this.entries = entries;
     // Anything that is not an entry (a symbol, `toString`) is the plain object's own.
     this.record = new Proxy({} as Record<string, T>, {
       get: (target, key, receiver) => {
