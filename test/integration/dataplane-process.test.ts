@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -20,6 +20,7 @@ import { after, test } from 'node:test';
 import tls from 'node:tls';
 import { endpointField } from '@pier/shared';
 import { Agent, type Dispatcher, request } from 'undici';
+import { BACKGROUND_NICE } from '../../packages/dataplane/src/background/thread-priority.ts';
 import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
 import { run } from '../lib/child-process.ts';
 import {
@@ -1287,4 +1288,53 @@ test('8. several workers share the ports and /metrics sums them', { timeout: 60_
       'gauges are not summed',
     );
   }),
+);
+
+/** The threads of process `pid`, by name, with their nice values (`/proc/<pid>/task`). */
+function threadsOf(pid: number): Array<{ tid: number; name: string; nice: number }> {
+  const tasks = `/proc/${pid}/task`;
+  return readdirSync(tasks).map((tid) => {
+    // Fields after "(comm) ": state, ppid, …; nice is the 19th field of the line, the 17th here.
+    const stat = readFileSync(`${tasks}/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return {
+      tid: Number(tid),
+      name: readFileSync(`${tasks}/${tid}/comm`, 'utf8').trim(),
+      nice: Number(fields[16]),
+    };
+  });
+}
+
+test(
+  '9. only the serving thread runs at full priority: the background thread and V8’s helpers yield the core',
+  { timeout: 60_000 },
+  () =>
+    scoped(async (scope) => {
+      const redis = await ownRedis(scope, 'priority');
+      const dp = await dataplane(scope, { node: `priority-${SUFFIX}`, redis });
+      const pid = dp.process.child.pid;
+      assert.ok(pid !== undefined);
+      // The background thread lowers itself once it runs; the helpers are lowered before serving.
+      const { value: threads } = await waitFor(
+        'the background thread at nice 10',
+        () => {
+          const all = threadsOf(pid);
+          return all.some((t) => t.name === 'WorkerThread' && t.nice === BACKGROUND_NICE)
+            ? all
+            : undefined;
+        },
+        10_000,
+      );
+      const serving = threads.find((t) => t.tid === pid);
+      assert.equal(serving?.nice, 0, 'the serving thread keeps the default priority');
+      const helpers = threads.filter((t) => t.name === 'V8Worker');
+      assert.ok(helpers.length > 0, `V8's platform workers are listed: ${JSON.stringify(threads)}`);
+      assert.deepEqual(
+        helpers.map((t) => t.nice),
+        helpers.map(() => BACKGROUND_NICE),
+        'every V8 helper thread runs at the background nice value',
+      );
+      const line = dp.logs().find((l) => l.msg === 'dataplane serving');
+      assert.equal(line?.helperThreads, helpers.length, 'the serving log line says how many');
+    }),
 );

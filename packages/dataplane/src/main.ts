@@ -10,6 +10,7 @@
 import cluster from 'node:cluster';
 import { createLogger, isPierError, type OpsServer, startOpsServer } from '@pier/shared';
 import { AggregatorRegistry } from 'prom-client';
+import { lowerHelperThreads } from './background/thread-priority.ts';
 import { type DataplaneConfig, dataplaneUsage, parseDataplaneConfig } from './config.ts';
 import { DataplaneApp } from './dataplane-app.ts';
 import { createDataplaneMetrics } from './dataplane-metrics.ts';
@@ -80,6 +81,8 @@ async function runPrimary(): Promise<void> {
 }
 
 async function runWorker(index: number, count: number): Promise<void> {
+  // V8's helpers yield the core to this (the serving) thread, as the background thread does.
+  const helperThreads = lowerHelperThreads();
   const metrics = createDataplaneMetrics();
   const inCluster = cluster.isWorker;
   if (inCluster) {
@@ -134,6 +137,7 @@ async function runWorker(index: number, count: number): Promise<void> {
       http: app.listeners.map((l) => l.port),
       opsPort: ops?.port,
       node: config.nodeName,
+      helperThreads,
     },
     'dataplane serving',
   );

@@ -5,7 +5,6 @@
  * text per entry, in messages of at most {@link ENTRIES_PER_MESSAGE} entries or
  * {@link BYTES_PER_MESSAGE} bytes, and the endpoints whose standing changed (`HealthReporter`).
  */
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   type Backend,
@@ -21,15 +20,8 @@ import { HealthChecker, healthCheckerRedisOptions } from '../health/health-check
 import { HealthReporter } from '../health/health-reporter.ts';
 import { RouteSync } from '../sync/route-sync.ts';
 import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './messages.ts';
+import { lowerThisThread } from './thread-priority.ts';
 
-/**
- * The worker thread's nice value (Linux keeps one per thread). When the serving thread and this
- * one want the same core, the serving thread gets about nine tenths of it (weights 1024 : 110),
- * so neither a large table nor a wave of probes makes requests wait; this thread still gets a
- * tenth of a saturated core, enough for the route log and the probes. Lowering a thread's
- * priority needs no privilege.
- */
-const BACKGROUND_NICE = 10;
 const ENTRIES_PER_MESSAGE = 256;
 const BYTES_PER_MESSAGE = 256 * 1024;
 const KEYS_PER_MESSAGE = 4_096;
@@ -45,7 +37,7 @@ const logger = createLogger({
   level: data.logLevel as LogLevel,
 }).child(bindings);
 try {
-  setPriority(BACKGROUND_NICE);
+  lowerThisThread();
 } catch (err) {
   logger.warn(
     { err: String(err) },
