@@ -1,19 +1,20 @@
 /**
  * Which threads of a dataplane process yield the core when the serving thread wants it.
  *
- * Linux keeps a nice value per thread. Everything but the serving thread runs at
- * {@link BACKGROUND_NICE}: the background thread (route sync, health checks) and V8's platform
- * workers, the garbage-collection helpers and concurrent compilers that every isolate of the
- * process shares. Under contention the serving thread then gets about nine tenths of a core
- * (weights 1024 : 110). The helpers sit at the same value as the background thread, not below
- * it, because the serving thread also waits for them (a collection of its own joins their work);
- * below it they would be starved by the very thread they yield to. Lowering a thread's priority
- * needs no privilege.
+ * Linux keeps a nice value per thread. The threads that do the heavy work beside the serving
+ * thread run at {@link BACKGROUND_NICE}: the background thread (route sync, health checks) and
+ * V8's platform workers, the garbage-collection helpers and concurrent compilers that every
+ * isolate of the process shares. Each weighs 110 against the serving thread's 1024, so under
+ * contention the serving thread gets nine tenths of a core against one of them and two thirds
+ * against all five at once, and waits at most a short slice of each (about 4 ms). The helpers
+ * sit at the same value as the background thread, not below it, because the serving thread also
+ * waits for them (a collection of its own joins their work); below it they would be starved by
+ * the very thread they yield to. Lowering a thread's priority needs no privilege.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
-/** The nice value of every thread of the process but the serving one. */
+/** The nice value of the background thread and of V8's platform workers. */
 export const BACKGROUND_NICE = 10;
 
 /** How Node names V8's platform worker threads (`/proc/<pid>/task/<tid>/comm`). */
