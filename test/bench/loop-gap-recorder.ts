@@ -6,7 +6,9 @@
  * with fractions, ms). Nothing resets it and nothing reads it in the process, so unlike a
  * scraped histogram it misses no stall; a gap of G ms means the loop ran no timer for G − 5 to G
  * ms. A first line `# monotonic <µs> epoch <ms>` ties the epoch to the monotonic clock of CPU
- * profiles (`--cpu-prof`), so that a gap can be found in one. Without the variable it does nothing.
+ * profiles (`--cpu-prof`) and scheduler traces (`perf record -k mono`), so that a gap can be found
+ * in one, and `# pid <pid>` names the process (its main thread's tid, in a trace). Without the
+ * variable it does nothing.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -78,6 +80,7 @@ if (file && isMainThread) {
   let last = now();
   const monotonic = process.hrtime.bigint() / 1000n;
   writeSync(fd, `# monotonic ${monotonic} epoch ${last.toFixed(3)}\n`);
+  writeSync(fd, `# pid ${process.pid}\n`);
   setInterval(() => {
     const t = now();
     const gap = t - last;
