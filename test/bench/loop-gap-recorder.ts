@@ -64,6 +64,29 @@ export function readGcPauses(file: string): GcPause[] {
     });
 }
 
+/** What a gap file's header ties together: the clocks, and the process that recorded it. */
+export interface RecordingClock {
+  /** `process.hrtime` (monotonic) at the start of the recording, µs. */
+  monotonicUs: number;
+  /** The same instant as epoch ms (the clock of the gaps and pauses). */
+  epochMs: number;
+  /** The recording process (its main thread's tid); undefined for files of older runs. */
+  pid: number | undefined;
+}
+
+/** The header of `file`; throws when it has none (recorded by an older run). */
+export function readRecordingClock(file: string): RecordingClock {
+  const text = recordedLines(file).join('\n');
+  const clock = /^# monotonic (\d+) epoch ([\d.]+)$/m.exec(text);
+  if (clock === null) throw new Error(`${file}: no '# monotonic' line (recorded by an older run)`);
+  const pid = /^# pid (\d+)$/m.exec(text);
+  return {
+    monotonicUs: Number(clock[1]),
+    epochMs: Number(clock[2]),
+    pid: pid === null ? undefined : Number(pid[1]),
+  };
+}
+
 /** The longest gap that overlaps `[from, to]`, ms; 0 when none over {@link RECORD_OVER_MS} did. */
 export function longestGap(gaps: readonly LoopGap[], from: number, to: number): LoopGap {
   let longest: LoopGap = { end: from, ms: 0 };

@@ -10,7 +10,7 @@
  * profile shows its own work during them.
  */
 import { readFileSync } from 'node:fs';
-import { readLoopGaps } from './loop-gap-recorder.ts';
+import { readLoopGaps, readRecordingClock } from './loop-gap-recorder.ts';
 
 interface ProfileNode {
   id: number;
@@ -29,13 +29,10 @@ if (gapsFile === undefined || profileFile === undefined) {
   console.error('usage: node test/bench/profile-gaps.ts <loop-gaps.txt> <file.cpuprofile> [count]');
   process.exit(2);
 }
-const text = readFileSync(gapsFile, 'utf8');
-const clock = /^# monotonic (\d+) epoch ([\d.]+)$/m.exec(text);
-if (clock === null)
-  throw new Error(`${gapsFile}: no '# monotonic' line (recorded by an older run)`);
+const clock = readRecordingClock(gapsFile);
 /** Epoch ms → the profile's clock (monotonic µs). */
 const toMonotonic = (epochMs: number): number =>
-  Number(clock[1]) + (epochMs - Number(clock[2])) * 1000;
+  clock.monotonicUs + (epochMs - clock.epochMs) * 1000;
 
 const profile = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));

@@ -15,30 +15,26 @@
  * monotonic clock the gap file's header gives. A wake-up is traced on the core of the waker, so
  * one from another core is missing: the time from it to the next run then counts as asleep.
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type LoopGap, readLoopGaps } from './loop-gap-recorder.ts';
+import { type LoopGap, readLoopGaps, readRecordingClock } from './loop-gap-recorder.ts';
 
 const [traceFile, gapsFile, countArg] = process.argv.slice(2);
 if (traceFile === undefined || gapsFile === undefined) {
   console.error('usage: node test/bench/sched-gaps.ts <perf-script.txt> <loop-gaps.txt> [count]');
   process.exit(2);
 }
-const header = readFileSync(gapsFile, 'utf8');
-const clock = /^# monotonic (\d+) epoch ([\d.]+)$/m.exec(header);
-const pidLine = /^# pid (\d+)$/m.exec(header);
-if (clock === null || pidLine === null)
-  throw new Error(`${gapsFile}: no '# monotonic' or '# pid' line (recorded by an older run)`);
-const serving = Number(pidLine[1]);
+const clock = readRecordingClock(gapsFile);
+if (clock.pid === undefined) throw new Error(`${gapsFile}: no '# pid' line (an older run)`);
+const serving = clock.pid;
 /** Epoch ms → the trace's clock (monotonic s). */
 const toTrace = (epochMs: number): number =>
-  Number(clock[1]) / 1e6 + (epochMs - Number(clock[2])) / 1000;
+  clock.monotonicUs / 1e6 + (epochMs - clock.epochMs) / 1000;
 
 /** The recorder starts with the process: the gaps of its first seconds are the start itself. */
 const STARTING_MS = 2_000;
-const startedAt = Number(clock[2]);
 const windows = readLoopGaps(gapsFile)
-  .filter((g) => g.end - g.ms > startedAt + STARTING_MS)
+  .filter((g) => g.end - g.ms > clock.epochMs + STARTING_MS)
   .sort((a, b) => b.ms - a.ms)
   .slice(0, Number(countArg ?? 5))
   .map((gap) => ({ gap, from: toTrace(gap.end - gap.ms), to: toTrace(gap.end) }));
