@@ -38,7 +38,7 @@ import {
   probe,
   probeSucceeded,
 } from '../../packages/dataplane/src/health/http-prober.ts';
-import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
+import { ownerOf, probeKey } from '../../packages/shared/src/probe-ownership.ts';
 import { FIRST_PROBES_PER_SECOND } from '../../packages/dataplane/src/health/probe-scheduler.ts';
 import { testEnv } from '../lib/env.ts';
 import { watchLoopGaps } from '../lib/loop-gaps.ts';

@@ -21,7 +21,7 @@ import tls from 'node:tls';
 import { endpointField } from '@pier/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { BACKGROUND_NICE } from '../../packages/dataplane/src/background/thread-priority.ts';
-import { ownerOf, probeKey } from '../../packages/dataplane/src/health/probe-ownership.ts';
+import { ownerOf, probeKey } from '../../packages/shared/src/probe-ownership.ts';
 import { run } from '../lib/child-process.ts';
 import {
   type DataplaneOptions,

@@ -24,7 +24,7 @@ import {
   vipLeaseKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
-import { ownerOf } from '../../packages/dataplane/src/health/probe-ownership.ts';
+import { ownerOf } from '../../packages/shared/src/probe-ownership.ts';
 import { jsonLines, type ManagedProcess, unlessExited, waitUntil } from './child-process.ts';
 import { type DataplaneProcess, startDataplane } from './dataplane-process.ts';
 import { createL2Lab, type L2Lab, type LabNamespace } from './l2-lab.ts';

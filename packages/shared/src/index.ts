@@ -13,6 +13,7 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './ops-server.ts';
 export * from './path-match.ts';
+export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
 export * from './route-codec.ts';
 export * from './route-entries.ts';

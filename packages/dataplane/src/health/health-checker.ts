@@ -35,6 +35,7 @@ import {
   ejectionPattern,
   healthChannel,
   healthKey,
+  ownerOf,
   type PierLogger,
   parseEjectionKey,
   type RouteTable,
@@ -55,7 +56,6 @@ import { type HealthStatus, parseHealthState, type SharedHealthState } from './h
 import { type ProbeResult, probeSucceeded } from './http-prober.ts';
 import { NodeHeartbeat, withTimeout } from './node-heartbeat.ts';
 import { PassiveEjector } from './passive-ejector.ts';
-import { ownerOf } from './probe-ownership.ts';
 import { type ProbeMember, ProbeScheduler, type ProbeTargetSpec } from './probe-scheduler.ts';
 
 /** A node rewrites an unchanged state at most this often, ms (counters, hash TTL). */

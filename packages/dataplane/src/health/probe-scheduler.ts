@@ -20,11 +20,16 @@
  *   the pools of endpoints that left the table are closed.
  */
 import { performance } from 'node:perf_hooks';
-import { type Backend, endpointField, type PierLogger, SLICE_BUDGET_MS } from '@pier/shared';
+import {
+  type Backend,
+  endpointField,
+  type PierLogger,
+  probeKey,
+  SLICE_BUDGET_MS,
+} from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import { createProbeAgent, type ProbeResult, probe, probeOrigin } from './http-prober.ts';
 import { ProbeAgent } from './probe-agent.ts';
-import { probeKey } from './probe-ownership.ts';
 
 /** Targets created or changed by a table update are first probed within this, ms. */
 export const SETTINGS_CHANGE_MS = 1_000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerOf } from '../health/probe-ownership.ts';
+import { ownerOf } from '@pier/shared';
 import {
   type HeldAddress,
   type L2Candidate,

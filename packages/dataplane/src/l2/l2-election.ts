@@ -19,7 +19,7 @@
  * - **Redis unreadable** (`leases` undefined): keep renewing what is held (the renewals fail and
  *   the speaker keeps the addresses), acquire and hand off nothing.
  */
-import { ownerOf } from '../health/probe-ownership.ts';
+import { ownerOf } from '@pier/shared';
 
 /** An address this node is eligible to announce. */
 export interface L2Candidate {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_HEALTH_CHECK, type HealthCheckSettings } from '@pier/shared';
+import { DEFAULT_HEALTH_CHECK } from './health-check-defaults.ts';
 import { ownedBy, ownerOf, probeKey, rendezvousWeight } from './probe-ownership.ts';
+import type { HealthCheckSettings } from './route-table.ts';
 
 const keys = Array.from({ length: 3000 }, (_, i) =>
   probeKey({ address: `10.${(i >> 8) & 255}.${i & 255}.1`, port: 8080 }, DEFAULT_HEALTH_CHECK),

@@ -5,7 +5,8 @@
  * joins or leaves only the keys it owns (or takes) move.
  */
 import { createHash } from 'node:crypto';
-import { type Endpoint, endpointField, type HealthCheckSettings } from '@pier/shared';
+import { endpointField } from './keyspace.ts';
+import type { Endpoint, HealthCheckSettings } from './route-table.ts';
 
 /**
  * The identity of a probe: what goes on the wire, `${endpointId}|${probe port}|${Host}|${path}`.
