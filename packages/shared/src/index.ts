@@ -1,4 +1,5 @@
 // The package's public API. Internal helpers (field-reader.ts) are deliberately not exported.
+export * from './dataplane-report.ts';
 export * from './errors.ts';
 export * from './flag-reader.ts';
 export * from './health-check-defaults.ts';
@@ -22,4 +23,5 @@ export * from './route-log-reader.ts';
 export * from './route-patch.ts';
 export * from './route-table.ts';
 export * from './route-table-validation.ts';
+export * from './shared-health-state.ts';
 export * from './time-slicer.ts';

@@ -8,11 +8,10 @@
  * belong to a backend and the Redis hash is per backend, so the dataplane keeps one tracker per
  * backend: the same pod address in two Services can be healthy for one and not the other.
  */
+import { type HealthStatus, parseHealthState, type SharedHealthState } from '@pier/shared';
 
-/** Where an endpoint stands. `unknown` (never probed here, nothing shared yet) is usable. */
-export type HealthStatus = 'unknown' | 'healthy' | 'unhealthy';
-
-const STATUSES: ReadonlySet<string> = new Set<HealthStatus>(['unknown', 'healthy', 'unhealthy']);
+// The Redis form of the state is the contract's (shared); re-exported for the health modules.
+export { type HealthStatus, parseHealthState, type SharedHealthState };
 
 /** Consecutive results needed to change status; from {@link HealthCheckSettings}. */
 export interface HealthThresholds {
@@ -27,19 +26,6 @@ export interface HealthTransition {
   id: string;
   from: HealthStatus;
   to: HealthStatus;
-}
-
-/** The JSON value of an endpoint's field in the `healthKey(backendId)` Redis hash. */
-export interface SharedHealthState {
-  status: HealthStatus;
-  /** When the status last changed, ms since the epoch. */
-  since: number;
-  /** Consecutive failed probes at the time of writing. */
-  failures: number;
-  /** Consecutive successful probes at the time of writing. */
-  successes: number;
-  /** The node that wrote it (the probe owner), when known. */
-  by?: string;
 }
 
 /** What the tracker knows about one endpoint. */
@@ -199,37 +185,4 @@ export class HealthTracker {
     entry.lastChange = now;
     return { id, from, to };
   }
-}
-
-/**
- * Parses a Redis hash value written by {@link HealthTracker.serialize}. Returns undefined for
- * anything that is not such a state (bad JSON, unknown status, negative or fractional counters,
- * a non-finite time), so a corrupt field is ignored instead of trusted. Unknown fields are
- * ignored, so an older node reads a newer node's value.
- */
-export function parseHealthState(json: string): SharedHealthState | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const { status, since, failures, successes, by } = raw as Record<string, unknown>;
-  if (typeof status !== 'string' || !STATUSES.has(status)) return undefined;
-  if (typeof since !== 'number' || !Number.isFinite(since) || since < 0) return undefined;
-  if (!isCount(failures) || !isCount(successes)) return undefined;
-  if (by !== undefined && (typeof by !== 'string' || by === '')) return undefined;
-  const state: SharedHealthState = {
-    status: status as HealthStatus,
-    since,
-    failures,
-    successes,
-  };
-  if (by !== undefined) state.by = by;
-  return state;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
