@@ -14,6 +14,7 @@
 import type { V1Ingress, V1Namespace } from '@kubernetes/client-node';
 import type { PierLogger } from '@pier/shared';
 import type { ControllerMetrics } from '../controller-metrics.ts';
+import { setCondition } from '../kube/conditions.ts';
 import { type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
 import { DONE, type ReconcileResult, WorkQueue } from '../kube/work-queue.ts';
 import type { ClaimKind, ObjectSource } from './claim-kind.ts';
@@ -23,7 +24,6 @@ import {
   POOL_CONDITION_ACCEPTED,
   POOL_CONDITION_OVERLAPPING,
   sameStatus,
-  setCondition,
   toPoolSpec,
 } from './ip-address-pool.ts';
 import { DEFAULT_SHARING_KEY, IpAllocator, type RestoreEntry } from './ip-allocator.ts';

@@ -72,24 +72,6 @@ export function toPoolSpec(pool: IPAddressPool): PoolConversion {
   };
 }
 
-/**
- * Sets or replaces a condition, keeping lastTransitionTime when the status
- * did not change (so an unchanged condition compares equal and is not rewritten).
- */
-export function setCondition(
-  conditions: readonly V1Condition[],
-  next: Omit<V1Condition, 'lastTransitionTime'>,
-  now: Date,
-): V1Condition[] {
-  const previous = conditions.find((c) => c.type === next.type);
-  const lastTransitionTime =
-    previous && previous.status === next.status ? previous.lastTransitionTime : now;
-  const merged: V1Condition = { ...next, lastTransitionTime };
-  return [...conditions.filter((c) => c.type !== next.type), merged].sort((a, b) =>
-    a.type.localeCompare(b.type),
-  );
-}
-
 /** Compares two statuses ignoring timestamps' representation (Date vs string). */
 export function sameStatus(a: IPAddressPoolStatus | undefined, b: IPAddressPoolStatus): boolean {
   const norm = (s: IPAddressPoolStatus | undefined): string =>

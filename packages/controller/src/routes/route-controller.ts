@@ -23,6 +23,7 @@ import {
 import type { ObjectSource } from '../addresses/address-controller.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import { classifyIngress } from '../ingress/ingress-class.ts';
+import { sameConditions } from '../kube/conditions.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { KeySealer } from './key-sealer.ts';
 import type { PublicationLoop } from './publication-loop.ts';
@@ -73,16 +74,6 @@ function conditionsOf(
     };
   };
   return [make('Accepted', status.accepted), make('ResolvedRefs', status.resolvedRefs)];
-}
-
-function sameConditions(a: readonly V1Condition[], b: readonly V1Condition[]): boolean {
-  const norm = (cs: readonly V1Condition[]): string =>
-    JSON.stringify(
-      [...cs]
-        .map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration])
-        .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
-    );
-  return norm(a) === norm(b);
 }
 
 export class RouteController {
