@@ -18,7 +18,13 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import tls from 'node:tls';
-import { endpointField } from '@pier/shared';
+import {
+  dataplaneReportKey,
+  endpointField,
+  nodeHeartbeatKey,
+  parseDataplaneReport,
+  routesRevisionKey,
+} from '@pier/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { BACKGROUND_NICE } from '../../packages/dataplane/src/background/thread-priority.ts';
 import { ownerOf, probeKey } from '../../packages/shared/src/probe-ownership.ts';
@@ -599,6 +605,21 @@ test('2. a route change published to Redis is served within 100 ms', { timeout: 
     assert.ok(max < 100, `every change served within 100 ms (max ${max.toFixed(1)} ms)`);
     // The unchanged route kept working throughout.
     assert.equal((await get(dp, 'fast.example.test', '/base', agent)).pod, 'fast-0');
+    // What the node reports of itself for operators (the dashboard's edge-node list) names the
+    // revision it serves, within a heartbeat.
+    const last = (await publisher.connection.get(routesRevisionKey())) ?? '';
+    const key = dataplaneReportKey(`latency-${SUFFIX}`);
+    const { value: report } = await waitFor(
+      `${key} to report revision ${last}`,
+      async () => {
+        const r = parseDataplaneReport(await publisher.connection.get(key));
+        return r !== undefined && String(r.revision) === last ? r : undefined;
+      },
+      3_000,
+      50,
+    );
+    assert.ok(report.startedAt <= report.revisionSince, 'the revision came after the start');
+    assert.ok((await publisher.connection.pttl(key)) > 0, 'the report expires like a heartbeat');
   }),
 );
 
@@ -1227,6 +1248,12 @@ test(
       assert.equal(await res.body.text(), 'slow /in-flight');
       await stopped;
       assert.equal(await dp.process.exited, 0, 'a drained dataplane exits cleanly');
+      // Gone from the edge-node list at once, rather than when its keys expire.
+      for (const key of [
+        nodeHeartbeatKey(`drain-${SUFFIX}`),
+        dataplaneReportKey(`drain-${SUFFIX}`),
+      ])
+        assert.equal(await publisher.connection.exists(key), 0, `${key} deleted on drain`);
     }),
 );
 

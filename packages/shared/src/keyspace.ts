@@ -69,6 +69,29 @@ export function nodeOfHeartbeatKey(key: string): string | undefined {
 }
 
 /**
+ * String with a TTL, beside the heartbeat and renewed with it: what a dataplane node reports of
+ * itself for operators (`encodeDataplaneReport`: the route-table revision it serves, since when).
+ * A key of its own rather than the heartbeat's value, which stays the bare token its release
+ * script compares.
+ */
+export function dataplaneReportKey(nodeName: string): string {
+  return `${KEY_PREFIX}dataplanes:${nonEmpty(nodeName, 'nodeName')}`;
+}
+
+/** Pattern matching every {@link dataplaneReportKey} (`SCAN … MATCH`). */
+export function dataplaneReportPattern(): string {
+  return `${KEY_PREFIX}dataplanes:*`;
+}
+
+/** The node name of a {@link dataplaneReportKey}, or undefined for any other key. */
+export function nodeOfDataplaneReportKey(key: string): string | undefined {
+  const prefix = `${KEY_PREFIX}dataplanes:`;
+  return key.startsWith(prefix) && key.length > prefix.length
+    ? key.slice(prefix.length)
+    : undefined;
+}
+
+/**
  * String with a TTL: a passive ejection of one endpoint of one backend, alive while the ejection
  * lasts (`SET … PX ejectionMs`), value the name of the node that ejected it. `|` occurs in
  * neither a backend id nor an {@link endpointField}, so the key splits back unambiguously

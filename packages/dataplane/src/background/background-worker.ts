@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import {
   type Backend,
   createLogger,
+  encodeDataplaneReport,
   type LogLevel,
   ROUTE_SECTIONS,
   type RouteSection,
@@ -64,6 +65,9 @@ const sent = new Map<RouteSection, Map<string, string>>(
  * object, which is how the checker finds what changed.
  */
 let backends: Record<string, Backend> = {};
+/** The revision last handed to the serving thread and since when, for the node's report. */
+const served = { revision: 0, since: Date.now() };
+const startedAt = Math.round(performance.timeOrigin);
 
 const encoder = new TextEncoder();
 
@@ -115,6 +119,10 @@ class EntryBatch {
 /** Sends the entries of `table` that differ from those sent before, and the keys it lost. */
 function send(table: RouteTable): void {
   post({ type: 'begin', revision: table.revision });
+  if (table.revision !== served.revision) {
+    served.revision = table.revision;
+    served.since = Date.now();
+  }
   const kept: Record<string, Backend> = {};
   for (const section of ROUTE_SECTIONS) {
     const known = sent.get(section) as Map<string, string>;
@@ -167,6 +175,12 @@ function startHealth(options: NonNullable<BackgroundWorkerData['health']>) {
     onTransition: (backendId, endpointId, from, to) =>
       reporter.statusChanged(backendId, endpointId, from, to),
     onEjection: (backendId, endpointId) => reporter.changed(backendId, endpointId),
+    report: () =>
+      encodeDataplaneReport({
+        revision: served.revision,
+        revisionSince: served.since,
+        startedAt,
+      }),
   });
   reporter.attach(checker);
   checker.start().then(

@@ -114,6 +114,8 @@ export interface HealthCheckerOptions {
   clock?: () => number;
   /** Heartbeat timing (NodeHeartbeat defaults: 3000 ms TTL, renewed every 1000 ms). */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
+  /** The node's report for operators, written with each heartbeat (`NodeHeartbeatOptions.report`). */
+  report?: () => string;
   /** Sends the probes; by default an agent of the checker's own, closed by stop(). */
   dispatcher?: Dispatcher;
   /** Time between full re-reads of the shared state, ms (default {@link RESYNC_INTERVAL_MS}). */
@@ -248,6 +250,7 @@ export class HealthChecker {
       redis: options.redis,
       node: options.node,
       ...options.heartbeat,
+      ...(options.report ? { report: options.report } : {}),
       logger: this.#log,
       onChange: (live) => this.#onLive(live),
     });

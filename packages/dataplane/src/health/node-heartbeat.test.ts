@@ -24,10 +24,13 @@ class FakeRedis {
     return ['0', [...this.keys.keys()].filter((k) => k.startsWith(prefix))];
   }
 
-  async eval(_script: string, _n: number, key: string, token: string): Promise<number> {
+  /** The release script: KEYS = heartbeat and report, ARGV = the token. */
+  async eval(_script: string, n: number, ...args: string[]): Promise<number> {
     this.#check();
-    if (this.keys.get(key) !== token) return 0;
-    this.keys.delete(key);
+    const [key, ...others] = args.slice(0, n);
+    const token = args[n];
+    if (key === undefined || this.keys.get(key) !== token) return 0;
+    for (const k of [key, ...others]) this.keys.delete(k);
     return 1;
   }
 

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   createLogger,
+  dataplaneReportKey,
   nodeHeartbeatKey,
   nodeHeartbeatPattern,
   nodeOfHeartbeatKey,
@@ -31,6 +32,11 @@ export interface NodeHeartbeatOptions {
   intervalMs?: number;
   /** Called with the new live list (sorted, this node included) whenever it changes. */
   onChange?: (liveNodes: readonly string[]) => void;
+  /**
+   * The node's report for operators (`encodeDataplaneReport`), written to
+   * `dataplaneReportKey(node)` with the same TTL on every renewal and deleted with the heartbeat.
+   */
+  report?: () => string;
   /** Defaults to a silent logger. */
   logger?: PierLogger;
 }
@@ -41,9 +47,12 @@ export const NODE_HEARTBEAT_DEFAULTS = Object.freeze({ ttlMs: 3_000, intervalMs:
 /** Keys per SCAN step. */
 const SCAN_COUNT = 1000;
 
-/** Deletes the key only while it still holds this process's token (a restarted node may own it). */
+/**
+ * Deletes the heartbeat (and the report beside it) only while the heartbeat still holds this
+ * process's token: a restarted node may own both by now.
+ */
 const RELEASE_SCRIPT =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end return 0";
 
 /**
  * Keeps this node's heartbeat and the list of live nodes.
@@ -58,6 +67,8 @@ export class NodeHeartbeat {
   readonly #redis: Redis;
   readonly #node: string;
   readonly #key: string;
+  readonly #reportKey: string;
+  readonly #report: (() => string) | undefined;
   readonly #ttlMs: number;
   readonly #intervalMs: number;
   readonly #onChange: ((live: readonly string[]) => void) | undefined;
@@ -76,6 +87,8 @@ export class NodeHeartbeat {
     this.#redis = options.redis;
     this.#node = options.node;
     this.#key = nodeHeartbeatKey(options.node);
+    this.#reportKey = dataplaneReportKey(options.node);
+    this.#report = options.report;
     this.#ttlMs = options.ttlMs ?? NODE_HEARTBEAT_DEFAULTS.ttlMs;
     this.#intervalMs = options.intervalMs ?? NODE_HEARTBEAT_DEFAULTS.intervalMs;
     assertHeartbeatTimes(this.#ttlMs, this.#intervalMs);
@@ -132,7 +145,10 @@ export class NodeHeartbeat {
     if (this.#tick !== undefined) await withTimeout(this.#tick, 1_000).catch(() => undefined);
     if (!release) return;
     try {
-      await withTimeout(this.#redis.eval(RELEASE_SCRIPT, 1, this.#key, this.#token), 1_000);
+      await withTimeout(
+        this.#redis.eval(RELEASE_SCRIPT, 2, this.#key, this.#reportKey, this.#token),
+        1_000,
+      );
     } catch (err) {
       this.#log.warn({ err, node: this.#node }, 'could not delete the heartbeat key; it expires');
     }
@@ -140,7 +156,17 @@ export class NodeHeartbeat {
 
   async #beat(): Promise<void> {
     try {
-      await this.#redis.set(this.#key, this.#token, 'PX', this.#ttlMs);
+      if (this.#report === undefined) {
+        await this.#redis.set(this.#key, this.#token, 'PX', this.#ttlMs);
+      } else {
+        const results = await this.#redis
+          .pipeline()
+          .set(this.#key, this.#token, 'PX', this.#ttlMs)
+          .set(this.#reportKey, this.#report(), 'PX', this.#ttlMs)
+          .exec();
+        const failed = results?.find(([err]) => err !== null)?.[0];
+        if (failed) throw failed;
+      }
       const nodes = await this.#scan();
       if (!this.#running) return;
       nodes.add(this.#node);
