@@ -69,8 +69,8 @@ function column(table: string, name: string, header: string): string {
 async function poolCounts(): Promise<{ assigned: number; available: number }> {
   const { stdout } = await k(['get', 'ippools', 'public']);
   return {
-    assigned: Number(column(stdout, 'public', 'ASSIGNED')),
-    available: Number(column(stdout, 'public', 'AVAILABLE')),
+    assigned: Number(column(stdout, 'public', 'USED')),
+    available: Number(column(stdout, 'public', 'FREE')),
   };
 }
 
@@ -261,8 +261,9 @@ test('applying the examples gives the Ingress an address from the example pool',
   });
   for (const header of [
     'ADDRESSES',
-    'ASSIGNED',
-    'AVAILABLE',
+    'USED',
+    'FREE',
+    'HOLDERS',
     'TARGET',
     'PATH',
     'INTERVAL',

@@ -35,15 +35,18 @@ async function apply(doc: string): Promise<void> {
   await kubectl(kubeconfig, ['apply', '-f', '-'], { input: doc });
 }
 
-/** ASSIGNED and AVAILABLE as `kubectl get ippools` prints them. */
-async function poolColumns(name: string): Promise<{ assigned: string; available: string }> {
+/** USED, FREE and HOLDERS as `kubectl get ippools` prints them (by the header's offsets: a cell may be blank). */
+async function poolColumns(
+  name: string,
+): Promise<{ assigned: string; available: string; holders: string }> {
   const { stdout } = await kubectl(kubeconfig, ['get', 'ippools', name]);
-  const [header, row] = stdout
-    .trim()
-    .split('\n')
-    .map((l) => l.split(/\s{2,}/));
-  const col = (n: string): string => row?.[header?.indexOf(n) ?? -1] ?? '';
-  return { assigned: col('ASSIGNED'), available: col('AVAILABLE') };
+  const [header = '', row = ''] = stdout.trimEnd().split('\n');
+  const col = (n: string): string => {
+    const start = header.indexOf(n);
+    const next = header.slice(start + n.length).search(/\S/);
+    return row.slice(start, next < 0 ? undefined : start + n.length + next).trim();
+  };
+  return { assigned: col('USED'), available: col('FREE'), holders: col('HOLDERS') };
 }
 
 before(async () => {
@@ -103,6 +106,7 @@ test('three Ingresses get addresses from the pool within a second, shown by kube
     const c = await poolColumns(pool);
     return c.assigned === '2' && c.available === '14' ? c : undefined;
   });
+  assert.equal((await poolColumns(pool)).holders, '', 'a pool without spec.l2 has no holders');
   const events = await eventsFor(kc, ns.name, 'web-c');
   assert.ok(
     events.some(

@@ -60,6 +60,14 @@ async function holders(): Promise<string> {
   return stdout.trim();
 }
 
+/** The HOLDERS column of `kubectl get ippools` for the pool. */
+async function holdersColumn(): Promise<string> {
+  const { stdout } = await kubectl(kubeconfig, ['get', 'ippools', pool]);
+  const [header = '', row = ''] = stdout.trimEnd().split('\n');
+  const start = header.indexOf('HOLDERS');
+  return row.slice(start, header.indexOf('AGE')).trim();
+}
+
 before(async () => {
   redis = new Redis(redisUrl);
   ns = await createTestNamespace(kc, 'l2');
@@ -122,6 +130,9 @@ test('an assigned address of an L2 pool is published with its interfaces and eli
 test('the pool status names the node holding each address, as the leases in Redis say', async () => {
   assert.notEqual(address, '', 'the first test assigned an address');
   assert.equal(await holders(), '');
+  await waitUntil('HOLDERS to show an empty list', async () =>
+    (await holdersColumn()) === '[]' ? true : undefined,
+  );
   await redis.set(
     vipLeaseKey(address),
     formatL2Lease({ epoch: 7, node: nodes[1] ?? '', token: 'test' }),
@@ -133,12 +144,14 @@ test('the pool status names the node holding each address, as the leases in Redi
     async () => ((await holders()) === `${address}=${nodes[1]}` ? true : undefined),
     5_000,
   );
+  assert.equal(await holdersColumn(), JSON.stringify([nodes[1]]), 'kubectl get ippools');
   await redis.del(vipLeaseKey(address));
   await waitUntil(
     'status.holders to be empty again',
     async () => ((await holders()) === '' ? true : undefined),
     5_000,
   );
+  assert.equal(await holdersColumn(), '[]');
 });
 
 test('a Service with externalTrafficPolicy Local is announced only by the nodes with a ready endpoint, and follows them', async () => {
@@ -249,7 +262,31 @@ test('a Service with externalTrafficPolicy Local is announced only by the nodes 
         `AddressAnnounced\\s+\\S+\\s+pier-controller\\s+${serviceAddress.replace(/\./g, '\\.')} announced by node ${nodes[1]}`,
       ),
     );
+
+    // HOLDERS names each node once, however many of the pool's addresses it holds.
+    await waitUntil('HOLDERS to name the node', async () =>
+      (await holdersColumn()) === JSON.stringify([nodes[1]]) ? true : undefined,
+    );
+    await redis.set(
+      vipLeaseKey(address),
+      formatL2Lease({ epoch: 4, node: nodes[1] ?? '', token: 'test' }),
+      'PX',
+      60_000,
+    );
+    await waitUntil('status.holders to list both addresses', async () =>
+      (await holders()).split('\n').length === 2 ? true : undefined,
+    );
+    assert.equal(await holdersColumn(), JSON.stringify([nodes[1]]), 'one node, two addresses');
+    await redis.set(
+      vipLeaseKey(address),
+      formatL2Lease({ epoch: 5, node: nodes[0] ?? '', token: 'test' }),
+      'PX',
+      60_000,
+    );
+    await waitUntil('HOLDERS to name both nodes, sorted', async () =>
+      (await holdersColumn()) === JSON.stringify([nodes[0], nodes[1]].sort()) ? true : undefined,
+    );
   } finally {
-    await redis.del(vipLeaseKey(serviceAddress));
+    await redis.del(vipLeaseKey(serviceAddress), vipLeaseKey(address));
   }
 });

@@ -85,7 +85,7 @@ test('a valid pool is accepted, listed under every name, and read back with its 
 
   const got = await kubectl(kubeconfig, ['get', 'ippool', name]);
   const table = parseTable(got.stdout);
-  assert.deepEqual(table.columns, ['NAME', 'ADDRESSES', 'ASSIGNED', 'AVAILABLE', 'AGE']);
+  assert.deepEqual(table.columns, ['NAME', 'ADDRESSES', 'USED', 'FREE', 'HOLDERS', 'AGE']);
   const row = table.rows.find((r) => r.NAME === name);
   assert.ok(row, `no row for ${name} in:\n${got.stdout}`);
   for (const address of addresses) {
@@ -98,7 +98,7 @@ test('a valid pool is accepted, listed under every name, and read back with its 
   for (const resource of ['ippools', 'ipaddresspools', 'ipaddresspools.pier.dev']) {
     const listed = await kubectl(kubeconfig, ['get', resource]);
     const table = parseTable(listed.stdout);
-    assert.deepEqual(table.columns, ['NAME', 'ADDRESSES', 'ASSIGNED', 'AVAILABLE', 'AGE']);
+    assert.deepEqual(table.columns, ['NAME', 'ADDRESSES', 'USED', 'FREE', 'HOLDERS', 'AGE']);
     assert.ok(
       table.rows.some((r) => r.NAME === name),
       `kubectl get ${resource} does not list ${name}:\n${listed.stdout}`,
@@ -124,8 +124,9 @@ test('a valid pool is accepted, listed under every name, and read back with its 
     'NAME',
     'ADDRESSES',
     'AUTO ASSIGN',
-    'ASSIGNED',
-    'AVAILABLE',
+    'USED',
+    'FREE',
+    'HOLDERS',
     'AGE',
   ]);
   assert.equal(wide.rows[0]?.['AUTO ASSIGN'], 'true');
@@ -251,8 +252,9 @@ test('status written through the status subresource shows in kubectl get ippool'
   await apply(poolYaml(name, ['192.0.2.0/28']));
 
   const before = parseTable((await kubectl(kubeconfig, ['get', 'ippool', name])).stdout).rows[0];
-  assert.equal(before?.ASSIGNED, '', 'no count before the controller writes one');
-  assert.equal(before?.AVAILABLE, '');
+  assert.equal(before?.USED, '', 'no count before the controller writes one');
+  assert.equal(before?.FREE, '');
+  assert.equal(before?.HOLDERS, '');
 
   await kubectl(kubeconfig, [
     'patch',
@@ -265,6 +267,12 @@ test('status written through the status subresource shows in kubectl get ippool'
       status: {
         assigned: 3,
         available: 13,
+        holders: [
+          { address: '192.0.2.1', node: 'edge-b' },
+          { address: '192.0.2.2', node: 'edge-a' },
+          { address: '192.0.2.3', node: 'edge-b' },
+        ],
+        holderNodes: ['edge-a', 'edge-b'],
         observedGeneration: 1,
         conditions: [
           {
@@ -281,8 +289,21 @@ test('status written through the status subresource shows in kubectl get ippool'
   ]);
   const got = await kubectl(kubeconfig, ['get', 'ippool', name]);
   const row = parseTable(got.stdout).rows.find((r) => r.NAME === name);
-  assert.equal(row?.ASSIGNED, '3', got.stdout);
-  assert.equal(row?.AVAILABLE, '13', got.stdout);
+  assert.equal(row?.USED, '3', got.stdout);
+  assert.equal(row?.FREE, '13', got.stdout);
+  assert.equal(row?.HOLDERS, '["edge-a","edge-b"]', got.stdout);
+  // An L2 pool whose addresses no node announces shows an empty list, not a blank.
+  await kubectl(kubeconfig, [
+    'patch',
+    'ippool',
+    name,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    '{"status":{"holders":[],"holderNodes":[]}}',
+  ]);
+  const unheld = await kubectl(kubeconfig, ['get', 'ippool', name]);
+  assert.equal(parseTable(unheld.stdout).rows[0]?.HOLDERS, '[]', unheld.stdout);
   await kubectl(kubeconfig, ['wait', '--for=condition=Ready', '--timeout=5s', 'ippool', name]);
 
   // A spec write cannot change the status, and the status cannot claim more

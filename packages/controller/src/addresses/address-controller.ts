@@ -600,7 +600,9 @@ export class AddressController {
       const status: IPAddressPoolStatus = {
         assigned: s?.assigned ?? 0,
         available: Math.min(s?.available ?? 0, Number.MAX_SAFE_INTEGER),
-        ...(holders ? { holders } : {}),
+        ...(holders
+          ? { holders, holderNodes: [...new Set(holders.map((h) => h.node))].sort() }
+          : {}),
         observedGeneration: pool.metadata?.generation ?? 0,
         conditions,
       };

@@ -39,6 +39,8 @@ export interface IPAddressPoolStatus {
   available?: number;
   /** L2 pools: the node announcing each assigned address (absent for other pools). */
   holders?: Array<{ address: string; node: string }>;
+  /** L2 pools: the distinct nodes of `holders`, sorted (the HOLDERS column of kubectl get). */
+  holderNodes?: string[];
   observedGeneration?: number;
   conditions?: V1Condition[];
 }
@@ -79,6 +81,7 @@ export function sameStatus(a: IPAddressPoolStatus | undefined, b: IPAddressPoolS
       assigned: s?.assigned,
       available: s?.available,
       holders: (s?.holders ?? []).map((h) => `${h.address}=${h.node}`),
+      holderNodes: s?.holderNodes,
       observedGeneration: s?.observedGeneration,
       conditions: (s?.conditions ?? [])
         .map((c) => ({
