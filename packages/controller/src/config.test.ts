@@ -18,7 +18,25 @@ test('defaults and environment', () => {
   assert.equal(c.listenHost, '0.0.0.0');
   assert.equal(c.listenPort, 9090);
   assert.equal(c.kubeconfig, undefined);
+  assert.equal(c.dashboard, undefined, 'the dashboard is off unless asked for');
   assert.ok(Object.isFrozen(c));
+});
+
+test('the dashboard listens where --dashboard-listen says; empty is off, nonsense is refused', () => {
+  const env = { REDIS_URL: 'redis://r:6379' };
+  assert.deepEqual(parseControllerConfig(['--dashboard-listen=127.0.0.1:9092'], env).dashboard, {
+    host: '127.0.0.1',
+    port: 9092,
+  });
+  assert.equal(parseControllerConfig(['--dashboard-listen='], env).dashboard, undefined);
+  assert.deepEqual(
+    parseControllerConfig([], { ...env, PIER_DASHBOARD_LISTEN: '[::1]:0' }).dashboard,
+    { host: '::1', port: 0 },
+  );
+  assert.throws(
+    () => parseControllerConfig(['--dashboard-listen', 'nope'], env),
+    /--dashboard-listen \(\$PIER_DASHBOARD_LISTEN\): "nope" is not host:port/,
+  );
 });
 
 test('flags win over the environment', () => {

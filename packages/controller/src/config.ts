@@ -21,6 +21,8 @@ export interface ControllerConfig {
   /** host:port of the /metrics, /healthz and /readyz server. */
   readonly listenHost: string;
   readonly listenPort: number;
+  /** Where the read-only dashboard listens; undefined: no dashboard. */
+  readonly dashboard: { host: string; port: number } | undefined;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
   /** Redis holding the published route tables; the password may come separately. */
@@ -65,6 +67,11 @@ export const CONTROLLER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freez
     env: 'PIER_LISTEN',
     default: '0.0.0.0:9090',
     help: 'address of /metrics, /healthz, /readyz',
+  },
+  'dashboard-listen': {
+    env: 'PIER_DASHBOARD_LISTEN',
+    default: '',
+    help: 'address of the read-only web dashboard, e.g. 0.0.0.0:9092 (off when empty)',
   },
   'log-level': { env: 'PIER_LOG_LEVEL', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   'shutdown-grace': {
@@ -114,6 +121,7 @@ export function parseControllerConfig(
     if (problem) flags.errorAbout(['lease-duration', 'renew-deadline', 'retry-period'], problem);
   }
   const listen = flags.listen('listen');
+  const dashboard = flags.string('dashboard-listen') ? flags.listen('dashboard-listen') : undefined;
   const logLevel = flags.oneOf('log-level', LOG_LEVELS);
   const leaseNamespace = flags.string('lease-namespace') ?? '';
   const leaseName = flags.string('lease-name') ?? '';
@@ -137,6 +145,7 @@ export function parseControllerConfig(
     retryPeriodMs,
     listenHost: listen.host,
     listenPort: listen.port,
+    dashboard,
     logLevel,
     shutdownGraceMs,
     redisUrl,

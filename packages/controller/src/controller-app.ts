@@ -34,6 +34,8 @@ import {
 } from './addresses/ip-address-pool.ts';
 import type { ControllerConfig } from './config.ts';
 import { type ControllerMetrics, createControllerMetrics } from './controller-metrics.ts';
+import { ClusterDashboardSource } from './dashboard/cluster-dashboard-source.ts';
+import { type DashboardServer, startDashboardServer } from './dashboard/dashboard-server.ts';
 import { ingressClaims } from './ingress/ingress-claims.ts';
 import { ClientKubeWriter, POLICY_PLURAL } from './kube/kube-writer.ts';
 import { LeaderElector } from './kube/leader-elector.ts';
@@ -96,6 +98,7 @@ export class ControllerApp {
   readonly #redis: Redis;
   #publisher: RoutePublisher | undefined;
   #ops: OpsServer | undefined;
+  #dashboard: { server: DashboardServer; redis: Redis } | undefined;
 
   constructor(config: ControllerConfig, logger: PierLogger, kubeConfig?: KubeConfig) {
     this.#config = config;
@@ -374,6 +377,11 @@ export class ControllerApp {
     return this.#ops?.port;
   }
 
+  /** The dashboard's URL, when it is on (`--dashboard-listen`). */
+  get dashboardUrl(): string | undefined {
+    return this.#dashboard?.server.url;
+  }
+
   /** Fills the caches, opens the ops server and starts campaigning for leadership. */
   async start(): Promise<void> {
     this.#ops = await startOpsServer({
@@ -392,6 +400,7 @@ export class ControllerApp {
     void this.#redis.connect().catch((err: unknown) => {
       this.#log.warn({ err: String(err) }, 'Redis not reachable yet; retrying');
     });
+    if (this.#config.dashboard) await this.#startDashboard(this.#config.dashboard);
     this.#log.info(
       { identity: this.#config.identity, opsPort: this.#ops.port },
       'caches synced; campaigning',
@@ -404,7 +413,41 @@ export class ControllerApp {
     await this.#elector.stop();
     await Promise.all(Object.values(this.#caches).map((c) => c.stop()));
     this.#redis.disconnect();
+    await this.#dashboard?.server.close();
+    this.#dashboard?.redis.disconnect();
     await this.#ops?.close();
+  }
+
+  /**
+   * The read-only dashboard, on every replica: it reads the caches and, on a Redis connection of
+   * its own (never queued behind a publication), what the fleet shares.
+   */
+  async #startDashboard(listen: { host: string; port: number }): Promise<void> {
+    const redis = new Redis(this.#config.redisUrl, {
+      ...(this.#config.redisPassword ? { password: this.#config.redisPassword } : {}),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+    });
+    redis.on('error', (err: Error) =>
+      this.#log.debug({ err: err.message }, 'dashboard redis connection error'),
+    );
+    const server = await startDashboardServer({
+      host: listen.host,
+      port: listen.port,
+      logger: this.#log,
+      source: new ClusterDashboardSource({
+        redis,
+        core: this.#kc.makeApiClient(CoreV1Api),
+        pools: () => this.#caches.pools.list(),
+        ingresses: () => this.#caches.ingresses.list(),
+        services: () => this.#caches.services.list(),
+        identity: this.#config.identity,
+        isLeader: () => this.#elector.isLeader,
+      }),
+    });
+    this.#dashboard = { server, redis };
+    this.#log.info({ url: server.url }, 'dashboard listening');
   }
 
   async #startLeading(networking: NetworkingV1Api, core: CoreV1Api): Promise<void> {

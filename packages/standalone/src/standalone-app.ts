@@ -8,6 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import {
+  type DashboardServer,
+  type EventView,
+  type IPAddressPool,
+  startDashboardServer,
+} from '@pier/controller';
+import {
   createDataplaneMetrics,
   DataplaneApp,
   type DataplaneConfig,
@@ -34,6 +40,10 @@ import { formatProblem } from './manifest-file.ts';
 import { MemoryRouteSource } from './memory-route-source.ts';
 import { SelfSignedSecrets } from './self-signed-secrets.ts';
 import type { StandaloneConfig } from './standalone-config.ts';
+import { StandaloneDashboardSource } from './standalone-dashboard-source.ts';
+
+/** Events the dashboard keeps. */
+const MAX_EVENTS = 200;
 
 /** The node name standalone's dataplane goes by (probe User-Agent, logs). */
 export const STANDALONE_NODE = 'standalone';
@@ -60,6 +70,13 @@ export class StandaloneApp {
   readonly #backends = new Map<string, DemoBackend>();
   #dataplane: DataplaneApp | undefined;
   #ops: OpsServer | undefined;
+  #dashboard: DashboardServer | undefined;
+  #health: LocalHealthChecker | undefined;
+  #pools: IPAddressPool[] = [];
+  #revisionSince = Date.now();
+  /** What the dashboard's Events page shows: problems and health changes, newest last. */
+  #events: EventView[] = [];
+  readonly #startedAt = Date.now();
   /** Snapshots are applied one at a time, in order. */
   #applying: Promise<void> = Promise.resolve();
   #problems = new Set<string>();
@@ -114,7 +131,7 @@ export class StandaloneApp {
         routes: (handlers) => this.#routes.bind(handlers),
         health: (dataplaneEvents) => {
           Object.assign(events, dataplaneEvents);
-          return new LocalHealthChecker({
+          this.#health = new LocalHealthChecker({
             node: STANDALONE_NODE,
             logger: this.#log,
             events: {
@@ -124,10 +141,17 @@ export class StandaloneApp {
                 // Becoming healthy from unknown (every endpoint at start) is not news.
                 if (to === 'unhealthy' || from === 'unhealthy') {
                   this.#print(`health: ${endpoint} of ${backend} is ${to} (was ${from})`);
+                  this.#event(
+                    to === 'unhealthy' ? 'Warning' : 'Normal',
+                    to === 'unhealthy' ? 'EndpointUnhealthy' : 'EndpointHealthy',
+                    `Backend ${backend}`,
+                    `${endpoint} is ${to} (was ${from})`,
+                  );
                 }
               },
             },
           });
+          return this.#health;
         },
       },
     );
@@ -141,6 +165,28 @@ export class StandaloneApp {
         readiness: () => (dataplane.ready ? undefined : 'no route table or listener yet'),
       }),
     );
+    if (c.dashboard) {
+      const at = c.dashboard;
+      this.#dashboard = await listening(
+        `dashboard listener ${listenText(at)} (--dashboard-listen)`,
+        () =>
+          startDashboardServer({
+            host: at.host,
+            port: at.port,
+            logger: this.#log,
+            source: new StandaloneDashboardSource({
+              node: STANDALONE_NODE,
+              startedAt: this.#startedAt,
+              table: () => this.#routes.table,
+              revisionSince: () => this.#revisionSince,
+              pools: () => this.#pools,
+              addresses: () => this.#last?.addresses ?? [],
+              health: () => this.#health,
+              events: () => this.#events,
+            }),
+          }),
+      );
+    }
     this.#started = true;
     this.#summary();
   }
@@ -150,6 +196,7 @@ export class StandaloneApp {
     await this.#directory.stop();
     await this.#applying;
     await this.#dataplane?.stop(this.#c.drainGraceMs);
+    await this.#dashboard?.close();
     await this.#ops?.close();
     await Promise.all([...this.#backends.values()].map((b) => b.close()));
   }
@@ -197,12 +244,16 @@ export class StandaloneApp {
       return;
     }
     this.#last = compiled;
+    this.#pools = snapshot.objects
+      .filter((o) => o.kind === 'IPAddressPool')
+      .map((o) => o.object as IPAddressPool);
     this.#report(
       [...snapshot.problems, ...compiled.problems].map((p) =>
         formatProblem({ ...p, file: this.#show(p.file) }),
       ),
     );
     const revision = this.#routes.publish(compiled.table);
+    if (revision !== undefined) this.#revisionSince = Date.now();
     if (!this.#started) return;
     this.#reportAddresses(compiled);
     if (revision !== undefined) {
@@ -217,9 +268,19 @@ export class StandaloneApp {
   /** Prints problems that are new since the last snapshot, and says when all are gone. */
   #report(lines: string[]): void {
     const now = new Set(lines);
-    for (const line of lines) if (!this.#problems.has(line)) this.#print(`problem: ${line}`);
+    for (const line of lines) {
+      if (this.#problems.has(line)) continue;
+      this.#print(`problem: ${line}`);
+      this.#event('Warning', 'ManifestProblem', 'Manifests', line);
+    }
     if (now.size === 0 && this.#problems.size > 0) this.#print('problems: none left');
     this.#problems = now;
+  }
+
+  /** Keeps the newest {@link MAX_EVENTS} for the dashboard. */
+  #event(type: string, reason: string, object: string, message: string): void {
+    this.#events.push({ at: Date.now(), type, reason, object, message, count: 1 });
+    if (this.#events.length > MAX_EVENTS) this.#events.splice(0, this.#events.length - MAX_EVENTS);
   }
 
   /** Prints each Ingress whose address changed (or that got or lost one). */
@@ -269,6 +330,7 @@ export class StandaloneApp {
     if (c.http) p(`  http   ${listenText(c.http)}`);
     if (c.https) p(`  https  ${listenText(c.https)}`);
     p(`  ops    ${listenText(c.ops)}  (/metrics, /healthz, /readyz)`);
+    if (this.#dashboard) p(`  dashboard  ${this.#dashboard.url}  (read-only, live)`);
     const compiled = this.#last;
     if (compiled !== undefined) {
       p(

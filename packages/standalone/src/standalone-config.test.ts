@@ -33,12 +33,17 @@ describe('parseStandaloneConfig', () => {
     assert.equal(c.manifests, '../../repo/examples/standalone');
     assert.equal(c.demoBackends, true);
     assert.deepEqual(
-      [c.http, c.https, c.ops],
+      [c.http, c.https, c.ops, c.dashboard],
       [
         { host: '127.0.0.1', port: 8080 },
         { host: '127.0.0.1', port: 8443 },
         { host: '127.0.0.1', port: 9090 },
+        { host: '127.0.0.1', port: 9092 },
       ],
+    );
+    assert.equal(
+      parseStandaloneConfig(['--dashboard-listen', 'off'], {}, paths).dashboard,
+      undefined,
     );
     assert.equal(c.stateDir, '/repo/.pier');
     assert.ok(Object.isFrozen(c));

@@ -26,6 +26,8 @@ export interface StandaloneConfig {
   readonly http: { host: string; port: number } | undefined;
   readonly https: { host: string; port: number } | undefined;
   readonly ops: { host: string; port: number };
+  /** The read-only web dashboard; undefined when turned off. */
+  readonly dashboard: { host: string; port: number } | undefined;
   /** Whether to run demo backends for the loopback endpoints of the EndpointSlices. */
   readonly demoBackends: boolean;
   /** Where public files for the user go (the self-signed certificates). */
@@ -54,6 +56,11 @@ export const STANDALONE_FLAGS: FlagSpecs = Object.freeze({
     env: 'PIER_STANDALONE_OPS_LISTEN',
     default: '127.0.0.1:9090',
     help: '/metrics, /healthz, /readyz',
+  },
+  'dashboard-listen': {
+    env: 'PIER_STANDALONE_DASHBOARD_LISTEN',
+    default: '127.0.0.1:9092',
+    help: 'the read-only web dashboard ("off" to disable)',
   },
   'demo-backends': {
     env: 'PIER_DEMO_BACKENDS',
@@ -144,6 +151,7 @@ export function parseStandaloneConfig(
     http,
     https,
     ops: flags.listen('ops-listen'),
+    dashboard: optionalListen(flags, 'dashboard-listen'),
     demoBackends: demo === 'on' || (demo === 'auto' && manifestsPath === examples),
     stateDir: resolve(cwd, flags.string('state-dir') ?? resolve(root, '.pier')),
     drainGraceMs: flags.duration('drain-grace', { allowZero: true }),

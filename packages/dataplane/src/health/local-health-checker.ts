@@ -5,7 +5,13 @@
  * thresholds, `PassiveEjector`), so a HealthCheckPolicy behaves here as it does in a cluster;
  * only the sharing between nodes is absent: this process owns every probe target.
  */
-import { createLogger, type PierLogger, type RouteTable, SlicedQueue } from '@pier/shared';
+import {
+  createLogger,
+  type PierLogger,
+  type RouteTable,
+  type SharedHealthState,
+  SlicedQueue,
+} from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import type { DataplaneHealth, HealthEvents } from '../dataplane-parts.ts';
 import { applyBackendChanges, type BackendHealth, backendChanges } from './backend-health.ts';
@@ -85,6 +91,37 @@ export class LocalHealthChecker implements DataplaneHealth {
     });
     yield* this.#scheduler.update(changes.changed, changes.removed, this.#hadTable);
     this.#hadTable = true;
+  }
+
+  /**
+   * Every endpoint's state, in the form the shared checker writes to Redis, and the running
+   * ejections: what standalone's dashboard shows.
+   */
+  view(now: number): {
+    health: Map<string, Map<string, SharedHealthState>>;
+    ejections: Array<{ backendId: string; endpoint: string; by: string; until: number }>;
+  } {
+    const health = new Map<string, Map<string, SharedHealthState>>();
+    const ejections: Array<{ backendId: string; endpoint: string; by: string; until: number }> = [];
+    for (const [backendId, state] of this.#backends) {
+      const states = new Map<string, SharedHealthState>();
+      for (const id of state.endpoints) {
+        const entry = state.tracker.get(id);
+        if (entry !== undefined) {
+          states.set(id, {
+            status: entry.status,
+            since: entry.lastChange,
+            failures: entry.failures,
+            successes: entry.successes,
+            by: entry.by ?? this.#node,
+          });
+        }
+        const until = this.#ejector.ejectedUntil(backendId, id, now);
+        if (until !== undefined) ejections.push({ backendId, endpoint: id, by: this.#node, until });
+      }
+      health.set(backendId, states);
+    }
+    return { health, ejections };
   }
 
   usable(backendId: string, endpointId: string, now: number): boolean {
