@@ -9,14 +9,17 @@
  *   moves no address;
  * - status and Events are written only on objects that are Pier's (one that
  *   leaves has its address cleared, nothing else);
- * - status is written only when it changes.
+ * - status is written only when it changes; kinds whose status has conditions (Services) carry
+ *   `pier.dev/AddressAssigned` (address-condition.ts), True exactly while Pier's address is in
+ *   status, False with the error code as reason while none can be given.
  */
 import type { V1Ingress, V1Namespace } from '@kubernetes/client-node';
 import type { PierLogger } from '@pier/shared';
 import type { ControllerMetrics } from '../controller-metrics.ts';
-import { setCondition } from '../kube/conditions.ts';
+import { type ConditionSpec, setCondition } from '../kube/conditions.ts';
 import { type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
 import { DONE, type ReconcileResult, WorkQueue } from '../kube/work-queue.ts';
+import { assignedCondition, failedCondition, nextConditions } from './address-condition.ts';
 import type { ClaimKind, ObjectSource } from './claim-kind.ts';
 import {
   type IPAddressPool,
@@ -353,21 +356,27 @@ export class AddressController {
       const held = this.#allocator.addressesOf(owner);
       this.#failures.delete(ref);
       this.#waiting.delete(ref);
-      if (held.length === 0) return DONE;
+      // Pier's condition goes with Pier (a write only if it has one); nothing else is touched.
+      if (held.length === 0) return this.#writeStatus(claims, obj, undefined, undefined);
       const status = claims.statusAddresses(obj);
       this.#releaseOwner(owner, `${claims.kind} ${nn} is no longer Pier's: ${notOurs}`);
       // Clear only what Pier wrote; another controller's address stays.
       if (status.length > 0 && status.every((ip) => held.includes(ip))) {
         log.info({ reason: notOurs }, "no longer Pier's: clearing its address");
-        return this.#writeStatus(claims, obj, []);
+        return this.#writeStatus(claims, obj, [], undefined);
       }
-      return DONE;
+      return this.#writeStatus(claims, obj, undefined, undefined);
     }
 
     const parsed = claims.request(obj);
     if (!parsed.ok) {
       this.#fail(claims, obj, ref, parsed.code, parsed.message);
-      return DONE;
+      return this.#writeStatus(
+        claims,
+        obj,
+        undefined,
+        failedCondition(obj, parsed.code, parsed.message),
+      );
     }
     const nsLabels = this.#d.namespaces.get(namespace)?.metadata?.labels ?? {};
     const result = this.#allocator.assign({
@@ -377,19 +386,24 @@ export class AddressController {
     });
     if (!result.ok) {
       this.#fail(claims, obj, ref, result.code, result.message);
+      // False even while an address held from before stays: the object's request is not met.
+      const failed = failedCondition(obj, result.code, result.message);
       // Status tells the truth: an object that holds nothing shows nothing.
       if (
         this.#allocator.addressesOf(owner).length === 0 &&
         claims.statusAddresses(obj).length > 0
       ) {
-        return this.#writeStatus(claims, obj, []);
+        return this.#writeStatus(claims, obj, [], failed);
       }
-      return DONE;
+      return this.#writeStatus(claims, obj, undefined, failed);
     }
     this.#failures.delete(ref);
     this.#waiting.delete(ref);
     if (result.changed) this.#queue.add(POOLS_KEY);
-    if (sameList(claims.statusAddresses(obj), result.addresses)) return DONE;
+    if (sameList(claims.statusAddresses(obj), result.addresses)) {
+      const assigned = assignedCondition(obj, result.addresses, result.pool);
+      return this.#writeStatus(claims, obj, undefined, assigned);
+    }
     const assignment = { addresses: result.addresses, pool: result.pool };
     if (claims.waitsForRoutes && this.#d.awaitPublished !== undefined) {
       this.#requestStatus(ref, assignment);
@@ -445,11 +459,14 @@ export class AddressController {
       this.#readyStatus.delete(ref);
       return DONE;
     }
+    const assigned = assignedCondition(obj, assignment.addresses, assignment.pool);
     if (sameList(claims.statusAddresses(obj), assignment.addresses)) {
-      this.#readyStatus.delete(ref);
-      return DONE;
+      const written = await this.#writeStatus(claims, obj, undefined, assigned);
+      if (written.kind === 'done') this.#readyStatus.delete(ref);
+      return written;
     }
-    const written = await this.#writeStatus(claims, obj, assignment.addresses);
+    // The address and its condition in one write: neither is seen without the other.
+    const written = await this.#writeStatus(claims, obj, assignment.addresses, assigned);
     if (written.kind !== 'done') return written;
     this.#readyStatus.delete(ref);
     this.#d.logger.info({ kind: claims.kind, namespace, name, ...assignment }, 'address assigned');
@@ -479,13 +496,27 @@ export class AddressController {
     );
   }
 
+  /**
+   * Writes what of the status differs from what `obj` shows: `addresses` (undefined: leave them)
+   * and, for kinds with conditions, the AddressAssigned `condition` (undefined: none of Pier's).
+   * Nothing differs: no write.
+   */
   async #writeStatus(
     claims: AnyClaimKind,
     obj: object,
-    addresses: readonly string[],
+    addresses: readonly string[] | undefined,
+    condition: ConditionSpec | undefined,
   ): Promise<ReconcileResult> {
+    const conditions =
+      claims.conditions === undefined
+        ? undefined
+        : nextConditions(claims.conditions(obj), condition, new Date());
+    if (addresses === undefined && conditions === undefined) return DONE;
     try {
-      await claims.writeStatus(obj, addresses);
+      await claims.writeStatus(obj, {
+        ...(addresses === undefined ? {} : { addresses }),
+        ...(conditions === undefined ? {} : { conditions }),
+      });
       this.#d.metrics.apiWrites.inc({ kind: claims.statusWriteKind, result: 'ok' });
       return DONE;
     } catch (err) {

@@ -3,7 +3,8 @@
  * (Ingress, Service of type LoadBalancer): how to find it, whether it is Pier's, what it asks
  * for, and how to write its status. One adapter per kind keeps the controller kind-blind.
  */
-import type { EventSubject } from '../kube/kube-writer.ts';
+import type { V1Condition } from '@kubernetes/client-node';
+import type { EventSubject, StatusWrite } from '../kube/kube-writer.ts';
 import type { ClaimKindName } from './ip-address-pool.ts';
 import type { AllocationRequest } from './ip-allocator.ts';
 
@@ -36,7 +37,13 @@ export interface ClaimKind<T> {
   request(obj: T): ParsedClaim;
   /** The addresses its status shows now. */
   statusAddresses(obj: T): string[];
-  writeStatus(obj: T, addresses: readonly string[]): Promise<unknown>;
+  /**
+   * Its `status.conditions`, for kinds whose status has them (Service), where the controller
+   * keeps `pier.dev/AddressAssigned`; absent for Ingress, whose status has no such field.
+   */
+  conditions?(obj: T): readonly V1Condition[];
+  /** Writes the addresses and/or the conditions, in one write. */
+  writeStatus(obj: T, write: StatusWrite): Promise<unknown>;
   subject(obj: T): EventSubject;
   /** Whether status waits for the routes to be published (Ingress) or not (Service). */
   readonly waitsForRoutes: boolean;

@@ -46,7 +46,9 @@ export function ingressClaims(deps: {
       return { ok: true, request: parsed.request };
     },
     statusAddresses: (ingress) => loadBalancerIps(ingress.status),
-    writeStatus: (ingress, addresses) => deps.writer.updateIngressStatus(ingress, addresses),
+    // Ingress status has no conditions: only the addresses are ever written.
+    writeStatus: async (ingress, { addresses }) =>
+      addresses === undefined ? ingress : deps.writer.updateIngressStatus(ingress, addresses),
     subject: ingressSubject,
   };
 }

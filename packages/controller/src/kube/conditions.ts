@@ -26,6 +26,11 @@ export function setCondition(
   );
 }
 
+/** The conditions without the one of `type`. */
+export function removeCondition(conditions: readonly V1Condition[], type: string): V1Condition[] {
+  return conditions.filter((c) => c.type !== type);
+}
+
 /** Whether two lists say the same, whatever the order and the timestamps' form (Date or string). */
 export function sameConditions(a: readonly V1Condition[], b: readonly V1Condition[]): boolean {
   const norm = (cs: readonly V1Condition[]): string =>

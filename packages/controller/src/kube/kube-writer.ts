@@ -13,6 +13,7 @@ import {
   type V1Ingress,
   type V1IngressLoadBalancerIngress,
   type V1Service,
+  type V1ServiceStatus,
 } from '@kubernetes/client-node';
 import {
   type IPAddressPool,
@@ -36,11 +37,22 @@ export interface EventSubject {
   uid?: string;
 }
 
+/** What one status write sets; what is left undefined stays as the object shows it. */
+export interface StatusWrite {
+  /** `status.loadBalancer.ingress`. */
+  addresses?: readonly string[];
+  /** The whole `status.conditions` list. */
+  conditions?: V1Condition[];
+}
+
 export interface KubeWriter {
   /** Replaces `status.loadBalancer.ingress` through the status subresource (optimistic: 409 if stale). */
   updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress>;
-  /** Replaces a Service's `status.loadBalancer.ingress` (`ipMode: VIP`; optimistic: 409 if stale). */
-  updateServiceStatus(service: V1Service, addresses: readonly string[]): Promise<V1Service>;
+  /**
+   * Replaces a Service's `status.loadBalancer.ingress` (`ipMode: VIP`) and/or its conditions in
+   * one write, the rest of its status as read (optimistic: 409 if stale).
+   */
+  updateServiceStatus(service: V1Service, write: StatusWrite): Promise<V1Service>;
   updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void>;
   recordEvent(
     subject: EventSubject,
@@ -111,16 +123,20 @@ export class ClientKubeWriter implements KubeWriter {
     });
   }
 
-  updateServiceStatus(service: V1Service, addresses: readonly string[]): Promise<V1Service> {
-    // ipMode VIP: kube-proxy treats the address as the node's own, as with MetalLB.
-    const ingress = addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
+  updateServiceStatus(service: V1Service, write: StatusWrite): Promise<V1Service> {
+    // A replace, not a patch: what Pier does not set (another controller's conditions) is
+    // written back as read, and a stale read fails with 409 instead of undoing a newer write.
+    const status: V1ServiceStatus = { ...service.status };
+    if (write.addresses !== undefined) {
+      // ipMode VIP: kube-proxy treats the address as the node's own, as with MetalLB.
+      const ingress = write.addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
+      status.loadBalancer = ingress.length > 0 ? { ingress } : {};
+    }
+    if (write.conditions !== undefined) status.conditions = write.conditions;
     return this.#core.replaceNamespacedServiceStatus({
       name: service.metadata?.name ?? '',
       namespace: service.metadata?.namespace ?? '',
-      body: {
-        ...service,
-        status: { ...service.status, loadBalancer: ingress.length > 0 ? { ingress } : {} },
-      },
+      body: { ...service, status },
     });
   }
 

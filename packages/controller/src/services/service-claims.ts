@@ -33,7 +33,8 @@ export function serviceClaims(deps: {
     notOursBecause: (s) => serviceNotOursBecause(s, deps.servesWithoutClass),
     request: parseServiceRequest,
     statusAddresses: (s) => loadBalancerIps(s.status),
-    writeStatus: (s, addresses) => deps.writer.updateServiceStatus(s, addresses),
+    conditions: (s) => s.status?.conditions ?? [],
+    writeStatus: (s, write) => deps.writer.updateServiceStatus(s, write),
     subject: serviceSubject,
   };
 }
