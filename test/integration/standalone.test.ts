@@ -51,6 +51,7 @@ test('every command of the README standalone section prints what the README says
       '127.0.0.1:8080',
       '127.0.0.1:8443',
       'default/web  192.0.2.10 (pool demo)',
+      'dashboard  http://127.0.0.1:9092/  (read-only, live)',
     ]) {
       assert.ok(summary.includes(text), `the summary lacks "${text}":\n${summary}`);
     }
@@ -226,6 +227,27 @@ test('a copy of the examples: edits are live, mistakes are reported and cost onl
     }
     const outMs = Date.now() - failed;
     await pier.waitFor('health: 127.0.0.1:9102 of default/web:80 is unhealthy (was', 1_000, from);
+    // The dashboard (on by default) shows it: the pool and its address, the routes, the failing
+    // endpoint on its backend's page, and the printed problems as events.
+    const page = async (path: string): Promise<string> => {
+      const res = await fetch(`http://127.0.0.1:9092${path}`);
+      assert.equal(res.status, 200, path);
+      return res.text();
+    };
+    const overview = await page('/');
+    assert.match(overview, /<tr data-key="demo"><td data-label="Pool">demo<\/td>/);
+    assert.match(overview, /Ingress default\/web/);
+    assert.match(await page('/routes'), /web\.example\.test/);
+    const backend = await page(`/backends?id=${encodeURIComponent('default/web:80')}`);
+    assert.match(
+      backend,
+      /<tr data-key="127\.0\.0\.1:9102" class="bad">.*?state-unhealthy">unhealthy</,
+      'the failing endpoint is shown unhealthy',
+    );
+    assert.match(backend, /<tr data-key="127\.0\.0\.1:9101">.*?state-healthy">healthy</);
+    const events = await page('/events');
+    assert.match(events, /EndpointUnhealthy/);
+    assert.match(events, /broken\.yaml: Ingress default\/broken: spec\.rules\[0\]/);
     console.log(
       `edit live after ${liveMs} ms; unhealthy endpoint out of rotation after ${outMs} ms`,
     );
