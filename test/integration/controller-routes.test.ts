@@ -29,6 +29,7 @@ import {
   eventsFor,
   ingressManifest,
   listDocument,
+  tlsSecretManifest,
   waitForAddresses,
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
@@ -82,16 +83,7 @@ async function makeCertificate(name: string, host: string): Promise<{ crt: strin
 }
 
 function tlsSecret(name: string, crt: string, key: string): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: ns.name },
-    type: 'kubernetes.io/tls',
-    data: {
-      'tls.crt': Buffer.from(crt).toString('base64'),
-      'tls.key': Buffer.from(key).toString('base64'),
-    },
-  };
+  return tlsSecretManifest(ns.name, name, crt, key);
 }
 
 before(async () => {

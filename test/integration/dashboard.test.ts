@@ -29,7 +29,12 @@ import { type ControllerProcess, startController } from '../lib/controller-proce
 import { type DataplaneProcess, startDataplane } from '../lib/dataplane-process.ts';
 import { createService, type EchoPod, exposeAsPod, startEchoPod } from '../lib/echo-pod.ts';
 import { testEnv } from '../lib/env.ts';
-import { ingressManifest, listDocument, waitForAddresses } from '../lib/ingress-fixtures.ts';
+import {
+  ingressManifest,
+  listDocument,
+  tlsSecretManifest,
+  waitForAddresses,
+} from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
@@ -138,16 +143,7 @@ before(async () => {
   }
   await createService(kc, ns.name, 'web', { port: 80, targetPort: 'http' }, { app: 'web' });
   const pair = await opensslCertificate(certDir, 'site', host);
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'site-tls', namespace: ns.name },
-    type: 'kubernetes.io/tls',
-    data: {
-      'tls.crt': Buffer.from(pair.certPem).toString('base64'),
-      'tls.key': Buffer.from(pair.keyPem).toString('base64'),
-    },
-  });
+  await apply(tlsSecretManifest(ns.name, 'site-tls', pair.certPem, pair.keyPem));
   await apply({
     apiVersion: 'pier.dev/v1alpha1',
     kind: 'HealthCheckPolicy',
@@ -276,7 +272,10 @@ test('routes: hosts, paths, backends and the certificate with its expiry; the se
     [cellHost, path, match, backend, source, secret],
     [host, '/', 'Prefix', `${ns.name}/web:80`, `${ns.name}/site`, `${ns.name}/site-tls`],
   );
-  assert.match(expires ?? '', new RegExp(`^${certificate.notAfter.slice(0, 10)} \\(\\d+ days?\\)$`));
+  assert.match(
+    expires ?? '',
+    new RegExp(`^${certificate.notAfter.slice(0, 10)} \\(\\d+ days?\\)$`),
+  );
   // Typing filters the rows in place (and keeps the query in the URL).
   await page.type('#route-filter', `broken-${suffix}`);
   const visible = await onPage('the search to leave only the broken host', async () => {

@@ -45,6 +45,25 @@ export function ingressManifest(
   };
 }
 
+/** A `kubernetes.io/tls` Secret (YAML-compatible JSON) holding `crt` and `key` (PEM). */
+export function tlsSecretManifest(
+  namespace: string,
+  name: string,
+  crt: string,
+  key: string,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    type: 'kubernetes.io/tls',
+    data: {
+      'tls.crt': Buffer.from(crt).toString('base64'),
+      'tls.key': Buffer.from(key).toString('base64'),
+    },
+  };
+}
+
 /** A `kind: List` document holding `items`, for one `kubectl apply -f -`. */
 export function listDocument(items: readonly Record<string, unknown>[]): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { html, renderContent, renderDocument } from './dashboard-pages.ts';
-import type { DashboardState, RouteView } from './dashboard-state.ts';
+import { type DashboardState, healthSummary, type RouteView } from './dashboard-state.ts';
 
 const route = (host: string, daysLeft?: number): RouteView => ({
   address: '192.0.2.10',
@@ -25,15 +25,7 @@ function state(routes: RouteView[]): DashboardState {
     pools: [],
     addresses: [],
     nodes: [],
-    health: {
-      backends: 0,
-      endpoints: 0,
-      healthy: 0,
-      unhealthy: 0,
-      unknown: 0,
-      ejected: 0,
-      backendsDown: 0,
-    },
+    health: healthSummary([]),
     routes,
     backends: [],
     events: [],

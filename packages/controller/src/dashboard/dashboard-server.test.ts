@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { test } from 'node:test';
 import { createLogger } from '@pier/shared';
 import { type DashboardSource, startDashboardServer } from './dashboard-server.ts';
-import type { DashboardState } from './dashboard-state.ts';
+import { type DashboardState, healthSummary } from './dashboard-state.ts';
 
 function state(overrides: Partial<DashboardState> = {}): DashboardState {
   return {
@@ -15,15 +15,7 @@ function state(overrides: Partial<DashboardState> = {}): DashboardState {
     pools: [],
     addresses: [],
     nodes: [],
-    health: {
-      backends: 0,
-      endpoints: 0,
-      healthy: 0,
-      unhealthy: 0,
-      unknown: 0,
-      ejected: 0,
-      backendsDown: 0,
-    },
+    health: healthSummary([]),
     routes: [],
     backends: [],
     events: [],
