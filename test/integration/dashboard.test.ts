@@ -416,3 +416,30 @@ test('on a phone-sized screen the pages still read: no horizontal overflow of th
     await shot(`${path || 'overview'}-phone`);
   }
 });
+
+test('a follower replica serves the same dashboard, saying that it follows', async () => {
+  const follower = await startController({
+    identity: `dash-follower-${suffix}`,
+    args: ['--dashboard-listen', '127.0.0.1:0'],
+  });
+  try {
+    const url = await waitUntil('the follower dashboard to listen', () => {
+      const line = follower.logs().find((l) => l.msg === 'dashboard listening');
+      return typeof line?.url === 'string' ? line.url : undefined;
+    });
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.goto(url, { waitUntil: 'load' });
+    assert.equal(await fact('controller'), `dash-follower-${suffix} (follower)`);
+    assert.equal(await fact('newest-revision'), await redis.get(routesRevisionKey()));
+    assert.ok(await row('nodes', node), 'the edge node is listed by the follower too');
+    await page.goto(`${url}routes?q=${encodeURIComponent(host)}`, { waitUntil: 'load' });
+    const shown = await page.evaluate(() =>
+      [...(globalThis as unknown as InPage).document.querySelectorAll('#routes-table tbody tr')]
+        .filter((r) => !r.hidden)
+        .map((r) => r.querySelector('td')?.textContent ?? ''),
+    );
+    assert.deepEqual(shown, [host]);
+  } finally {
+    await follower.stop();
+  }
+});
