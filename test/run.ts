@@ -18,6 +18,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { run } from './lib/child-process.ts';
 import { inPrivateNetwork, NETNS_ENV, prepareLoopback } from './lib/private-network.ts';
+import { FILE_COUNT_ENV } from './lib/progress-reporter.ts';
 import { startRedis, type TestRedis } from './lib/redis-server.ts';
 import {
   buildTestCluster,
@@ -115,19 +116,24 @@ function testFiles(globs: readonly string[]): string[] {
     .sort();
 }
 
-/** Runs node's test runner over `files` with `env`, returning its exit code. */
+/**
+ * Runs node's test runner over `files` with `env`, returning its exit code. The reporter is
+ * spec with a line as each file begins (`▶ [12/57] file (3m12s elapsed)`) and the failed files
+ * before the totals (test/lib/progress-reporter.ts).
+ */
 async function nodeTest(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const child = spawn(
     process.execPath,
     [
       '--conditions=@pier/source',
       '--test',
-      '--test-reporter=spec',
+      '--test-reporter=./test/lib/progress-reporter.ts',
+      '--test-reporter-destination=stdout',
       '--test-concurrency=1',
       '--test-timeout=600000',
       ...files,
     ],
-    { cwd: REPO_ROOT, env, stdio: 'inherit' },
+    { cwd: REPO_ROOT, env: { ...env, [FILE_COUNT_ENV]: String(files.length) }, stdio: 'inherit' },
   );
   return new Promise((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
