@@ -2,7 +2,8 @@
  * The controller's part of L2 mode against the real API server, under its own RBAC: for a pool
  * with `spec.l2` it publishes each assigned address with the pool's interfaces and the Nodes its
  * selector matches (following label changes), and shows in the pool's `status.holders` the node
- * whose lease Redis holds for each address (written here as a dataplane would). A Service with
+ * whose lease Redis holds for each address (written here as a dataplane would), and counts in its
+ * metrics the addresses nobody holds and the takeovers. A Service with
  * `externalTrafficPolicy: Local` is announced only by the nodes with a ready endpoint of it.
  */
 import assert from 'node:assert/strict';
@@ -27,6 +28,7 @@ import {
   waitForAddresses,
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { metricValue, scrape } from '../lib/prometheus-text.ts';
 import { loadBalancerService, waitForServiceAddresses } from '../lib/service-fixtures.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
@@ -152,6 +154,33 @@ test('the pool status names the node holding each address, as the leases in Redi
     5_000,
   );
   assert.equal(await holdersColumn(), '[]');
+});
+
+test('metrics: addresses of the pool without holder, and takeovers by another node', async () => {
+  assert.notEqual(address, '', 'the first test assigned an address');
+  const metric = async (name: string): Promise<number> =>
+    metricValue(await scrape(controller.opsPort), name, { pool }) ?? 0;
+  const becomes = (name: string, want: number, why: string): Promise<true> =>
+    waitUntil(why, async () => ((await metric(name)) === want ? true : undefined), 5_000);
+  const lease = (node: string, epoch: number) =>
+    redis.set(vipLeaseKey(address), formatL2Lease({ epoch, node, token: 'test' }), 'PX', 60_000);
+  const unheld = 'pier_l2_addresses_unheld';
+  const moves = 'pier_l2_holder_changes_total';
+  await becomes(unheld, 1, 'the address to count as held by no node');
+  const before = await metric(moves);
+  try {
+    // Back on the node that held it in the test before: no takeover.
+    await lease(nodes[1] ?? '', 8);
+    await becomes(unheld, 0, 'the address to count as held');
+    assert.equal(await metric(moves), before, 'the same node again is no takeover');
+    // Another node takes it over.
+    await lease(nodes[0] ?? '', 9);
+    await becomes(moves, before + 1, 'the takeover to be counted');
+    assert.equal(await metric(unheld), 0);
+  } finally {
+    await redis.del(vipLeaseKey(address));
+  }
+  await becomes(unheld, 1, 'the address without holder again once the lease is gone');
 });
 
 test('a Service with externalTrafficPolicy Local is announced only by the nodes with a ready endpoint, and follows them', async () => {

@@ -118,6 +118,8 @@ export class ControllerApp {
     this.#redis.on('error', (err: Error) =>
       this.#log.debug({ err: err.message }, 'redis connection error'),
     );
+    this.#redis.on('ready', () => this.metrics.redisConnected.set(1));
+    this.#redis.on('close', () => this.metrics.redisConnected.set(0));
     const onError = (resource: string, err: unknown, retryInMs: number): void => {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
@@ -310,6 +312,7 @@ export class ControllerApp {
     l2 = new L2Publisher({
       redis: this.#redis,
       logger: this.#log,
+      metrics: this.metrics,
       compile: () => {
         const pools = this.#caches.pools.list();
         const nodes = this.#caches.nodes

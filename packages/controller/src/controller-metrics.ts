@@ -1,5 +1,5 @@
 /**
- * The controller's Prometheus metrics. Names are public API (docs/metrics.md).
+ * The controller's Prometheus metrics. Names are public API (docs/operations.md, Metrics).
  */
 import { createRegistry } from '@pier/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -22,6 +22,9 @@ export interface ControllerMetrics {
   readonly publishFailures: Counter;
   readonly certificateExpirySeconds: Gauge<'namespace' | 'secret'>;
   readonly redisDriftRepairs: Counter;
+  readonly redisConnected: Gauge;
+  readonly l2HolderChanges: Counter<'pool'>;
+  readonly l2AddressesUnheld: Gauge<'pool'>;
 }
 
 export function createControllerMetrics(): ControllerMetrics {
@@ -120,6 +123,23 @@ export function createControllerMetrics(): ControllerMetrics {
     redisDriftRepairs: new Counter({
       name: 'pier_redis_drift_repairs_total',
       help: 'Times the periodic check found Redis not matching the compiled table and republished',
+      registers,
+    }),
+    redisConnected: new Gauge({
+      name: 'pier_controller_redis_connected',
+      help: '1 while the connection to Redis is up (every replica, leader or not)',
+      registers,
+    }),
+    l2HolderChanges: new Counter({
+      name: 'pier_l2_holder_changes_total',
+      help: 'Times an L2 address was taken over by a node other than the one that last held it (leader)',
+      labelNames: ['pool'],
+      registers,
+    }),
+    l2AddressesUnheld: new Gauge({
+      name: 'pier_l2_addresses_unheld',
+      help: 'Assigned addresses of an L2 pool that no node holds (announces) now (leader)',
+      labelNames: ['pool'],
       registers,
     }),
   };

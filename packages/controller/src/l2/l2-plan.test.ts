@@ -3,9 +3,12 @@ import { test } from 'node:test';
 import type { IPAddressPool } from '../addresses/ip-address-pool.ts';
 import {
   compileL2Announcements,
+  holderMoves,
   holdersByPool,
   matchesNodeSelector,
   type NodeLabels,
+  type PoolHolder,
+  unheldByPool,
 } from './l2-plan.ts';
 
 test('node selectors: matchLabels and every matchExpressions operator', () => {
@@ -137,4 +140,58 @@ test('holders per pool come from the leases; an L2 pool nobody holds shows an em
       ['quiet', []],
     ]),
   );
+});
+
+const announce = (...pairs: Array<[address: string, pool: string]>) => ({
+  addresses: pairs.map(([address, pool]) => ({ address, pool, interfaces: [], nodes: [] })),
+});
+
+test('unheld addresses: counted per L2 pool, 0 for a pool whose addresses are all held', () => {
+  const announcements = announce(
+    ['203.0.113.1', 'lan'],
+    ['203.0.113.2', 'lan'],
+    ['203.0.113.3', 'dmz'],
+    ['203.0.113.4', 'lab'],
+  );
+  const holders = new Map<string, PoolHolder[]>([
+    ['lan', [{ address: '203.0.113.1', node: 'edge-1' }]],
+    ['dmz', [{ address: '203.0.113.3', node: 'edge-2' }]],
+    ['lab', []],
+    ['quiet', []],
+  ]);
+  assert.deepEqual(
+    unheldByPool(announcements, holders, ['lan', 'dmz', 'lab', 'quiet']),
+    new Map([
+      ['lan', 1],
+      ['dmz', 0],
+      ['lab', 1],
+      ['quiet', 0],
+    ]),
+  );
+});
+
+test('holder moves: only a takeover by another node counts, not a first holder or a return', () => {
+  const a = '203.0.113.1';
+  const held = (node?: string) =>
+    new Map<string, PoolHolder[]>([['lan', node ? [{ address: a, node }] : []]]);
+  // Each row: the holder read next (undefined: none), and whether that read is a move.
+  const rows: Array<[string, string | undefined, boolean]> = [
+    ['first holder', 'edge-1', false],
+    ['same holder again', 'edge-1', false],
+    ['lease lost, no holder', undefined, false],
+    ['back on the same node', 'edge-1', false],
+    ['taken over directly', 'edge-2', true],
+    ['lost again', undefined, false],
+    ['taken over after a gap', 'edge-1', true],
+  ];
+  let last = new Map<string, string>();
+  for (const [name, node, moved] of rows) {
+    const result = holderMoves(last, announce([a, 'lan']), held(node));
+    assert.deepEqual(result.moves, moved ? new Map([['lan', 1]]) : new Map(), name);
+    last = result.lastHolders;
+  }
+  // An address no longer announced is forgotten: announced again, its first holder is no move.
+  last = holderMoves(last, announce(), new Map()).lastHolders;
+  assert.equal(last.size, 0);
+  assert.deepEqual(holderMoves(last, announce([a, 'lan']), held('edge-2')).moves, new Map());
 });

@@ -85,3 +85,49 @@ export function holdersByPool(
   }
   return result;
 }
+
+/**
+ * How many announced addresses of each L2 pool have no holder: no node's lease in Redis, so no
+ * node answers for them. Every L2 pool gets a count (0 when all are held).
+ */
+export function unheldByPool(
+  announcements: L2Announcements,
+  holders: ReadonlyMap<string, readonly PoolHolder[]>,
+  l2Pools: Iterable<string>,
+): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const pool of l2Pools) result.set(pool, 0);
+  const held = new Set<string>();
+  for (const list of holders.values()) for (const h of list) held.add(h.address);
+  for (const a of announcements.addresses) {
+    if (!held.has(a.address)) result.set(a.pool, (result.get(a.pool) ?? 0) + 1);
+  }
+  return result;
+}
+
+/**
+ * Addresses taken over by another node (a failover), per pool, given the node that last held
+ * each address. An address held for the first time, or back on the node that last held it after
+ * a time without holder, is no move. Returns the moves and the last holders to keep: those of
+ * the addresses still announced.
+ */
+export function holderMoves(
+  lastHolders: ReadonlyMap<string, string>,
+  announcements: L2Announcements,
+  holders: ReadonlyMap<string, readonly PoolHolder[]>,
+): { moves: Map<string, number>; lastHolders: Map<string, string> } {
+  const moves = new Map<string, number>();
+  const next = new Map<string, string>();
+  for (const a of announcements.addresses) {
+    const last = lastHolders.get(a.address);
+    if (last !== undefined) next.set(a.address, last);
+  }
+  for (const [pool, list] of holders) {
+    for (const { address, node } of list) {
+      const last = next.get(address);
+      if (last !== undefined && last !== node) moves.set(pool, (moves.get(pool) ?? 0) + 1);
+      next.set(address, node);
+    }
+  }
+  return { moves, lastHolders: next };
+}
