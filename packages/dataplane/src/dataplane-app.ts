@@ -99,6 +99,7 @@ export class DataplaneApp {
     this.#config = config;
     this.#log = logger;
     this.#metrics = metrics;
+    metrics.countEjected = () => this.#health?.ejectedCounts(Date.now()) ?? new Map();
     this.#role = role;
     this.#dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.connectTimeoutMs });
     this.#applying = new SlicedQueue((err) =>

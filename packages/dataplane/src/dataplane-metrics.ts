@@ -13,6 +13,13 @@ export interface DataplaneMetrics {
   readonly requests: RequestMetrics;
   readonly upstreamErrors: Counter<'backend' | 'kind'>;
   readonly endpointHealthy: Gauge<'backend' | 'endpoint'>;
+  /** Counted when scraped, from what {@link DataplaneMetrics.countEjected} returns. */
+  readonly endpointsEjected: Gauge<'backend'>;
+  /**
+   * Where `endpointsEjected` is read from: the backends with endpoints passively ejected now and
+   * how many each. None until the app sets it (it owns the health state).
+   */
+  countEjected: () => ReadonlyMap<string, number>;
   readonly routeRevision: Gauge;
   readonly tableProblems: Counter<'section'>;
   readonly redisConnected: Gauge;
@@ -27,7 +34,7 @@ export interface DataplaneMetrics {
 export function createDataplaneMetrics(): DataplaneMetrics {
   const registry = createRegistry();
   const registers = [registry];
-  return {
+  const metrics: DataplaneMetrics = {
     registry,
     requests: new RequestMetrics(registry),
     upstreamErrors: new Counter({
@@ -38,11 +45,24 @@ export function createDataplaneMetrics(): DataplaneMetrics {
     }),
     endpointHealthy: new Gauge({
       name: 'pier_dataplane_endpoint_healthy',
-      help: '1 when an endpoint may receive requests (active health and passive ejection), else 0',
+      help: '0 while active health checks find an endpoint unhealthy, 1 once healthy (ejections: pier_dataplane_endpoints_ejected)',
       labelNames: ['backend', 'endpoint'],
       aggregator: 'min',
       registers,
     }),
+    endpointsEjected: new Gauge({
+      name: 'pier_dataplane_endpoints_ejected',
+      help: 'Endpoints of a backend passively ejected now (consecutive failed requests), here or by another node',
+      labelNames: ['backend'],
+      // Every worker learns every ejection (through Redis).
+      aggregator: 'max',
+      registers,
+      collect() {
+        this.reset();
+        for (const [backend, count] of metrics.countEjected()) this.set({ backend }, count);
+      },
+    }),
+    countEjected: () => new Map(),
     routeRevision: new Gauge({
       name: 'pier_dataplane_route_revision',
       help: 'Revision of the route table being served',
@@ -98,4 +118,5 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       registers,
     }),
   };
+  return metrics;
 }

@@ -31,6 +31,8 @@ export interface DataplaneHealth {
   update(table: RouteTable): void;
   usable(backendId: string, endpointId: string, now: number): boolean;
   reportResult(backendId: string, endpointId: string, ok: boolean, now: number): void;
+  /** Backends with endpoints passively ejected at `now`, and how many each; read when scraped. */
+  ejectedCounts(now: number): ReadonlyMap<string, number>;
   stop(options?: { release?: boolean }): Promise<void>;
   /** Probe targets this instance probes now. */
   readonly owned: number;

@@ -359,6 +359,10 @@ export class HealthChecker {
     return this.#ejector.ejectedUntil(backendId, endpointId, now);
   }
 
+  ejectedCounts(now: number): Map<string, number> {
+    return this.#ejector.ejectedCounts(now);
+  }
+
   /** The endpoint's active status here (`unknown` for endpoints never seen). */
   status(backendId: string, endpointId: string): HealthStatus {
     return this.#backends.get(backendId)?.tracker.status(endpointId) ?? 'unknown';

@@ -101,6 +101,37 @@ test('an ejection is honoured until it ends, by the serving thread clock', () =>
   assert.equal(p.mirror.usable('b', 'e1', 6_000), true);
 });
 
+test('ejected endpoints are counted per backend for the metrics, by the serving thread clock', () => {
+  const p = pair();
+  p.checker.ejections.set('b e1', 3_000);
+  p.checker.ejections.set('b e2', 5_000);
+  p.checker.ejections.set('c e1', 3_000);
+  // Unhealthy but not ejected: not counted (that is pier_dataplane_endpoint_healthy).
+  p.checker.statuses.set('c e2', 'unhealthy');
+  for (const [b, e] of [
+    ['b', 'e1'],
+    ['b', 'e2'],
+    ['c', 'e1'],
+  ] as const)
+    p.reporter.changed(b, e);
+  p.reporter.statusChanged('c', 'e2', 'unknown', 'unhealthy');
+  p.flush();
+  const rows: Array<[now: number, counts: Array<[string, number]>]> = [
+    [
+      2_000,
+      [
+        ['b', 2],
+        ['c', 1],
+      ],
+    ],
+    [3_000, [['b', 1]]],
+    [5_000, []],
+  ];
+  for (const [now, counts] of rows) {
+    assert.deepEqual(p.mirror.ejectedCounts(now), new Map(counts), `at ${now}`);
+  }
+});
+
 test('an endpoint whose state was dropped (it left the table) is usable again after a recheck', () => {
   const p = pair();
   p.checker.statuses.set('b e1', 'unhealthy');

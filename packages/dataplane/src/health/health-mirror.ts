@@ -110,6 +110,17 @@ export class HealthMirror implements DataplaneHealth {
     return standing === undefined || (!standing.unhealthy && standing.ejectedUntil <= now);
   }
 
+  /** Counted from the standings the worker reported (ejections end by the clock, unreported). */
+  ejectedCounts(now: number): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const [backendId, endpoints] of this.#standings) {
+      let count = 0;
+      for (const standing of endpoints.values()) if (standing.ejectedUntil > now) count += 1;
+      if (count > 0) counts.set(backendId, count);
+    }
+    return counts;
+  }
+
   reportResult(backendId: string, endpointId: string, ok: boolean, now: number): void {
     if (ok && this.#failing.size === 0) return;
     const key = backendId + SEPARATOR + endpointId;

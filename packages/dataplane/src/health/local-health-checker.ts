@@ -130,6 +130,10 @@ export class LocalHealthChecker implements DataplaneHealth {
     return !this.#ejector.isEjected(backendId, endpointId, now);
   }
 
+  ejectedCounts(now: number): Map<string, number> {
+    return this.#ejector.ejectedCounts(now);
+  }
+
   reportResult(backendId: string, endpointId: string, ok: boolean, now: number): void {
     const state = this.#backends.get(backendId);
     if (state === undefined || !state.endpoints.has(endpointId)) return;

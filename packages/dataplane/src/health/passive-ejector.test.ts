@@ -152,6 +152,17 @@ test('a shared ejection counts for back-off', () => {
   assert.deepEqual(fail(ejector, A, 3, 1_000), { ejectedUntil: 3_000, multiplier: 2 });
 });
 
+test('ejectedCounts lists the backends with endpoints ejected now, and how many', () => {
+  const ejector = new PassiveEjector();
+  const [one, two, three] = ids as [string, string, string];
+  fail(ejector, one, 3, 0);
+  fail(ejector, two, 3, 500);
+  ejector.recordResult('other', three, false, 0, settings, 10);
+  assert.deepEqual(ejector.ejectedCounts(600), new Map([[B, 2]]), 'one failure ejects nothing');
+  assert.deepEqual(ejector.ejectedCounts(1_000), new Map([[B, 1]]), 'the first ejection ended');
+  assert.deepEqual(ejector.ejectedCounts(1_500), new Map());
+});
+
 test('forget drops endpoints and backends', () => {
   const ejector = new PassiveEjector();
   const [one, two] = ids as [string, string];

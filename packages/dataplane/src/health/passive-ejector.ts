@@ -138,6 +138,16 @@ export class PassiveEjector {
     return count;
   }
 
+  /** The backends with endpoints ejected at `now`, and how many each (others left out). */
+  ejectedCounts(now: number): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const backendId of this.#backends.keys()) {
+      const count = this.ejectedCount(backendId, now);
+      if (count > 0) counts.set(backendId, count);
+    }
+    return counts;
+  }
+
   /**
    * Drops state of endpoints gone from a backend (`keep` = the ids that remain), or of the
    * whole backend when `keep` is omitted (backend gone, or passive ejection turned off).
