@@ -504,5 +504,11 @@ export class ControllerApp {
     await this.#maintenance.stop();
     this.#l2.stop();
     await Promise.all([this.#routes.stopLeading(), this.#addresses.stopLeading()]);
+    // What only the leader keeps up to date goes with the leadership: a replica's stale value
+    // would stand beside the new leader's in every query and alert.
+    const m = this.metrics;
+    for (const gauge of [m.poolSize, m.poolAssigned, m.poolAvailable, m.certificateExpirySeconds]) {
+      gauge.reset();
+    }
   }
 }
