@@ -38,8 +38,8 @@ import {
   probe,
   probeSucceeded,
 } from '../../packages/dataplane/src/health/http-prober.ts';
-import { ownerOf, probeKey } from '../../packages/shared/src/probe-ownership.ts';
 import { FIRST_PROBES_PER_SECOND } from '../../packages/dataplane/src/health/probe-scheduler.ts';
+import { ownerOf, probeKey } from '../../packages/shared/src/probe-ownership.ts';
 import { testEnv } from '../lib/env.ts';
 import { watchLoopGaps } from '../lib/loop-gaps.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
