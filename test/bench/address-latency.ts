@@ -17,6 +17,7 @@ import { ingressManifest } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 import { machineLine, quantile, startBenchEnv, writeBenchSection } from './bench-env.ts';
+import { BenchProgress } from './bench-progress.ts';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string', default: '20' }, burst: { type: 'string', default: '500' } },
@@ -24,6 +25,8 @@ const { values } = parseArgs({
 const trials = Number(values.trials);
 const burst = Number(values.burst);
 
+const progress = new BenchProgress('address-latency', { parts: 3 });
+progress.part('set-up: API server, Redis, controller');
 const env = await startBenchEnv('address-latency');
 const kc = adminKubeConfig();
 const networking = kc.makeApiClient(NetworkingV1Api);
@@ -75,8 +78,14 @@ async function createAndWait(name: string, key: string): Promise<number> {
 // Warm-up: the first creation pays for connection set-up on both sides.
 await createAndWait('warmup', 'warmup');
 
+progress.part('one Ingress at a time');
 const single: number[] = [];
-for (let i = 0; i < trials; i++) single.push(await createAndWait(`single-${i}`, `single-${i}`));
+for (let i = 0; i < trials; i++) {
+  single.push(await createAndWait(`single-${i}`, `single-${i}`));
+  progress.step(i + 1, trials, 'Ingresses addressed');
+}
+
+progress.part('Ingresses created at once, 50 in flight');
 
 const burstStart = performance.now();
 let next = 0;
@@ -86,6 +95,7 @@ await Promise.all(
     while (next < burst) {
       const i = next++;
       burstLatencies.push(await createAndWait(`burst-${i}`, `burst-${i}`));
+      progress.step(burstLatencies.length, burst, 'Ingresses addressed');
     }
   }),
 );
@@ -119,3 +129,4 @@ ${table}
 Anchors: MetalLB and Cilium LB-IPAM publish no comparable figure; both also go through a watch, a reconcile and a status
 write per Service.`,
 );
+progress.done();

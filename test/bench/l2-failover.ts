@@ -21,6 +21,7 @@ import { type L2Scenario, OTHER, PREFERRED, startL2Scenario } from '../lib/l2-sc
 import { inPrivateNetwork, NETNS_ENV } from '../lib/private-network.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { machineLine, quantile, writeBenchSection } from './bench-env.ts';
+import { BenchProgress } from './bench-progress.ts';
 
 if (!inPrivateNetwork()) {
   const r = spawnSync(
@@ -74,17 +75,21 @@ async function trial(
   return { ms: first.at - at, failed };
 }
 
+const progress = new BenchProgress('l2-failover', { parts: 2 });
+progress.part('set-up: bridge, two edges, client, Redis');
 const s = await startL2Scenario(stateDir);
 const results: Record<'SIGKILL' | 'SIGTERM', Array<{ ms: number; failed: number }>> = {
   SIGKILL: [],
   SIGTERM: [],
 };
 try {
+  progress.part(`${trials} trials of SIGKILL and SIGTERM`);
   for (let i = 0; i < trials; i++) {
     for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
       const r = await trial(s, signal);
       results[signal].push(r);
       log(`${signal} trial ${i + 1}/${trials}: ${r.ms} ms, ${r.failed} failed requests`);
+      progress.step(results.SIGKILL.length + results.SIGTERM.length, 2 * trials, 'failovers');
     }
   }
 } finally {
@@ -126,3 +131,4 @@ Anchors, as documented by each project, not measured here:
 `;
 writeBenchSection('l2-failover', markdown);
 log('docs/benchmarks.md: section l2-failover written');
+progress.done();

@@ -25,6 +25,7 @@ import { freePort, startRedis } from '../lib/redis-server.ts';
 import { writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import { type GroupProcess, startGroup, trackChild } from './bench-processes.ts';
+import { BenchProgress } from './bench-progress.ts';
 import {
   haproxyConf,
   haproxyMaxconn,
@@ -96,6 +97,9 @@ function median(costs: readonly Cost[]): Cost {
 
 const log = (line: string): void => console.log(line);
 
+/** Set-up, then one part per round. */
+const progress = new BenchProgress('proxy-cpu', { parts: ROUNDS + 1 });
+progress.part('set-up: Redis, backend, Pier, nginx, HAProxy, node:http');
 rmSync(STATE, { recursive: true, force: true });
 mkdirSync(STATE, { recursive: true });
 const started: GroupProcess[] = [];
@@ -186,7 +190,10 @@ try {
     ['haproxy', haproxy, haproxyPort],
     ['node-bare', bare, barePort],
   ];
+  const measured = [...targets.map(([name]) => name), 'undici', 'raw'].filter(wanted);
   for (let round = 0; round < ROUNDS; round++) {
+    progress.part(`round ${round + 1}`);
+    let inRound = 0;
     for (const [name, proc, port] of targets) {
       if (!wanted(name)) continue;
       const url = `http://127.0.0.1:${port}/`;
@@ -204,6 +211,7 @@ try {
       log(
         `${name} round ${round + 1}: ${Math.round(r.rps)} req/s, ${total(cost).toFixed(1)} µs CPU`,
       );
+      progress.step(++inRound, measured.length, `measured (${name})`);
     }
     for (const client of ['undici', 'raw'] as const) {
       if (!wanted(client)) continue;
@@ -220,6 +228,7 @@ try {
       const cost = JSON.parse(stdout) as Cost;
       clients[client]?.push(cost);
       log(`${client} client round ${round + 1}: ${total(cost).toFixed(1)} µs CPU`);
+      progress.step(++inRound, measured.length, `measured (${client})`);
     }
   }
 } finally {
@@ -277,3 +286,4 @@ if (ONLY !== undefined) {
   log(markdown);
   if (!values['no-write']) writeBenchSection('proxy-cpu', markdown);
 }
+progress.done();

@@ -53,6 +53,7 @@ import {
   startGroup,
   trackChild,
 } from './bench-processes.ts';
+import { BenchProgress } from './bench-progress.ts';
 import { summarizeCpuProfile } from './cpu-profile.ts';
 import {
   getBody,
@@ -139,6 +140,8 @@ const log = (text: string): void =>
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const us = (): number => Number(process.hrtime.bigint() / 1000n);
+/** Set-up, then the seven measured parts of measureAll. */
+const progress = new BenchProgress('proxy-throughput', { parts: 8 });
 
 /** What is left of the --quiet-wait budget, ms: all waiting for other processes draws on it. */
 let quietBudgetMs = QUIET_WAIT * 1000;
@@ -169,6 +172,7 @@ const show = (what: string, r: WrkResult): void =>
   );
 
 async function measureAll(): Promise<ProxyBenchResults> {
+  progress.part('set-up: Redis, backend, Pier, nginx, HAProxy, node:http');
   await waitForQuiet();
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
@@ -333,23 +337,29 @@ async function measureAll(): Promise<ProxyBenchResults> {
       'node-bare': `http://127.0.0.1:${nodePort}/`,
     };
     log(`keep-alive, ${CONNS} connections, ${ROUNDS} interleaved rounds of ${SECONDS} s`);
+    progress.part(`keep-alive, ${CONNS} connections, ${ROUNDS} rounds`);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const target of TARGETS) {
+      for (const [i, target] of TARGETS.entries()) {
         const r = await measure(urls[target], CONNS);
         keepAlive[target].push(r);
         show(`round ${round} ${target}`, r);
+        const done = (round - 1) * TARGETS.length + i + 1;
+        progress.step(done, ROUNDS * TARGETS.length, `runs (round ${round}, ${target})`);
       }
     }
     log(`keep-alive, ${CONNS_HIGH} connections, one round`);
-    for (const target of TARGETS) {
+    progress.part(`keep-alive, ${CONNS_HIGH} connections`);
+    for (const [i, target] of TARGETS.entries()) {
       const r = await measure(urls[target], CONNS_HIGH);
       keepAliveHigh[target] = r;
       show(`${target} @${CONNS_HIGH}`, r);
+      progress.step(i + 1, TARGETS.length, `runs (${target})`);
     }
 
     log('TLS');
+    progress.part('TLS: new connections and keep-alive HTTPS');
     const tlsPorts = { pier: pier.httpsPort, nginx: nginxTlsPort };
-    for (const target of ['pier', 'nginx'] as const) {
+    for (const [i, target] of (['pier', 'nginx'] as const).entries()) {
       const url = `https://127.0.0.1:${tlsPorts[target]}/`;
       const resumption = await tlsResumption(tlsPorts[target], HOST);
       const resumed = await measure(url, CONNS, { close: true });
@@ -367,9 +377,11 @@ async function measureAll(): Promise<ProxyBenchResults> {
         resumes: resumption.resumes,
         protocol: resumption.protocol,
       };
+      progress.step(i + 1, 2, `targets (${target})`);
     }
 
     log('system calls per request (strace -c -f, keep-alive)');
+    progress.part('system calls per request');
     const groupsByTarget: Record<TargetName, GroupProcess> = {
       pier: pier.process,
       nginx,
@@ -410,6 +422,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
     await pier.process.stop(30_000);
 
     // ---- Where Pier's time goes -------------------------------------------------------------
+    progress.part("CPU profile of Pier's dataplane");
     const profDir = join(STATE, 'cpu-prof');
     const profiled = await startPier('pier-profile', {
       workers: 1,
@@ -470,6 +483,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
     // ---- All cores --------------------------------------------------------------------------
     await Promise.all([nginx.stop(), haproxy.stop(), nodeBare.stop()]);
     log(`all cores, nothing pinned but the backend (core ${LOAD_CORE}); ${CONNS} connections`);
+    progress.part('all cores');
     const pier2 = await startPier('pier-2workers', { workers: 2 });
     const nginx2Port = await freePort();
     const nginx2Dir = join(STATE, 'nginx-2workers');
@@ -503,15 +517,17 @@ async function measureAll(): Promise<ProxyBenchResults> {
       nginx: `http://127.0.0.1:${nginx2Port}/`,
       haproxy: `http://127.0.0.1:${haproxy2Port}/`,
     };
-    for (const target of ['pier', 'nginx', 'haproxy'] as const) {
+    for (const [i, target] of (['pier', 'nginx', 'haproxy'] as const).entries()) {
       const r = await measure(allCoreUrls[target], CONNS, { cores: null });
       allCores[target] = r;
       show(`${target} all cores`, r);
+      progress.step(i + 1, 3, `runs (${target})`);
     }
     await Promise.all([pier2.process.stop(30_000), nginx2.stop(), haproxy2.stop()]);
 
     // ---- Large tables -----------------------------------------------------------------------
     log(`${ROUTES} routes`);
+    progress.part(`${ROUTES} routes: memory and a live update`);
     const warmRss = async (instance: BenchDataplane): Promise<{ rss: number; hwm: number }> => {
       await runWrk({
         url: `http://127.0.0.1:${instance.httpPort}/`,
@@ -699,3 +715,4 @@ const markdown = renderProxyReport(results);
 console.log(`\n${markdown}\n`);
 writeBenchSection('proxy-throughput', markdown);
 log('docs/benchmarks.md: section proxy-throughput written');
+progress.done();

@@ -27,6 +27,7 @@ import {
   virtualHost,
 } from '../lib/route-tables.ts';
 import { machineLine, quantile, startBenchEnv, writeBenchSection } from './bench-env.ts';
+import { BenchProgress } from './bench-progress.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +38,8 @@ const { values } = parseArgs({
 const changes = Number(values.changes);
 const extraRoutes = Number(values.routes);
 
+const progress = new BenchProgress('route-change-latency', { parts: 2 });
+progress.part('set-up: API server, Redis, dataplane');
 const env = await startBenchEnv('route-change-latency');
 const redis = await startRedis(
   join(process.env.PIER_TEST_STATE_DIR ?? '.test-state', 'redis-latency'),
@@ -76,6 +79,7 @@ while (!(await served('/base'))) {
   await new Promise((r) => setTimeout(r, 20));
 }
 
+progress.part(`route changes on a table of ${extraRoutes + 1} virtual hosts`);
 const took: number[] = [];
 try {
   for (let i = 0; i < changes; i++) {
@@ -88,6 +92,7 @@ try {
       await new Promise((r) => setTimeout(r, 1));
     }
     took.push(performance.now() - started);
+    progress.step(i + 1, changes, 'changes served');
   }
 } finally {
   await dp.stop();
@@ -120,3 +125,4 @@ ${table}
 Anchors, not measured here: ingress-nginx applies endpoint changes through Lua but reloads NGINX for most Ingress
 changes (0.2-12 s reported); Traefik throttles dynamic configuration to one change every 2 s by default.`,
 );
+progress.done();

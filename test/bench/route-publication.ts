@@ -45,6 +45,7 @@ import { ingressManifest } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 import { machineLine, quantile, startBenchEnv, writeBenchSection } from './bench-env.ts';
+import { BenchProgress } from './bench-progress.ts';
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +79,7 @@ const CHANGE_TIMEOUT_MS = 60_000;
 
 const log = (text: string): void =>
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+const progress = new BenchProgress('route-publication', { parts: 5 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects with a message naming `what` when `promise` takes longer than `ms`. */
@@ -108,6 +110,7 @@ async function inParallel(
         const i = next++;
         await task(i);
         if (++done % step === 0) log(`  ${what}: ${done}/${count}`);
+        progress.step(done, count, `${what} created`);
       }
     }),
   );
@@ -210,6 +213,7 @@ function leaderSince(controller: ControllerProcess): number {
   return line.time;
 }
 
+progress.part(`set-up: API server, Redis, ${ingresses} Services, EndpointSlices and Ingresses`);
 const env = await startBenchEnv('route-publication');
 const kc = adminKubeConfig();
 const networking = kc.makeApiClient(NetworkingV1Api);
@@ -293,6 +297,7 @@ async function waitForFullTable(
         const { table } = decodeRouteTable(text);
         checked = table.revision;
         best = completeHosts(table);
+        progress.step(best, ingresses, 'hosts complete');
         if (best === ingresses) {
           return { seenAt: firstSeen.get(table.revision) ?? Date.now(), revision: table.revision };
         }
@@ -350,6 +355,7 @@ try {
   log(`set-up took ${(setupMs / 1000).toFixed(1)} s`);
 
   // --- Scenario 1: first start, every address to allocate.
+  progress.part('first start: allocate, compile, publish, write status');
   const cpuFirst = cpuSample();
   log('first start: controller allocates, compiles, publishes');
   const firstStart = Date.now();
@@ -366,6 +372,7 @@ try {
     (async () => {
       for (;;) {
         const f = await controllerFigures(first);
+        progress.step(Math.min(f.statusWrites, ingresses), ingresses, 'statuses written');
         if (f.statusWrites >= ingresses) return { ...f, at: Date.now() };
         await sleep(250);
       }
@@ -377,6 +384,7 @@ try {
 
   // --- Scenario 2: restart with an empty Redis: one full compile and publication.
   await redis.del(routesRevisionKey(), routesSnapshotKey(), routesLogKey());
+  progress.part('restart: restore, compile, publish');
   const cpuRestart = cpuSample();
   log('restart: controller restores allocations, compiles, publishes');
   const restartStart = Date.now();
@@ -405,6 +413,7 @@ try {
     const backend = table.backends[expect.backend];
     if (backend?.endpoints.some((e) => e.address === expect?.address)) expect.resolve();
   });
+  progress.part(`change latency: ${changes} EndpointSlice changes`);
   log(`change latency: ${changes} EndpointSlice changes`);
   const latencies: number[] = [];
   for (let k = 0; k < changes; k++) {
@@ -428,6 +437,7 @@ try {
       seen,
     );
     latencies.push(performance.now() - sent);
+    progress.step(k + 1, changes, 'changes seen by the reader');
     expect = undefined;
     await sleep(200);
   }
@@ -524,6 +534,8 @@ about 0.2 s to 12 s, the upper end on very large configurations (kubernetes/ingr
 though it applies endpoint-only changes through Lua without a reload.`,
   );
 } finally {
+  progress.part('clean-up');
   await cleanUp();
   await env.stop();
 }
+progress.done();

@@ -40,6 +40,7 @@ import { REPO_ROOT } from '../lib/test-cluster.ts';
 import { type BenchDataplane, startBenchDataplane, writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, writeBenchSection } from './bench-env.ts';
 import { type GroupProcess, groupMemory, runTracked, trackChild } from './bench-processes.ts';
+import { BenchProgress } from './bench-progress.ts';
 import { LOOP_GAPS_ENV, readGcPauses, readLoopGaps } from './loop-gap-recorder.ts';
 import { startBackendNginx } from './proxy-peers.ts';
 import { BENCH_HOST, benchTable, largeTable } from './proxy-routes.ts';
@@ -252,6 +253,10 @@ const started: GroupProcess[] = [];
 let redis: TestRedis | undefined;
 let publisher: TestPublisher | undefined;
 const figures: Array<{ scenario: Scenario; run: string; figures: UpdateFigures }> = [];
+/** Each scenario measures four windows: cold, revert, warm, settled. */
+const progress = new BenchProgress('update-stall', {
+  parts: SCENARIOS.filter((s) => ONLY.includes(s.id)).length * 4,
+});
 try {
   redis = await startRedis(join(STATE, 'redis'));
   trackChild(redis.process.child);
@@ -296,6 +301,7 @@ try {
     const table = scenario.build(backendPort);
     /** Measures one window (see {@link measureWindow}), shows it and keeps its figures. */
     const run = async (name: string, update: RouteContent | undefined, windowMs: number) => {
+      progress.part(`${scenario.id}: ${RUN_NAMES[name] ?? name}`);
       const f = await measureWindow(`${scenario.id}-${name}`, dp, pub, update, windowMs);
       show(RUN_NAMES[name] ?? name, f);
       figures.push({ scenario, run: name, figures: f });
@@ -341,3 +347,4 @@ console.log(`\n${section}\n`);
 writeBenchSection('update-stall', section);
 if (BEFORE) writeBenchSection('update-stall-before', before);
 log(`docs/benchmarks.md: section update-stall${BEFORE ? ' and update-stall-before' : ''} written`);
+progress.done();

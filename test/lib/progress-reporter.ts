@@ -21,21 +21,10 @@
 import { relative } from 'node:path';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { spec, type TestEvent } from 'node:test/reporters';
+import { formatElapsed } from './elapsed.ts';
 
 /** Set by test/run.ts: how many files the run has. */
 export const FILE_COUNT_ENV = 'PIER_TEST_FILE_COUNT';
-
-/** `45s`, `3m12s`, `1h02m09s`. */
-export function formatElapsed(ms: number): string {
-  const total = Math.floor(ms / 1000);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  if (h > 0) return `${h}h${pad(m)}m${pad(s)}s`;
-  if (m > 0) return `${m}m${pad(s)}s`;
-  return `${s}s`;
-}
 
 /**
  * Whether an event is about a test file as a whole rather than a test in it: the runner reports
