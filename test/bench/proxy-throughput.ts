@@ -25,7 +25,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, routesSnapshotKey } from '@pier/shared';
+import { createLogger } from '@pier/shared';
 import { Redis } from 'ioredis';
 import {
   ROUTE_PUBLISHER_REDIS_OPTIONS,
@@ -33,7 +33,7 @@ import {
 } from '../../packages/controller/src/routes/route-publisher.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { freePort, startRedis, type TestRedis } from '../lib/redis-server.ts';
-import { opensslCertificate } from '../lib/route-tables.ts';
+import { opensslCertificate, publishedTableBytes } from '../lib/route-tables.ts';
 import { REPO_ROOT } from '../lib/test-cluster.ts';
 import {
   type BenchDataplane,
@@ -613,7 +613,7 @@ async function measureAll(): Promise<ProxyBenchResults> {
       `  started with it: serving after ${(startMs / 1000).toFixed(1)} s, RSS ${mib(startedLarge.rss)}`,
     );
     await large.process.stop(30_000);
-    const snapshotBytes = await publisherRedis.strlen(routesSnapshotKey());
+    const snapshotBytes = await publishedTableBytes(publisherRedis);
 
     // The live update once more, smaller and under the profiler.
     await publisher.publish(benchTable(backendPort));

@@ -30,12 +30,14 @@ import {
   type V1Ingress,
 } from '@kubernetes/client-node';
 import {
-  decodeRouteTable,
+  ROUTE_SECTIONS,
   RouteLogReader,
   type RouteTable,
   routeLogReaderRedisOptions,
+  routesFormatKey,
   routesLogKey,
   routesRevisionKey,
+  routesSectionKey,
   routesSnapshotKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
@@ -43,6 +45,7 @@ import { type ControllerProcess, startController } from '../lib/controller-proce
 import { createService } from '../lib/echo-pod.ts';
 import { ingressManifest } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { publishedTable, publishedTableBytes } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 import { machineLine, quantile, startBenchEnv, writeBenchSection } from './bench-env.ts';
 import { BenchProgress } from './bench-progress.ts';
@@ -292,9 +295,8 @@ async function waitForFullTable(
     if (!firstSeen.has(revision)) firstSeen.set(revision, Date.now());
     if (revision !== checked && Date.now() - lastDecode >= decodeEveryMs) {
       lastDecode = Date.now();
-      const text = await redis.get(routesSnapshotKey());
-      if (text !== null) {
-        const { table } = decodeRouteTable(text);
+      const table = await publishedTable(redis);
+      if (table !== undefined) {
         checked = table.revision;
         best = completeHosts(table);
         progress.step(best, ingresses, 'hosts complete');
@@ -383,7 +385,13 @@ try {
   controllers.splice(controllers.indexOf(first), 1);
 
   // --- Scenario 2: restart with an empty Redis: one full compile and publication.
-  await redis.del(routesRevisionKey(), routesSnapshotKey(), routesLogKey());
+  await redis.del(
+    routesRevisionKey(),
+    routesFormatKey(),
+    ...ROUTE_SECTIONS.map(routesSectionKey),
+    routesSnapshotKey(),
+    routesLogKey(),
+  );
   progress.part('restart: restore, compile, publish');
   const cpuRestart = cpuSample();
   log('restart: controller restores allocations, compiles, publishes');
@@ -397,7 +405,7 @@ try {
   // Let the publication settle (a second compile may follow the first) before measuring.
   await sleep(3000);
   const restartFigures = await controllerFigures(second);
-  const snapshotBytes = await redis.strlen(routesSnapshotKey());
+  const snapshotBytes = await publishedTableBytes(redis);
   const logBytes = Number(await redis.call('MEMORY', 'USAGE', routesLogKey()));
   const memoryAfterPublish = await redisMemory();
 
@@ -475,7 +483,7 @@ try {
     `| publication of the full table (restart, average of ${restartFigures.publishes}) | ${avgMs(restartFigures.publishSeconds, restartFigures.publishes)} |`,
     `| compile after one EndpointSlice change (average of ${changeCompiles}) | ${avgMs(afterChanges.compileSeconds - restartFigures.compileSeconds, changeCompiles)} |`,
     `| publication of one change (average of ${changePublishes}) | ${avgMs(afterChanges.publishSeconds - restartFigures.publishSeconds, changePublishes)} |`,
-    `| snapshot (\`STRLEN\` of \`${routesSnapshotKey()}\`) | ${mib(snapshotBytes)} |`,
+    `| the table's pieces (\`MEMORY USAGE\` of the \`${routesSectionKey('virtualHosts')}\`, backends and certificates hashes) | ${mib(snapshotBytes)} |`,
     `| change log after the restart's publication (\`MEMORY USAGE\`) | ${mib(logBytes)} |`,
     `| Redis \`used_memory\` after the full publication / after the changes | ${mib(memoryAfterPublish.usedBytes)} (${memoryAfterPublish.usedHuman}) / ${mib(memoryAfterChanges.usedBytes)} (${memoryAfterChanges.usedHuman}) |`,
     `| controller RSS after the first start's table | ${mib(firstFigures.rssBytes)} |`,

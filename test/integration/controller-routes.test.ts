@@ -12,12 +12,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import {
-  decodeRouteTable,
   RouteLogReader,
   type RouteTable,
   routeLogReaderRedisOptions,
   routesRevisionKey,
-  routesSnapshotKey,
   virtualHostKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
@@ -34,7 +32,7 @@ import {
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { startRedis } from '../lib/redis-server.ts';
-import { opensslCertificate } from '../lib/route-tables.ts';
+import { opensslCertificate, publishedTable } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 const kc = adminKubeConfig();
@@ -56,8 +54,7 @@ async function apply(doc: unknown): Promise<void> {
 }
 
 async function snapshot(client: Redis = redis): Promise<RouteTable | undefined> {
-  const text = await client.get(routesSnapshotKey());
-  return text === null ? undefined : decodeRouteTable(text).table;
+  return publishedTable(client);
 }
 
 function waitForTable<T>(

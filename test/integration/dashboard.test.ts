@@ -13,15 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import {
-  decodeRouteTable,
-  healthKey,
-  ownerOf,
-  parseHealthState,
-  probeKey,
-  routesRevisionKey,
-  routesSnapshotKey,
-} from '@pier/shared';
+import { healthKey, ownerOf, parseHealthState, probeKey, routesRevisionKey } from '@pier/shared';
 import { Redis } from 'ioredis';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { waitUntil } from '../lib/child-process.ts';
@@ -36,7 +28,7 @@ import {
   waitForAddresses,
 } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
-import { opensslCertificate } from '../lib/route-tables.ts';
+import { opensslCertificate, publishedTable } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 /**
@@ -254,9 +246,8 @@ test('overview: pools, addresses with their holders, edge nodes with their revis
 
 test('routes: hosts, paths, backends and the certificate with its expiry; the search filters', async (t) => {
   await page.goto(`${base}routes`, { waitUntil: 'load' });
-  const text = await redis.get(routesSnapshotKey());
-  assert.ok(text);
-  const table = decodeRouteTable(text).table;
+  const table = await publishedTable(redis);
+  assert.ok(table);
   const certificate = Object.values(table.certificates).find((c) => c.secret.name === 'site-tls');
   assert.ok(certificate?.notAfter, 'the published table carries the expiry');
   const cells = await page.evaluate((h) => {
@@ -324,8 +315,7 @@ test('a backend: endpoints with health, who probes each, the last results; going
   await page.click(`a[href="/backends?id=${encodeURIComponent(`${ns.name}/web:80`)}"]`);
   await page.waitForSelector('#endpoints-table');
   const backendId = `${ns.name}/web:80`;
-  const snapshot = decodeRouteTable((await redis.get(routesSnapshotKey())) ?? '').table;
-  const hc = snapshot.backends[backendId]?.healthCheck;
+  const hc = (await publishedTable(redis))?.backends[backendId]?.healthCheck;
   assert.ok(hc);
   const [healthyPod, failingPod] = pods as [EchoPod, EchoPod];
   const healthyId = `${healthyPod.address}:${healthyPod.port}`;

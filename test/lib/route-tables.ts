@@ -1,7 +1,8 @@
 /**
  * Hand-built route tables for tests that drive a real dataplane through Redis: backends,
  * virtual hosts and certificates (keys sealed with the run's key ring, as the controller
- * seals them), and a RoutePublisher on a test Redis to publish them.
+ * seals them), a RoutePublisher on a test Redis to publish them, and the published table read
+ * back from its pieces.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,12 @@ import {
   type Endpoint,
   type HealthCheckSettings,
   type PathType,
+  ROUTE_SECTIONS,
+  type RouteTable,
+  RouteTableState,
   readKeyRingFile,
+  routesRevisionKey,
+  routesSectionKey,
   type VirtualHost,
   virtualHostKey,
 } from '@pier/shared';
@@ -196,4 +202,32 @@ export async function connectPublisher(redis: {
     publish: async (content) => (await publisher.publish(content)).revision,
     close: () => connection.disconnect(),
   };
+}
+
+/**
+ * The table the controller published, as a reader serves it: the revision and every piece read
+ * in one MULTI, each entry validated (docs/redis-keyspace.md). Undefined when nothing is
+ * published (no revision key).
+ */
+export async function publishedTable(redis: Redis): Promise<RouteTable | undefined> {
+  const multi = redis.multi().get(routesRevisionKey());
+  for (const section of ROUTE_SECTIONS) multi.hgetall(routesSectionKey(section));
+  const replies = ((await multi.exec()) ?? []).map(([, value]) => value);
+  if (replies[0] === null || replies[0] === undefined) return undefined;
+  const pieces = Object.fromEntries(
+    ROUTE_SECTIONS.map((section, i) => [
+      section,
+      Object.entries((replies[1 + i] ?? {}) as Record<string, string>),
+    ]),
+  );
+  return RouteTableState.fromPieces(Number(replies[0]), pieces).state.toTable();
+}
+
+/** Bytes the route table's pieces take in Redis (`MEMORY USAGE` of the three hashes). */
+export async function publishedTableBytes(redis: Redis): Promise<number> {
+  let bytes = 0;
+  for (const section of ROUTE_SECTIONS) {
+    bytes += Number((await redis.call('MEMORY', 'USAGE', routesSectionKey(section))) ?? 0);
+  }
+  return bytes;
 }

@@ -6,7 +6,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
-  KubeConfig,
+  type KubeConfig,
   type KubernetesListObject,
   NetworkingV1Api,
   type V1EndpointSlice,
@@ -14,6 +14,7 @@ import {
   type V1IngressClass,
   type V1Namespace,
   type V1Node,
+  type V1ObjectMeta,
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
@@ -40,6 +41,17 @@ import { ingressClaims } from './ingress/ingress-claims.ts';
 import { ClientKubeWriter, POLICY_PLURAL } from './kube/kube-writer.ts';
 import { LeaderElector } from './kube/leader-elector.ts';
 import { KubeLeaseStore } from './kube/lease-store.ts';
+import {
+  trimCustomObject,
+  trimEndpointSlice,
+  trimIngress,
+  trimIngressClass,
+  trimNamespace,
+  trimNode,
+  trimSecret,
+  trimService,
+} from './kube/object-trim.ts';
+import { PooledKubeConfig } from './kube/pooled-kube-config.ts';
 import { WatchedCache } from './kube/watched-cache.ts';
 import { compileL2Announcements } from './l2/l2-plan.ts';
 import { L2Publisher } from './l2/l2-publisher.ts';
@@ -47,7 +59,7 @@ import { Maintenance } from './maintenance.ts';
 import { KeySealer } from './routes/key-sealer.ts';
 import { PublicationLoop } from './routes/publication-loop.ts';
 import type { HealthCheckPolicy } from './routes/route-compiler.ts';
-import { RouteController } from './routes/route-controller.ts';
+import { RouteController, type RouteInputKind } from './routes/route-controller.ts';
 import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './routes/route-publisher.ts';
 import {
   isLocalLoadBalancer,
@@ -67,7 +79,8 @@ function sortedJson(value: unknown): string {
 }
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+  // One connection pool for every request (see pooled-kube-config.ts).
+  const kc = new PooledKubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
@@ -156,24 +169,28 @@ export class ControllerApp {
     let addresses: AddressController | undefined;
     let routes: RouteController | undefined;
     let l2: L2Publisher | undefined;
-    const routesChanged = (): void => routes?.onChange();
+    /** `object` of `kind` changed; without them, anything may have (compile everything). */
+    const routesChanged = (kind?: RouteInputKind, object?: { metadata?: V1ObjectMeta }): void =>
+      routes?.onChange(kind, object);
     this.#caches = {
       ingresses: new WatchedCache<V1Ingress>({
         kubeConfig: this.#kc,
         resource: 'ingresses',
+        trim: trimIngress,
         path: '/apis/networking.k8s.io/v1/ingresses',
         list: () => networking.listIngressForAllNamespaces(),
         onChange: (kind, ingress) => {
           addresses?.onClaimChange('Ingress', ingress);
           // Writing an address to status changes the Ingress too; that must not cost a
           // recompile of the whole table (it would, once per Ingress of a burst).
-          if (routeInputChanged('ingress', kind, ingress)) routesChanged();
+          if (routeInputChanged('ingress', kind, ingress)) routesChanged('Ingress', ingress);
         },
         onError,
       }),
       classes: new WatchedCache<V1IngressClass>({
         kubeConfig: this.#kc,
         resource: 'ingressclasses',
+        trim: trimIngressClass,
         path: '/apis/networking.k8s.io/v1/ingressclasses',
         list: () => networking.listIngressClass(),
         onChange: () => {
@@ -185,6 +202,7 @@ export class ControllerApp {
       pools: new WatchedCache<IPAddressPool>({
         kubeConfig: this.#kc,
         resource: 'ipaddresspools',
+        trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POOL_PLURAL}`,
         list: () =>
           custom.listClusterCustomObject({
@@ -202,6 +220,7 @@ export class ControllerApp {
       nodes: new WatchedCache<V1Node>({
         kubeConfig: this.#kc,
         resource: 'nodes',
+        trim: trimNode,
         path: '/api/v1/nodes',
         list: () => core.listNode(),
         onChange: () => l2?.nudge(),
@@ -210,6 +229,7 @@ export class ControllerApp {
       services: new WatchedCache<V1Service>({
         kubeConfig: this.#kc,
         resource: 'services',
+        trim: trimService,
         path: '/api/v1/services',
         list: () => core.listServiceForAllNamespaces(),
         onChange: (kind, service) => {
@@ -217,17 +237,18 @@ export class ControllerApp {
           // Its externalTrafficPolicy decides which nodes may announce its address.
           l2?.nudge();
           // A status write (its address) changes no route.
-          if (routeInputChanged('service', kind, service)) routesChanged();
+          if (routeInputChanged('service', kind, service)) routesChanged('Service', service);
         },
         onError,
       }),
       endpointSlices: new WatchedCache<V1EndpointSlice>({
         kubeConfig: this.#kc,
         resource: 'endpointslices',
+        trim: trimEndpointSlice,
         path: '/apis/discovery.k8s.io/v1/endpointslices',
         list: () => discovery.listEndpointSliceForAllNamespaces(),
         onChange: (_kind, slice) => {
-          routesChanged();
+          routesChanged('EndpointSlice', slice);
           // Ready local endpoints decide where a Local Service's address may be announced.
           const service = sliceService(slice);
           const [namespace, name] = service?.split('/') ?? [];
@@ -239,6 +260,7 @@ export class ControllerApp {
       namespaces: new WatchedCache<V1Namespace>({
         kubeConfig: this.#kc,
         resource: 'namespaces',
+        trim: trimNamespace,
         path: '/api/v1/namespaces',
         list: () => core.listNamespace(),
         onChange: () => addresses?.onClassChange(),
@@ -248,15 +270,17 @@ export class ControllerApp {
       secrets: new WatchedCache<V1Secret>({
         kubeConfig: this.#kc,
         resource: 'secrets',
+        trim: trimSecret,
         path: '/api/v1/secrets',
         fieldSelector: 'type=kubernetes.io/tls',
         list: () => core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls' }),
-        onChange: routesChanged,
+        onChange: (_kind, secret) => routesChanged('Secret', secret),
         onError,
       }),
       policies: new WatchedCache<HealthCheckPolicy>({
         kubeConfig: this.#kc,
         resource: 'healthcheckpolicies',
+        trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POLICY_PLURAL}`,
         list: () =>
           custom.listCustomObjectForAllNamespaces({
@@ -264,7 +288,7 @@ export class ControllerApp {
             version: PIER_VERSION,
             resourcePlural: POLICY_PLURAL,
           }) as Promise<KubernetesListObject<HealthCheckPolicy>>,
-        onChange: routesChanged,
+        onChange: (_kind, policy) => routesChanged('HealthCheckPolicy', policy),
         onError,
       }),
     };

@@ -19,6 +19,7 @@ import {
   PoolNotAllowedError,
   PoolOverlapError,
   RevisionGapError,
+  RouteFormatError,
   SharingConflictError,
   UnknownPoolError,
 } from './errors.ts';
@@ -30,6 +31,7 @@ const CATALOGUE: Array<[ErrorClass, ErrorCode, string]> = [
   [InvalidRouteTableError, 'PIER_INVALID_ROUTE_TABLE', 'InvalidRouteTableError'],
   [InvalidRoutePatchError, 'PIER_INVALID_ROUTE_PATCH', 'InvalidRoutePatchError'],
   [RevisionGapError, 'PIER_REVISION_GAP', 'RevisionGapError'],
+  [RouteFormatError, 'PIER_ROUTE_FORMAT_UNKNOWN', 'RouteFormatError'],
   [KeySealError, 'PIER_KEY_SEAL_FAILED', 'KeySealError'],
   [KeyOpenError, 'PIER_KEY_OPEN_FAILED', 'KeyOpenError'],
   [PoolExhaustedError, 'PIER_POOL_EXHAUSTED', 'PoolExhaustedError'],

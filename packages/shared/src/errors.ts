@@ -10,6 +10,7 @@ export const ERROR_CODES = Object.freeze([
   'PIER_INVALID_ROUTE_TABLE',
   'PIER_INVALID_ROUTE_PATCH',
   'PIER_REVISION_GAP',
+  'PIER_ROUTE_FORMAT_UNKNOWN',
   'PIER_KEY_SEAL_FAILED',
   'PIER_KEY_OPEN_FAILED',
   'PIER_POOL_EXHAUSTED',
@@ -91,6 +92,17 @@ export class RevisionGapError extends PierError {
   constructor(message: string, options?: PierErrorOptions) {
     super('PIER_REVISION_GAP', message, options);
     this.name = 'RevisionGapError';
+  }
+}
+
+/**
+ * The route keys in Redis are of a format this reader does not know (an older or newer
+ * controller wrote them); the reader keeps serving its last good table.
+ */
+export class RouteFormatError extends PierError {
+  constructor(message: string, options?: PierErrorOptions) {
+    super('PIER_ROUTE_FORMAT_UNKNOWN', message, options);
+    this.name = 'RouteFormatError';
   }
 }
 

@@ -22,6 +22,7 @@ export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';
 export * from './route-table.ts';
+export * from './route-table-state.ts';
 export * from './route-table-validation.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';

@@ -17,8 +17,10 @@ import {
   nodeOfL2SpeakerKey,
   parseEjectionKey,
   ROUTES_LOG_FIELDS,
+  routesFormatKey,
   routesLogKey,
   routesRevisionKey,
+  routesSectionKey,
   routesSnapshotKey,
   vipEpochKey,
   vipLeaseKey,
@@ -30,6 +32,10 @@ test('key names are the documented ones (docs/redis-keyspace.md)', () => {
   const rows: Array<[string, string]> = [
     [routesRevisionKey(), 'pier:v1:routes:revision'],
     [routesSnapshotKey(), 'pier:v1:routes:snapshot'],
+    [routesFormatKey(), 'pier:v1:routes:format'],
+    [routesSectionKey('virtualHosts'), 'pier:v1:routes:vhosts'],
+    [routesSectionKey('backends'), 'pier:v1:routes:backends'],
+    [routesSectionKey('certificates'), 'pier:v1:routes:certificates'],
     [routesLogKey(), 'pier:v1:routes:log'],
     [healthKey('shop/web:80'), 'pier:v1:health:shop/web:80'],
     [healthChannel(), 'pier:v1:health:events'],
@@ -48,7 +54,7 @@ test('key names are the documented ones (docs/redis-keyspace.md)', () => {
     [ejectionPattern(), 'pier:v1:ejection:*'],
   ];
   for (const [actual, expected] of rows) assert.equal(actual, expected);
-  assert.deepEqual({ ...ROUTES_LOG_FIELDS }, { revision: 'rev', from: 'from', patch: 'patch' });
+  assert.deepEqual({ ...ROUTES_LOG_FIELDS }, { revision: 'rev', from: 'base', patch: 'delta' });
 });
 
 test('heartbeat and ejection keys split back into their parts', () => {

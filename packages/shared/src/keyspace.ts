@@ -2,6 +2,7 @@
  * Redis key names. Every key Pier uses is built here, under {@link KEY_PREFIX}, so the keyspace
  * is documented in one place (docs/redis-keyspace.md) and a layout change is one version bump.
  */
+import type { RouteSection } from './route-entries.ts';
 
 /** Version of the key layout; part of every key, so two layouts can coexist during upgrades. */
 export const keyspaceVersion = 1;
@@ -12,14 +13,32 @@ export const KEY_PREFIX = `pier:v${keyspaceVersion}:`;
 /** Approximate length the route change log is trimmed to (`XTRIM MAXLEN ~`). */
 export const ROUTES_LOG_MAX_LENGTH = 1000;
 
-/** Field names of a route change-log entry. */
+/**
+ * Format of the route table's keys (`routes:*`), the value of {@link routesFormatKey}. Format 1
+ * was one snapshot string rewritten per revision; format 2 keeps the table in one hash per
+ * section, entry by entry, and logs deltas. A reader refuses any other format loudly and keeps
+ * serving its last good table (docs/redis-keyspace.md, "Upgrading from format 1").
+ */
+export const ROUTES_FORMAT = 2;
+
+/**
+ * A change-log entry whose encoded delta would be larger than this carries none: readers at its
+ * base read the pieces instead. Keeps the log's size bounded by its length.
+ */
+export const ROUTES_LOG_MAX_DELTA_BYTES = 1024 * 1024;
+
+/**
+ * Field names of a route change-log entry (format 2). Format 1's entries named the base `from`
+ * and the patch `patch`: a reader of either format finds no base in the other's entries and
+ * resyncs, which is where it refuses the format.
+ */
 export const ROUTES_LOG_FIELDS = Object.freeze({
   /** The revision the entry publishes. */
   revision: 'rev',
-  /** The revision the patch applies to (`rev - 1`). */
-  from: 'from',
-  /** The encoded RoutePatch. */
-  patch: 'patch',
+  /** The revision the delta applies to (`rev - 1`). */
+  from: 'base',
+  /** The encoded RoutePatch; absent when the change was too large to log (read the pieces). */
+  patch: 'delta',
 } as const);
 
 /** String: the latest published route-table revision, a decimal integer. */
@@ -27,10 +46,40 @@ export function routesRevisionKey(): string {
   return `${KEY_PREFIX}routes:revision`;
 }
 
-/** String: the encoded RouteTable at the latest revision (its revision inside). */
+/** String: the format of the route keys, {@link ROUTES_FORMAT} as a decimal integer. */
+export function routesFormatKey(): string {
+  return `${KEY_PREFIX}routes:format`;
+}
+
+/**
+ * Hash: the entries of one section of the route table at the latest revision, field = the
+ * entry's key, value = the entry's canonical JSON.
+ */
+export function routesSectionKey(section: RouteSection): string {
+  return `${KEY_PREFIX}routes:${SECTION_KEY_NAMES[section]}`;
+}
+
+const SECTION_KEY_NAMES = Object.freeze({
+  virtualHosts: 'vhosts',
+  backends: 'backends',
+  certificates: 'certificates',
+} as const);
+
+/**
+ * String: format 1's snapshot. Format 2 leaves a marker there that a format-1 reader refuses
+ * with an error naming the format ({@link ROUTES_FORMAT_1_MARKER}).
+ */
 export function routesSnapshotKey(): string {
   return `${KEY_PREFIX}routes:snapshot`;
 }
+
+/**
+ * What format 2 writes into {@link routesSnapshotKey}: JSON whose `revision` is a sentence, so
+ * that a format-1 reader's error ("revision must be a non-negative integer, got …") says why.
+ */
+export const ROUTES_FORMAT_1_MARKER = JSON.stringify({
+  revision: `routes are format ${ROUTES_FORMAT} (${KEY_PREFIX}routes:format); this reader knows format 1: upgrade it`,
+});
 
 /** Stream: one entry per revision with fields {@link ROUTES_LOG_FIELDS}, trimmed. */
 export function routesLogKey(): string {

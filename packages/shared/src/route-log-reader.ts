@@ -1,36 +1,57 @@
 /**
  * Follows the route table in Redis the way docs/redis-keyspace.md ("Reading protocol")
- * describes: a snapshot and the newest change-log id read together, then the change log with
- * `XREAD BLOCK`, patch by patch, falling back to the snapshot whenever a patch does not follow.
+ * describes: the format, the revision, every piece and the newest change-log id read together
+ * in one `MULTI`, then the change log with `XREAD BLOCK`, delta by delta, falling back to the
+ * pieces whenever a delta does not follow.
  *
- * Two tables are kept: the table *as published* (the base every patch applies to, because the
- * controller diffs what it published) and the table *served* (the published one validated, with
- * invalid entries dropped). Validating only what is served keeps every reader at revision r
- * serving exactly `validateRouteTable(table r)`, whichever way it got there.
+ * The table is a {@link RouteTableState}: the entries *as published* (the base every delta
+ * applies to, because the controller diffs what it published) and the entries *served*
+ * (validated, invalid ones dropped). A delta is validated by the entries it touches, so every
+ * reader at revision r serves exactly `validateRouteTable(table r)`, whichever way it got there,
+ * and a one-entry change costs one entry's work whatever the size of the table.
  */
 
 import { EventEmitter } from 'node:events';
 import type { Redis, RedisOptions } from 'ioredis';
-import { InvalidRouteTableError, isPierError } from './errors.ts';
-import { ROUTES_LOG_FIELDS, routesLogKey, routesSnapshotKey } from './keyspace.ts';
+import { InvalidRouteTableError, isPierError, RouteFormatError } from './errors.ts';
+import {
+  ROUTES_FORMAT,
+  ROUTES_LOG_FIELDS,
+  routesFormatKey,
+  routesLogKey,
+  routesRevisionKey,
+  routesSectionKey,
+} from './keyspace.ts';
 import type { PierLogger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { redisReconnectDelay } from './redis-reconnect.ts';
-import { decodeRoutePatch, tableChecksum } from './route-codec.ts';
-import { applyRoutePatch, PATCH_SECTIONS } from './route-patch.ts';
+import { decodeRoutePatch } from './route-codec.ts';
+import type { ChangedKeys, RouteSection } from './route-entries.ts';
+import { ROUTE_SECTIONS } from './route-entries.ts';
 import type { RouteTable } from './route-table.ts';
-import { emptyRouteTable } from './route-table.ts';
+import type { RouteTableChange } from './route-table-state.ts';
+import { RouteTableState } from './route-table-state.ts';
 import type { Problem } from './route-table-validation.ts';
-import { validateRouteTable } from './route-table-validation.ts';
 
-/** How a table reached the reader: the first snapshot, a change-log patch, or a full resync. */
+/** How a table reached the reader: the first read, a change-log delta, or a full resync. */
 export type TableSource = 'snapshot' | 'patch' | 'resync';
 
 /** Events of a {@link RouteLogReader}. */
 export interface RouteLogReaderEvents {
-  /** The served table changed. It is complete and validated; treat it as immutable. */
+  /**
+   * The served table changed: `state` is the reader's table (it changes with the next delta:
+   * read what you need now), `change` the keys whose served entry was added, replaced or removed.
+   */
+  change: [state: RouteTableState, how: TableSource, change: RouteTableChange];
+  /**
+   * The same, as a whole table (complete and validated; treat it as immutable). Made only while
+   * someone listens: it costs O(table) per change.
+   */
   table: [table: RouteTable, how: TableSource];
-  /** Entries of a new table that failed validation and were dropped (emitted before `table`). */
+  /**
+   * Entries checked for a change that failed validation and were dropped (emitted before
+   * `change`), and a refused format (section `table`, field `format`).
+   */
   problems: [problems: Problem[]];
 }
 
@@ -47,23 +68,13 @@ export interface RouteLogReaderOptions {
   blockMs?: number;
   /**
    * The table to serve until Redis has one, e.g. the dataplane's copy on local disk
-   * (design invariant 5). Without it, a Redis holding no snapshot gives the empty table.
+   * (design invariant 5). Without it, a Redis holding no table gives the empty table.
    */
-  initialTable?: RouteTable;
+  initialTable?: RouteTable | RouteTableState;
   /** First retry delay after a failed Redis command, ms (default 100); doubles up to `maxRetryMs`. */
   initialRetryMs?: number;
   /** Longest retry delay, ms (default 5000). */
   maxRetryMs?: number;
-}
-
-/** The snapshot as published (the base for patches) and as served (validated). */
-export interface ParsedRouteSnapshot {
-  /** Entries exactly as published, unchecked: what the next patch applies to. */
-  published: RouteTable;
-  /** `published` after {@link validateRouteTable}: what may be served. */
-  table: RouteTable;
-  /** What validation dropped. */
-  problems: Problem[];
 }
 
 const DEFAULT_BLOCK_MS = 5000;
@@ -89,43 +100,18 @@ export function routeLogReaderRedisOptions(blockMs = DEFAULT_BLOCK_MS): RedisOpt
 }
 
 /**
- * Parses a snapshot (`pier:v1:routes:snapshot`) into the published table and the served one.
- * A section that is not an object counts as empty in both.
+ * Keeps an up-to-date route table from Redis and announces each change.
  *
- * @throws InvalidRouteTableError when the text is not JSON, not an object, or has no valid
- *   revision.
- */
-export function parseRouteSnapshot(text: string): ParsedRouteSnapshot {
-  let input: unknown;
-  try {
-    input = JSON.parse(text);
-  } catch (cause) {
-    throw new InvalidRouteTableError('route table is not valid JSON', { cause });
-  }
-  const { table, problems } = validateRouteTable(input);
-  const raw = input as Record<string, unknown>;
-  const published = { ...emptyRouteTable(), revision: table.revision };
-  for (const section of PATCH_SECTIONS) {
-    const value = raw[section];
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      Object.assign(published, { [section]: value });
-    }
-  }
-  return { published, table, problems };
-}
-
-/**
- * Keeps an up-to-date route table from Redis and announces each new one.
+ * `start()` reads the format, the revision, the pieces and the newest change-log id in one
+ * `MULTI`, then follows the log. A log entry is applied when its base is the revision of the
+ * published table held; otherwise (entries trimmed while behind, a reset Redis, a delta too
+ * large to log) or when its delta cannot be decoded or applied, the reader resyncs from the
+ * pieces. Any connection loss also leads to a resync, because a restarted Redis may hold another
+ * history. While Redis is unreachable, holds no table, or holds another format, the last table
+ * is kept and served.
  *
- * `start()` reads the snapshot and the newest change-log id in one `MULTI`, then follows the log.
- * A log entry is applied when its `from` is the revision of the published table held; otherwise
- * (entries trimmed while behind, a reset Redis) or when its patch cannot be decoded or applied,
- * the reader resyncs from the snapshot. Any connection loss also leads to a resync, because a
- * restarted Redis may hold another history. While Redis is unreachable, or holds no snapshot,
- * the last table is kept and served.
- *
- * Events: `table` (see {@link RouteLogReaderEvents}) whenever the served table changes, never
- * for half a change; `problems` with the entries of that table that validation dropped.
+ * Events: `change` (see {@link RouteLogReaderEvents}) whenever the served table changes, never
+ * for half a change; `problems` with the entries of that change that validation dropped.
  */
 export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
   readonly #redis: Redis;
@@ -134,9 +120,14 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
   readonly #initialRetryMs: number;
   readonly #maxRetryMs: number;
   /** Served table; undefined until one is known. */
+  #served: RouteTableState | undefined;
+  /**
+   * The table as published in the history being followed (usually the served one itself);
+   * undefined: no base, the next entry resyncs.
+   */
+  #base: RouteTableState | undefined;
+  /** {@link RouteLogReader.table}, made when asked for, until the next change. */
   #table: RouteTable | undefined;
-  /** The table as published in the history being followed; undefined: no base, next entry resyncs. */
-  #published: RouteTable | undefined;
   /** Id of the last log entry applied or seen in a resync; entries after it are new. */
   #lastId = '0-0';
   /** Bumped on every connection close: a reply from another connection than the sync is stale. */
@@ -166,24 +157,34 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
     this.#blockMs = positiveInteger(options.blockMs ?? DEFAULT_BLOCK_MS, 'blockMs');
     this.#initialRetryMs = positiveInteger(options.initialRetryMs ?? 100, 'initialRetryMs');
     this.#maxRetryMs = positiveInteger(options.maxRetryMs ?? 5000, 'maxRetryMs');
-    this.#table = options.initialTable;
+    const initial = options.initialTable;
+    this.#served =
+      initial === undefined || initial instanceof RouteTableState
+        ? initial
+        : RouteTableState.fromTable(initial).state;
   }
 
-  /** The table served now (validated), or undefined before the first one. */
+  /** The table served now (validated), or undefined before the first one. O(table) per change. */
   get table(): RouteTable | undefined {
+    this.#table ??= this.#served?.toTable();
     return this.#table;
+  }
+
+  /** The table served now, entry by entry; it changes in place with every delta. */
+  get state(): RouteTableState | undefined {
+    return this.#served;
   }
 
   /** Revision of {@link RouteLogReader.table}; 0 before the first one. */
   get revision(): number {
-    return this.#table?.revision ?? 0;
+    return this.#served?.revision ?? 0;
   }
 
   /**
-   * Reads the snapshot, then follows the change log in the background until `stop()`.
+   * Reads the table, then follows the change log in the background until `stop()`.
    * Resolves with the first table read from Redis, or with the initial (else the empty) table
-   * when Redis holds no snapshot. While Redis is unreachable it keeps retrying, so a caller
-   * that must serve meanwhile (the dataplane, from disk) should not wait for it.
+   * when Redis holds none. While Redis is unreachable it keeps retrying, so a caller that must
+   * serve meanwhile (the dataplane, from disk) should not wait for it.
    *
    * @throws Error when called twice, or when `stop()` comes before the first read.
    */
@@ -248,56 +249,76 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
     }
   }
 
-  /** Step 1 of the protocol: snapshot and newest log id together. */
+  /** Step 1 of the protocol: format, revision, pieces and newest log id together. */
   async #resync(): Promise<void> {
     const epoch = this.#epoch;
-    const replies = await this.#redis
-      .multi()
-      .get(routesSnapshotKey())
-      .xrevrange(routesLogKey(), '+', '-', 'COUNT', 1)
-      .exec();
+    const multi = this.#redis.multi().get(routesFormatKey()).get(routesRevisionKey());
+    for (const section of ROUTE_SECTIONS) multi.hgetall(routesSectionKey(section));
+    const replies = await multi.xrevrange(routesLogKey(), '+', '-', 'COUNT', 1).exec();
     if (this.#stopped || epoch !== this.#epoch) return; // answered on another connection: again
-    if (replies === null) throw new Error('MULTI reading the route snapshot was aborted');
-    const snapshot = replyValue(replies[0]);
-    const newest = replyValue(replies[1]);
-    if (snapshot !== null && typeof snapshot !== 'string') {
-      throw new Error('route snapshot is not a string');
-    }
-    const newestId = rangeEntries(newest)[0]?.id;
-    this.#lastId = newestId ?? '0-0';
+    if (replies === null) throw new Error('MULTI reading the route table was aborted');
+    const format = replyValue(replies[0]);
+    const revisionText = replyValue(replies[1]);
+    const pieces = {} as Record<RouteSection, [string, string][]>;
+    ROUTE_SECTIONS.forEach((section, i) => {
+      pieces[section] = hashEntries(replyValue(replies[2 + i]));
+    });
+    const newest = rangeEntries(replyValue(replies[2 + ROUTE_SECTIONS.length]))[0];
+    this.#lastId = newest?.id ?? '0-0';
     this.#syncedEpoch = epoch;
     this.#needResync = false;
     const how: TableSource = this.#first === undefined ? 'resync' : 'snapshot';
-    if (snapshot === null) {
+    const count = ROUTE_SECTIONS.reduce((n, s) => n + pieces[s].length, 0);
+    if (format === null && revisionText === null && count === 0) {
       // Nothing published in this Redis (new, or reset). With an empty log too, the history
-      // starts from the empty table at revision 0, which is what the first patch applies to.
-      this.#published = newestId === undefined ? emptyRouteTable() : undefined;
-      if (this.#table !== undefined && this.#table.revision > 0) {
+      // starts from the empty table at revision 0, which is what the first delta applies to.
+      this.#base = newest === undefined ? RouteTableState.empty() : undefined;
+      if (this.#served !== undefined && this.#served.revision > 0) {
         this.#log.warn(
-          { revision: this.#table.revision },
-          'redis holds no route snapshot; serving the last table until the controller publishes',
+          { revision: this.#served.revision },
+          'redis holds no route table; serving the last table until the controller publishes',
         );
       }
-      this.#table ??= emptyRouteTable();
+      this.#served ??= this.#base ?? RouteTableState.empty();
     } else {
-      try {
-        const parsed = parseRouteSnapshot(snapshot);
-        this.#published = parsed.published;
-        this.#install(parsed.table, parsed.problems, how);
-      } catch (err) {
-        if (!isPierError(err)) throw err;
-        // A table that is no table is not served; the next log entry brings another resync.
-        this.#published = undefined;
-        this.#table ??= emptyRouteTable();
+      const revision = typeof revisionText === 'string' ? decimal(revisionText) : undefined;
+      const refusal = formatRefusal(format, newest);
+      if (refusal !== undefined || revision === undefined) {
+        // A table this reader cannot read is not served; the next log entry brings another
+        // resync (design invariant 5: the last good table stays).
+        this.#base = undefined;
+        this.#served ??= RouteTableState.empty();
+        const err =
+          refusal ??
+          new InvalidRouteTableError(
+            `route revision ${JSON.stringify(revisionText)} is not a decimal integer`,
+          );
         this.#log.error(
-          { err: err.message, code: err.code, revision: this.revision },
-          'route snapshot unreadable; serving the last table',
+          { err: err.message, code: err.code, format, revision: this.revision, ...err.details },
+          'route table in redis not read; serving the last table',
         );
+        this.#emitProblems([
+          {
+            section: 'table',
+            key: '',
+            field: refusal ? 'format' : 'revision',
+            message: err.message,
+          },
+        ]);
+      } else {
+        const { state, problems } = RouteTableState.fromPieces(revision, pieces);
+        const previous = this.#served;
+        this.#base = state;
+        this.#served = state;
+        const change = { revision, changed: state.adopt(previous), problems };
+        const unchanged =
+          previous !== undefined && previous.revision === revision && isEmpty(change.changed);
+        if (!unchanged) this.#install(change, how);
       }
     }
     const first = this.#first;
     this.#first = undefined;
-    first?.resolve(this.#table as RouteTable);
+    first?.resolve(this.table as RouteTable);
   }
 
   /** Step 2 of the protocol: apply new log entries while they follow. */
@@ -313,20 +334,31 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
       this.#lastId,
     );
     if (this.#stopped || epoch !== this.#epoch) return; // another connection: resync first
-    let published = this.#published;
+    const base = this.#base;
+    const changed = {
+      virtualHosts: new Set<string>(),
+      backends: new Set<string>(),
+      certificates: new Set<string>(),
+    };
+    const problems: Problem[] = [];
     let applied = 0;
     for (const entry of readEntries(reply)) {
       const rev = decimal(entry.fields.get(ROUTES_LOG_FIELDS.revision));
       const from = decimal(entry.fields.get(ROUTES_LOG_FIELDS.from));
-      if (published === undefined || from !== published.revision || rev === undefined) {
+      if (base === undefined || from !== base.revision || rev === undefined) {
         this.#gap(
           entry.id,
-          `entry ${from ?? '?'}→${rev ?? '?'} does not follow revision ${published?.revision ?? 'none'}`,
+          `entry ${from ?? '?'}→${rev ?? '?'} does not follow revision ${base?.revision ?? 'none'}`,
         );
         break;
       }
+      const text = entry.fields.get(ROUTES_LOG_FIELDS.patch);
+      if (text === undefined) {
+        this.#gap(entry.id, `entry ${from}→${rev} carries no delta (too large to log)`);
+        break;
+      }
       try {
-        const patch = decodeRoutePatch(entry.fields.get(ROUTES_LOG_FIELDS.patch) ?? '');
+        const patch = decodeRoutePatch(text);
         if (patch.fromRevision !== from || patch.toRevision !== rev) {
           this.#gap(
             entry.id,
@@ -334,7 +366,11 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
           );
           break;
         }
-        published = applyRoutePatch(published, patch);
+        const change = base.apply(patch);
+        for (const section of ROUTE_SECTIONS) {
+          for (const key of change.changed[section]) changed[section].add(key);
+        }
+        problems.push(...change.problems);
       } catch (err) {
         if (!isPierError(err)) throw err;
         this.#gap(entry.id, err.message, err.code);
@@ -343,10 +379,12 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
       this.#lastId = entry.id;
       applied++;
     }
-    if (applied === 0 || published === undefined) return;
-    this.#published = published;
-    const { table, problems } = validateRouteTable(published);
-    this.#install(table, problems, 'patch');
+    if (applied === 0 || base === undefined) return;
+    const previous = this.#served;
+    this.#served = base;
+    // After an empty Redis the base (the empty table) is not what was served (the disk copy).
+    const all = previous === base ? changed : base.adopt(previous);
+    this.#install({ revision: base.revision, changed: all, problems }, 'patch');
   }
 
   #gap(id: string, reason: string, code?: string): void {
@@ -357,26 +395,33 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
     );
   }
 
-  /** Serves `table` and announces it, unless a resync found exactly what is served. */
-  #install(table: RouteTable, problems: Problem[], how: TableSource): void {
-    const previous = this.#table;
-    this.#table = table;
-    const unchanged =
-      previous !== undefined &&
-      how !== 'patch' &&
-      previous.revision === table.revision &&
-      tableChecksum(previous) === tableChecksum(table);
-    if (unchanged) return;
-    this.#log.debug({ revision: table.revision, how, problems: problems.length }, 'route table');
+  /** Announces a change of the served table. */
+  #install(change: RouteTableChange, how: TableSource): void {
+    this.#table = undefined;
+    const state = this.#served as RouteTableState;
+    this.#log.debug(
+      { revision: change.revision, how, problems: change.problems.length },
+      'route table',
+    );
+    this.#emitProblems(change.problems);
     // A listener's bug must not break following the log (it would resync forever).
     try {
-      if (problems.length > 0) this.emit('problems', problems);
-      this.emit('table', table, how);
+      this.emit('change', state, how, change);
+      if (this.listenerCount('table') > 0) this.emit('table', this.table as RouteTable, how);
     } catch (err) {
       this.#log.error(
-        { err: errorText(err), revision: table.revision },
+        { err: errorText(err), revision: change.revision },
         'route table listener failed',
       );
+    }
+  }
+
+  #emitProblems(problems: Problem[]): void {
+    if (problems.length === 0) return;
+    try {
+      this.emit('problems', problems);
+    } catch (err) {
+      this.#log.error({ err: errorText(err) }, 'route problems listener failed');
     }
   }
 
@@ -391,6 +436,51 @@ export class RouteLogReader extends EventEmitter<RouteLogReaderEvents> {
       this.#wake = done;
     });
   }
+}
+
+/**
+ * Why the route keys cannot be read as {@link ROUTES_FORMAT}, if they cannot: another value in
+ * the format key (absent while a revision exists: format 1), or a newest log entry written in
+ * another format (a controller of another version published last).
+ */
+function formatRefusal(
+  format: unknown,
+  newest: StreamEntry | undefined,
+): RouteFormatError | undefined {
+  const found = format === null ? '1' : String(format);
+  if (found !== String(ROUTES_FORMAT)) {
+    return new RouteFormatError(
+      `route keys in redis are format ${found}; this reader knows format ${ROUTES_FORMAT}`,
+      { details: { format: found, expected: ROUTES_FORMAT } },
+    );
+  }
+  if (newest !== undefined && !newest.fields.has(ROUTES_LOG_FIELDS.from)) {
+    return new RouteFormatError(
+      `the newest route log entry is not format ${ROUTES_FORMAT} (a controller of another version published it)`,
+      { details: { format: 'unknown', expected: ROUTES_FORMAT, entry: newest.id } },
+    );
+  }
+  return undefined;
+}
+
+function isEmpty(changed: ChangedKeys): boolean {
+  return ROUTE_SECTIONS.every((section) => changed[section].size === 0);
+}
+
+/** An HGETALL reply (`{ field: value }`, or a flat array in some reply modes) as pairs. */
+function hashEntries(reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const [field, value] = [reply[i], reply[i + 1]];
+      if (typeof field === 'string' && typeof value === 'string') pairs.push([field, value]);
+    }
+    return pairs;
+  }
+  if (reply === null || typeof reply !== 'object') return [];
+  return Object.entries(reply).filter(
+    (pair): pair is [string, string] => typeof pair[1] === 'string',
+  );
 }
 
 /** Exponential back-off with full jitter in the upper half: attempt 1 waits ~initialMs. */

@@ -8,7 +8,6 @@
 import type { CoreV1Api, CoreV1Event, V1Ingress, V1Service } from '@kubernetes/client-node';
 import {
   dataplaneReportKey,
-  decodeRouteTable,
   ejectionPattern,
   healthKey,
   nodeHeartbeatPattern,
@@ -16,9 +15,11 @@ import {
   parseDataplaneReport,
   parseEjectionKey,
   parseHealthState,
+  ROUTE_SECTIONS,
   type RouteTable,
+  RouteTableState,
   routesRevisionKey,
-  routesSnapshotKey,
+  routesSectionKey,
   type SharedHealthState,
 } from '@pier/shared';
 import type { Redis } from 'ioredis';
@@ -54,7 +55,7 @@ const SCAN_COUNT = 1000;
 
 export class ClusterDashboardSource implements DashboardSource {
   readonly #o: ClusterDashboardSourceOptions;
-  /** The decoded snapshot of the last revision read, so a table is decoded once per revision. */
+  /** The table of the last revision read, so a table is read and checked once per revision. */
   #table: { revision: number; table: RouteTable } | undefined;
   #events: { at: number; views: EventView[] } | undefined;
 
@@ -96,11 +97,18 @@ export class ClusterDashboardSource implements DashboardSource {
     const redis = this.#o.redis;
     const revision = Number((await redis.get(routesRevisionKey())) ?? 0);
     if (this.#table?.revision !== revision) {
-      const text = await redis.get(routesSnapshotKey());
-      const table =
-        text === null
-          ? { revision: 0, virtualHosts: {}, backends: {}, certificates: {} }
-          : decodeRouteTable(text).table;
+      // The revision and every piece in one MULTI: a table of one revision, never half of two.
+      const multi = redis.multi().get(routesRevisionKey());
+      for (const section of ROUTE_SECTIONS) multi.hgetall(routesSectionKey(section));
+      const replies = (await multi.exec()) ?? [];
+      const pieces = Object.fromEntries(
+        ROUTE_SECTIONS.map((section, i) => [
+          section,
+          Object.entries((replies[1 + i]?.[1] ?? {}) as Record<string, string>),
+        ]),
+      );
+      const read = Number((replies[0]?.[1] as string | null) ?? 0);
+      const table = RouteTableState.fromPieces(read, pieces).state.toTable();
       this.#table = { revision: table.revision, table };
     }
     const table = this.#table.table;

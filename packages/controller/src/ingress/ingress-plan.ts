@@ -7,6 +7,10 @@ import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { BalancingSettings, PathType } from '@pier/shared';
 import { PATH_TYPES, validateIngressHost, validateIngressPath } from '@pier/shared';
 import type { BackendResolver, ServiceBackend } from '../routes/backend-resolver.ts';
+
+/** What planning needs of a resolver: {@link BackendResolver.resolve}. */
+export type BackendLookup = Pick<BackendResolver, 'resolve'>;
+
 import { parseBalancingAnnotations } from './balancing-annotations.ts';
 
 /** Event reason for a rule, path or TLS entry Pier cannot use as written. */
@@ -46,7 +50,7 @@ export type ReportProblem = (reason: string, message: string) => void;
 /** Reads `ingress` (which has a namespace and a name); problems go to `report`. */
 export function planIngress(
   ingress: V1Ingress,
-  resolver: BackendResolver,
+  resolver: BackendLookup,
   report: ReportProblem,
 ): IngressPlan {
   const namespace = ingress.metadata?.namespace ?? '';

@@ -9,11 +9,12 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
   type V1Condition,
   type V1Ingress,
   type V1IngressLoadBalancerIngress,
   type V1Service,
-  type V1ServiceStatus,
 } from '@kubernetes/client-node';
 import {
   type IPAddressPool,
@@ -46,11 +47,14 @@ export interface StatusWrite {
 }
 
 export interface KubeWriter {
-  /** Replaces `status.loadBalancer.ingress` through the status subresource (optimistic: 409 if stale). */
+  /**
+   * Sets `status.loadBalancer.ingress` through the status subresource, by a merge patch that
+   * touches nothing else (optimistic: 409 if `ingress` is stale).
+   */
   updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress>;
   /**
-   * Replaces a Service's `status.loadBalancer.ingress` (`ipMode: VIP`) and/or its conditions in
-   * one write, the rest of its status as read (optimistic: 409 if stale).
+   * Sets a Service's `status.loadBalancer.ingress` (`ipMode: VIP`) and/or its conditions in one
+   * merge patch that touches nothing else (optimistic: 409 if `service` is stale).
    */
   updateServiceStatus(service: V1Service, write: StatusWrite): Promise<V1Service>;
   updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void>;
@@ -98,6 +102,24 @@ export function poolSubject(pool: IPAddressPool): EventSubject {
   };
 }
 
+/** Request options of a JSON merge patch (RFC 7386): objects merge, lists and values replace. */
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * A merge patch of `status` on `obj`, fenced by the resourceVersion it was read at: a stale read
+ * fails with 409 as a replace would. A patch, not a replace, because the watched caches keep
+ * trimmed objects (object-trim.ts): the status subresource of an Ingress or a Service takes
+ * labels, annotations, finalizers and owner references from the body, so replacing it with a
+ * cached object would erase what the trim dropped.
+ */
+function statusPatch(
+  obj: { metadata?: { resourceVersion?: string } },
+  status: Record<string, unknown>,
+): Record<string, unknown> {
+  const resourceVersion = obj.metadata?.resourceVersion;
+  return { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status };
+}
+
 /** The component name Events carry (`kubectl describe` shows it under From). */
 export const EVENT_SOURCE = 'pier-controller';
 
@@ -116,30 +138,39 @@ export class ClientKubeWriter implements KubeWriter {
 
   updateIngressStatus(ingress: V1Ingress, addresses: readonly string[]): Promise<V1Ingress> {
     const lb: V1IngressLoadBalancerIngress[] = addresses.map((ip) => ({ ip }));
-    return this.#networking.replaceNamespacedIngressStatus({
-      name: ingress.metadata?.name ?? '',
-      namespace: ingress.metadata?.namespace ?? '',
-      body: { ...ingress, status: { loadBalancer: lb.length > 0 ? { ingress: lb } : {} } },
-    });
+    return this.#networking.patchNamespacedIngressStatus(
+      {
+        name: ingress.metadata?.name ?? '',
+        namespace: ingress.metadata?.namespace ?? '',
+        body: statusPatch(ingress, { loadBalancer: { ingress: lb.length > 0 ? lb : null } }),
+      },
+      MERGE_PATCH,
+    );
   }
 
   updateServiceStatus(service: V1Service, write: StatusWrite): Promise<V1Service> {
-    // A replace, not a patch: what Pier does not set (another controller's conditions) is
-    // written back as read, and a stale read fails with 409 instead of undoing a newer write.
-    const status: V1ServiceStatus = { ...service.status };
+    // The fields Pier sets, each whole (a merge patch replaces lists): what it does not set
+    // (another controller's conditions) stays as the API server holds it, which is what was
+    // read, since a stale read fails with 409 instead of undoing a newer write.
+    const status: Record<string, unknown> = {};
     if (write.addresses !== undefined) {
       // ipMode VIP: kube-proxy treats the address as the node's own, as with MetalLB.
       const ingress = write.addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
-      status.loadBalancer = ingress.length > 0 ? { ingress } : {};
+      status.loadBalancer = { ingress: ingress.length > 0 ? ingress : null };
     }
     if (write.conditions !== undefined) status.conditions = write.conditions;
-    return this.#core.replaceNamespacedServiceStatus({
-      name: service.metadata?.name ?? '',
-      namespace: service.metadata?.namespace ?? '',
-      body: { ...service, status },
-    });
+    return this.#core.patchNamespacedServiceStatus(
+      {
+        name: service.metadata?.name ?? '',
+        namespace: service.metadata?.namespace ?? '',
+        body: statusPatch(service, status),
+      },
+      MERGE_PATCH,
+    );
   }
 
+  // The custom resources' status subresource takes only `status` from the body and keeps the
+  // rest as stored, so replacing it with a trimmed cached object erases nothing.
   async updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void> {
     await this.#custom.replaceClusterCustomObjectStatus({
       group: PIER_GROUP,

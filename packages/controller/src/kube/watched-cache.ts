@@ -24,9 +24,47 @@ export interface WatchedCacheOptions<T extends KubernetesObject> {
   /** Short resource name for logs and metrics, e.g. `ingresses`. */
   resource: string;
   onChange: (kind: ChangeKind, object: T) => void;
+  /**
+   * What of each object the cache keeps (object-trim.ts); default: all of it. Applied to the
+   * listed items and to every watch event before the informer stores them, so the full object
+   * is garbage as soon as it is trimmed.
+   */
+  trim?: (object: T) => T;
   onError?: (resource: string, err: unknown, retryInMs: number) => void;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+}
+
+/** A watch that hands the informer trimmed objects (BOOKMARK and ERROR events as they came). */
+class TrimmingWatch<T> extends Watch {
+  readonly #trim: (object: T) => T;
+
+  constructor(kubeConfig: KubeConfig, trim: (object: T) => T) {
+    super(kubeConfig);
+    this.#trim = trim;
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, apiObj) => {
+        const object =
+          phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED'
+            ? this.#trim(apiObj as T)
+            : apiObj;
+        // The raw event is not passed on: the informer does not read it, and it holds the
+        // untrimmed object.
+        callback(phase, object);
+      },
+      done,
+    );
+  }
 }
 
 export class WatchedCache<T extends KubernetesObject> {
@@ -42,10 +80,18 @@ export class WatchedCache<T extends KubernetesObject> {
     this.#o = options;
     this.resource = options.resource;
     this.#backoffMs = options.minBackoffMs ?? 500;
+    const trim = options.trim;
     this.#informer = new ListWatch<T>(
       options.path,
-      new Watch(options.kubeConfig),
-      options.list,
+      trim === undefined
+        ? new Watch(options.kubeConfig)
+        : new TrimmingWatch(options.kubeConfig, trim),
+      trim === undefined
+        ? options.list
+        : async () => {
+            const listed = await options.list();
+            return { ...listed, items: listed.items.map(trim) };
+          },
       false,
       undefined,
       options.fieldSelector,

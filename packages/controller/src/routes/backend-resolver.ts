@@ -83,71 +83,9 @@ export class BackendResolver {
    * `problem`), so its routes keep answering (503) and start working when it appears.
    */
   resolve(namespace: string, backend: V1IngressBackend): BackendResolution {
-    if (backend.resource !== undefined) {
-      const kind = backend.resource.kind || 'resource';
-      return {
-        ok: false,
-        reason: 'UnsupportedBackend',
-        message: `backend ${kind} '${backend.resource.name}' is a resource backend, which Pier does not serve`,
-      };
-    }
-    const name = backend.service?.name;
-    if (typeof name !== 'string' || name === '') {
-      return { ok: false, reason: 'InvalidRule', message: 'backend names no Service' };
-    }
-    const { number, name: portName } = backend.service?.port ?? {};
-    const hasNumber = number !== undefined && number !== null;
-    const hasName = typeof portName === 'string' && portName !== '';
-    if (hasNumber === hasName) {
-      return {
-        ok: false,
-        reason: 'InvalidRule',
-        message: `backend Service '${name}' must name its port by number or by name (exactly one)`,
-      };
-    }
-    if (hasNumber && !(Number.isInteger(number) && number >= 1 && number <= 65535)) {
-      return {
-        ok: false,
-        reason: 'InvalidRule',
-        message: `backend Service '${name}' port ${String(number)} is not 1-65535`,
-      };
-    }
-    const servicePort = hasNumber ? (number as number) : (portName as string);
-    const resolved: ServiceBackend = {
-      ok: true,
-      id: backendId(namespace, name, servicePort),
-      service: { namespace, name },
-      servicePort,
-    };
-    const service = this.#services.get(`${namespace}/${name}`);
-    if (service === undefined) {
-      resolved.problem = {
-        reason: 'ServiceNotFound',
-        message: `Service ${namespace}/${name} not found; its routes answer 503 until it exists`,
-      };
-      return resolved;
-    }
-    if (service.spec?.type === 'ExternalName') {
-      return {
-        ok: false,
-        reason: 'UnsupportedBackend',
-        message: `Service ${namespace}/${name} is of type ExternalName, which Pier does not proxy to`,
-      };
-    }
-    // Ingress proxies HTTP over TCP; a UDP or SCTP port of the same number is not it.
-    const port = (service.spec?.ports ?? []).find(
-      (p) =>
-        (p.protocol ?? 'TCP') === 'TCP' && (hasNumber ? p.port === number : p.name === portName),
+    return resolveServiceBackend(namespace, backend, (ns, name) =>
+      this.#services.get(`${ns}/${name}`),
     );
-    if (port === undefined) {
-      resolved.problem = {
-        reason: 'ServicePortNotFound',
-        message: `Service ${namespace}/${name} has no TCP port ${hasNumber ? servicePort : `named '${servicePort}'`}; its routes answer 503 until it does`,
-      };
-      return resolved;
-    }
-    resolved.port = port;
-    return resolved;
   }
 
   /**
@@ -165,48 +103,147 @@ export class BackendResolver {
     const memo = this.#endpoints.get(memoKey);
     if (memo !== undefined) return [...memo];
 
-    const found = new Map<string, Candidate>();
-    for (const slice of this.#slices.get(`${namespace}/${service}`) ?? []) {
-      if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
-      const target = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
-      if (target === undefined || !Number.isInteger(target) || target < 1 || target > 65535) {
-        continue;
-      }
-      for (const item of slice.endpoints ?? []) {
-        const conditions = item.conditions ?? {};
-        const ready = conditions.ready !== false;
-        const draining = conditions.serving === true && conditions.terminating === true;
-        if (!ready && !draining) continue;
-        const rank = ready ? 2 : 1;
-        for (const raw of item.addresses ?? []) {
-          const address = canonicalIp(raw);
-          if (address === undefined) continue;
-          const key = `${address}|${target}`;
-          const seen = found.get(key);
-          if (seen !== undefined && seen.rank >= rank) continue;
-          const endpoint: Endpoint = {
-            address,
-            port: target,
-            ready,
-            serving: conditions.serving ?? ready,
-            terminating: conditions.terminating === true,
-          };
-          if (item.nodeName) endpoint.nodeName = item.nodeName;
-          if (item.zone) endpoint.zone = item.zone;
-          if (item.targetRef?.name) {
-            endpoint.targetRef = {
-              namespace: item.targetRef.namespace || namespace,
-              name: item.targetRef.name,
-            };
-          }
-          found.set(key, { endpoint, rank });
-        }
-      }
-    }
-    const endpoints = [...found.values()]
-      .map((c) => c.endpoint)
-      .sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+    const endpoints = sliceEndpoints(
+      this.#slices.get(`${namespace}/${service}`) ?? [],
+      namespace,
+      port,
+    );
     this.#endpoints.set(memoKey, endpoints);
     return [...endpoints];
   }
+}
+
+/** Looks a Service up by namespace and name. */
+export type ServiceLookup = (namespace: string, name: string) => V1Service | undefined;
+
+/**
+ * Resolves an Ingress backend in the Ingress's namespace against the Services `lookup` finds.
+ * `resource` backends and ExternalName Services are rejected; a missing Service or port still
+ * yields a backend (with `problem`), so its routes keep answering (503) and start working when
+ * it appears.
+ */
+export function resolveServiceBackend(
+  namespace: string,
+  backend: V1IngressBackend,
+  lookup: ServiceLookup,
+): BackendResolution {
+  if (backend.resource !== undefined) {
+    const kind = backend.resource.kind || 'resource';
+    return {
+      ok: false,
+      reason: 'UnsupportedBackend',
+      message: `backend ${kind} '${backend.resource.name}' is a resource backend, which Pier does not serve`,
+    };
+  }
+  const name = backend.service?.name;
+  if (typeof name !== 'string' || name === '') {
+    return { ok: false, reason: 'InvalidRule', message: 'backend names no Service' };
+  }
+  const { number, name: portName } = backend.service?.port ?? {};
+  const hasNumber = number !== undefined && number !== null;
+  const hasName = typeof portName === 'string' && portName !== '';
+  if (hasNumber === hasName) {
+    return {
+      ok: false,
+      reason: 'InvalidRule',
+      message: `backend Service '${name}' must name its port by number or by name (exactly one)`,
+    };
+  }
+  if (hasNumber && !(Number.isInteger(number) && number >= 1 && number <= 65535)) {
+    return {
+      ok: false,
+      reason: 'InvalidRule',
+      message: `backend Service '${name}' port ${String(number)} is not 1-65535`,
+    };
+  }
+  const servicePort = hasNumber ? (number as number) : (portName as string);
+  const resolved: ServiceBackend = {
+    ok: true,
+    id: backendId(namespace, name, servicePort),
+    service: { namespace, name },
+    servicePort,
+  };
+  const service = lookup(namespace, name);
+  if (service === undefined) {
+    resolved.problem = {
+      reason: 'ServiceNotFound',
+      message: `Service ${namespace}/${name} not found; its routes answer 503 until it exists`,
+    };
+    return resolved;
+  }
+  if (service.spec?.type === 'ExternalName') {
+    return {
+      ok: false,
+      reason: 'UnsupportedBackend',
+      message: `Service ${namespace}/${name} is of type ExternalName, which Pier does not proxy to`,
+    };
+  }
+  // Ingress proxies HTTP over TCP; a UDP or SCTP port of the same number is not it.
+  const port = (service.spec?.ports ?? []).find(
+    (p) => (p.protocol ?? 'TCP') === 'TCP' && (hasNumber ? p.port === number : p.name === portName),
+  );
+  if (port === undefined) {
+    resolved.problem = {
+      reason: 'ServicePortNotFound',
+      message: `Service ${namespace}/${name} has no TCP port ${hasNumber ? servicePort : `named '${servicePort}'`}; its routes answer 503 until it does`,
+    };
+    return resolved;
+  }
+  resolved.port = port;
+  return resolved;
+}
+
+/**
+ * The endpoints of a Service port from the Service's EndpointSlices, which must be in
+ * slice-name order (so "first copy wins" is stable); sorted by address then port. See
+ * {@link BackendResolver.endpoints} for the rules.
+ */
+export function sliceEndpoints(
+  slices: readonly V1EndpointSlice[],
+  namespace: string,
+  port: V1ServicePort,
+): Endpoint[] {
+  const portName = port.name ?? '';
+  const found = new Map<string, Candidate>();
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
+    const target = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
+    if (target === undefined || !Number.isInteger(target) || target < 1 || target > 65535) {
+      continue;
+    }
+    for (const item of slice.endpoints ?? []) {
+      const conditions = item.conditions ?? {};
+      const ready = conditions.ready !== false;
+      const draining = conditions.serving === true && conditions.terminating === true;
+      if (!ready && !draining) continue;
+      const rank = ready ? 2 : 1;
+      for (const raw of item.addresses ?? []) {
+        const address = canonicalIp(raw);
+        if (address === undefined) continue;
+        const key = `${address}|${target}`;
+        const seen = found.get(key);
+        if (seen !== undefined && seen.rank >= rank) continue;
+        const endpoint: Endpoint = {
+          address,
+          port: target,
+          ready,
+          serving: conditions.serving ?? ready,
+          terminating: conditions.terminating === true,
+        };
+        if (item.nodeName) endpoint.nodeName = item.nodeName;
+        if (item.zone) endpoint.zone = item.zone;
+        if (item.targetRef?.name) {
+          endpoint.targetRef = {
+            namespace: item.targetRef.namespace || namespace,
+            name: item.targetRef.name,
+          };
+        }
+        found.set(key, { endpoint, rank });
+      }
+    }
+  }
+  const endpoints = [...found.values()]
+    .map((c) => c.endpoint)
+    .sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+  return endpoints;
 }

@@ -3,6 +3,12 @@
  * Redis, on the leader only. Changes are coalesced: a burst of watch events
  * gives one compile; an unchanged compile publishes nothing.
  *
+ * Compiles are incremental (incremental-compiler.ts): the objects that changed
+ * since the last compile are read from the caches and only what depends on
+ * them is rebuilt and handed to the publication loop with its keys. Everything
+ * is compiled afresh at the start of each leadership term and when an
+ * IngressClass changes (which Ingresses are Pier's).
+ *
  * Problems the compiler finds become Events on the objects concerned (each
  * once, until it goes away), and HealthCheckPolicies get their conditions.
  */
@@ -14,25 +20,24 @@ import type {
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
-import {
-  type Certificate,
-  type HealthCheckSettings,
-  type PierLogger,
-  routeEntriesOf,
-} from '@pier/shared';
+import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared';
 import type { ObjectSource } from '../addresses/address-controller.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import { classifyIngress } from '../ingress/ingress-class.ts';
 import { sameConditions } from '../kube/conditions.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
+import type { HasMetadata } from '../kube/object-age.ts';
+import {
+  IncrementalCompiler,
+  type IncrementalOutput,
+  type InputChange,
+} from './incremental-compiler.ts';
 import type { KeySealer } from './key-sealer.ts';
 import type { PublicationLoop } from './publication-loop.ts';
-import {
-  type CompileProblem,
-  compileRoutes,
-  type HealthCheckPolicy,
-  type PolicyStatus,
-} from './route-compiler.ts';
+import type { CompileProblem, HealthCheckPolicy, PolicyStatus } from './route-compiler.ts';
+
+/** The kinds of object a route table is compiled from, besides IngressClasses. */
+export type RouteInputKind = InputChange['kind'];
 
 export interface RouteControllerDeps {
   ingresses: ObjectSource<V1Ingress>;
@@ -88,6 +93,15 @@ export class RouteController {
   #lastServed = new Set<string>();
   #certificates: Certificate[] = [];
   #loop: PublicationLoop | undefined;
+  #compiler: IncrementalCompiler | undefined;
+  /** Objects changed since the last compile, by kind/namespace/name. */
+  #pending = new Map<string, { kind: RouteInputKind; namespace: string; name: string }>();
+  /** Compile everything afresh next time. */
+  #everything = true;
+  /** The last compile's outputs, to act on them only when they changed. */
+  #last: Partial<IncrementalOutput> = {};
+  /** A policy status write failed: write the statuses again even if unchanged. */
+  #policiesStale = false;
 
   constructor(deps: RouteControllerDeps) {
     this.#d = deps;
@@ -113,6 +127,12 @@ export class RouteController {
     this.#loop = loop;
     this.#leading = true;
     this.#reported.clear();
+    this.#compiler = new IncrementalCompiler({
+      defaultHealthCheck: this.#d.defaultHealthCheck,
+      sealKey: (id, pem) => this.#d.sealer.seal(id, pem),
+    });
+    this.#last = {};
+    this.#pending.clear();
     this.onChange();
   }
 
@@ -125,8 +145,23 @@ export class RouteController {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** Something the table depends on changed: compile soon. */
-  onChange(): void {
+  /**
+   * `object` of `kind` changed (was added, updated or deleted): compile soon. Without a kind,
+   * anything may have changed (an IngressClass): compile everything.
+   */
+  onChange(kind?: RouteInputKind, object?: HasMetadata): void {
+    if (!this.#leading) return;
+    if (kind === undefined || object === undefined) {
+      this.#everything = true;
+    } else {
+      const namespace = object.metadata?.namespace ?? '';
+      const name = object.metadata?.name ?? '';
+      this.#pending.set(`${kind}/${namespace}/${name}`, { kind, namespace, name });
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#leading) return;
     if (this.#running) {
       this.#dirty = true;
@@ -139,7 +174,7 @@ export class RouteController {
         this.#running = undefined;
         if (this.#dirty) {
           this.#dirty = false;
-          this.onChange();
+          this.#schedule();
         }
       });
     }, this.#d.debounceMs ?? 20);
@@ -153,48 +188,107 @@ export class RouteController {
     if (!this.#leading) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
     if (this.#running) this.#dirty = true;
-    else this.onChange();
+    else this.#schedule();
     return done;
   }
 
   async #compileAndPublish(): Promise<void> {
     const waiting = this.#waiters.splice(0);
     const d = this.#d;
-    const started = performance.now();
-    const classes = d.classes.list();
-    const ours = d.ingresses.list().filter((i) => classifyIngress(i, classes).ours);
-    const out = compileRoutes({
-      ingresses: ours,
-      addressesOf: d.addressesOf,
-      services: d.services.list(),
-      endpointSlices: d.endpointSlices.list(),
-      secrets: d.secrets.list(),
-      policies: d.policies.list(),
-      defaultHealthCheck: d.defaultHealthCheck,
-      sealKey: (id, pem) => d.sealer.seal(id, pem),
-    });
-    d.sealer.sweep();
-    const compiledMs = performance.now() - started;
-    d.metrics.compileDuration.observe(compiledMs / 1000);
+    const compiler = this.#compiler;
     const loop = this.#loop;
-    if (loop === undefined) {
+    if (compiler === undefined || loop === undefined) {
       for (const w of waiting) w();
       return;
     }
-    loop.update(routeEntriesOf(out.table));
+    const started = performance.now();
+    const full = this.#everything;
+    const refs = [...this.#pending.values()];
+    this.#everything = false;
+    this.#pending.clear();
+    const classes = d.classes.list();
+    let out: IncrementalOutput;
+    if (full) {
+      out = compiler.compileAll({
+        ingresses: d.ingresses.list().filter((i) => classifyIngress(i, classes).ours),
+        addressesOf: d.addressesOf,
+        services: d.services.list(),
+        endpointSlices: d.endpointSlices.list(),
+        secrets: d.secrets.list(),
+        policies: d.policies.list(),
+      });
+      // Every certificate in the table was sealed just now: forget the other sealings.
+      d.sealer.sweep();
+    } else {
+      // Allocations change without an event of their own: every Ingress's are read again.
+      out = compiler.update(
+        refs.map((ref) => this.#inputChange(ref, classes)),
+        d.addressesOf,
+      );
+    }
+    const compiledMs = performance.now() - started;
+    d.metrics.compileDuration.observe(compiledMs / 1000);
+    loop.update(out.entries, full ? 'all' : out.changed);
+    const last = this.#last;
+    this.#last = out;
     try {
       const revision = await loop.flush();
-      this.#lastServed = new Set(out.servedIngresses);
-      this.#certificates = Object.values(out.table.certificates);
+      if (out.servedIngresses !== last.servedIngresses) {
+        this.#lastServed = new Set(out.servedIngresses);
+      }
+      if (out.entries.certificates !== last.entries?.certificates) {
+        this.#certificates = [...out.entries.certificates.values()];
+      }
       d.metrics.routeRevision.set(revision);
-      d.logger.debug({ revision, compiledMs: Math.round(compiledMs) }, 'routes published');
+      d.logger.debug(
+        { revision, compiledMs: Math.round(compiledMs), full, changes: refs.length },
+        'routes published',
+      );
     } catch (err) {
       d.logger.warn({ err: String(err) }, 'publication stopped before the table reached Redis');
     }
     for (const w of waiting) w();
     if (!this.#leading) return;
-    await this.#report(out.problems);
-    await this.#updatePolicies(out.policyStatuses);
+    if (out.problems !== last.problems) await this.#report(out.problems);
+    if (out.policyStatuses !== last.policyStatuses || this.#policiesStale) {
+      this.#policiesStale = false;
+      await this.#updatePolicies(out.policyStatuses);
+    }
+  }
+
+  /** The change of one object as the compiler takes it, read from the caches now. */
+  #inputChange(
+    ref: { kind: RouteInputKind; namespace: string; name: string },
+    classes: readonly V1IngressClass[],
+  ): InputChange {
+    const d = this.#d;
+    const { namespace, name } = ref;
+    switch (ref.kind) {
+      case 'Ingress': {
+        const found = d.ingresses.get(name, namespace);
+        const object = found && classifyIngress(found, classes).ours ? found : undefined;
+        const addresses = object === undefined ? [] : d.addressesOf(object);
+        return { kind: 'Ingress', namespace, name, object, addresses };
+      }
+      case 'Service':
+        return { kind: 'Service', namespace, name, object: d.services.get(name, namespace) };
+      case 'EndpointSlice':
+        return {
+          kind: 'EndpointSlice',
+          namespace,
+          name,
+          object: d.endpointSlices.get(name, namespace),
+        };
+      case 'Secret':
+        return { kind: 'Secret', namespace, name, object: d.secrets.get(name, namespace) };
+      case 'HealthCheckPolicy':
+        return {
+          kind: 'HealthCheckPolicy',
+          namespace,
+          name,
+          object: d.policies.get(name, namespace),
+        };
+    }
   }
 
   async #report(problems: readonly CompileProblem[]): Promise<void> {
@@ -240,7 +334,8 @@ export class RouteController {
           { namespace: status.namespace, name: status.name, err: String(err) },
           'policy status update failed',
         );
-        this.onChange();
+        this.#policiesStale = true;
+        this.#schedule();
       }
     }
   }

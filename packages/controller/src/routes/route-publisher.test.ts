@@ -5,17 +5,22 @@ import {
   applyRoutePatch,
   type Backend,
   backendId,
+  type ChangedKeys,
+  canonicalJson,
   createLogger,
   DEFAULT_HEALTH_CHECK,
-  emptyRouteTable,
+  decodeRoutePatch,
+  encodeRoutePatch,
   isPierError,
+  ROUTE_SECTIONS,
   type RouteEntries,
   type RouteTable,
   routeEntriesOf,
 } from '@pier/shared';
 import { PublicationLoop } from './publication-loop.ts';
 import {
-  encodePublication,
+  assertNoPrivateKey,
+  type PublishedPieces,
   type PublishResult,
   planPublication,
   type RedisRouteState,
@@ -50,31 +55,48 @@ function at(revision: number, c: RouteContent): RouteTable {
   return { revision, ...c };
 }
 
+/** The pieces of `c` at `revision`, as Redis would hold them. */
+function pieces(revision: number, c: RouteContent): PublishedPieces {
+  const texts = (record: Record<string, unknown>) =>
+    new Map(Object.entries(record).map(([k, v]) => [k, canonicalJson(v)]));
+  return {
+    revision,
+    texts: {
+      virtualHosts: texts(c.virtualHosts),
+      backends: texts(c.backends),
+      certificates: texts(c.certificates),
+    },
+  };
+}
+
 function state(partial: Partial<RedisRouteState>): RedisRouteState {
-  return { revision: 0, table: emptyRouteTable(), highest: 0, logBehind: false, ...partial };
+  return { base: pieces(0, content()), highest: 0, logBehind: false, ...partial };
 }
 
 const planCases: Array<{
   name: string;
   state: RedisRouteState;
   content: RouteContent;
-  expect: { write: false; revision: number } | { write: true; revision: number; from: number };
+  changed?: ChangedKeys;
+  expect:
+    | { write: false; revision: number }
+    | { write: true; revision: number; from: number; full: boolean; pieces: number };
 }> = [
   {
     name: 'an empty Redis starts at revision 1, from the empty table',
     state: state({}),
     content: content('web'),
-    expect: { write: true, revision: 1, from: 0 },
+    expect: { write: true, revision: 1, from: 0, full: false, pieces: 1 },
   },
   {
-    name: 'new content is the next revision',
-    state: state({ revision: 7, table: at(7, content('web')), highest: 7 }),
+    name: 'new content is the next revision, and only the new entry is written',
+    state: state({ base: pieces(7, content('web')), highest: 7 }),
     content: content('web', 'api'),
-    expect: { write: true, revision: 8, from: 7 },
+    expect: { write: true, revision: 8, from: 7, full: false, pieces: 1 },
   },
   {
     name: 'unchanged content writes nothing',
-    state: state({ revision: 7, table: at(7, content('web')), highest: 7 }),
+    state: state({ base: pieces(7, content('web')), highest: 7 }),
     content: content('web'),
     expect: { write: false, revision: 7 },
   },
@@ -85,43 +107,97 @@ const planCases: Array<{
     expect: { write: false, revision: 0 },
   },
   {
-    name: 'an unknown table at the revision skips one, so readers resync',
-    state: state({ revision: 7, table: undefined, highest: 7 }),
+    name: 'an entry gone is removed',
+    state: state({ base: pieces(7, content('web', 'api')), highest: 7 }),
     content: content('web'),
-    expect: { write: true, revision: 9, from: 8 },
+    expect: { write: true, revision: 8, from: 7, full: false, pieces: 1 },
   },
   {
-    name: 'a snapshot ahead of the revision key is stayed above',
-    state: state({ revision: 3, table: undefined, highest: 12 }),
-    content: content('web'),
-    expect: { write: true, revision: 14, from: 13 },
+    name: 'only the keys said to change are compared',
+    state: state({ base: pieces(7, content('web')), highest: 7 }),
+    content: content('web', 'api'),
+    changed: { virtualHosts: new Set(), backends: new Set(), certificates: new Set() },
+    expect: { write: false, revision: 7 },
   },
   {
-    name: 'a change log behind the snapshot gets a new revision even for unchanged content',
-    state: state({ revision: 7, table: at(7, content('web')), highest: 7, logBehind: true }),
+    name: 'an unknown base rewrites every piece and skips a revision, so readers resync',
+    state: state({ base: undefined, highest: 7 }),
     content: content('web'),
-    expect: { write: true, revision: 8, from: 7 },
+    expect: { write: true, revision: 9, from: 8, full: true, pieces: 1 },
+  },
+  {
+    name: 'an unknown base with nothing to publish still clears what is there',
+    state: state({ base: undefined, highest: 12 }),
+    content: content(),
+    expect: { write: true, revision: 14, from: 13, full: true, pieces: 0 },
+  },
+  {
+    name: 'a change log behind the revision gets a new revision even for unchanged content',
+    state: state({ base: pieces(7, content('web')), highest: 7, logBehind: true }),
+    content: content('web'),
+    expect: { write: true, revision: 8, from: 7, full: false, pieces: 0 },
   },
 ];
 
 for (const c of planCases) {
   test(`plan: ${c.name}`, () => {
-    const plan = planPublication(c.state, c.content);
+    const plan = planPublication(
+      c.state,
+      routeEntriesOf(c.content),
+      c.changed ? { changed: c.changed } : {},
+    );
     if (!c.expect.write) {
       assert.deepEqual(plan, c.expect);
       return;
     }
     assert.ok(plan.write);
-    assert.equal(plan.table.revision, c.expect.revision);
-    assert.equal(plan.patch.fromRevision, c.expect.from);
-    assert.equal(plan.patch.toRevision, c.expect.revision);
-    // Applied to the table it was made from, the patch gives exactly the new table.
-    const base = c.state.table ?? { ...emptyRouteTable(), revision: c.expect.from };
-    assert.deepEqual(applyRoutePatch(base, plan.patch), plan.table);
+    const written = ROUTE_SECTIONS.reduce(
+      (n, s) => n + plan.writes[s].set.size + plan.writes[s].remove.length,
+      0,
+    );
+    assert.deepEqual(
+      { revision: plan.revision, from: plan.fromRevision, full: plan.full, pieces: written },
+      {
+        revision: c.expect.revision,
+        from: c.expect.from,
+        full: c.expect.full,
+        pieces: c.expect.pieces,
+      },
+    );
+    if (plan.full) {
+      assert.equal(plan.delta, undefined, 'no reader holds the base: no delta is logged');
+      return;
+    }
+    // The delta is the canonical patch, and applied to the base it gives exactly the new table.
+    assert.ok(plan.delta !== undefined);
+    const base = c.state.base as PublishedPieces;
+    const baseTable = tableOf(base);
+    const patch = decodeRoutePatch(plan.delta);
+    assert.equal(plan.delta, encodeRoutePatch(patch));
+    assert.deepEqual(applyRoutePatch(baseTable, patch), at(plan.revision, c.content));
   });
 }
 
-test('a table carrying a plaintext private key is never encoded for Redis', () => {
+function tableOf(p: PublishedPieces): RouteTable {
+  const record = (m: Map<string, string>) =>
+    Object.fromEntries([...m].map(([k, t]) => [k, JSON.parse(t)]));
+  return {
+    revision: p.revision,
+    virtualHosts: record(p.texts.virtualHosts),
+    backends: record(p.texts.backends),
+    certificates: record(p.texts.certificates),
+  };
+}
+
+test('plan: a delta larger than the bound is not logged; readers read the pieces', () => {
+  const plan = planPublication(state({}), entries('web', 'api'), { maxDeltaBytes: 100 });
+  assert.ok(plan.write);
+  assert.equal(plan.full, false);
+  assert.equal(plan.delta, undefined);
+  assert.equal(plan.writes.backends.set.size, 2);
+});
+
+test('a table carrying a plaintext private key is never written to Redis', () => {
   const c = content('web');
   const table: RouteTable = {
     ...at(1, c),
@@ -134,10 +210,10 @@ test('a table carrying a plaintext private key is never encoded for Redis', () =
       },
     },
   };
-  const plan = planPublication(state({}), table);
+  const plan = planPublication(state({}), routeEntriesOf(table));
   assert.ok(plan.write);
   assert.throws(
-    () => encodePublication(plan.table, plan.patch),
+    () => assertNoPrivateKey(plan),
     (err) =>
       isPierError(err, 'PIER_KEY_SEAL_FAILED') && /shop\/tls/.test(JSON.stringify(err.details)),
   );

@@ -1,34 +1,36 @@
 /**
  * Publishes route tables to Redis as docs/redis-keyspace.md ("Publication protocol") describes:
- * one revision per change, snapshot + revision + change-log entry written in one transaction
- * fenced by `WATCH`, so a dataplane never sees half a change and a stale leader cannot fork the
- * history (design invariant 3).
+ * the table lives in one hash per section, entry by entry (format 2); a revision writes only the
+ * entries that changed, the revision key and a change-log entry with the delta, in one
+ * transaction fenced by `WATCH`, so a dataplane never sees half a change and a stale leader
+ * cannot fork the history (design invariant 3).
  *
  * {@link RoutePublisher} does one publication per call and throws when Redis is unreachable;
  * `PublicationLoop` (publication-loop.ts) publishes in the background through outages.
  */
 import {
   type ChangedKeys,
-  diffRouteTables,
-  emptyRouteTable,
-  encodeRoutePatch,
-  encodeRouteTable,
+  canonicalJson,
   KeySealError,
   type PierLogger,
-  parseRouteSnapshot,
+  ROUTE_SECTIONS,
+  ROUTES_FORMAT,
+  ROUTES_FORMAT_1_MARKER,
   ROUTES_LOG_FIELDS,
+  ROUTES_LOG_MAX_DELTA_BYTES,
   ROUTES_LOG_MAX_LENGTH,
   type RouteEntries,
-  type RoutePatch,
+  type RouteSection,
   type RouteTable,
   redisReconnectDelay,
+  routeEntriesOf,
+  routesFormatKey,
   routesLogKey,
   routesRevisionKey,
+  routesSectionKey,
   routesSnapshotKey,
-  routeTableOf,
-  tableChecksum,
 } from '@pier/shared';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
 
 /** A route table without its revision: what the compiler produces. */
 export type RouteContent = Omit<RouteTable, 'revision'>;
@@ -55,8 +57,9 @@ export interface RoutePublisherOptions {
 /** Options of one publication. */
 export interface PublishOptions {
   /**
-   * Re-read the snapshot and the newest log entry instead of trusting what this publisher
-   * wrote last, and republish when Redis does not hold exactly `content` (drift repair).
+   * Re-read every piece and the newest log entry instead of trusting what this publisher
+   * wrote last, and rewrite the pieces that differ from `entries` (drift repair: an evicted or
+   * hand-edited piece, a change log behind the revision).
    */
   verify?: boolean;
 }
@@ -83,108 +86,187 @@ export const ROUTE_PUBLISHER_REDIS_OPTIONS: Readonly<RedisOptions> = Object.free
 /** Transactions lost to another writer before a publication gives up (and is retried later). */
 const MAX_ATTEMPTS = 5;
 
+/** Per section, the canonical JSON text of every entry, by key: the pieces as Redis holds them. */
+export type SectionTexts = Record<RouteSection, Map<string, string>>;
+
+/** The table Redis holds in format 2, as far as a publication needs to know it. */
+export interface PublishedPieces {
+  revision: number;
+  texts: SectionTexts;
+}
+
 /** What Redis holds, as far as a publication needs to know. */
 export interface RedisRouteState {
-  /** Revision key; 0 when absent, undefined when not a decimal integer. */
-  revision: number | undefined;
   /**
-   * The table at `revision` as published, when the snapshot is present, parses and carries that
-   * revision; undefined when the table at `revision` is unknown.
+   * The table at the revision key, when Redis holds format 2 with pieces that go with that
+   * revision (or nothing at all: the empty table at 0); undefined when the base is unknown
+   * (another format, an unreadable revision, pieces without a revision).
    */
-  table: RouteTable | undefined;
-  /** Highest revision seen anywhere (revision key, snapshot), to stay above it. */
+  base: PublishedPieces | undefined;
+  /** Highest revision seen anywhere (revision key, newest log entry), to stay above it. */
   highest: number;
-  /** The change log does not end with `revision`: write even unchanged content. */
+  /** The change log does not end with the base's revision: write even unchanged content. */
   logBehind: boolean;
 }
 
-/** What to write: the new table and the patch to it, or nothing. */
+/** The pieces one publication writes in one section. */
+export interface SectionWrites {
+  /** Entry key → canonical JSON, to `HSET`. */
+  set: Map<string, string>;
+  /** Keys to `HDEL`. */
+  remove: string[];
+}
+
+/** What to write: the changed pieces, the revision and the log entry, or nothing. */
 export type PublicationPlan =
   | { write: false; revision: number }
-  | { write: true; table: RouteTable; patch: RoutePatch };
+  | {
+      write: true;
+      revision: number;
+      fromRevision: number;
+      /** Unknown base: every hash is deleted and written whole, the format key set. */
+      full: boolean;
+      writes: Record<RouteSection, SectionWrites>;
+      /** The delta's canonical JSON (`encodeRoutePatch`), or undefined when none is logged. */
+      delta: string | undefined;
+    };
+
+/** Options of {@link planPublication}. */
+export interface PlanOptions {
+  /** Keys that may differ from the base; 'all' (the default) compares every entry. */
+  changed?: ChangedKeys | 'all';
+  /** A delta longer than this is not logged (default {@link ROUTES_LOG_MAX_DELTA_BYTES}). */
+  maxDeltaBytes?: number;
+}
 
 /**
- * Decides the next publication (pure). Unchanged content writes nothing. Otherwise the next
- * revision is the one after Redis' table and the patch is the diff from it. When that table is
- * unknown (snapshot missing or not matching the revision key), the publication skips a revision:
- * its entry's `from` is a revision no reader holds, so every reader resyncs from the new
- * snapshot instead of applying a patch to a table the patch was not made from.
+ * Decides the next publication (pure). Only entries listed in `changed` are compared with the
+ * base, by canonical JSON; unchanged content writes nothing. The next revision is the one after
+ * the base, and its log entry carries the delta. When the base is unknown the publication
+ * rewrites every piece and skips a revision: its entry's base is a revision no reader holds, so
+ * every reader reads the pieces instead of applying a delta to a table it was not made from.
  */
-export function planPublication(state: RedisRouteState, content: RouteContent): PublicationPlan {
-  const base = state.table;
-  if (base !== undefined && !state.logBehind && sameContent(base, content)) {
+export function planPublication(
+  state: RedisRouteState,
+  entries: RouteEntries,
+  options: PlanOptions = {},
+): PublicationPlan {
+  const base = state.base;
+  const changed = base === undefined ? 'all' : (options.changed ?? 'all');
+  const writes = emptyWrites();
+  let count = 0;
+  for (const section of ROUTE_SECTIONS) {
+    const next = entries[section] as ReadonlyMap<string, object>;
+    const known = base?.texts[section] ?? new Map<string, string>();
+    const keys = changed === 'all' ? new Set([...next.keys(), ...known.keys()]) : changed[section];
+    for (const key of keys) {
+      const entry = next.get(key);
+      const before = known.get(key);
+      if (entry === undefined) {
+        if (before !== undefined) writes[section].remove.push(key);
+        continue;
+      }
+      const text = entryText(entry);
+      if (text !== before) writes[section].set.set(key, text);
+    }
+    count += writes[section].set.size + writes[section].remove.length;
+  }
+  if (base !== undefined && count === 0 && !state.logBehind) {
     return { write: false, revision: base.revision };
   }
   const fromRevision = base?.revision ?? state.highest + 1;
-  const prev = base ?? { ...emptyRouteTable(), revision: fromRevision };
-  const table: RouteTable = {
-    revision: fromRevision + 1,
-    virtualHosts: content.virtualHosts,
-    backends: content.backends,
-    certificates: content.certificates,
-  };
-  checksums.set(table, contentChecksum(content));
-  const patch = diffRouteTables(prev, table) ?? {
-    fromRevision,
-    toRevision: table.revision,
-    set: {},
-    remove: {},
-  };
-  return { write: true, table, patch };
+  const revision = fromRevision + 1;
+  for (const section of ROUTE_SECTIONS) writes[section].remove.sort();
+  const delta = base === undefined ? undefined : encodeDelta(fromRevision, revision, writes);
+  const logged =
+    delta !== undefined && delta.length <= (options.maxDeltaBytes ?? ROUTES_LOG_MAX_DELTA_BYTES)
+      ? delta
+      : undefined;
+  return { write: true, revision, fromRevision, full: base === undefined, writes, delta: logged };
 }
 
 /**
- * The wire form of a planned write, refusing anything that carries a plaintext private key
- * (design invariant 4): route tables hold sealed keys only.
- *
- * @throws KeySealError when the snapshot or the patch contains `PRIVATE KEY`.
+ * The canonical JSON of the RoutePatch that `writes` make, from the pieces' texts (each entry is
+ * encoded once): byte for byte `encodeRoutePatch` of that patch, with set keys sorted.
  */
-export function encodePublication(
-  table: RouteTable,
-  patch: RoutePatch,
-): { snapshot: string; patch: string } {
-  const encoded = { snapshot: encodeRouteTable(table), patch: encodeRoutePatch(patch) };
-  if (encoded.snapshot.includes('PRIVATE KEY') || encoded.patch.includes('PRIVATE KEY')) {
-    const certificates = Object.values(table.certificates)
-      .filter((c) => JSON.stringify(c).includes('PRIVATE KEY'))
-      .map((c) => c.id);
-    throw new KeySealError(
-      `refusing to publish revision ${table.revision}: it contains a plaintext private key`,
-      { details: { revision: table.revision, certificates } },
-    );
+export function encodeDelta(
+  fromRevision: number,
+  toRevision: number,
+  writes: Record<RouteSection, SectionWrites>,
+): string {
+  const sections = [...ROUTE_SECTIONS].sort();
+  const removes: string[] = [];
+  const sets: string[] = [];
+  for (const section of sections) {
+    const { set, remove } = writes[section];
+    if (remove.length > 0) removes.push(`${JSON.stringify(section)}:${JSON.stringify(remove)}`);
+    if (set.size > 0) {
+      const items = [...set.keys()]
+        .sort()
+        .map((key) => `${JSON.stringify(key)}:${set.get(key) as string}`);
+      sets.push(`${JSON.stringify(section)}:{${items.join(',')}}`);
+    }
   }
-  return encoded;
-}
-
-/** Checksums by table object: tables are immutable, and hashing a large one is not free. */
-const checksums = new WeakMap<RouteContent, string>();
-
-function contentChecksum(content: RouteContent): string {
-  let sum = checksums.get(content);
-  if (sum === undefined) {
-    sum = tableChecksum({ ...content, revision: 0 });
-    checksums.set(content, sum);
-  }
-  return sum;
-}
-
-function sameContent(a: RouteContent, b: RouteContent): boolean {
-  return contentChecksum(a) === contentChecksum(b);
+  return `{"fromRevision":${fromRevision},"remove":{${removes.join(',')}},"set":{${sets.join(',')}},"toRevision":${toRevision}}`;
 }
 
 /**
- * Publishes route tables, one atomic revision per change. Publications are serialized; each
- * runs WATCH → read → MULTI/EXEC on the publisher's own connection, and is retried when another
- * writer moved the revision in between. Throws when Redis is unreachable: use
- * {@link PublicationLoop} for retries.
+ * Refuses a planned write that carries a plaintext private key (design invariant 4): route
+ * tables hold sealed keys only. Every piece and the delta are checked.
+ *
+ * @throws KeySealError when a piece or the delta contains `PRIVATE KEY`.
+ */
+export function assertNoPrivateKey(plan: Extract<PublicationPlan, { write: true }>): void {
+  const leaking = new Set<string>();
+  for (const section of ROUTE_SECTIONS) {
+    for (const [key, text] of plan.writes[section].set) {
+      if (text.includes('PRIVATE KEY')) leaking.add(`${section}/${key}`);
+    }
+  }
+  if (leaking.size === 0 && plan.delta?.includes('PRIVATE KEY') !== true) return;
+  const certificates = [...plan.writes.certificates.set]
+    .filter(([, text]) => text.includes('PRIVATE KEY'))
+    .map(([key]) => key);
+  throw new KeySealError(
+    `refusing to publish revision ${plan.revision}: it contains a plaintext private key`,
+    { details: { revision: plan.revision, certificates, entries: [...leaking] } },
+  );
+}
+
+/** Canonical texts by entry object: entries are immutable, and unchanged ones keep their object. */
+const texts = new WeakMap<object, string>();
+
+function entryText(entry: object): string {
+  let text = texts.get(entry);
+  if (text === undefined) {
+    text = canonicalJson(entry);
+    texts.set(entry, text);
+  }
+  return text;
+}
+
+function emptyWrites(): Record<RouteSection, SectionWrites> {
+  const make = (): SectionWrites => ({ set: new Map(), remove: [] });
+  return { virtualHosts: make(), backends: make(), certificates: make() };
+}
+
+function emptyTexts(): SectionTexts {
+  return { virtualHosts: new Map(), backends: new Map(), certificates: new Map() };
+}
+
+/**
+ * Publishes route tables, one atomic revision per change, writing only the pieces that changed.
+ * Publications are serialized; each runs WATCH → read → MULTI/EXEC on the publisher's own
+ * connection, and is retried when another writer moved the revision in between. Throws when
+ * Redis is unreachable: use {@link PublicationLoop} for retries.
  */
 export class RoutePublisher {
   readonly #redis: Redis;
   readonly #log: PierLogger;
   readonly #maxLogLength: number;
   readonly #onPublished: ((revision: number, ms: number) => void) | undefined;
-  /** The table this publisher believes Redis holds; undefined: read it first. */
-  #current: RouteTable | undefined;
+  /** The pieces this publisher believes Redis holds; undefined: read them first. */
+  #current: PublishedPieces | undefined;
   #revision = 0;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -211,23 +293,27 @@ export class RoutePublisher {
   }
 
   /**
-   * Publishes `content` as the next revision, atomically; writes nothing when Redis already
-   * holds it. A new publisher first reads what Redis holds and continues from its revision.
+   * Publishes `entries` as the next revision, atomically, writing the entries that differ from
+   * what Redis holds; writes nothing when Redis already holds them. `changed` lists the keys
+   * that may differ from the entries of the previous call ('all' when unknown); entries not
+   * listed must be those published before (the incremental compiler keeps their objects). A new
+   * publisher first reads what Redis holds and continues from its revision.
    *
    * @throws Error when Redis is unreachable or another writer won {@link MAX_ATTEMPTS} races;
    *   KeySealError when the content holds a plaintext private key. Nothing is written then.
    */
   publish(
     entries: RouteEntries | RouteContent,
-    _changed: ChangedKeys | 'all' = 'all',
+    changed: ChangedKeys | 'all' = 'all',
     options: PublishOptions = {},
   ): Promise<PublishResult> {
-    const { virtualHosts, backends, certificates } =
+    const asEntries =
       entries.virtualHosts instanceof Map
-        ? routeTableOf(entries as RouteEntries, 0)
-        : (entries as RouteContent);
-    const content: RouteContent = { virtualHosts, backends, certificates };
-    const run = this.#tail.then(() => this.#publish(content, options.verify === true));
+        ? (entries as RouteEntries)
+        : routeEntriesOf(entries as RouteContent);
+    const run = this.#tail.then(() =>
+      this.#publish(asEntries, options.verify === true ? 'all' : changed, options.verify === true),
+    );
     this.#tail = run.catch(() => undefined);
     return run;
   }
@@ -237,10 +323,14 @@ export class RoutePublisher {
     return this.#redis.xtrim(routesLogKey(), 'MAXLEN', '~', this.#maxLogLength);
   }
 
-  async #publish(content: RouteContent, verify: boolean): Promise<PublishResult> {
+  async #publish(
+    entries: RouteEntries,
+    changed: ChangedKeys | 'all',
+    verify: boolean,
+  ): Promise<PublishResult> {
     const started = performance.now();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const result = await this.#attempt(content, verify);
+      const result = await this.#attempt(entries, changed, verify);
       if (result === 'conflict') {
         this.#log.info({ attempt }, 'route revision moved under the transaction; retrying');
         // A short random pause, so that two writers do not collide again in lockstep.
@@ -255,7 +345,11 @@ export class RoutePublisher {
     );
   }
 
-  async #attempt(content: RouteContent, verify: boolean): Promise<PublishResult | 'conflict'> {
+  async #attempt(
+    entries: RouteEntries,
+    changed: ChangedKeys | 'all',
+    verify: boolean,
+  ): Promise<PublishResult | 'conflict'> {
     const redis = this.#redis;
     assertReady(redis);
     // The WATCH lives on this socket: the transaction must go out on the same one.
@@ -264,41 +358,22 @@ export class RoutePublisher {
     let watching = true;
     try {
       const revisionText = await redis.get(routesRevisionKey());
-      const revision = parseRevision(revisionText);
       const known = this.#current;
-      const state =
-        !verify && known !== undefined && revision === known.revision
-          ? { revision, table: known, highest: revision, logBehind: false }
-          : await this.#readState(revisionText, verify);
-      const plan = planPublication(state, content);
+      const fast = !verify && known !== undefined && parseRevision(revisionText) === known.revision;
+      const state: RedisRouteState = fast
+        ? { base: known, highest: known.revision, logBehind: false }
+        : await this.#readState(revisionText, verify);
+      const plan = planPublication(state, entries, { changed: fast ? changed : 'all' });
       if (!plan.write) {
-        this.#current = state.table;
+        this.#current = state.base;
         this.#revision = plan.revision;
         return { revision: plan.revision, published: false };
       }
-      const encoded = encodePublication(plan.table, plan.patch);
+      assertNoPrivateKey(plan);
       assertReady(redis);
       if (redis.stream !== socket) return 'conflict'; // reconnected since WATCH: start over
-      const { revision: next } = plan.table;
       watching = false; // EXEC, whatever its outcome, ends the WATCH
-      const replies = await redis
-        .multi()
-        .set(routesSnapshotKey(), encoded.snapshot)
-        .set(routesRevisionKey(), String(next))
-        .xadd(
-          routesLogKey(),
-          'MAXLEN',
-          '~',
-          this.#maxLogLength,
-          '*',
-          ROUTES_LOG_FIELDS.revision,
-          String(next),
-          ROUTES_LOG_FIELDS.from,
-          String(plan.patch.fromRevision),
-          ROUTES_LOG_FIELDS.patch,
-          encoded.patch,
-        )
-        .exec();
+      const replies = await this.#transaction(plan).exec();
       if (replies === null) {
         this.#current = undefined;
         return 'conflict';
@@ -309,63 +384,118 @@ export class RoutePublisher {
         this.#current = undefined;
         throw failed;
       }
-      this.#current = plan.table;
-      this.#revision = next;
+      this.#current = applyWrites(plan.full ? undefined : state.base, plan);
+      this.#revision = plan.revision;
       this.#log.debug(
-        { revision: next, from: plan.patch.fromRevision, bytes: encoded.snapshot.length },
+        {
+          revision: plan.revision,
+          from: plan.fromRevision,
+          full: plan.full,
+          pieces: ROUTE_SECTIONS.reduce(
+            (n, s) => n + plan.writes[s].set.size + plan.writes[s].remove.length,
+            0,
+          ),
+          deltaBytes: plan.delta?.length ?? 0,
+        },
         'route table published',
       );
-      return { revision: next, published: true };
+      return { revision: plan.revision, published: true };
     } finally {
       // Pipelined before anything else on this connection; a broken socket needs no UNWATCH.
       if (watching) redis.unwatch().catch(() => undefined);
     }
   }
 
-  /** Reads the snapshot (and, when verifying, the newest log entry) under the WATCH. */
+  /** The changed pieces, the revision and the log entry, in one MULTI. */
+  #transaction(plan: Extract<PublicationPlan, { write: true }>): ChainableCommander {
+    const multi = this.#redis.multi();
+    if (plan.full) multi.del(...ROUTE_SECTIONS.map(routesSectionKey));
+    // The first revision of a history (an empty Redis) and every full rewrite set the format.
+    if (plan.full || plan.fromRevision === 0) {
+      multi.set(routesFormatKey(), String(ROUTES_FORMAT));
+      multi.set(routesSnapshotKey(), ROUTES_FORMAT_1_MARKER);
+    }
+    for (const section of ROUTE_SECTIONS) {
+      const { set, remove } = plan.writes[section];
+      if (set.size > 0) multi.hset(routesSectionKey(section), set);
+      if (remove.length > 0) multi.hdel(routesSectionKey(section), ...remove);
+    }
+    multi.set(routesRevisionKey(), String(plan.revision));
+    const fields = [
+      ROUTES_LOG_FIELDS.revision,
+      String(plan.revision),
+      ROUTES_LOG_FIELDS.from,
+      String(plan.fromRevision),
+    ];
+    if (plan.delta !== undefined) fields.push(ROUTES_LOG_FIELDS.patch, plan.delta);
+    multi.xadd(routesLogKey(), 'MAXLEN', '~', this.#maxLogLength, '*', ...fields);
+    return multi;
+  }
+
+  /** Reads the format, every piece and the newest log entry under the WATCH. */
   async #readState(revisionText: string | null, verify: boolean): Promise<RedisRouteState> {
     const redis = this.#redis;
     const revision = parseRevision(revisionText);
-    const [snapshotText, newest] = await Promise.all([
-      redis.get(routesSnapshotKey()),
-      verify ? redis.xrevrange(routesLogKey(), '+', '-', 'COUNT', 1) : Promise.resolve(undefined),
+    const [format, virtualHosts, backends, certificates, newest] = await Promise.all([
+      redis.get(routesFormatKey()),
+      redis.hgetall(routesSectionKey('virtualHosts')),
+      redis.hgetall(routesSectionKey('backends')),
+      redis.hgetall(routesSectionKey('certificates')),
+      redis.xrevrange(routesLogKey(), '+', '-', 'COUNT', 1),
     ]);
-    let table: RouteTable | undefined;
-    let snapshotRevision = 0;
-    if (snapshotText === null) {
-      table = revision === 0 ? emptyRouteTable() : undefined;
+    const texts: SectionTexts = {
+      virtualHosts: new Map(Object.entries(virtualHosts)),
+      backends: new Map(Object.entries(backends)),
+      certificates: new Map(Object.entries(certificates)),
+    };
+    const newestFields = newest[0]?.[1];
+    const loggedRevision =
+      newestFields === undefined
+        ? 0
+        : parseRevision(fieldOf(newestFields, ROUTES_LOG_FIELDS.revision));
+    // A format-2 entry names its base `base`; format 1's named it `from`.
+    const loggedFormat2 =
+      newestFields === undefined || fieldOf(newestFields, ROUTES_LOG_FIELDS.from) !== undefined;
+    const pieces = ROUTE_SECTIONS.reduce((n, s) => n + texts[s].size, 0);
+    const nothing = revisionText === null && format === null && pieces === 0 && !newestFields;
+    let base: PublishedPieces | undefined;
+    if (nothing) {
+      base = { revision: 0, texts: emptyTexts() };
+    } else if (format === String(ROUTES_FORMAT) && revision !== undefined && loggedFormat2) {
+      base = { revision, texts };
     } else {
-      try {
-        const parsed = parseRouteSnapshot(snapshotText);
-        snapshotRevision = parsed.published.revision;
-        table = snapshotRevision === revision ? parsed.published : undefined;
-      } catch (err) {
-        this.#log.warn({ err: String(err) }, 'route snapshot in redis unreadable; replacing it');
-      }
-    }
-    if (table === undefined) {
       this.#log.warn(
-        { revision: revisionText, snapshotRevision },
-        'route snapshot does not match the revision in redis; publishing a full table',
+        { format, revision: revisionText, loggedRevision, loggedFormat2 },
+        'route keys in redis are not a format-2 table at the revision key; rewriting them whole',
       );
     }
-    const newestRev = newest?.[0]?.[1];
-    const loggedRevision =
-      newestRev === undefined ? 0 : parseRevision(fieldOf(newestRev, ROUTES_LOG_FIELDS.revision));
-    const logBehind = verify && table !== undefined && loggedRevision !== table.revision;
+    const logBehind = verify && base !== undefined && loggedRevision !== base.revision;
     if (logBehind) {
       this.#log.warn(
         { revision, loggedRevision },
-        'route change log behind the snapshot; republishing',
+        'route change log behind the revision; republishing',
       );
     }
     return {
-      revision,
-      table,
-      highest: Math.max(revision ?? 0, snapshotRevision),
+      base,
+      highest: Math.max(revision ?? 0, loggedRevision ?? 0),
       logBehind,
     };
   }
+}
+
+/** The pieces after a successful write: `base` with the writes applied (mutated in place). */
+function applyWrites(
+  base: PublishedPieces | undefined,
+  plan: Extract<PublicationPlan, { write: true }>,
+): PublishedPieces {
+  const texts = base?.texts ?? emptyTexts();
+  for (const section of ROUTE_SECTIONS) {
+    const into = texts[section];
+    for (const key of plan.writes[section].remove) into.delete(key);
+    for (const [key, text] of plan.writes[section].set) into.set(key, text);
+  }
+  return { revision: plan.revision, texts };
 }
 
 function assertReady(redis: Redis): void {

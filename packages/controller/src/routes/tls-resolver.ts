@@ -61,14 +61,21 @@ export class TlsResolver {
     const id = certificateId(namespace, name);
     let result = this.#checked.get(id);
     if (result === undefined) {
-      result = checkSecret(id, { namespace, name }, this.#secrets.get(id));
+      result = checkTlsSecret(namespace, name, this.#secrets.get(id));
       this.#checked.set(id, result);
     }
     return result;
   }
 }
 
-function checkSecret(id: string, ref: ObjectRef, secret: V1Secret | undefined): CertificateCheck {
+/** Checks `secret`, the Secret named `namespace/name` (undefined: it does not exist), as {@link TlsResolver.check}. */
+export function checkTlsSecret(
+  namespace: string,
+  name: string,
+  secret: V1Secret | undefined,
+): CertificateCheck {
+  const id = certificateId(namespace, name);
+  const ref: ObjectRef = { namespace, name };
   const invalid = (why: string): RejectedCertificate => ({
     ok: false,
     reason: 'TLSSecretInvalid',

@@ -4,9 +4,8 @@
  * serving thread.
  *
  * - **Routes.** Reading and decoding a snapshot or a large patch, validating the table, and
- *   encoding its copy on local disk (`RouteSync` runs there unchanged). The worker sends only
- *   what changed since the table it sent before, entry by entry as JSON text in messages of
- *   bounded size; this side keeps each entry as that text until something reads it
+ *   encoding its copy on local disk (`RouteSync` runs there). The worker sends only what each
+ *   delta changed, entry by entry as JSON text in messages of bounded size; this side keeps each entry as that text until something reads it
  *   ({@link LazySection}) and hands over a table in which every unchanged entry is the same
  *   object as in the table before. `DataplaneApp` relies on that to find what changed by
  *   identity, without reading the entries again.
@@ -53,6 +52,8 @@ type EntriesMessage = Extract<WorkerMessage, { type: 'entries' }>;
 
 interface PendingTable {
   revision: number;
+  /** The entries are the whole table: nothing of the table before is kept. */
+  full: boolean;
   entries: EntriesMessage[];
   /** Keys gone, per section; filled as the messages come (each a few thousand keys at most). */
   removed: Map<RouteSection, Set<string>>;
@@ -90,7 +91,8 @@ export class BackgroundThread implements RouteSource {
 
   /**
    * A worker that ends unasked (a bug, out of memory) is replaced after {@link RESPAWN_MS}; the
-   * last table is served meanwhile, and the new worker sends every entry again.
+   * last table is served meanwhile, and the new worker sends its first table whole (`full`),
+   * replacing the entries of the old one.
    */
   #spawn(): void {
     const { logger, handlers: _handlers, onRedis: _onRedis, health, ...rest } = this.#o;
@@ -139,7 +141,12 @@ export class BackgroundThread implements RouteSource {
   #receive(message: WorkerMessage): void {
     switch (message.type) {
       case 'begin':
-        this.#pending = { revision: message.revision, entries: [], removed: new Map() };
+        this.#pending = {
+          revision: message.revision,
+          full: message.full,
+          entries: [],
+          removed: new Map(),
+        };
         break;
       case 'entries':
         this.#pending?.entries.push(message);
@@ -196,7 +203,7 @@ export class BackgroundThread implements RouteSource {
       const removed = pending.removed.get(section);
       const kept = new Map<string, LazyEntry>();
       for (const [key, entry] of this.#sections?.[section] ?? []) {
-        if (removed?.has(key) === true) entry.left();
+        if (pending.full || removed?.has(key) === true) entry.left();
         else kept.set(key, entry);
         if (++step % KEPT_PER_STEP === 0) yield;
       }

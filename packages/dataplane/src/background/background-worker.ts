@@ -1,19 +1,21 @@
 /**
  * The dataplane's background thread ({@link BackgroundThread}): runs `RouteSync` (Redis,
  * validation, the copy on disk) and, when asked, the `HealthChecker` (probes, the shared health
- * state, passive ejection). It sends the serving thread what changed in each table, as JSON
- * text per entry, in messages of at most {@link ENTRIES_PER_MESSAGE} entries or
- * {@link BYTES_PER_MESSAGE} bytes, and the endpoints whose standing changed (`HealthReporter`).
+ * state, passive ejection). It sends the serving thread the entries each delta changed (the
+ * reader says which), as JSON text per entry, in messages of at most
+ * {@link ENTRIES_PER_MESSAGE} entries or {@link BYTES_PER_MESSAGE} bytes, and the endpoints
+ * whose standing changed (`HealthReporter`). Nothing here walks the whole table per delta.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   type Backend,
+  type ChangedKeys,
   createLogger,
   encodeDataplaneReport,
   type LogLevel,
   ROUTE_SECTIONS,
   type RouteSection,
-  type RouteTable,
+  type RouteTableState,
   routeLogReaderRedisOptions,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
@@ -56,15 +58,11 @@ function connect(options: object): Redis {
   return redis;
 }
 
-/** Per section, the JSON text of every entry as last sent. */
-const sent = new Map<RouteSection, Map<string, string>>(
-  ROUTE_SECTIONS.map((section) => [section, new Map()]),
-);
 /**
- * The backends as the health checker knows them: an entry whose text did not change keeps its
- * object, which is how the checker finds what changed.
+ * The backends as the health checker knows them, kept per delta: an entry that did not change
+ * keeps its object, which is how the checker finds what changed. Null prototype: keys are data.
  */
-let backends: Record<string, Backend> = {};
+let backends: Record<string, Backend> = Object.create(null);
 /** The revision last handed to the serving thread and since when, for the node's report. */
 const served = { revision: 0, since: Date.now() };
 const startedAt = Math.round(performance.timeOrigin);
@@ -116,45 +114,52 @@ class EntryBatch {
   }
 }
 
-/** Sends the entries of `table` that differ from those sent before, and the keys it lost. */
-function send(table: RouteTable): void {
-  post({ type: 'begin', revision: table.revision });
-  if (table.revision !== served.revision) {
-    served.revision = table.revision;
+/**
+ * Sends the entries of `state` that `changed` names (all of them, as a table that replaces the
+ * one before whole, for 'all'), and the keys it lost.
+ */
+function send(state: RouteTableState, changed: ChangedKeys | 'all'): void {
+  const full = changed === 'all';
+  post({ type: 'begin', revision: state.revision, full });
+  if (state.revision !== served.revision) {
+    served.revision = state.revision;
     served.since = Date.now();
   }
-  const kept: Record<string, Backend> = {};
+  if (full) backends = Object.create(null);
   for (const section of ROUTE_SECTIONS) {
-    const known = sent.get(section) as Map<string, string>;
-    const next = new Map<string, string>();
+    const entries = state.served(section);
     const batch = new EntryBatch(section);
-    for (const [key, entry] of Object.entries(table[section])) {
-      const json = JSON.stringify(entry);
-      next.set(key, json);
-      const same = known.get(key) === json;
-      if (section === 'backends')
-        kept[key] = same ? (backends[key] as Backend) : (entry as Backend);
-      if (same) continue;
-      batch.add(key, json);
+    let removed: string[] = [];
+    for (const key of full ? entries.keys() : changed[section]) {
+      const entry = entries.get(key);
+      if (section === 'backends') {
+        if (entry === undefined) delete backends[key];
+        else backends[key] = entry.value as Backend;
+      }
+      if (entry === undefined) {
+        removed.push(key);
+        if (removed.length >= KEYS_PER_MESSAGE) {
+          post({ type: 'removed', section, keys: removed });
+          removed = [];
+        }
+        continue;
+      }
+      batch.add(key, entry.text);
       if (batch.full) batch.send();
     }
     batch.send();
-    let keys: string[] = [];
-    for (const key of known.keys()) {
-      if (next.has(key)) continue;
-      keys.push(key);
-      if (keys.length >= KEYS_PER_MESSAGE) {
-        post({ type: 'removed', section, keys });
-        keys = [];
-      }
-    }
-    if (keys.length > 0) post({ type: 'removed', section, keys });
-    sent.set(section, next);
+    if (removed.length > 0) post({ type: 'removed', section, keys: removed });
   }
   post({ type: 'end' });
-  backends = kept;
   if (health !== undefined) {
-    health.checker.update({ ...table, backends });
+    // The checker reads only the backends, from this live record, when it gets to the newest
+    // table it was given.
+    health.checker.update({
+      revision: state.revision,
+      virtualHosts: {},
+      backends,
+      certificates: {},
+    });
     // Endpoints that left lose their state without an event: look at the reported ones again.
     void health.checker.applied().then(() => health?.reporter.recheck());
   }
@@ -201,7 +206,7 @@ const sync = new RouteSync({
   redis: routesRedis,
   stateFile: data.stateFile,
   logger,
-  onTable: send,
+  onTable: (state, _source, changed) => send(state, changed),
   onProblems: (problems) => post({ type: 'problems', problems: [...problems] }),
   ...(data.blockMs === undefined ? {} : { blockMs: data.blockMs }),
   ...(data.persistEveryMs === undefined ? {} : { persistEveryMs: data.persistEveryMs }),

@@ -50,8 +50,11 @@ export type AttemptResult = [backendId: string, endpointId: string, ok: boolean,
 
 /** Messages from the worker, in order. */
 export type WorkerMessage =
-  /** A new table begins: the entries that follow are its changes. */
-  | { type: 'begin'; revision: number }
+  /**
+   * A new table begins: the entries that follow are its changes; with `full`, they are the
+   * whole table (the first one of a worker, from disk or Redis) and replace the one before.
+   */
+  | { type: 'begin'; revision: number; full: boolean }
   /**
    * Changed or new entries of one section: entry i is `keys[i]`, its JSON text the UTF-8 bytes
    * of `text` from `ends[i - 1]` (0 for the first) to `ends[i]`. The buffer is transferred, not

@@ -1,19 +1,21 @@
 /**
  * Keeps the dataplane's route table: the last good table from local disk at
  * start (so a restart during a Redis outage still serves), then the shared
- * log reader following Redis. Every table that arrives is written back to
- * disk (write to a temporary file, then rename: a crash never leaves half a
- * file), at most every `persistEveryMs`.
+ * log reader following Redis, delta by delta. Every change is handed on with
+ * the keys it changed, and the table is written back to disk (write to a
+ * temporary file, then rename: a crash never leaves half a file), at most
+ * every `persistEveryMs`.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
+  type ChangedKeys,
   decodeRouteTable,
-  encodeRouteTable,
   type PierLogger,
   type Problem,
   RouteLogReader,
   type RouteTable,
+  RouteTableState,
 } from '@pier/shared';
 import type { Redis } from 'ioredis';
 
@@ -24,7 +26,12 @@ export interface RouteSyncOptions {
   redis: Redis;
   stateFile: string;
   logger: PierLogger;
-  onTable: (table: RouteTable, source: TableSource) => void;
+  /**
+   * A new table: `state` is the table now (it changes in place with the next delta: read what
+   * you need at once), `changed` the keys whose served entry was added, replaced or removed
+   * since the previous call ('all' for the first table, from disk or Redis).
+   */
+  onTable: (state: RouteTableState, source: TableSource, changed: ChangedKeys | 'all') => void;
   onProblems?: (problems: readonly Problem[]) => void;
   blockMs?: number;
   persistEveryMs?: number;
@@ -58,7 +65,7 @@ export async function loadSavedTable(
 export class RouteSync {
   readonly #o: RouteSyncOptions;
   #reader: RouteLogReader | undefined;
-  #pending: RouteTable | undefined;
+  #pending: RouteTableState | undefined;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
 
@@ -72,20 +79,23 @@ export class RouteSync {
    */
   async start(): Promise<void> {
     const saved = await loadSavedTable(this.#o.stateFile, this.#o.logger);
-    if (saved) {
-      this.#o.onTable(saved, 'disk');
-      this.#o.logger.info({ revision: saved.revision }, 'serving the saved route table');
+    const initial = saved && RouteTableState.fromTable(saved).state;
+    if (initial) {
+      this.#o.onTable(initial, 'disk', 'all');
+      this.#o.logger.info({ revision: initial.revision }, 'serving the saved route table');
     }
     const reader = new RouteLogReader({
       redis: this.#o.redis,
       logger: this.#o.logger,
-      ...(saved ? { initialTable: saved } : {}),
+      ...(initial ? { initialTable: initial } : {}),
       ...(this.#o.blockMs ? { blockMs: this.#o.blockMs } : {}),
     });
     this.#reader = reader;
-    reader.on('table', (table: RouteTable, how: TableSource) => {
-      this.#o.onTable(table, how);
-      this.#persistSoon(table);
+    let first = initial === undefined;
+    reader.on('change', (state, how, change) => {
+      this.#o.onTable(state, how, first ? 'all' : change.changed);
+      first = false;
+      this.#persistSoon(state);
     });
     reader.on('problems', (problems: Problem[]) => this.#o.onProblems?.(problems));
     reader.start().catch((err: unknown) => {
@@ -100,8 +110,8 @@ export class RouteSync {
     await this.#writing;
   }
 
-  #persistSoon(table: RouteTable): void {
-    this.#pending = table;
+  #persistSoon(state: RouteTableState): void {
+    this.#pending = state;
     if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -111,15 +121,17 @@ export class RouteSync {
   }
 
   #persist(): Promise<void> {
-    const table = this.#pending;
+    const state = this.#pending;
     this.#pending = undefined;
-    if (!table) return this.#writing;
+    if (!state) return this.#writing;
     this.#writing = this.#writing.then(async () => {
       const path = this.#o.stateFile;
       const tmp = `${path}.tmp-${process.pid}`;
       try {
         await mkdir(dirname(path), { recursive: true });
-        await writeFile(tmp, encodeRouteTable(table), { mode: 0o600 });
+        // The newest table when the write starts: the state changes in place, and the text
+        // is made of the entries' texts in one synchronous step (O(table), no entry encoded).
+        await writeFile(tmp, state.encode(), { mode: 0o600 });
         await rename(tmp, path);
       } catch (err) {
         this.#o.logger.warn({ path, err: String(err) }, 'cannot save the route table');

@@ -1,0 +1,61 @@
+/**
+ * One backend of the route table: a Service port some kept route uses, its endpoints, health
+ * check and balancing. Pure. Built the same way by the full and the incremental compiler.
+ *
+ * Balancing comes from `pier.dev/` annotations ({@link parseBalancingAnnotations}); where the
+ * Ingresses that use a backend and set them disagree, the oldest wins and the others are told
+ * (`BackendSettingsConflict`). A backend therefore depends on its Service's port, its
+ * EndpointSlices, the policies targeting its Service, and which Ingresses use it.
+ */
+import type { V1ServicePort } from '@kubernetes/client-node';
+import type { Backend, BalancingSettings, Endpoint, HealthCheckSettings } from '@pier/shared';
+import { describeBalancing, sameBalancing } from '../ingress/balancing-annotations.ts';
+import { compareByAge } from '../kube/object-age.ts';
+import type { ServiceBackend } from './backend-resolver.ts';
+import type { PlacedIngress, ReportOn } from './host-placement.ts';
+
+export const REASON_BACKEND_SETTINGS_CONFLICT = 'BackendSettingsConflict';
+
+/**
+ * The entry of `backend`, used by `users` (each Ingress once, any order; at least one).
+ * `endpointsOf` lists the endpoints of the resolved Service port; `healthCheck` is the
+ * Service's, owned by the entry from now on.
+ */
+export function backendEntry(
+  backend: ServiceBackend,
+  users: readonly PlacedIngress[],
+  endpointsOf: (port: V1ServicePort) => Endpoint[],
+  healthCheck: HealthCheckSettings,
+  report: ReportOn,
+): Backend {
+  let winner: PlacedIngress | undefined;
+  for (const user of users) {
+    if (user.plan.balancing === undefined) continue;
+    if (winner === undefined || compareByAge(user.ingress, winner.ingress) < 0) winner = user;
+  }
+  const settings = winner?.plan.balancing;
+  if (winner !== undefined && settings !== undefined) {
+    for (const { plan } of users) {
+      if (plan.balancing === undefined || sameBalancing(settings, plan.balancing)) continue;
+      report(
+        plan,
+        REASON_BACKEND_SETTINGS_CONFLICT,
+        `backend ${backend.id} keeps balancing '${describeBalancing(settings)}' from the older Ingress ${winner.plan.key}; this Ingress's '${describeBalancing(plan.balancing)}' is ignored for it`,
+      );
+    }
+  }
+  const { namespace, name } = backend.service;
+  return {
+    id: backend.id,
+    service: { namespace, name },
+    servicePort: backend.servicePort,
+    endpoints: backend.port === undefined ? [] : endpointsOf(backend.port),
+    healthCheck,
+    balancing: cloneBalancing(settings ?? { algorithm: 'p2c' }),
+  };
+}
+
+function cloneBalancing(settings: BalancingSettings): BalancingSettings {
+  const { algorithm, affinity } = settings;
+  return affinity === undefined ? { algorithm } : { algorithm, affinity: { ...affinity } };
+}

@@ -1,0 +1,218 @@
+/**
+ * One virtual host of the route table, placed from the Ingresses that ask for it: which
+ * Ingress keeps which path, the default backend and the certificate, and who is told that an
+ * older Ingress came first. Pure. The full compile (route-compiler.ts) and the incremental one
+ * (incremental-compiler.ts) both build every virtual host with {@link placeHost}, so they cannot
+ * disagree on the rules (docs/route-model.md):
+ *
+ * - Ingresses on one host merge. Where two claim the same path, the oldest Ingress
+ *   (creationTimestamp, then namespace/name) keeps it and the other is told (`RouteConflict`).
+ *   "The same" is what the dataplane cannot tell apart: equal Exact paths, or Prefix and
+ *   ImplementationSpecific paths with equal elements (`/a`, `/a/`). The same holds for two
+ *   default backends on one address (`DefaultBackendConflict`) and two certificates for one
+ *   host (`TLSConflict`). Routes are listed oldest Ingress first, as the dataplane expects.
+ *
+ * A virtual host depends only on the plans of the Ingresses that name its host on its address
+ * (and, for the any-host one, set a default backend there), and on their TLS Secrets.
+ */
+import type { V1Ingress } from '@kubernetes/client-node';
+import type { PathType, Route, VirtualHost } from '@pier/shared';
+import { canonicalIp, pathElements } from '@pier/shared';
+import type { IngressPlan } from '../ingress/ingress-plan.ts';
+import type { ServiceBackend } from './backend-resolver.ts';
+import type { CertificateCheck, CheckedCertificate } from './tls-resolver.ts';
+
+/** Event reasons of conflicts between Ingresses. Stable: documented for users. */
+export const REASON_ROUTE_CONFLICT = 'RouteConflict';
+export const REASON_DEFAULT_BACKEND_CONFLICT = 'DefaultBackendConflict';
+export const REASON_TLS_CONFLICT = 'TLSConflict';
+
+/** An Ingress's plan with the Ingress itself, whose age decides who wins a conflict. */
+export interface PlacedIngress {
+  ingress: V1Ingress;
+  plan: IngressPlan;
+}
+
+/** Reports a problem on the Ingress of `plan`. */
+export type ReportOn = (plan: IngressPlan, reason: string, message: string) => void;
+
+/** Checks the TLS Secret `namespace/name`; memoised by the caller. */
+export type CheckTls = (namespace: string, secretName: string) => CertificateCheck;
+
+/** A backend a kept route (or the default backend) uses, and the Ingress that keeps it. */
+export interface BackendUse {
+  user: PlacedIngress;
+  backend: ServiceBackend;
+}
+
+/** A placed virtual host, before its certificate is known to be sealed. */
+export interface HostPlacement {
+  address: string;
+  host: string;
+  routes: Route[];
+  /** Backend id of the address's default backend (any-host virtual host only). */
+  defaultBackend?: string;
+  certificate?: CheckedCertificate;
+  /** Every kept route's backend and the default backend, in placement order. */
+  uses: BackendUse[];
+  /** `namespace/name` of the Ingresses that kept a route or the default backend here. */
+  contributors: Set<string>;
+}
+
+/** A claim on a path of one virtual host: who made it, as what. */
+interface PathClaim {
+  owner: string;
+  pathType: PathType;
+  path: string;
+}
+
+/** The hosts a plan asks for on each of its addresses: its rule hosts, and '' for a default backend. */
+export function hostsOf(plan: IngressPlan): string[] {
+  const hosts = [...plan.hosts.keys()];
+  if (plan.defaultBackend !== undefined && !plan.hosts.has('')) hosts.push('');
+  return hosts;
+}
+
+/**
+ * Places the virtual host `host` on `address` from `candidates`, oldest first: every Ingress
+ * whose plan asks for the host there ({@link hostsOf}). Conflicts are reported on the younger
+ * Ingress. Secrets that do not check are skipped silently: {@link reportTlsProblems} says so
+ * once per Ingress.
+ */
+export function placeHost(
+  address: string,
+  host: string,
+  candidates: readonly PlacedIngress[],
+  checkTls: CheckTls,
+  report: ReportOn,
+): HostPlacement {
+  const placement: HostPlacement = {
+    address,
+    host,
+    routes: [],
+    uses: [],
+    contributors: new Set(),
+  };
+  const claims = new Map<string, PathClaim>();
+  let defaultOwner = '';
+  let tlsOwner = '';
+  for (const placed of candidates) {
+    const { plan } = placed;
+    const source = { namespace: plan.namespace, name: plan.name };
+    for (const route of plan.hosts.get(host) ?? []) {
+      const key = matchKey(route.pathType, route.path);
+      const claim = claims.get(key);
+      if (claim !== undefined) {
+        report(plan, REASON_ROUTE_CONFLICT, routeConflictMessage(route, host, claim, plan.key));
+        continue;
+      }
+      claims.set(key, { owner: plan.key, pathType: route.pathType, path: route.path });
+      placement.routes.push({
+        path: route.path,
+        pathType: route.pathType,
+        backend: route.backend.id,
+        source: { ...source },
+      });
+      placement.uses.push({ user: placed, backend: route.backend });
+      placement.contributors.add(plan.key);
+    }
+
+    if (host === '' && plan.defaultBackend !== undefined) {
+      if (placement.defaultBackend === undefined) {
+        placement.defaultBackend = plan.defaultBackend.id;
+        defaultOwner = plan.key;
+        placement.uses.push({ user: placed, backend: plan.defaultBackend });
+        placement.contributors.add(plan.key);
+      } else {
+        report(
+          plan,
+          REASON_DEFAULT_BACKEND_CONFLICT,
+          `spec.defaultBackend is ignored: the older Ingress ${defaultOwner} already sets the default backend (${placement.defaultBackend}) on an address both are served on`,
+        );
+      }
+    }
+
+    for (const tls of plan.tls) {
+      if (tls.host !== host) continue;
+      const checked = checkTls(plan.namespace, tls.secretName);
+      if (!checked.ok) continue;
+      const taken = placement.certificate;
+      if (taken === undefined) {
+        placement.certificate = checked;
+        tlsOwner = plan.key;
+      } else if (taken.id !== checked.id) {
+        report(
+          plan,
+          REASON_TLS_CONFLICT,
+          `Secret ${checked.id} is ignored for ${hostText(host)}: it already uses Secret ${taken.id} from ${ownerText(tlsOwner, plan.key)}`,
+        );
+      }
+    }
+  }
+  return placement;
+}
+
+/** Reports each TLS Secret of the plan that gives no certificate (the host keeps its routes). */
+export function reportTlsProblems(plan: IngressPlan, checkTls: CheckTls, report: ReportOn): void {
+  for (const { secretName } of plan.tls) {
+    const checked = checkTls(plan.namespace, secretName);
+    if (!checked.ok) report(plan, checked.reason, checked.message);
+  }
+}
+
+/**
+ * The table entry of a placed virtual host. Its certificate is kept only when `sealed` says the
+ * table holds it; else the host falls back to the default certificate.
+ */
+export function virtualHostEntry(
+  placement: HostPlacement,
+  sealed: (certificateId: string) => boolean,
+): VirtualHost {
+  const vhost: VirtualHost = {
+    address: placement.address,
+    host: placement.host,
+    routes: placement.routes,
+  };
+  const certificate = placement.certificate?.id;
+  if (certificate !== undefined && sealed(certificate)) vhost.tls = { certificate };
+  if (placement.defaultBackend !== undefined) vhost.defaultBackend = placement.defaultBackend;
+  return vhost;
+}
+
+/** The Ingress's addresses in canonical form, without repeats; '*' stands for every address. */
+export function servedAddresses(addresses: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const address of addresses) {
+    const canonical = address === '*' ? '*' : canonicalIp(address);
+    if (canonical !== undefined) out.add(canonical);
+  }
+  return [...out];
+}
+
+/**
+ * Two paths with the same key serve the same requests in the dataplane's index: Exact by the
+ * whole path; Prefix and ImplementationSpecific alike, by path elements (`/a` = `/a/`).
+ */
+function matchKey(pathType: PathType, path: string): string {
+  return pathType === 'Exact' ? `=${path}` : `~${pathElements(path).join('/')}`;
+}
+
+function routeConflictMessage(
+  route: { pathType: PathType; path: string },
+  host: string,
+  claim: PathClaim,
+  self: string,
+): string {
+  const what = `${route.pathType} path '${route.path}' on ${hostText(host)}`;
+  const same = claim.pathType === route.pathType && claim.path === route.path;
+  const winner = same ? '' : ` (${claim.pathType} '${claim.path}' serves the same requests)`;
+  return `${what} is ignored: it is already served by ${ownerText(claim.owner, self)}${winner}`;
+}
+
+function hostText(host: string): string {
+  return host === '' ? 'any host' : `host '${host}'`;
+}
+
+function ownerText(owner: string, self: string): string {
+  return owner === self ? 'an earlier entry of this Ingress' : `the older Ingress ${owner}`;
+}
