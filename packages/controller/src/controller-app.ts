@@ -491,8 +491,9 @@ export class ControllerApp {
         this.#publisher = new RoutePublisher({
           redis: this.#redis,
           logger: this.#log,
-          onPublished: (revision, ms) => {
+          onPublished: (revision, ms, bytes) => {
             this.metrics.publishDuration.observe(ms / 1000);
+            this.metrics.publishBytes.observe(bytes);
             this.metrics.routeRevision.set(revision);
           },
         });

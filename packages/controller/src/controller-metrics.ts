@@ -19,6 +19,7 @@ export interface ControllerMetrics {
   readonly compileProblems: Counter<'reason'>;
   readonly routeRevision: Gauge;
   readonly publishDuration: Histogram;
+  readonly publishBytes: Histogram;
   readonly publishFailures: Counter;
   readonly certificateExpirySeconds: Gauge<'namespace' | 'secret'>;
   readonly redisDriftRepairs: Counter;
@@ -107,6 +108,12 @@ export function createControllerMetrics(): ControllerMetrics {
       name: 'pier_route_publish_duration_seconds',
       help: 'Time of one atomic publication to Redis',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    publishBytes: new Histogram({
+      name: 'pier_route_publish_bytes',
+      help: 'Bytes one publication wrote to Redis: the changed pieces with their keys, and the change-log entry',
+      buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216],
       registers,
     }),
     publishFailures: new Counter({

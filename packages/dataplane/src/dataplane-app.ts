@@ -102,8 +102,9 @@ export class DataplaneApp {
     metrics.countEjected = () => this.#health?.ejectedCounts(Date.now()) ?? new Map();
     this.#role = role;
     this.#dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.connectTimeoutMs });
-    this.#applying = new SlicedQueue((err) =>
-      this.#log.error({ err }, 'route table could not be applied'),
+    this.#applying = new SlicedQueue(
+      (err) => this.#log.error({ err }, 'route table could not be applied'),
+      (ms) => metrics.routeApply.observe({ stage: 'apply' }, ms / 1000),
     );
     this.#routes = new ServedRoutes({
       dispatchers: this.#dispatchers,
@@ -238,6 +239,7 @@ export class DataplaneApp {
       logger: this.#log,
       handlers,
       onRedis: (connected) => this.#metrics.redisConnected.set(connected ? 1 : 0),
+      onReceived: (ms) => this.#metrics.routeApply.observe({ stage: 'receive' }, ms / 1000),
       ...(events === undefined
         ? {}
         : { health: { node: c.nodeName, probes: this.#role.probes, events } }),

@@ -4,7 +4,7 @@
  * worker holds alike say how to combine (`min`: every worker has it).
  */
 import { createRegistry } from '@pier/shared';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { RequestMetrics } from './proxy/request-metrics.ts';
 
 export interface DataplaneMetrics {
@@ -21,6 +21,8 @@ export interface DataplaneMetrics {
    */
   countEjected: () => ReadonlyMap<string, number>;
   readonly routeRevision: Gauge;
+  /** Event-loop time of the serving thread per route revision, by stage ({@link RouteApplyStage}). */
+  readonly routeApply: Histogram<'stage'>;
   readonly tableProblems: Counter<'section'>;
   readonly redisConnected: Gauge;
   readonly probes: Counter<'result'>;
@@ -30,6 +32,12 @@ export interface DataplaneMetrics {
   readonly l2Held: Gauge<'address' | 'interface'>;
   readonly l2LeaseEvents: Counter<'event'>;
 }
+
+/**
+ * Where a route revision costs the serving thread: `receive`, the changed entries the background
+ * thread sent made into a table; `apply`, the route index, TLS contexts and balancers switched to it.
+ */
+export type RouteApplyStage = 'receive' | 'apply';
 
 export function createDataplaneMetrics(): DataplaneMetrics {
   const registry = createRegistry();
@@ -67,6 +75,13 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_route_revision',
       help: 'Revision of the route table being served',
       aggregator: 'min',
+      registers,
+    }),
+    routeApply: new Histogram({
+      name: 'pier_dataplane_route_apply_seconds',
+      help: "Event-loop time of the serving thread per route revision, by stage (receive, apply): the sum of the work's slices, not the time between them",
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
     tableProblems: new Counter({

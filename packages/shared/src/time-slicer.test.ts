@@ -61,3 +61,34 @@ test('a sliced queue runs its pieces one after another, never interleaved', asyn
   assert.equal(order.join(''), `${'a'.repeat(20)}${'b'.repeat(20)}`);
   assert.equal(errors.length, 1, 'the failing piece is reported, the next one still runs');
 });
+
+test('the time a piece held the loop is its slices, not the waits between them', async () => {
+  const held: number[] = [];
+  const started = performance.now();
+  // 40 steps of 0.5 ms: 20 ms of work, sliced by 4 ms, with a 30 ms timer in between.
+  const done = runSliced(busy(40, 0.5, []), 4, (ms) => held.push(ms));
+  const blocker = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      const end = performance.now() + 30;
+      while (performance.now() < end);
+      resolve();
+    }, 0),
+  );
+  await Promise.all([done, blocker]);
+  const wall = performance.now() - started;
+  assert.equal(held.length, 1);
+  const [ms = 0] = held;
+  assert.ok(ms >= 19 && ms < 40, `held the loop ${ms.toFixed(1)} ms`);
+  assert.ok(wall - ms >= 25, `the 30 ms of the timer (wall ${wall.toFixed(1)} ms) are not counted`);
+
+  const queued: number[] = [];
+  const queue = new SlicedQueue(
+    (err) => assert.fail(String(err)),
+    (m) => queued.push(m),
+  );
+  queue.run(() => busy(2, 1, []));
+  queue.run(() => busy(4, 1, []));
+  await queue.idle();
+  assert.equal(queued.length, 2);
+  assert.ok((queued[0] ?? 0) >= 2 && (queued[1] ?? 0) >= 4, `pieces held ${queued.join(', ')} ms`);
+});

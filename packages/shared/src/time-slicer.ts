@@ -16,15 +16,31 @@ const STEPS_PER_CLOCK_READ = 8;
  * Runs `work` to its end in slices of about `budgetMs`. The first slice runs at once, in the
  * caller's turn: work that fits in one slice is done when this returns `undefined`; otherwise the
  * returned promise settles when the rest is done (rejects with what the generator threw).
+ * `onDone`, when given, gets the event-loop time the work took once it ends: the sum of its
+ * slices, ms, not the time between them.
  */
 export function runSliced(
   work: Iterator<unknown>,
   budgetMs = SLICE_BUDGET_MS,
+  onDone?: (busyMs: number) => void,
 ): Promise<void> | undefined {
-  if (runSlice(work, budgetMs)) return undefined;
+  let busy = 0;
+  const slice = (): boolean => {
+    const start = performance.now();
+    try {
+      return runSlice(work, start + budgetMs);
+    } finally {
+      busy += performance.now() - start;
+    }
+  };
+  if (slice()) {
+    onDone?.(busy);
+    return undefined;
+  }
   return (async () => {
     do await yieldToIo();
-    while (!runSlice(work, budgetMs));
+    while (!slice());
+    onDone?.(busy);
   })();
 }
 
@@ -33,9 +49,8 @@ export function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs steps until `work` is done (true) or the budget is spent (false). */
-function runSlice(work: Iterator<unknown>, budgetMs: number): boolean {
-  const end = performance.now() + budgetMs;
+/** Runs steps until `work` is done (true) or the clock passes `end` (false). */
+function runSlice(work: Iterator<unknown>, end: number): boolean {
   for (let step = 1; ; step++) {
     if (work.next().done === true) return true;
     if (step % STEPS_PER_CLOCK_READ === 0 && performance.now() >= end) return false;
@@ -48,11 +63,16 @@ function runSlice(work: Iterator<unknown>, budgetMs: number): boolean {
  */
 export class SlicedQueue {
   readonly #onError: (err: unknown) => void;
+  readonly #onDone: ((busyMs: number) => void) | undefined;
   #tail: Promise<void> | undefined;
 
-  /** `onError` gets what a piece threw; the pieces after it run regardless. */
-  constructor(onError: (err: unknown) => void) {
+  /**
+   * `onError` gets what a piece threw; the pieces after it run regardless. `onDone` gets the
+   * event-loop time of each piece that ended (see {@link runSliced}).
+   */
+  constructor(onError: (err: unknown) => void, onDone?: (busyMs: number) => void) {
     this.#onError = onError;
+    this.#onDone = onDone;
   }
 
   /** Queues `work` (called when its turn comes); with nothing queued, its first slice runs now. */
@@ -60,14 +80,14 @@ export class SlicedQueue {
     if (this.#tail === undefined) {
       let pending: Promise<void> | undefined;
       try {
-        pending = runSliced(work());
+        pending = runSliced(work(), SLICE_BUDGET_MS, this.#onDone);
       } catch (err) {
         this.#onError(err);
       }
       if (pending !== undefined) this.#track(pending);
       return;
     }
-    this.#track(this.#tail.then(() => runSliced(work())));
+    this.#track(this.#tail.then(() => runSliced(work(), SLICE_BUDGET_MS, this.#onDone)));
   }
 
   /**

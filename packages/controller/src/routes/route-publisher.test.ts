@@ -236,7 +236,7 @@ class FakePublisher {
   }
   succeed(index: number): void {
     this.#revision++;
-    this.calls[index]?.settle({ revision: this.#revision, published: true });
+    this.calls[index]?.settle({ revision: this.#revision, published: true, bytes: 1 });
   }
   fail(index: number): void {
     this.calls[index]?.settle(new Error('connect ECONNREFUSED'));
@@ -316,7 +316,7 @@ test('loop: a reconnect republishes at once instead of waiting for the back-off'
   redis.emit('ready');
   assert.equal(loop.pending, true);
   assert.equal(publisher.calls.length, 3);
-  publisher.calls[2]?.settle({ revision: 1, published: false });
+  publisher.calls[2]?.settle({ revision: 1, published: false, bytes: 0 });
   assert.equal(await loop.flush(), 1);
   await loop.stop();
 });

@@ -41,6 +41,8 @@ export interface PublishResult {
   revision: number;
   /** False when the content was already in Redis and nothing was written. */
   published: boolean;
+  /** Bytes written ({@link writtenBytes}); 0 when nothing was. */
+  bytes: number;
 }
 
 /** Options of {@link RoutePublisher}. */
@@ -50,8 +52,11 @@ export interface RoutePublisherOptions {
   logger: PierLogger;
   /** Approximate length the change log is trimmed to (default {@link ROUTES_LOG_MAX_LENGTH}). */
   maxLogLength?: number;
-  /** Called after each write with its revision and how long the publication took, ms. */
-  onPublished?: (revision: number, ms: number) => void;
+  /**
+   * Called after each write with its revision, how long the publication took (ms) and how many
+   * bytes it wrote ({@link writtenBytes}).
+   */
+  onPublished?: (revision: number, ms: number, bytes: number) => void;
 }
 
 /** Options of one publication. */
@@ -233,6 +238,20 @@ export function assertNoPrivateKey(plan: Extract<PublicationPlan, { write: true 
   );
 }
 
+/**
+ * The payload a planned write sends: each piece's key and text, each removed key, and the log
+ * entry's delta (UTF-8 bytes; the commands' framing and the few fixed keys are not counted).
+ */
+export function writtenBytes(plan: Extract<PublicationPlan, { write: true }>): number {
+  let bytes = plan.delta === undefined ? 0 : Buffer.byteLength(plan.delta);
+  for (const section of ROUTE_SECTIONS) {
+    const { set, remove } = plan.writes[section];
+    for (const [key, text] of set) bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
+    for (const key of remove) bytes += Buffer.byteLength(key);
+  }
+  return bytes;
+}
+
 /** Canonical texts by entry object: entries are immutable, and unchanged ones keep their object. */
 const texts = new WeakMap<object, string>();
 
@@ -264,7 +283,7 @@ export class RoutePublisher {
   readonly #redis: Redis;
   readonly #log: PierLogger;
   readonly #maxLogLength: number;
-  readonly #onPublished: ((revision: number, ms: number) => void) | undefined;
+  readonly #onPublished: ((revision: number, ms: number, bytes: number) => void) | undefined;
   /** The pieces this publisher believes Redis holds; undefined: read them first. */
   #current: PublishedPieces | undefined;
   #revision = 0;
@@ -337,7 +356,9 @@ export class RoutePublisher {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
         continue;
       }
-      if (result.published) this.#onPublished?.(result.revision, performance.now() - started);
+      if (result.published) {
+        this.#onPublished?.(result.revision, performance.now() - started, result.bytes);
+      }
       return result;
     }
     throw new Error(
@@ -367,7 +388,7 @@ export class RoutePublisher {
       if (!plan.write) {
         this.#current = state.base;
         this.#revision = plan.revision;
-        return { revision: plan.revision, published: false };
+        return { revision: plan.revision, published: false, bytes: 0 };
       }
       assertNoPrivateKey(plan);
       assertReady(redis);
@@ -399,7 +420,7 @@ export class RoutePublisher {
         },
         'route table published',
       );
-      return { revision: plan.revision, published: true };
+      return { revision: plan.revision, published: true, bytes: writtenBytes(plan) };
     } finally {
       // Pipelined before anything else on this connection; a broken socket needs no UNWATCH.
       if (watching) redis.unwatch().catch(() => undefined);

@@ -44,6 +44,8 @@ export interface BackgroundThreadOptions
   handlers: RouteSourceHandlers;
   /** The worker's connection to Redis for the routes came up or went down. */
   onRedis?: (connected: boolean) => void;
+  /** A revision's entries were made into a table, holding this thread's loop `busyMs` in all. */
+  onReceived?: (busyMs: number) => void;
   /** Keep the shared health state on the worker too; see {@link BackgroundThread.health}. */
   health?: NonNullable<BackgroundWorkerData['health']> & { events: HealthEvents };
 }
@@ -75,8 +77,9 @@ export class BackgroundThread implements RouteSource {
   constructor(options: BackgroundThreadOptions) {
     this.#o = options;
     this.health = options.health && new HealthMirror(options.health.events);
-    this.#building = new SlicedQueue((err) =>
-      this.#o.logger.error({ err }, 'route table from the worker could not be built'),
+    this.#building = new SlicedQueue(
+      (err) => this.#o.logger.error({ err }, 'route table from the worker could not be built'),
+      options.onReceived,
     );
   }
 
@@ -95,7 +98,14 @@ export class BackgroundThread implements RouteSource {
    * replacing the entries of the old one.
    */
   #spawn(): void {
-    const { logger, handlers: _handlers, onRedis: _onRedis, health, ...rest } = this.#o;
+    const {
+      logger,
+      handlers: _handlers,
+      onRedis: _onRedis,
+      onReceived: _onReceived,
+      health,
+      ...rest
+    } = this.#o;
     const data: BackgroundWorkerData = {
       ...rest,
       logBindings: logger.bindings(),
