@@ -16,14 +16,23 @@
  * snapshot holds every virtual host with all its endpoints is seen in Redis. Then, on the
  * second controller, `changes` times in a row: replace the first address of one EndpointSlice
  * and time from sending the request until a RouteLogReader (as a dataplane runs it) emits a
- * table with the new address. Prints the figures and writes them to docs/benchmarks.md.
+ * table with the new address; then a rollout: `rolloutRate` changes per second for `rolloutSeconds`
+ * s, each to another EndpointSlice, sent without waiting for the one before. A dataplane started
+ * on the whole table meanwhile reports its memory and what each revision cost its serving thread
+ * (`pier_dataplane_route_apply_seconds`); the controller reports the bytes each publication wrote
+ * (`pier_route_publish_bytes`) and its peak RSS (VmHWM). Prints the figures and writes them to
+ * docs/benchmarks.md.
  *
  * Endpoint addresses are documentation addresses; nothing is sent to them.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  CustomObjectsApi,
   DiscoveryV1Api,
   NetworkingV1Api,
   type V1EndpointSlice,
@@ -45,9 +54,13 @@ import { type ControllerProcess, startController } from '../lib/controller-proce
 import { createService } from '../lib/echo-pod.ts';
 import { ingressManifest } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { inPrivateNetwork, NETNS_ENV, prepareLoopback } from '../lib/private-network.ts';
+import { freePort } from '../lib/redis-server.ts';
 import { publishedTable, publishedTableBytes } from '../lib/route-tables.ts';
-import { kubectl } from '../lib/test-cluster.ts';
+import { buildTestCluster, kubectl, REPO_ROOT } from '../lib/test-cluster.ts';
+import { writeBenchKeyRing } from './bench-dataplane.ts';
 import { machineLine, quantile, startBenchEnv, writeBenchSection } from './bench-env.ts';
+import { type GroupProcess, groupMemory, startGroup } from './bench-processes.ts';
 import { BenchProgress } from './bench-progress.ts';
 
 const { values } = parseArgs({
@@ -55,6 +68,8 @@ const { values } = parseArgs({
     ingresses: { type: 'string', default: '10000' },
     endpoints: { type: 'string', default: '5' },
     changes: { type: 'string', default: '50' },
+    'rollout-rate': { type: 'string', default: '20' },
+    'rollout-seconds': { type: 'string', default: '10' },
   },
 });
 const ingresses = Number(values.ingresses);
@@ -67,6 +82,17 @@ if (!Number.isInteger(endpoints) || endpoints < 1 || endpoints > 200) {
 if (!Number.isInteger(changes) || changes < 1 || changes > 254) {
   throw new Error('--changes: 1 to 254 (each gets its own address in 203.0.113.0/24)');
 }
+const rolloutRate = Number(values['rollout-rate']);
+const rolloutSeconds = Number(values['rollout-seconds']);
+if (!Number.isInteger(rolloutRate) || rolloutRate < 1 || rolloutRate > 200) {
+  throw new Error('--rollout-rate: 1 to 200 changes per second');
+}
+if (!Number.isInteger(rolloutSeconds) || rolloutSeconds < 1 || rolloutSeconds > 60) {
+  throw new Error('--rollout-seconds: 1 to 60');
+}
+/** Each rollout change goes to an EndpointSlice no other change touched. */
+const rolloutChanges = Math.min(rolloutRate * rolloutSeconds, ingresses - changes);
+if (rolloutChanges < 1) throw new Error('--ingresses: more than --changes, for the rollout');
 
 /** Requests in flight while creating objects. */
 const IN_FLIGHT = 50;
@@ -79,10 +105,28 @@ const FIRST_START_TIMEOUT_MS = Math.max(120_000, ingresses * 60);
 const STATUS_TIMEOUT_MS = Math.max(120_000, ingresses * 200);
 const RESTART_TIMEOUT_MS = Math.max(60_000, ingresses * 20);
 const CHANGE_TIMEOUT_MS = 60_000;
+const STATE_DIR = join(REPO_ROOT, '.test-state', 'bench-route-publication');
+
+// The dataplane probes the endpoints (documentation addresses): the whole benchmark runs in a
+// network namespace of its own (`unshare -rn`), as the test suite does, where those addresses are
+// local and nothing listens on them. Nothing leaves the machine.
+if (!inPrivateNetwork()) {
+  await buildTestCluster();
+  const child = spawn(
+    'unshare',
+    ['--net', '--map-root-user', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    { cwd: REPO_ROOT, env: { ...process.env, [NETNS_ENV]: '1' }, stdio: 'inherit' },
+  );
+  const code = await new Promise<number>((resolve) =>
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
+  );
+  process.exit(code);
+}
+await prepareLoopback();
 
 const log = (text: string): void =>
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
-const progress = new BenchProgress('route-publication', { parts: 5 });
+const progress = new BenchProgress('route-publication', { parts: 7 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects with a message naming `what` when `promise` takes longer than `ms`. */
@@ -119,15 +163,18 @@ async function inParallel(
   );
 }
 
-/** The sum of the samples of metric `name` in Prometheus text (labels filter by substring). */
-function metricValue(text: string, name: string, labels = ''): number {
+/**
+ * The sum of the samples of metric `name` in Prometheus text; each of `labels` (`stage="apply"`)
+ * must be among a sample's labels.
+ */
+function metricValue(text: string, name: string, ...labels: string[]): number {
   let total = 0;
   let found = false;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name) || line.startsWith('#')) continue;
     const rest = line.slice(name.length);
     if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (labels !== '' && !rest.includes(labels)) continue;
+    if (!labels.every((label) => rest.includes(label))) continue;
     total += Number(line.slice(line.lastIndexOf(' ') + 1));
     found = true;
   }
@@ -141,6 +188,9 @@ interface ControllerFigures {
   publishSeconds: number;
   rssBytes: number;
   statusWrites: number;
+  publishBytes: number;
+  /** VmHWM: the most the controller's RSS has been. */
+  peakRssBytes: number;
 }
 
 async function controllerFigures(controller: ControllerProcess): Promise<ControllerFigures> {
@@ -154,7 +204,93 @@ async function controllerFigures(controller: ControllerProcess): Promise<Control
     publishSeconds: metricValue(text, 'pier_route_publish_duration_seconds_sum'),
     rssBytes: metricValue(text, 'pier_process_resident_memory_bytes'),
     statusWrites: metricValue(text, 'pier_api_writes_total', 'kind="ingress-status",result="ok"'),
+    publishBytes: metricValue(text, 'pier_route_publish_bytes_sum'),
+    peakRssBytes: peakRss(controller.process.child.pid),
   };
+}
+
+/** VmHWM of process `pid`, bytes. */
+function peakRss(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) * 1024;
+}
+
+/** A dataplane following the route table, as `pier-dataplane` runs on an edge node. */
+interface TableDataplane {
+  process: GroupProcess;
+  opsPort: number;
+}
+
+/** What route revisions cost a dataplane's serving thread so far, per stage. */
+interface ApplyFigures {
+  revisions: number;
+  receiveSeconds: number;
+  applySeconds: number;
+  /** Revisions whose stage took at most 5 ms (the histogram's 0.005 bucket). */
+  receiveUnder5ms: number;
+  applyUnder5ms: number;
+}
+
+async function dataplaneMetrics(dataplane: TableDataplane): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${dataplane.opsPort}/metrics`);
+  if (!res.ok) throw new Error(`dataplane /metrics answered ${res.status}`);
+  return res.text();
+}
+
+async function applyFigures(dataplane: TableDataplane): Promise<ApplyFigures> {
+  const text = await dataplaneMetrics(dataplane);
+  const name = 'pier_dataplane_route_apply_seconds';
+  const stage = (s: string): string => `stage="${s}"`;
+  return {
+    revisions: metricValue(text, `${name}_count`, stage('apply')),
+    receiveSeconds: metricValue(text, `${name}_sum`, stage('receive')),
+    applySeconds: metricValue(text, `${name}_sum`, stage('apply')),
+    receiveUnder5ms: metricValue(text, `${name}_bucket`, stage('receive'), 'le="0.005"'),
+    applyUnder5ms: metricValue(text, `${name}_bucket`, stage('apply'), 'le="0.005"'),
+  };
+}
+
+/**
+ * Starts one dataplane (one worker, health checks on, nothing listening but loopback) on Redis and
+ * resolves once it serves `revision` or a later one.
+ */
+async function startTableDataplane(
+  redisUrl: string,
+  stateDir: string,
+  revision: number,
+): Promise<TableDataplane> {
+  const dir = join(stateDir, 'dataplane');
+  mkdirSync(dir, { recursive: true });
+  const [httpPort, httpsPort, opsPort] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    '--conditions=@pier/source',
+    join(REPO_ROOT, 'packages', 'dataplane', 'src', 'main.ts'),
+    ...['--redis-url', redisUrl, '--key-ring-file', writeBenchKeyRing(dir)],
+    ...['--http-listen', `127.0.0.1:${httpPort}`, '--https-listen', `127.0.0.1:${httpsPort}`],
+    ...['--ops-listen', `127.0.0.1:${opsPort}`, '--state-file', join(dir, 'routes.json')],
+    ...['--node-name', 'bench', '--workers', '1', '--log-level', 'warn'],
+  ];
+  const proc = startGroup('dataplane', process.execPath, args, join(dir, 'dataplane.log'), {
+    cwd: REPO_ROOT,
+  });
+  const dataplane = { process: proc, opsPort };
+  const deadline = Date.now() + RESTART_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const served = metricValue(
+        await dataplaneMetrics(dataplane),
+        'pier_dataplane_route_revision',
+      );
+      if (served >= revision) return dataplane;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`timed out waiting for the dataplane to serve revision ${revision}`);
+    }
+    await sleep(200);
+  }
 }
 
 /** CPU time (clock ticks) of the whole machine, and of this process and its descendants. */
@@ -221,6 +357,7 @@ const env = await startBenchEnv('route-publication');
 const kc = adminKubeConfig();
 const networking = kc.makeApiClient(NetworkingV1Api);
 const discovery = kc.makeApiClient(DiscoveryV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
 const redisOptions = {
   host: env.redis.host,
   port: env.redis.port,
@@ -229,10 +366,12 @@ const redisOptions = {
 const redis = new Redis(redisOptions);
 const controllers: ControllerProcess[] = [];
 let reader: RouteLogReader | undefined;
+let dataplane: TableDataplane | undefined;
 let ns: Awaited<ReturnType<typeof createTestNamespace>> | undefined;
 
 async function cleanUp(): Promise<void> {
   await reader?.stop();
+  await dataplane?.process.stop();
   await Promise.all(controllers.map((c) => c.stop()));
   redis.disconnect();
   if (ns !== undefined) {
@@ -344,6 +483,22 @@ try {
   await inParallel('EndpointSlices', ingresses, (i) =>
     discovery.createNamespacedEndpointSlice({ namespace, body: endpointSlice(namespace, i) }),
   );
+  // Probes hourly: the dataplane's first probes spread over the hour (a few per second), so they
+  // neither load the machine nor change the health of what the changes measure.
+  await inParallel('HealthCheckPolicies', ingresses, (i) =>
+    custom.createNamespacedCustomObject({
+      group: 'pier.dev',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'healthcheckpolicies',
+      body: {
+        apiVersion: 'pier.dev/v1alpha1',
+        kind: 'HealthCheckPolicy',
+        metadata: { name: `svc-${i}` },
+        spec: { targetRef: { name: `svc-${i}` }, interval: '1h' },
+      },
+    }),
+  );
   await inParallel('Ingresses', ingresses, (i) =>
     networking.createNamespacedIngress({
       namespace,
@@ -409,23 +564,47 @@ try {
   const logBytes = Number(await redis.call('MEMORY', 'USAGE', routesLogKey()));
   const memoryAfterPublish = await redisMemory();
 
+  // --- A dataplane on the whole table.
+  progress.part('dataplane: start on the whole table');
+  log('dataplane: starts and loads the whole table');
+  const dataplaneStart = Date.now();
+  dataplane = await startTableDataplane(env.redis.url, STATE_DIR, restartFull.revision);
+  const dataplaneLoadMs = Date.now() - dataplaneStart;
+  await sleep(3000);
+  const dataplaneLoaded = groupMemory(dataplane.process.pid);
+
   // --- Change latency, measured by a reader as a dataplane runs it.
   reader = new RouteLogReader({
     redis: new Redis({ ...redisOptions, ...routeLogReaderRedisOptions(1000) }),
     blockMs: 1000,
   });
   await reader.start();
-  let expect: { backend: string; address: string; resolve: () => void } | undefined;
+  /** Addresses awaited, by backend: resolved by the first table that lists them. */
+  const awaited = new Map<string, { address: string; resolve: () => void }>();
   reader.on('table', (table) => {
-    if (expect === undefined) return;
-    const backend = table.backends[expect.backend];
-    if (backend?.endpoints.some((e) => e.address === expect?.address)) expect.resolve();
+    for (const [id, want] of awaited) {
+      if (table.backends[id]?.endpoints.some((e) => e.address === want.address)) {
+        awaited.delete(id);
+        want.resolve();
+      }
+    }
   });
+  const arrival = (backend: string, address: string): Promise<void> =>
+    new Promise<void>((resolve) => awaited.set(backend, { address, resolve }));
+  /** Slices a change touched: each change goes to another one. */
+  const touched = new Set<number>();
+  const inputBytes = async (): Promise<number> =>
+    Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))?.[1]);
+
   progress.part(`change latency: ${changes} EndpointSlice changes`);
   log(`change latency: ${changes} EndpointSlice changes`);
+  const beforeChanges = await controllerFigures(second);
+  const applyBefore = await applyFigures(dataplane);
+  const redisInBefore = await inputBytes();
   const latencies: number[] = [];
   for (let k = 0; k < changes; k++) {
     const i = Math.floor((k * ingresses) / changes) % ingresses;
+    touched.add(i);
     const address = `203.0.113.${1 + k}`;
     const slice = await discovery.readNamespacedEndpointSlice({
       name: sliceName(i),
@@ -434,9 +613,7 @@ try {
     const endpoint = slice.endpoints?.[0];
     if (endpoint === undefined) throw new Error(`${sliceName(i)} has no endpoints`);
     endpoint.addresses = [address];
-    const seen = new Promise<void>((resolve) => {
-      expect = { backend: backendOf(i), address, resolve };
-    });
+    const seen = arrival(backendOf(i), address);
     const sent = performance.now();
     await discovery.replaceNamespacedEndpointSlice({ name: sliceName(i), namespace, body: slice });
     await within(
@@ -446,19 +623,62 @@ try {
     );
     latencies.push(performance.now() - sent);
     progress.step(k + 1, changes, 'changes seen by the reader');
-    expect = undefined;
     await sleep(200);
   }
-  const cpuEnd = cpuSample();
+  // The dataplane applies the last change too before its figures are read.
+  await sleep(1000);
+  const redisInAfter = await inputBytes();
   const afterChanges = await controllerFigures(second);
+  const applyAfter = await applyFigures(dataplane);
+
+  // --- A rollout: changes at a steady rate, each sent without waiting for the one before.
+  progress.part(`rollout: ${rolloutRate} changes per second for ${rolloutSeconds} s`);
+  log(`rollout: ${rolloutChanges} changes, ${rolloutRate} per second`);
+  const rolloutSlices = await Promise.all(
+    Array.from({ length: rolloutChanges }, async (_, k) => {
+      let i = Math.floor(((k + 0.5) * ingresses) / rolloutChanges) % ingresses;
+      while (touched.has(i)) i = (i + 1) % ingresses;
+      touched.add(i);
+      const slice = await discovery.readNamespacedEndpointSlice({ name: sliceName(i), namespace });
+      const endpoint = slice.endpoints?.[0];
+      if (endpoint === undefined) throw new Error(`${sliceName(i)} has no endpoints`);
+      endpoint.addresses = [`203.0.113.${1 + (k % 254)}`];
+      return { i, slice, address: endpoint.addresses[0] as string };
+    }),
+  );
+  const rolloutStart = performance.now();
+  const rolloutSeen: Array<Promise<number>> = [];
+  const sendErrors: unknown[] = [];
+  for (const [k, { i, slice, address }] of rolloutSlices.entries()) {
+    const due = rolloutStart + (k * 1000) / rolloutRate;
+    await sleep(Math.max(0, due - performance.now()));
+    const sent = performance.now();
+    const seen = arrival(backendOf(i), address).then(() => performance.now() - sent);
+    rolloutSeen.push(
+      within(`rollout change ${k} (${address} in ${backendOf(i)})`, CHANGE_TIMEOUT_MS, seen),
+    );
+    discovery
+      .replaceNamespacedEndpointSlice({ name: sliceName(i), namespace, body: slice })
+      .catch((err: unknown) => sendErrors.push(err));
+    progress.step(k + 1, rolloutChanges, 'rollout changes sent');
+  }
+  const rolloutSendMs = performance.now() - rolloutStart;
+  const rolloutLatencies = await Promise.all(rolloutSeen);
+  if (sendErrors.length > 0) throw sendErrors[0];
+  await sleep(1000);
+  const cpuEnd = cpuSample();
+  const afterRollout = await controllerFigures(second);
+  const applyRollout = await applyFigures(dataplane);
+  const dataplaneEnd = groupMemory(dataplane.process.pid);
   const memoryAfterChanges = await redisMemory();
 
   // --- Figures.
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   const ms = (v: number): string => `${v.toFixed(1)} ms`;
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
   const avgMs = (seconds: number, count: number): string =>
-    count > 0 ? ms((seconds / count) * 1000) : 'n/a';
+    count > 0 ? `${((seconds / count) * 1000).toFixed(2)} ms` : 'n/a';
   const perPublication = ingresses / firstFigures.publishes;
   const firstPerPublication = Number.isInteger(perPublication)
     ? String(perPublication)
@@ -468,8 +688,19 @@ try {
     first: othersShare(cpuFirst, cpuFirstEnd).toFixed(0),
     rest: othersShare(cpuRestart, cpuEnd).toFixed(0),
   };
-  const changeCompiles = afterChanges.compiles - restartFigures.compiles;
-  const changePublishes = afterChanges.publishes - restartFigures.publishes;
+  const changeCompiles = afterChanges.compiles - beforeChanges.compiles;
+  const changePublishes = afterChanges.publishes - beforeChanges.publishes;
+  const changeBytes = afterChanges.publishBytes - beforeChanges.publishBytes;
+  const rolloutPublishes = afterRollout.publishes - afterChanges.publishes;
+  const rolloutBytes = afterRollout.publishBytes - afterChanges.publishBytes;
+  const stageLine = (label: string, a: ApplyFigures, b: ApplyFigures): string => {
+    const revisions = b.revisions - a.revisions;
+    const under = Math.min(
+      b.receiveUnder5ms - a.receiveUnder5ms,
+      b.applyUnder5ms - a.applyUnder5ms,
+    );
+    return `| ${label} | ${revisions} | ${avgMs(b.receiveSeconds - a.receiveSeconds, revisions)} | ${avgMs(b.applySeconds - a.applySeconds, revisions)} | ${under} of ${revisions} |`;
+  };
   const scenarios = [
     '| scenario | from process start | from "became leader" | compiles | publications | all statuses written after |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -481,60 +712,84 @@ try {
     '| --- | --- |',
     `| compile of the full table (restart, average of ${restartFigures.compiles}) | ${avgMs(restartFigures.compileSeconds, restartFigures.compiles)} |`,
     `| publication of the full table (restart, average of ${restartFigures.publishes}) | ${avgMs(restartFigures.publishSeconds, restartFigures.publishes)} |`,
-    `| compile after one EndpointSlice change (average of ${changeCompiles}) | ${avgMs(afterChanges.compileSeconds - restartFigures.compileSeconds, changeCompiles)} |`,
-    `| publication of one change (average of ${changePublishes}) | ${avgMs(afterChanges.publishSeconds - restartFigures.publishSeconds, changePublishes)} |`,
+    `| compile after one EndpointSlice change (average of ${changeCompiles}) | ${avgMs(afterChanges.compileSeconds - beforeChanges.compileSeconds, changeCompiles)} |`,
+    `| publication of one change (average of ${changePublishes}) | ${avgMs(afterChanges.publishSeconds - beforeChanges.publishSeconds, changePublishes)} |`,
+    `| bytes written per single-endpoint change (\`pier_route_publish_bytes\`, average of ${changePublishes}) | ${changePublishes > 0 ? kib(changeBytes / changePublishes) : 'n/a'} |`,
+    `| bytes Redis received from every client during those changes (\`total_net_input_bytes\`), per change | ${kib((redisInAfter - redisInBefore) / changes)} |`,
+    `| bytes written per publication during the rollout (${rolloutPublishes} publications) | ${rolloutPublishes > 0 ? kib(rolloutBytes / rolloutPublishes) : 'n/a'} |`,
     `| the table's pieces (\`MEMORY USAGE\` of the \`${routesSectionKey('virtualHosts')}\`, backends and certificates hashes) | ${mib(snapshotBytes)} |`,
     `| change log after the restart's publication (\`MEMORY USAGE\`) | ${mib(logBytes)} |`,
     `| Redis \`used_memory\` after the full publication / after the changes | ${mib(memoryAfterPublish.usedBytes)} (${memoryAfterPublish.usedHuman}) / ${mib(memoryAfterChanges.usedBytes)} (${memoryAfterChanges.usedHuman}) |`,
-    `| controller RSS after the first start's table | ${mib(firstFigures.rssBytes)} |`,
-    `| controller RSS after the restart's table / after the changes | ${mib(restartFigures.rssBytes)} / ${mib(afterChanges.rssBytes)} |`,
+    `| controller RSS after the first start's statuses / its peak (VmHWM) | ${mib(firstFigures.rssBytes)} / ${mib(firstFigures.peakRssBytes)} |`,
+    `| controller RSS after the restart's table / after the changes and the rollout / its peak (VmHWM) | ${mib(restartFigures.rssBytes)} / ${mib(afterRollout.rssBytes)} / ${mib(afterRollout.peakRssBytes)} |`,
+    `| dataplane: start to serving the whole table | ${s(dataplaneLoadMs)} |`,
+    `| dataplane RSS with the whole table / after the changes and the rollout / its peak (${dataplaneEnd.processes} processes) | ${mib(dataplaneLoaded.rss)} / ${mib(dataplaneEnd.rss)} / ${mib(dataplaneEnd.hwm)} |`,
   ].join('\n');
   const latency = [
     '| changes | p50 | p99 | max |',
     '| --- | --- | --- | --- |',
-    `| ${changes} | ${ms(quantile(latencies, 0.5))} | ${ms(quantile(latencies, 0.99))} | ${ms(Math.max(...latencies))} |`,
+    `| ${changes} one after another | ${ms(quantile(latencies, 0.5))} | ${ms(quantile(latencies, 0.99))} | ${ms(Math.max(...latencies))} |`,
+    `| ${rolloutChanges} at ${rolloutRate} per second (sent over ${s(rolloutSendMs)}) | ${ms(quantile(rolloutLatencies, 0.5))} | ${ms(quantile(rolloutLatencies, 0.99))} | ${ms(Math.max(...rolloutLatencies))} |`,
+  ].join('\n');
+  const serving = [
+    '| revisions applied by the dataplane | count | receive, average | apply, average | both stages ≤ 5 ms |',
+    '| --- | --- | --- | --- | --- |',
+    stageLine('one change at a time', applyBefore, applyAfter),
+    stageLine('the rollout', applyAfter, applyRollout),
   ].join('\n');
   console.log(
-    `set-up: ${s(setupMs)}; other processes' share of the CPU: set-up ${others.setup} %, first start ${others.first} %, restart and changes ${others.rest} %\n\n${scenarios}\n\n${resources}\n\n${latency}`,
+    `set-up: ${s(setupMs)}; other processes' share of the CPU: set-up ${others.setup} %, first start ${others.first} %, restart and changes ${others.rest} %\n\n${scenarios}\n\n${resources}\n\n${latency}\n\n${serving}`,
   );
 
   const command = `node test/bench/route-publication.ts --ingresses ${ingresses} --endpoints ${endpoints} --changes ${changes}`;
   writeBenchSection(
-    'route-publication',
-    `## Route table at scale: full publication, memory, change latency
+    ingresses === 10_000 ? 'route-publication' : `route-publication-${ingresses}`,
+    `## Route table at scale (${ingresses.toLocaleString('en')} Ingresses): publication, memory, change latency
 
 \`${command}\`: real kube-apiserver (v1.36.3, embedded etcd, fsync off), \`pier-controller\` under
-its RBAC ServiceAccount with the shipped lease timings (15 s / 10 s / 2 s), and redis-server, all on
-${machineLine()}, ${new Date().toISOString().slice(0, 10)}. One namespace holds ${ingresses} Ingresses
-(host \`h-i.example.test\`, path \`/\`, each to its own Service), ${ingresses} Services without selector and
-${ingresses} hand-made EndpointSlices of ${endpoints} endpoints each: ${ingresses} virtual hosts and backends,
+its RBAC ServiceAccount with the shipped lease timings (15 s / 10 s / 2 s), redis-server and one
+\`pier-dataplane\` (one worker), all on ${machineLine()}, ${new Date().toISOString().slice(0, 10)}, in a
+network namespace of the benchmark's own. One namespace holds ${ingresses} Ingresses (host
+\`h-i.example.test\`, path \`/\`, each to its own Service), ${ingresses} Services without selector,
+${ingresses} hand-made EndpointSlices of ${endpoints} endpoints each and a HealthCheckPolicy per Service
+(probes hourly, so that probing does not load the machine): ${ingresses} virtual hosts and backends,
 ${ingresses * endpoints} endpoints. All Ingresses share the default sharing key, so one address. Set-up
-(creating the ${3 * ingresses} objects, ${IN_FLIGHT} requests in flight, no controller running) took ${s(setupMs)}.
+(creating the ${4 * ingresses} objects, ${IN_FLIGHT} requests in flight, no controller running) took ${s(setupMs)}.
 Other processes than this benchmark's used ${others.setup} % of the machine's CPU time during the set-up,
 ${others.first} % during the first start and ${others.rest} % during the restart and the change test (from
 \`/proc/stat\` and \`/proc/<pid>/stat\`): the machine was ${Math.max(Number(others.first), Number(others.rest)) >= 10 ? 'shared, so the figures are slower than on an idle machine' : 'otherwise idle'}.
 
-Time until Redis holds a revision whose snapshot has every virtual host with all its endpoints: the
-revision key is polled every 50 ms and a new revision's snapshot decoded (at most once a second during
+Time until Redis holds a revision whose table has every virtual host with all its endpoints: the
+revision key is polled every 50 ms and a new revision's pieces read (at most once a second during
 the first start); the time is when that revision was first seen. First start: the Ingresses have no
 address; the controller allocates one to each and writes their status in batches, each once a table
 holding their routes is published (${firstPerPublication} Ingresses per publication on average). Restart: the
 first controller stops, the route keys are deleted from Redis, and a second controller restores the
-allocations from status and compiles and publishes the whole table at once. Every publication,
-however small the change, hashes, diffs, encodes and writes the whole table, which is why a change's
-publication costs about as much as the full one.
+allocations from status and compiles and publishes the whole table at once. A change recompiles
+only what depends on the objects that changed and writes only the pieces that differ (route keys
+format 2, docs/redis-keyspace.md).
 
 ${scenarios}
 
 ${resources}
 
-Change latency: ${changes} changes one after another (200 ms apart), each replacing the first address
-of a different EndpointSlice (\`replace\` through the API). It runs from sending the request to a
-\`RouteLogReader\` on its own connection, as a dataplane runs it, emitting a table with the new
-address: watch delivery, the controller's 20 ms coalescing window, a full recompile, the diff and
-the publication, then \`XREAD\`, the patch and the reader's validation of the whole table.
+Change latency: first ${changes} changes one after another (200 ms apart), each replacing the first
+address of a different EndpointSlice (\`replace\` through the API); then a rollout of ${rolloutChanges}
+changes at ${rolloutRate} per second, each to another EndpointSlice, sent without waiting for the one
+before. Each runs from sending the request to a \`RouteLogReader\` on its own connection, as a
+dataplane runs it, emitting a table with the new address: watch delivery, the controller's 20 ms
+coalescing window, the incremental compile, the publication of the changed pieces, then \`XREAD\`
+and the reader's patch, which validates the entries it touches.
 
 ${latency}
+
+What each revision cost the dataplane's serving thread, from its
+\`pier_dataplane_route_apply_seconds\` histogram (the sum of a stage's slices, not the time between
+them): *receive* makes the entries the background thread sent into a table, *apply* switches the
+route index, TLS contexts and balancers to it. "≤ 5 ms" counts revisions by the histogram's 5 ms
+bucket, the lower of the two stages' counts.
+
+${serving}
 
 Anchors, not measured here side by side: Traefik waits at least 2 s between two applications of
 dynamic configuration by default (\`providersThrottleDuration\`); an ingress-nginx reload takes from
