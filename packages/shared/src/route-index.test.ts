@@ -217,3 +217,81 @@ test('building reads no entry of the table; a lookup reads only the host and bac
   index.lookup(A, 'h-7.example.test', '/y');
   assert.equal(read.length, 2, 'a host is indexed once');
 });
+
+test('patch: an index patched change by change answers as one built afresh (seeded)', () => {
+  const random = prng(20_261_207);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const addresses = [A, OTHER, '*'];
+  const hosts = ['a.example', 'b.example', '*.example', '', 'c.example'];
+  const services = ['s0', 's1', 's2', 's3'];
+  const certificates = ['shop/c0', 'shop/c1'];
+  const paths = ['/', '/x', '/x/y', '/z'];
+  const randomBackend = () =>
+    backend(pick(services), 80, [`192.0.2.${1 + Math.floor(random() * 5)}`]);
+  const randomHost = (address: string, host: string) =>
+    vhost(
+      address,
+      host,
+      Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+        route(pick(paths), pick(['Exact', 'Prefix'] as const), backend(pick(services)).id),
+      ),
+      {
+        ...(random() < 0.3 ? { defaultBackend: backend(pick(services)).id } : {}),
+        ...(host !== '' && random() < 0.5 ? { tls: { certificate: pick(certificates) } } : {}),
+      },
+    );
+  // The live table: one object per section, changed in place as a dataplane's is.
+  const live = table(1, { backends: services.map((s) => backend(s)) });
+  const index = new RouteIndex(live);
+  const requests = addresses.flatMap((a) =>
+    ['a.example', 'b.example', 'q.example', 'c.example', 'none.test'].flatMap((h) =>
+      paths.map((p) => [a === '*' ? '192.0.2.99' : a, h, `${p}/more`] as const),
+    ),
+  );
+  const answer = (idx: RouteIndex) =>
+    requests.map(([a, h, p]) => {
+      const m = idx.lookup(a, h, p);
+      return m && [m.virtualHost.host, m.route?.path, m.backend.id, m.backend.endpoints[0]];
+    });
+  const certificatesOf = (idx: RouteIndex) =>
+    requests.map(([a, h]) => idx.certificateFor(h, a)?.certificatePem.length ?? 0);
+  let matched = 0;
+  for (let step = 2; step < 400; step++) {
+    const changed = {
+      virtualHosts: new Set<string>(),
+      backends: new Set<string>(),
+      certificates: new Set<string>(),
+    };
+    for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+      const what = random();
+      if (what < 0.45) {
+        const [address, host] = [pick(addresses), pick(hosts)];
+        const key = `${address}|${host}`;
+        if (random() < 0.3) delete live.virtualHosts[key];
+        else live.virtualHosts[key] = randomHost(address, host);
+        changed.virtualHosts.add(key);
+      } else if (what < 0.85) {
+        const b = randomBackend();
+        if (random() < 0.2) delete live.backends[b.id];
+        else live.backends[b.id] = b;
+        changed.backends.add(b.id);
+      } else {
+        const id = pick(certificates);
+        if (random() < 0.3) delete live.certificates[id];
+        else live.certificates[id] = { ...certificate(id), certificatePem: 'x'.repeat(step) };
+        changed.certificates.add(id);
+      }
+    }
+    // Lookups between changes index some hosts, so that patching has indexed entries to drop.
+    if (random() < 0.7) answer(index);
+    const next = { ...live, revision: step };
+    index.patch(next, changed);
+    const fresh = new RouteIndex(next);
+    const got = answer(index);
+    assert.deepEqual(got, answer(fresh), `step ${step}`);
+    assert.deepEqual(certificatesOf(index), certificatesOf(fresh), `certificates, step ${step}`);
+    assert.equal(index.revision, step);
+    matched += got.filter((m) => m !== undefined).length;
+  }
+  assert.ok(matched > 5_000, `only ${matched} lookups matched`);
+});

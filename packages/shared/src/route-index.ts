@@ -11,6 +11,7 @@
 import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
 import { pathElements, stripQuery } from './path-match.ts';
+import type { ChangedKeys } from './route-entries.ts';
 import type { Backend, Certificate, Route, RouteTable, VirtualHost } from './route-table.ts';
 
 /** What serves a request. */
@@ -73,12 +74,13 @@ const HOSTS_PER_STEP = 256;
 const DEFERRED: unique symbol = Symbol('deferred');
 
 export class RouteIndex {
-  /** The revision of the table the index was built from. */
-  readonly revision: number;
+  #revision: number;
   readonly #scopes = new Map<string, AddressScope>();
   readonly #certificates: Map<string, Certificate>;
-  readonly #virtualHosts: Readonly<Record<string, VirtualHost>>;
-  readonly #backends: Readonly<Record<string, Backend>>;
+  #virtualHosts: Readonly<Record<string, VirtualHost>>;
+  #backends: Readonly<Record<string, Backend>>;
+  /** The slots whose indexed entry was made with each backend id (present or missing then). */
+  readonly #dependents = new Map<string, Set<HostSlot>>();
 
   /**
    * Builds the index. Expects a validated table (each virtual host under
@@ -86,7 +88,7 @@ export class RouteIndex {
    * {@link RouteIndex.build} only) leaves it empty.
    */
   constructor(table: RouteTable, deferred?: typeof DEFERRED) {
-    this.revision = table.revision;
+    this.#revision = table.revision;
     this.#certificates = new Map(Object.entries(table.certificates));
     this.#virtualHosts = table.virtualHosts;
     this.#backends = table.backends;
@@ -112,21 +114,98 @@ export class RouteIndex {
     yield;
     let step = 0;
     for (const key of keys) {
-      const bar = key.indexOf('|');
-      const host = key.slice(bar + 1);
-      const slot: HostSlot = { key };
-      const scope = this.#scope(key.slice(0, bar));
-      if (host === '') scope.anyHost ??= slot;
-      else if (host.startsWith('*.')) setIfAbsent(scope.wildcard, host.slice(2), slot);
-      else setIfAbsent(scope.exact, host, slot);
+      this.#place(key);
       if (++step % HOSTS_PER_STEP === 0) yield;
+    }
+  }
+
+  /** The revision of the table the index was built from (or last patched to). */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /**
+   * Brings the index to `table` in place, where `table` is the table the index was built from
+   * (the same section records) with the entries `changed` names set, replaced or removed: only
+   * those virtual hosts are placed again, and only the indexed hosts that used a changed backend
+   * are indexed again (by their next lookup). Synchronous: the caller makes sure no request
+   * runs between the table changing and this call.
+   */
+  patch(table: RouteTable, changed: ChangedKeys): void {
+    this.#revision = table.revision;
+    this.#virtualHosts = table.virtualHosts;
+    this.#backends = table.backends;
+    for (const id of changed.certificates) {
+      const certificate = own(table.certificates, id);
+      if (certificate === undefined) this.#certificates.delete(id);
+      else this.#certificates.set(id, certificate);
+    }
+    for (const key of changed.virtualHosts) {
+      this.#unplace(key);
+      if (Object.hasOwn(table.virtualHosts, key)) this.#place(key);
+    }
+    for (const id of changed.backends) {
+      const slots = this.#dependents.get(id);
+      if (slots === undefined) continue;
+      this.#dependents.delete(id);
+      for (const slot of slots) this.#forget(slot);
     }
   }
 
   /** The slot's virtual host indexed (now, if no lookup reached it before). */
   #entry(slot: HostSlot): HostEntry {
-    slot.entry ??= indexHost(this.#virtualHosts[slot.key] as VirtualHost, this.#backends);
+    if (slot.entry !== undefined) return slot.entry;
+    const vhost = this.#virtualHosts[slot.key] as VirtualHost;
+    slot.entry = indexHost(vhost, this.#backends);
+    for (const route of vhost.routes) this.#depend(route.backend, slot);
+    if (vhost.defaultBackend !== undefined) this.#depend(vhost.defaultBackend, slot);
     return slot.entry;
+  }
+
+  #depend(backendId: string, slot: HostSlot): void {
+    let slots = this.#dependents.get(backendId);
+    if (slots === undefined) {
+      slots = new Set();
+      this.#dependents.set(backendId, slots);
+    }
+    slots.add(slot);
+  }
+
+  /** Drops the slot's indexed entry and what it depended on. */
+  #forget(slot: HostSlot): void {
+    const entry = slot.entry;
+    if (entry === undefined) return;
+    slot.entry = undefined;
+    const ids = entry.vhost.routes.map((r) => r.backend);
+    if (entry.vhost.defaultBackend !== undefined) ids.push(entry.vhost.defaultBackend);
+    for (const id of ids) this.#dependents.get(id)?.delete(slot);
+  }
+
+  /** Puts the virtual host of `key` (`address|host`) in its address's scope. */
+  #place(key: string): void {
+    const bar = key.indexOf('|');
+    const host = key.slice(bar + 1);
+    const slot: HostSlot = { key };
+    const scope = this.#scope(key.slice(0, bar));
+    if (host === '') scope.anyHost ??= slot;
+    else if (host.startsWith('*.')) setIfAbsent(scope.wildcard, host.slice(2), slot);
+    else setIfAbsent(scope.exact, host, slot);
+  }
+
+  /** Takes the virtual host of `key` out of its scope, if it is the one placed there. */
+  #unplace(key: string): void {
+    const bar = key.indexOf('|');
+    const host = key.slice(bar + 1);
+    const scope = this.#scopes.get(key.slice(0, bar));
+    if (scope === undefined) return;
+    const [map, name] = host.startsWith('*.')
+      ? [scope.wildcard, host.slice(2)]
+      : [scope.exact, host];
+    const slot = host === '' ? scope.anyHost : map.get(name);
+    if (slot?.key !== key) return;
+    this.#forget(slot);
+    if (host === '') delete scope.anyHost;
+    else map.delete(name);
   }
 
   /**
