@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
+  type ChangedKeys,
   createLogger,
   ejectionKey,
   endpointField,
@@ -145,6 +146,68 @@ test('a 10,000-host table arrives without a stall of the serving thread', async 
     gaps.stop();
   }
   assert.ok(gaps.worst < 100, `the serving thread stalled for ${Math.round(gaps.worst)} ms`);
+  await sync.stop();
+});
+
+test('a small change to a 10,000-host table is patched into the served one in one short step', async () => {
+  const patches: Array<{ table: RouteTable; changed: ChangedKeys }> = [];
+  const received: number[] = [];
+  let ready = true;
+  const tables: RouteTable[] = [];
+  const sync = new BackgroundThread({
+    redisUrl: redis.url,
+    stateFile: join(DIR, 'patch.json'),
+    logLevel: 'silent',
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    onReceived: (ms) => received.push(ms),
+    handlers: {
+      onTable: (table) => tables.push(table),
+      patch: { ready: () => ready, apply: (table, changed) => patches.push({ table, changed }) },
+      onProblems: () => undefined,
+    },
+  });
+  cleanups.push(() => sync.stop());
+  const hosts = Array.from({ length: 10_000 }, (_, i) =>
+    backend('patch', `svc-${i}`, [endpoint({ address: '198.51.100.5', port: 10_000 + i })]),
+  );
+  const withEndpoint = (i: number, port: number) => {
+    const backends = hosts.map((b, j) =>
+      j === i ? { ...b, endpoints: [endpoint({ address: '198.51.100.6', port })] } : b,
+    );
+    return routeContent({
+      virtualHosts: backends.map((b) =>
+        virtualHost(`h-${b.service.name}.example.test`, [['Prefix', '/', b]]),
+      ),
+      backends,
+    });
+  };
+  const first = await publisher.publish(withEndpoint(-1, 0));
+  await sync.start();
+  await until('the large table', () => tables.at(-1)?.revision === first, 30_000);
+  const whole = tables.at(-1) as RouteTable;
+  const target = hosts[42]?.id as string;
+
+  const second = await publisher.publish(withEndpoint(42, 4242));
+  await until('the patch', () => patches.at(-1)?.table.revision === second, 5_000);
+  assert.equal(tables.length, 1, 'no whole table was handed over for the change');
+  const { table, changed } = patches.at(-1) as (typeof patches)[number];
+  assert.deepEqual([...changed.backends], [target]);
+  assert.deepEqual([...changed.virtualHosts], [], 'the virtual host did not change');
+  assert.equal(table.backends, whole.backends, 'the served section, changed in place');
+  assert.equal(table.backends[target]?.endpoints[0]?.port, 4242);
+  // Generous bound for a shared machine; the route-publication benchmark carries the figure.
+  const ms = received.at(-1) ?? Number.NaN;
+  assert.ok(ms < 20, `the patch held the serving thread ${ms.toFixed(2)} ms`);
+
+  // While the serving side is busy, the change comes as a whole table of its own instead.
+  ready = false;
+  const third = await publisher.publish(withEndpoint(42, 4343));
+  await until('the whole table', () => tables.at(-1)?.revision === third, 10_000);
+  const rebuilt = tables.at(-1) as RouteTable;
+  assert.notEqual(rebuilt.backends, whole.backends);
+  assert.equal(rebuilt.backends[target]?.endpoints[0]?.port, 4343);
+  assert.equal(whole.backends[target]?.endpoints[0]?.port, 4242, 'the served table is untouched');
+  assert.equal(patches.at(-1)?.table.revision, second);
   await sync.stop();
 });
 

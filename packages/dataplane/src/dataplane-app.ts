@@ -148,6 +148,17 @@ export class DataplaneApp {
     };
     const handlers: RouteSourceHandlers = {
       onTable: (table) => this.#offerTable(table),
+      patch: {
+        ready: () => !this.#applying.busy && this.#routes.table !== undefined,
+        apply: (table, changed) => {
+          const started = performance.now();
+          this.#routes.patch(table, changed, this.#tls, this.#health);
+          this.#metrics.routeApply.observe(
+            { stage: 'apply' },
+            (performance.now() - started) / 1000,
+          );
+        },
+      },
       onProblems: (problems) => {
         for (const p of problems) this.#metrics.tableProblems.inc({ section: p.section });
         this.#log.warn(

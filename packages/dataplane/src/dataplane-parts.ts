@@ -3,7 +3,7 @@
  * endpoint health. In a cluster both are Redis-backed (`RouteSync`, `HealthChecker`), the
  * default; standalone mode (`pier standalone`) hands in-memory ones to the same `DataplaneApp`.
  */
-import type { KeyRing, Problem, RouteTable } from '@pier/shared';
+import type { ChangedKeys, KeyRing, Problem, RouteTable } from '@pier/shared';
 import type { HealthStatus } from './health/health-state.ts';
 
 /** A source of route tables: calls `onTable` with each new table, from `start` until `stop`. */
@@ -16,6 +16,16 @@ export interface RouteSource {
 /** What a {@link RouteSource} reports to the dataplane. */
 export interface RouteSourceHandlers {
   onTable(table: RouteTable): void;
+  /**
+   * Small changes patched into the table served instead of handed over as a new table (the
+   * background thread does this). Only when `ready()` says the table handed over last is served
+   * whole, with nothing being applied, may the source change that table's entries in place, and
+   * it then calls `apply` in the same step with the new revision and the keys it changed.
+   */
+  patch?: {
+    ready(): boolean;
+    apply(table: RouteTable, changed: ChangedKeys): void;
+  };
   /** Entries of a table that were dropped as invalid. */
   onProblems(problems: readonly Problem[]): void;
 }

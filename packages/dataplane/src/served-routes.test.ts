@@ -103,3 +103,55 @@ test('the pools of endpoints that left close when the table is applied; the othe
   assert.deepEqual(open(), [endpointField('192.0.2.10', 8080)]);
   await dispatchers.close(0);
 });
+
+test('patch: the table changed in place; balancers, pools and lookups follow the named backends', async () => {
+  const { routes, dispatchers } = setup();
+  const web = backend('web', [8080, 8081]);
+  const api = backend('api', [9090]);
+  const live = table(1, [web, api]);
+  live.virtualHosts['*|web.example.test'] = {
+    address: '*',
+    host: 'web.example.test',
+    routes: [
+      {
+        path: '/',
+        pathType: 'Prefix',
+        backend: web.id,
+        source: { namespace: 'shop', name: 'web' },
+      },
+    ],
+  };
+  await apply(routes, live);
+  const balancer = routes.balancer(web.id);
+  const a = dispatchers.for('192.0.2.10', 8080, endpointField('192.0.2.10', 8080), web.id);
+  dispatchers.for('192.0.2.10', 8081, endpointField('192.0.2.10', 8081), web.id);
+  dispatchers.for('192.0.2.10', 9090, endpointField('192.0.2.10', 9090), api.id);
+  assert.equal(routes.index.lookup('192.0.2.1', 'web.example.test', '/')?.backend, web);
+
+  // web loses 8081 and api leaves, in place.
+  const smaller = backend('web', [8080]);
+  live.backends[web.id] = smaller;
+  delete live.backends[api.id];
+  const next = { ...live, revision: 2 };
+  const none = new Set<string>();
+  routes.patch(
+    next,
+    { virtualHosts: none, backends: new Set([web.id, api.id]), certificates: none },
+    undefined,
+    undefined,
+  );
+  assert.equal(routes.table, next);
+  assert.equal(routes.index.revision, 2);
+  assert.equal(routes.index.lookup('192.0.2.1', 'web.example.test', '/')?.backend, smaller);
+  assert.equal(routes.balancer(web.id), balancer, 'the same balancer, brought up to date');
+  assert.equal(balancer?.backend, smaller);
+  assert.equal(routes.balancer(api.id), undefined);
+  const open = [...dispatchers.owners()].map(([id]) => id);
+  assert.deepEqual(open, [endpointField('192.0.2.10', 8080)]);
+  assert.equal(
+    dispatchers.for('192.0.2.10', 8080, endpointField('192.0.2.10', 8080), web.id),
+    a,
+    'a pool that stays is the same pool',
+  );
+  await dispatchers.close(0);
+});

@@ -9,8 +9,18 @@
  * version, by the first request that needs it, so an update costs nothing per endpoint here,
  * and a backend that takes no traffic costs nothing at all. The pools of endpoints that left
  * close after the switch; the health keeper is told last.
+ *
+ * A small change can instead be patched in ({@link ServedRoutes.patch}): the route source changed
+ * the served table's entries in place and names them, and everything here follows in the same
+ * step, looking only at what changed.
  */
-import { emptyRouteTable, type PierLogger, RouteIndex, type RouteTable } from '@pier/shared';
+import {
+  type ChangedKeys,
+  emptyRouteTable,
+  type PierLogger,
+  RouteIndex,
+  type RouteTable,
+} from '@pier/shared';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
 import type { DataplaneHealth } from './dataplane-parts.ts';
 import { BackendBalancer } from './proxy/backend-balancer.ts';
@@ -64,6 +74,38 @@ export class ServedRoutes {
     }
     if (balancer.backend !== backend) balancer.update(backend);
     return balancer;
+  }
+
+  /**
+   * Follows the served table changed in place (`table` holds the same section records as the
+   * table served, `changed` names the entries set, replaced or removed), in one synchronous step:
+   * the index and TLS contexts are patched, the balancers and pools of changed backends follow.
+   * The caller makes sure no request runs between the table changing and this call, and that no
+   * {@link ServedRoutes.apply} is under way.
+   */
+  patch(
+    table: RouteTable,
+    changed: ChangedKeys,
+    tls: TlsStore | undefined,
+    health: DataplaneHealth | undefined,
+  ): void {
+    const { metrics, dispatchers } = this.#deps;
+    this.#index.patch(table, changed);
+    const problems = tls?.patch(table, this.#index, changed.certificates) ?? 0;
+    this.#table = table;
+    metrics.certificateProblems.set(problems);
+    metrics.certificates.set(tls?.loaded.size ?? 0);
+    metrics.routeRevision.set(table.revision);
+    const gone: string[] = [];
+    for (const backendId of changed.backends) {
+      const present = Object.hasOwn(table.backends, backendId);
+      if (!present) this.#balancers.delete(backendId);
+      for (const endpointId of dispatchers.endpointsOf(backendId)) {
+        if (!present || this.balancer(backendId)?.has(endpointId) !== true) gone.push(endpointId);
+      }
+    }
+    dispatchers.closePools(gone);
+    health?.update(table);
   }
 
   /** Applies `table` a few entries per step (run it with `runSliced`). */

@@ -108,6 +108,11 @@ export class SlicedQueue {
     };
   }
 
+  /** Something queued has not ended yet (a piece that ended in its first slice never counts). */
+  get busy(): boolean {
+    return this.#tail !== undefined;
+  }
+
   /** Resolves once everything queued so far has run. */
   idle(): Promise<void> {
     return this.#tail ?? Promise.resolve();

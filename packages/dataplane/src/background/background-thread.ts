@@ -20,6 +20,7 @@ import {
   type PierLogger,
   ROUTE_SECTIONS,
   type RouteSection,
+  type RouteTable,
   SlicedQueue,
   type VirtualHost,
 } from '@pier/shared';
@@ -30,6 +31,10 @@ import type { BackgroundWorkerData, MainMessage, WorkerMessage } from './message
 
 /** Changed entries put in the new table per step. */
 const CHANGED_PER_STEP = 64;
+/** At most this many changed entries are patched into the table served, in one step. */
+const PATCH_MAX_ENTRIES = 256;
+/** At most this many changed certificates (each may open a key and build a context) are patched. */
+const PATCH_MAX_CERTIFICATES = 4;
 /** Unchanged entries of the table before carried over per step. */
 const KEPT_PER_STEP = 1_024;
 /** Delay before a worker that ended unasked is replaced, ms. */
@@ -69,8 +74,9 @@ export class BackgroundThread implements RouteSource {
   readonly health: HealthMirror | undefined;
   #worker: Worker | undefined;
   #pending: PendingTable | undefined;
-  /** The entries of the table handed over last. */
-  #sections: Record<RouteSection, ReadonlyMap<string, LazyEntry>> | undefined;
+  /** The entries of the table handed over last, and that table. */
+  #sections: Record<RouteSection, Map<string, LazyEntry>> | undefined;
+  #table: RouteTable | undefined;
   #started: { resolve: () => void; reject: (err: Error) => void } | undefined;
   #stopped: (() => void) | undefined;
 
@@ -171,7 +177,9 @@ export class BackgroundThread implements RouteSource {
       case 'end': {
         const pending = this.#pending;
         this.#pending = undefined;
-        if (pending !== undefined) this.#building.run(() => this.#build(pending));
+        if (pending !== undefined && !this.#patch(pending)) {
+          this.#building.run(() => this.#build(pending));
+        }
         break;
       }
       case 'problems':
@@ -198,6 +206,60 @@ export class BackgroundThread implements RouteSource {
         this.health?.receive(message);
         break;
     }
+  }
+
+  /**
+   * A small change patched into the table served, in one step, when the serving side is ready
+   * for it (see `RouteSourceHandlers.patch`): the entries change in place and the serving side
+   * follows at once, so its cost is that of the entries changed, whatever the table's size.
+   * False when it was not done (a whole table, a large change, something still being applied).
+   */
+  #patch(pending: PendingTable): boolean {
+    const patch = this.#o.handlers.patch;
+    const sections = this.#sections;
+    const table = this.#table;
+    if (pending.full || patch === undefined || sections === undefined || table === undefined) {
+      return false;
+    }
+    let entries = 0;
+    let certificates = 0;
+    for (const { section, keys } of pending.entries) {
+      entries += keys.length;
+      if (section === 'certificates') certificates += keys.length;
+    }
+    for (const [section, keys] of pending.removed) {
+      entries += keys.size;
+      if (section === 'certificates') certificates += keys.size;
+    }
+    if (entries > PATCH_MAX_ENTRIES || certificates > PATCH_MAX_CERTIFICATES) return false;
+    if (this.#building.busy || !patch.ready()) return false;
+    const started = performance.now();
+    const changed: Record<RouteSection, Set<string>> = {
+      virtualHosts: new Set(),
+      backends: new Set(),
+      certificates: new Set(),
+    };
+    for (const [section, keys] of pending.removed) {
+      for (const key of keys) {
+        sections[section].get(key)?.left();
+        sections[section].delete(key);
+        changed[section].add(key);
+      }
+    }
+    for (const { section, keys, text, ends } of pending.entries) {
+      const made = LazyEntry.fromMessage(text, ends);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        sections[section].get(key)?.left();
+        sections[section].set(key, made[i] as LazyEntry);
+        changed[section].add(key);
+      }
+    }
+    const next: RouteTable = { ...table, revision: pending.revision };
+    this.#table = next;
+    this.#o.onReceived?.(performance.now() - started);
+    patch.apply(next, changed);
+    return true;
   }
 
   /**
@@ -232,12 +294,14 @@ export class BackgroundThread implements RouteSource {
     }
     this.#sections = sections;
     const read = <T>(section: RouteSection) => new LazySection<T>(sections[section]).record;
-    this.#o.handlers.onTable({
+    const table: RouteTable = {
       revision: pending.revision,
       certificates: read<Certificate>('certificates'),
       backends: read<Backend>('backends'),
       virtualHosts: read<VirtualHost>('virtualHosts'),
-    });
+    };
+    this.#table = table;
+    this.#o.handlers.onTable(table);
   }
 }
 

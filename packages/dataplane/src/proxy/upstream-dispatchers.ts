@@ -51,6 +51,8 @@ export class UpstreamDispatchers {
   readonly #pools = new Map<string, Pool>();
   /** Per pool, the backend whose request made it. */
   readonly #owners = new Map<string, string>();
+  /** The endpoint ids of the pools each backend's requests made. */
+  readonly #byBackend = new Map<string, Set<string>>();
   readonly #options: Pool.Options;
   #closed = false;
 
@@ -103,6 +105,12 @@ export class UpstreamDispatchers {
       pool = new Pool(`http://${id}`, this.#options);
       this.#pools.set(id, pool);
       this.#owners.set(id, backendId);
+      let ids = this.#byBackend.get(backendId);
+      if (ids === undefined) {
+        ids = new Set();
+        this.#byBackend.set(backendId, ids);
+      }
+      ids.add(id);
     }
     return pool;
   }
@@ -110,6 +118,11 @@ export class UpstreamDispatchers {
   /** Each pool's endpoint id and the backend whose request made it. */
   owners(): IterableIterator<[endpointId: string, backendId: string]> {
     return this.#owners.entries();
+  }
+
+  /** The endpoint ids of the pools a request to `backendId` made (a copy). */
+  endpointsOf(backendId: string): string[] {
+    return [...(this.#byBackend.get(backendId) ?? [])];
   }
 
   /**
@@ -120,7 +133,13 @@ export class UpstreamDispatchers {
     for (const id of ids) {
       const pool = this.#pools.get(id);
       this.#pools.delete(id);
+      const owner = this.#owners.get(id);
       this.#owners.delete(id);
+      if (owner !== undefined) {
+        const ids = this.#byBackend.get(owner);
+        ids?.delete(id);
+        if (ids?.size === 0) this.#byBackend.delete(owner);
+      }
       pool?.close().catch(() => undefined);
     }
   }
@@ -133,6 +152,7 @@ export class UpstreamDispatchers {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#owners.clear();
+    this.#byBackend.clear();
     await Promise.all(
       pools.map(async (pool) => {
         let timer: NodeJS.Timeout | undefined;

@@ -163,6 +163,49 @@ describe('TlsStore', () => {
     assert.equal(pick(store.sniCallback, 'a.example.test'), undefined);
   });
 
+  test('patch: a table changed in place reloads only the certificates named', () => {
+    const store = newStore();
+    const a = certificate('shop/a', pairA);
+    const b = certificate('shop/b', pairB);
+    const live = table(
+      1,
+      [a, b],
+      [
+        ['*', 'a.example.test', 'shop/a'],
+        ['*', '*.b.example.test', 'shop/b'],
+      ],
+    );
+    const index = new RouteIndex(live);
+    apply(store, live);
+    const ctxA = pick(store.sniCallback, 'a.example.test');
+    const ctxB = pick(store.sniCallback, 'x.b.example.test');
+
+    // a gets a new key pair; b is rewritten too but not named, so it is not looked at.
+    live.certificates['shop/a'] = certificate('shop/a', pairA2);
+    live.certificates['shop/b'] = { ...b, certificatePem: 'not a certificate' };
+    const next = { ...live, revision: 2 };
+    index.patch(next, {
+      virtualHosts: new Set(),
+      backends: new Set(),
+      certificates: new Set(['shop/a']),
+    });
+    assert.equal(store.patch(next, index, new Set(['shop/a'])), 0);
+    const ctxA2 = pick(store.sniCallback, 'a.example.test');
+    assert.ok(ctxA2 !== undefined && ctxA2 !== ctxA, 'a has a context of its new pair');
+    assert.equal(pick(store.sniCallback, 'x.b.example.test'), ctxB);
+
+    // A broken certificate counts as not served; a removed one leaves the store.
+    live.certificates['shop/b'] = { ...b, key: keyRing.seal(pairA.keyPem, 'shop/b') };
+    delete live.certificates['shop/a'];
+    const third = { ...live, revision: 3 };
+    const changed = new Set(['shop/a', 'shop/b']);
+    index.patch(third, { virtualHosts: new Set(), backends: new Set(), certificates: changed });
+    assert.equal(store.patch(third, index, changed), 1);
+    assert.deepEqual([...store.loaded], []);
+    assert.equal(pick(store.sniCallback, 'a.example.test'), undefined);
+    assert.equal(pick(store.sniCallback, 'x.b.example.test'), undefined);
+  });
+
   const broken: Array<[string, () => Certificate, RegExp]> = [
     [
       'a tampered sealed key',
