@@ -330,6 +330,7 @@ export class ControllerApp {
       awaitPublished: () => routes.ensurePublished(),
       holdersOf: (pool) => l2?.holdersOf(pool),
       onAllocationsChange: () => l2?.nudge(),
+      onAddressesChange: (changed) => routes.addressesChanged(changed),
     });
     this.#addresses = addresses;
     const allocations = addresses;

@@ -64,6 +64,11 @@ export interface AddressControllerDeps {
   holdersOf?: (pool: string) => Array<{ address: string; node: string }> | undefined;
   /** Called whenever allocations may have changed (the L2 announcements follow them). */
   onAllocationsChange?: () => void;
+  /**
+   * Called at once when the addresses of one object changed (allocated, moved, released), or
+   * without an object when those of any may have (allocations restored): the routes follow.
+   */
+  onAddressesChange?: (changed?: { kind: string; namespace: string; name: string }) => void;
 }
 
 const POOLS_KEY = 'pools';
@@ -266,6 +271,7 @@ export class AddressController {
       });
     }
     const conflicts = this.#allocator.restore(entries);
+    this.#d.onAddressesChange?.();
     for (const c of conflicts) {
       this.#d.logger.warn(
         { owner: c.owner, address: c.address, heldBy: c.heldBy },
@@ -314,12 +320,16 @@ export class AddressController {
     return { claims, namespace: nn.slice(0, slash), name: nn.slice(slash + 1), nn };
   }
 
-  /** Releases what `owner` holds; freed addresses are reported on their pool. */
-  #releaseOwner(owner: string, why: string): void {
-    const poolOf = new Map(
-      this.#allocator.addressesOf(owner).map((a) => [a, this.#allocator.holderOf(a)?.pool ?? '']),
-    );
+  /** Releases what `owner` (the object `of`) holds; freed addresses are reported on their pool. */
+  #releaseOwner(
+    owner: string,
+    of: { kind: string; namespace: string; name: string },
+    why: string,
+  ): void {
+    const held = this.#allocator.addressesOf(owner);
+    const poolOf = new Map(held.map((a) => [a, this.#allocator.holderOf(a)?.pool ?? '']));
     const { freed } = this.#allocator.release(owner);
+    if (held.length > 0) this.#d.onAddressesChange?.(of);
     if (freed.length === 0) return;
     this.#queue.add(POOLS_KEY);
     for (const waiting of this.#waiting) this.#queue.add(CLAIM_PREFIX + waiting);
@@ -347,7 +357,11 @@ export class AddressController {
     if (obj === undefined) {
       this.#failures.delete(ref);
       this.#waiting.delete(ref);
-      this.#releaseOwner(owner, `${claims.kind} ${nn} deleted`);
+      this.#releaseOwner(
+        owner,
+        { kind: claims.kind, namespace, name },
+        `${claims.kind} ${nn} deleted`,
+      );
       return DONE;
     }
     const log = this.#d.logger.child({ kind: claims.kind, namespace, name });
@@ -359,7 +373,11 @@ export class AddressController {
       // Pier's condition goes with Pier (a write only if it has one); nothing else is touched.
       if (held.length === 0) return this.#writeStatus(claims, obj, undefined, undefined);
       const status = claims.statusAddresses(obj);
-      this.#releaseOwner(owner, `${claims.kind} ${nn} is no longer Pier's: ${notOurs}`);
+      this.#releaseOwner(
+        owner,
+        { kind: claims.kind, namespace, name },
+        `${claims.kind} ${nn} is no longer Pier's: ${notOurs}`,
+      );
       // Clear only what Pier wrote; another controller's address stays.
       if (status.length > 0 && status.every((ip) => held.includes(ip))) {
         log.info({ reason: notOurs }, "no longer Pier's: clearing its address");
@@ -379,11 +397,15 @@ export class AddressController {
       );
     }
     const nsLabels = this.#d.namespaces.get(namespace)?.metadata?.labels ?? {};
+    const before = this.#allocator.addressesOf(owner);
     const result = this.#allocator.assign({
       owner,
       ...parsed.request,
       allowedPools: eligiblePools(this.#d.pools.list(), claims.kind, namespace, nsLabels),
     });
+    if (!sameList(before, this.#allocator.addressesOf(owner))) {
+      this.#d.onAddressesChange?.({ kind: claims.kind, namespace, name });
+    }
     if (!result.ok) {
       this.#fail(claims, obj, ref, result.code, result.message);
       // False even while an address held from before stays: the object's request is not met.

@@ -98,6 +98,8 @@ export class RouteController {
   #pending = new Map<string, { kind: RouteInputKind; namespace: string; name: string }>();
   /** Compile everything afresh next time. */
   #everything = true;
+  /** Read every Ingress's addresses again next time (the allocations were restored). */
+  #rereadAddresses = false;
   /** The last compile's outputs, to act on them only when they changed. */
   #last: Partial<IncrementalOutput> = {};
   /** A policy status write failed: write the statuses again even if unchanged. */
@@ -133,6 +135,7 @@ export class RouteController {
     });
     this.#last = {};
     this.#pending.clear();
+    this.#rereadAddresses = false;
     this.onChange();
   }
 
@@ -157,6 +160,23 @@ export class RouteController {
       const namespace = object.metadata?.namespace ?? '';
       const name = object.metadata?.name ?? '';
       this.#pending.set(`${kind}/${namespace}/${name}`, { kind, namespace, name });
+    }
+    this.#schedule();
+  }
+
+  /**
+   * The allocator changed the addresses of `changed` (compile soon), or without an object, those
+   * of any object may have changed (every Ingress's are read again at the next compile).
+   */
+  addressesChanged(changed?: { kind: string; namespace: string; name: string }): void {
+    if (!this.#leading) return;
+    if (changed === undefined) {
+      this.#rereadAddresses = true;
+    } else if (changed.kind === 'Ingress') {
+      const { namespace, name } = changed;
+      this.#pending.set(`Ingress/${namespace}/${name}`, { kind: 'Ingress', namespace, name });
+    } else {
+      return;
     }
     this.#schedule();
   }
@@ -203,8 +223,10 @@ export class RouteController {
     }
     const started = performance.now();
     const full = this.#everything;
+    const reread = this.#rereadAddresses;
     const refs = [...this.#pending.values()];
     this.#everything = false;
+    this.#rereadAddresses = false;
     this.#pending.clear();
     const classes = d.classes.list();
     let out: IncrementalOutput;
@@ -220,10 +242,11 @@ export class RouteController {
       // Every certificate in the table was sealed just now: forget the other sealings.
       d.sealer.sweep();
     } else {
-      // Allocations change without an event of their own: every Ingress's are read again.
+      // An Ingress whose addresses changed is among `refs` (addressesChanged); after a restore
+      // of the allocations, every Ingress's are read again.
       out = compiler.update(
         refs.map((ref) => this.#inputChange(ref, classes)),
-        d.addressesOf,
+        reread ? d.addressesOf : undefined,
       );
     }
     const compiledMs = performance.now() - started;
