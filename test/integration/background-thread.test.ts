@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,10 +21,12 @@ import {
   healthChannel,
   type Problem,
   type RouteTable,
+  routeLogReaderRedisOptions,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
 import { BackgroundThread } from '../../packages/dataplane/src/background/background-thread.ts';
 import { encodeHealthMessage } from '../../packages/dataplane/src/health/health-messages.ts';
+import { RouteSync } from '../../packages/dataplane/src/sync/route-sync.ts';
 import { testEnv } from '../lib/env.ts';
 import { watchLoopGaps } from '../lib/loop-gaps.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
@@ -61,6 +64,8 @@ function follow(redis: TestRedis, name: string) {
   });
   return { sync, tables, problems };
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const started = performance.now();
@@ -222,6 +227,48 @@ test('the table saved by the worker is served at the next start, with Redis unre
 });
 
 /** A stand-in pod on loopback: /healthz answers 200 or 503 as `healthy` says. */
+test('the copy on disk follows a stream of changes at most once per interval, and the last one on stop', async () => {
+  const file = join(DIR, 'throttled.json');
+  const connection = new Redis(redis.url, routeLogReaderRedisOptions(200));
+  cleanups.push(() => connection.disconnect());
+  const sync = new RouteSync({
+    redis: connection,
+    stateFile: file,
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    onTable: () => undefined,
+    blockMs: 200,
+    persistEveryMs: 20,
+    persistMinIntervalMs: 2_000,
+  });
+  cleanups.push(() => sync.stop());
+  const saved = async (): Promise<number> => {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')).revision as number;
+    } catch {
+      return -1;
+    }
+  };
+  await sync.start();
+  const first = await publisher.publish(content(1));
+  const deadline = performance.now() + 3_000;
+  while ((await saved()) !== first && performance.now() < deadline) await sleep(10);
+  assert.equal(await saved(), first, 'a change after a quiet time is saved soon');
+  // Ten changes in the next half second: none reaches the disk until the interval is over.
+  let last = first;
+  for (let i = 2; i <= 11; i++) {
+    last = await publisher.publish(content(i));
+    await sleep(50);
+  }
+  assert.equal(await saved(), first, 'no save within the interval');
+  const later = performance.now() + 3_000;
+  while ((await saved()) !== last && performance.now() < later) await sleep(20);
+  assert.equal(await saved(), last, 'the newest table is saved once the interval is over');
+  const final = await publisher.publish(content(12));
+  await sleep(300);
+  await sync.stop();
+  assert.equal(await saved(), final, 'stop saves what is pending');
+});
+
 async function pod(healthy: boolean): Promise<{ server: Server; port: number; healthy: boolean }> {
   const state = { server: createServer(), port: 0, healthy };
   state.server.on('request', (req, res) => {

@@ -3,8 +3,10 @@
  * start (so a restart during a Redis outage still serves), then the shared
  * log reader following Redis, delta by delta. Every change is handed on with
  * the keys it changed, and the table is written back to disk (write to a
- * temporary file, then rename: a crash never leaves half a file), at most
- * every `persistEveryMs`.
+ * temporary file, then rename: a crash never leaves half a file) `persistEveryMs` after a
+ * change, and at most once every `persistMinIntervalMs`: each save writes the whole table (a
+ * 10,000-host table is 16 MiB of text), so a rollout of many small changes must not write it
+ * per change. The copy on disk is at most that interval behind the table served.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -34,8 +36,16 @@ export interface RouteSyncOptions {
   onTable: (state: RouteTableState, source: TableSource, changed: ChangedKeys | 'all') => void;
   onProblems?: (problems: readonly Problem[]) => void;
   blockMs?: number;
+  /** Delay from a change to its save, coalescing a burst (default {@link PERSIST_DELAY_MS}). */
   persistEveryMs?: number;
+  /** Least time between two saves (default {@link PERSIST_MIN_INTERVAL_MS}). */
+  persistMinIntervalMs?: number;
 }
+
+/** A change is saved this long after it, ms. */
+export const PERSIST_DELAY_MS = 200;
+/** Two saves are at least this far apart, ms. */
+export const PERSIST_MIN_INTERVAL_MS = 5_000;
 
 /** Reads a table saved by {@link RouteSync}; undefined when absent or unusable (logged). */
 export async function loadSavedTable(
@@ -68,6 +78,8 @@ export class RouteSync {
   #pending: RouteTableState | undefined;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** When the last save started (epoch ms); 0 before the first. */
+  #savedAt = 0;
 
   constructor(options: RouteSyncOptions) {
     this.#o = options;
@@ -113,10 +125,12 @@ export class RouteSync {
   #persistSoon(state: RouteTableState): void {
     this.#pending = state;
     if (this.#timer) return;
+    const next = this.#savedAt + (this.#o.persistMinIntervalMs ?? PERSIST_MIN_INTERVAL_MS);
+    const delay = Math.max(this.#o.persistEveryMs ?? PERSIST_DELAY_MS, next - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#persist();
-    }, this.#o.persistEveryMs ?? 200);
+    }, delay);
     this.#timer.unref();
   }
 
@@ -124,6 +138,7 @@ export class RouteSync {
     const state = this.#pending;
     this.#pending = undefined;
     if (!state) return this.#writing;
+    this.#savedAt = Date.now();
     this.#writing = this.#writing.then(async () => {
       const path = this.#o.stateFile;
       const tmp = `${path}.tmp-${process.pid}`;
