@@ -37,6 +37,13 @@ const PATCH_MAX_ENTRIES = 256;
 const PATCH_MAX_CERTIFICATES = 4;
 /** Unchanged entries of the table before carried over per step. */
 const KEPT_PER_STEP = 1_024;
+/**
+ * The worker's young generation, MiB (V8's default for a worker is 48). The worker's work is bulk
+ * (decoding, validating, probing), so more frequent scavenges cost it little, while the default
+ * kept the process's RSS about 90 MiB higher with a 10,000-host table (387 MiB against 287 MiB
+ * after loading it; 12 and 6 MiB measured alike, 24 MiB 10 MiB more).
+ */
+const WORKER_YOUNG_GENERATION_MB = 12;
 /** Delay before a worker that ended unasked is replaced, ms. */
 const RESPAWN_MS = 1_000;
 /** How long stop() waits for the worker to save the table and close its connections, ms. */
@@ -117,7 +124,10 @@ export class BackgroundThread implements RouteSource {
       logBindings: logger.bindings(),
       ...(health === undefined ? {} : { health: { node: health.node, probes: health.probes } }),
     };
-    const worker = new Worker(workerUrl(), { workerData: data });
+    const worker = new Worker(workerUrl(), {
+      workerData: data,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.#worker = worker;
     this.#pending = undefined;
     this.health?.connect((message: MainMessage) => worker.postMessage(message));
