@@ -1,9 +1,9 @@
 /**
- * Writes a new version of a route table's entries over an older one without touching it:
- * a section is copied only when one of its entries changes, an entry equal to the one it
- * replaces keeps the old object, and the keys written are recorded. So the result shares
- * every unchanged entry (and section) with the version before, and a consumer can diff by
- * reference. Pure.
+ * Writes the next version of a route table's entries in place: an entry equal to the one it
+ * replaces keeps the old object, and the keys written are recorded, so a consumer learns what
+ * changed from {@link EntryWriter.changed} without comparing the table. A change costs what it
+ * writes, not a copy of its section: the maps are the compiler's own, read by the publication
+ * (which compiles and publishes one after the other) and by nobody else. Pure.
  */
 import {
   type ChangedKeys,
@@ -15,48 +15,41 @@ import {
 type Entry<S extends RouteSection> =
   RouteEntries[S] extends ReadonlyMap<string, infer V> ? V : never;
 
+/** Entries whose maps may be written: the compiler's own. */
+export type WritableEntries = { [S in RouteSection]: Map<string, Entry<S>> };
+
 export class EntryWriter {
-  readonly #base: RouteEntries;
-  readonly #copies: { -readonly [S in RouteSection]?: Map<string, Entry<S>> } = {};
+  readonly #entries: WritableEntries;
   readonly #changed = {
     virtualHosts: new Set<string>(),
     backends: new Set<string>(),
     certificates: new Set<string>(),
   };
 
-  constructor(base: RouteEntries) {
-    this.#base = base;
+  constructor(entries: WritableEntries) {
+    this.#entries = entries;
   }
 
   has(section: RouteSection, key: string): boolean {
-    return (this.#copies[section] ?? this.#base[section]).has(key);
+    return this.#entries[section].has(key);
   }
 
   /** Sets `key` of `section` to `value`, or removes it (undefined). */
   set<S extends RouteSection>(section: S, key: string, value: Entry<S> | undefined): void {
-    const current = (this.#copies[section] ?? this.#base[section]) as ReadonlyMap<string, Entry<S>>;
-    const old = current.get(key);
+    const map = this.#entries[section] as Map<string, Entry<S>>;
+    const old = map.get(key);
     if (value === undefined ? old === undefined : old !== undefined && same(old, value)) return;
-    let copy = this.#copies[section] as Map<string, Entry<S>> | undefined;
-    if (copy === undefined) {
-      copy = new Map(current);
-      (this.#copies as Record<string, unknown>)[section] = copy;
-    }
-    if (value === undefined) copy.delete(key);
-    else copy.set(key, value);
+    if (value === undefined) map.delete(key);
+    else map.set(key, value);
     this.#changed[section].add(key);
   }
 
   /** The entries as written so far. */
   get entries(): RouteEntries {
-    return {
-      virtualHosts: this.#copies.virtualHosts ?? this.#base.virtualHosts,
-      backends: this.#copies.backends ?? this.#base.backends,
-      certificates: this.#copies.certificates ?? this.#base.certificates,
-    };
+    return this.#entries;
   }
 
-  /** The keys whose entries differ from the base. */
+  /** The keys whose entries were added, replaced or removed. */
   get changed(): ChangedKeys {
     return this.#changed;
   }

@@ -23,7 +23,6 @@
 import type { V1EndpointSlice, V1Ingress, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
   type ChangedKeys,
-  emptyRouteEntries,
   type HealthCheckSettings,
   type RouteEntries,
   type SealedKey,
@@ -40,7 +39,7 @@ import {
 } from './backend-resolver.ts';
 import { certificateEntry } from './certificate-entry.ts';
 import { type CompileProblem, ingressProblem } from './compile-problems.ts';
-import { EntryWriter } from './entry-writer.ts';
+import { EntryWriter, type WritableEntries } from './entry-writer.ts';
 import {
   cloneHealthCheck,
   type HealthCheckPolicy,
@@ -90,7 +89,10 @@ export type CompileObjects = Omit<CompileInput, 'defaultHealthCheck' | 'sealKey'
 
 /** What a compile gives: the `CompileOutput` of {@link compileRoutes}, as entries. */
 export interface IncrementalOutput {
-  /** Unchanged entries (and unchanged sections) are the objects of the compile before. */
+  /**
+   * The compiler's entries, changed in place (the same maps every compile); an unchanged entry
+   * keeps its object. Read them before the next compile.
+   */
   entries: RouteEntries;
   /** The keys whose entries differ from the compile before. */
   changed: ChangedKeys;
@@ -166,7 +168,12 @@ export class IncrementalCompiler {
   readonly #contributions = new Map<string, number>();
   #served: readonly string[] | undefined = [];
   readonly #problems = new ProblemBook();
-  #entries: RouteEntries = emptyRouteEntries();
+  /** The table's entries, written in place by each compile (see entry-writer.ts). */
+  readonly #entries: WritableEntries = {
+    virtualHosts: new Map(),
+    backends: new Map(),
+    certificates: new Map(),
+  };
   readonly #lookup: BackendLookup = {
     resolve: (namespace, backend) =>
       resolveServiceBackend(namespace, backend, (ns, name) => this.#services.get(`${ns}/${name}`)),
@@ -186,7 +193,7 @@ export class IncrementalCompiler {
     this.#sealKey = options.sealKey;
   }
 
-  /** The entries of the last compile. */
+  /** The entries of the last compile: the same maps every time, changed in place. */
   get entries(): RouteEntries {
     return this.#entries;
   }
@@ -349,7 +356,6 @@ export class IncrementalCompiler {
       for (const id of this.#backendsByService.get(service)) work.backends.add(id);
     }
     for (const id of work.backends) this.#build(id, out);
-    this.#entries = out.entries;
     this.#policyStatuses ??= [...this.#health.values()]
       .flatMap((resolution) => resolution.statuses)
       .sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));

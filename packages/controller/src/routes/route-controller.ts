@@ -259,7 +259,8 @@ export class RouteController {
       if (out.servedIngresses !== last.servedIngresses) {
         this.#lastServed = new Set(out.servedIngresses);
       }
-      if (out.entries.certificates !== last.entries?.certificates) {
+      // The compiler's entries change in place: what changed is in `changed`.
+      if (full || out.changed.certificates.size > 0) {
         this.#certificates = [...out.entries.certificates.values()];
       }
       d.metrics.routeRevision.set(revision);
