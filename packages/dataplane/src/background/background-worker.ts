@@ -154,12 +154,10 @@ function send(state: RouteTableState, changed: ChangedKeys | 'all'): void {
   if (health !== undefined) {
     // The checker reads only the backends, from this live record, when it gets to the newest
     // table it was given.
-    health.checker.update({
-      revision: state.revision,
-      virtualHosts: {},
-      backends,
-      certificates: {},
-    });
+    health.checker.update(
+      { revision: state.revision, virtualHosts: {}, backends, certificates: {} },
+      full ? undefined : changed.backends,
+    );
     // Endpoints that left lose their state without an event: look at the reported ones again.
     void health.checker.applied().then(() => health?.reporter.recheck());
   }

@@ -31,13 +31,28 @@ export interface BackendChanges {
   removed: string[];
 }
 
-/** Compares `table` with the known backends by object identity: O(backends), no endpoint read. */
+/**
+ * Compares `table` with the known backends by object identity: O(backends), no endpoint read.
+ * With `only`, just those backend ids are compared (the keys a delta changed): O(changed).
+ */
 export function backendChanges(
   known: ReadonlyMap<string, BackendHealth>,
   table: RouteTable,
+  only?: Iterable<string>,
 ): BackendChanges {
   const changed: Backend[] = [];
   const removed: string[] = [];
+  if (only !== undefined) {
+    for (const id of only) {
+      const backend = Object.hasOwn(table.backends, id) ? table.backends[id] : undefined;
+      if (backend === undefined) {
+        if (known.has(id)) removed.push(id);
+      } else if (known.get(id)?.backend !== backend) {
+        changed.push(backend);
+      }
+    }
+    return { changed, removed };
+  }
   for (const id of known.keys()) if (!Object.hasOwn(table.backends, id)) removed.push(id);
   for (const backend of Object.values(table.backends)) {
     if (known.get(backend.id)?.backend !== backend) changed.push(backend);

@@ -191,6 +191,8 @@ export class HealthChecker {
   readonly #work: SlicedQueue;
   /** Queues a table update; of several waiting, only the newest is applied. */
   readonly #offerTable: (table: RouteTable) => void;
+  /** Backends changed by the tables offered since the last one applied ('all': look at all). */
+  #changedBackends: Set<string> | 'all' = 'all';
   #started = false;
   /** Between the end of start() and stop(): timers and Redis events are acted on. */
   #running = false;
@@ -317,15 +319,22 @@ export class HealthChecker {
    * Takes a new route table: recomputes the probe targets, probes changed ones within
    * {@link SETTINGS_CHANGE_MS}, reads the shared state of backends and endpoints new to this
    * node, and forgets (locally, and in Redis when this node is the backend's cleaner) those that
-   * left the table.
+   * left the table. With `changedBackends` (the ids a delta set, replaced or removed; every
+   * other backend is the object of the table before), only those are looked at.
    */
-  update(table: RouteTable): void {
+  update(table: RouteTable, changedBackends?: Iterable<string>): void {
+    if (changedBackends === undefined) this.#changedBackends = 'all';
+    else if (this.#changedBackends !== 'all') {
+      for (const id of changedBackends) this.#changedBackends.add(id);
+    }
     this.#offerTable(table);
   }
 
   /** Applies a table, a few endpoints per step (see `applyBackendChanges`). */
   *#applyTable(table: RouteTable): Generator<void> {
-    const changes = backendChanges(this.#backends, table);
+    const only = this.#changedBackends;
+    this.#changedBackends = new Set();
+    const changes = backendChanges(this.#backends, table, only === 'all' ? undefined : only);
     const live = this.#live;
     const toLoad: string[] = [];
     yield* applyBackendChanges(this.#backends, this.#ejector, changes, this.#node, {
