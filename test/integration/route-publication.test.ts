@@ -45,6 +45,7 @@ import {
   type RouteContent,
   RoutePublisher,
 } from '../../packages/controller/src/routes/route-publisher.ts';
+import { seededRandom } from '../../packages/shared/src/fixtures.test.ts';
 import { waitUntil } from '../lib/child-process.ts';
 import { testEnv } from '../lib/env.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
@@ -781,16 +782,4 @@ function randomContent(random: () => number): RouteContent {
     }),
   );
   return content({ vhosts, backends });
-}
-
-/** Mulberry32: a small seeded generator, so a failing run repeats with its seed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

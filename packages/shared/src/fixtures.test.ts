@@ -91,3 +91,15 @@ export function sampleTable(revision = 1): RouteTable {
     ],
   });
 }
+
+/** Mulberry32: a small seeded generator with Math.random's contract, so that a failure repeats. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backend, certificate, route, table, vhost } from './fixtures.test.ts';
+import { backend, certificate, route, seededRandom, table, vhost } from './fixtures.test.ts';
 import type { PathType } from './path-match.ts';
 import { bestPathMatch } from './path-match.ts';
 import { RouteIndex } from './route-index.ts';
@@ -127,20 +127,8 @@ test('lookup: routes to a backend missing from the table are ignored', () => {
   assert.equal(idx.lookup(A, 'h.example', '/gone/1')?.backend.id, b.id);
 });
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('lookup agrees with the reference precedence (bestPathMatch) on random rule sets', () => {
-  const random = prng(42);
+  const random = seededRandom(42);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const randomPath = (maxDepth: number) => {
     const depth = Math.floor(random() * (maxDepth + 1));
@@ -219,7 +207,7 @@ test('building reads no entry of the table; a lookup reads only the host and bac
 });
 
 test('patch: an index patched change by change answers as one built afresh (seeded)', () => {
-  const random = prng(20_261_207);
+  const random = seededRandom(20_261_207);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const addresses = [A, OTHER, '*'];
   const hosts = ['a.example', 'b.example', '*.example', '', 'c.example'];

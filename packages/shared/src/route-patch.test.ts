@@ -7,6 +7,7 @@ import {
   endpoint,
   route,
   sampleTable,
+  seededRandom,
   table,
   vhost,
 } from './fixtures.test.ts';
@@ -16,18 +17,6 @@ import type { RoutePatch } from './route-patch.ts';
 import { applyRoutePatch, diffRouteTables } from './route-patch.ts';
 import type { Backend, Certificate, RouteTable, VirtualHost } from './route-table.ts';
 import { validateRouteTable } from './route-table-validation.ts';
-
-/** Deterministic PRNG (mulberry32): the same "random" tables on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SERVICES = ['web', 'api', 'img', 'auth', 'cart'];
 const POD_IPS = ['192.0.2.10', '192.0.2.11', '2001:db8::10', '198.51.100.7'];
@@ -70,7 +59,7 @@ function randomTable(random: () => number, revision: number): RouteTable {
 }
 
 test('applying diff(a, b) to a gives b, for many table pairs', () => {
-  const random = prng(20250101);
+  const random = seededRandom(20250101);
   let patches = 0;
   for (let i = 0; i < 300; i++) {
     const a = randomTable(random, i);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backend, certificate, route, vhost } from './fixtures.test.ts';
+import { backend, certificate, route, seededRandom, vhost } from './fixtures.test.ts';
 import { decodeRouteTable, encodeRouteTable } from './route-codec.ts';
 import { type ChangedKeys, ROUTE_SECTIONS } from './route-entries.ts';
 import { diffRouteTables, type RoutePatch } from './route-patch.ts';
@@ -188,7 +188,7 @@ test('adopt() keeps the objects of equal entries and names the others', () => {
 });
 
 test('random deltas: the state is always the published table validated (seeded)', () => {
-  const random = seeded(12);
+  const random = seededRandom(12);
   let published = tableOf(0, {});
   let { state } = RouteTableState.fromTable(published);
   for (let step = 1; step <= 300; step++) {
@@ -250,17 +250,5 @@ function randomTable(random: () => number, revision: number): RouteTable {
     virtualHosts,
     backends: Object.fromEntries(backends.map((b) => [b.id, b])),
     certificates: Object.fromEntries(certificates.map((c) => [c.id, c])),
-  };
-}
-
-/** Mulberry32: a small seeded generator, so a failure repeats. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -7,6 +7,7 @@ import {
   type Endpoint,
   endpointField,
 } from '@pier/shared';
+import { seededRandom } from '../../../shared/src/fixtures.test.ts';
 import { affinityToken, BackendBalancer } from './backend-balancer.ts';
 
 function endpoint(address: string, overrides: Partial<Endpoint> = {}): Endpoint {
@@ -34,18 +35,6 @@ function scripted(...values: number[]): () => number {
     const value = values[i % values.length];
     i += 1;
     return value ?? 0;
-  };
-}
-
-/** mulberry32: a small seeded PRNG with Math.random's contract. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -91,7 +80,7 @@ test('p2c with one eligible endpoint takes it', () => {
 test('p2c spreads picks evenly when outstanding counts are equal', () => {
   const addresses = Array.from({ length: 5 }, (_, i) => `198.51.100.${i + 1}`);
   const balancer = new BackendBalancer(backend(addresses.map((a) => endpoint(a))), {
-    random: seeded(42),
+    random: seededRandom(42),
   });
   const counts = new Map<string, number>();
   const picks = 10_000;
@@ -109,7 +98,7 @@ test('p2c spreads picks evenly when outstanding counts are equal', () => {
 test('p2c balances outstanding requests when requests stay in flight', () => {
   const addresses = Array.from({ length: 4 }, (_, i) => `198.51.100.${i + 1}`);
   const balancer = new BackendBalancer(backend(addresses.map((a) => endpoint(a))), {
-    random: seeded(7),
+    random: seededRandom(7),
   });
   for (let i = 0; i < 400; i += 1) {
     const pick = balancer.pick({ usable: all });
@@ -170,7 +159,7 @@ test('terminating, not-ready, unusable and excluded endpoints are never picked',
   ];
   for (const algorithm of ['p2c', 'round-robin'] as const) {
     const balancer = new BackendBalancer(backend(endpoints, { algorithm }), {
-      random: seeded(1),
+      random: seededRandom(1),
     });
     const usable = (x: string) => x !== id('192.0.2.5');
     const exclude = new Set([id('192.0.2.4')]);
@@ -191,7 +180,7 @@ test('no eligible endpoint → undefined (503), never a panic route to unhealthy
   for (const [name, endpoints, usable, exclude] of rows) {
     for (const algorithm of ['p2c', 'round-robin'] as const) {
       const balancer = new BackendBalancer(backend(endpoints, { algorithm }), {
-        random: seeded(3),
+        random: seededRandom(3),
       });
       const input = exclude === undefined ? { usable } : { usable, exclude };
       assert.equal(balancer.pick(input), undefined, `${name} (${algorithm})`);
@@ -208,7 +197,7 @@ test('affinity cookie sticks to its endpoint and re-pins when it is gone or unus
       { affinity },
     ),
     {
-      random: seeded(9),
+      random: seededRandom(9),
     },
   );
   // No cookie yet: picked by the algorithm and pinned.
