@@ -175,6 +175,21 @@ test('encode() is the served table, and decodes back to it', () => {
   assert.equal(encodeRouteTable(table), encodeRouteTable(state.toTable()));
 });
 
+test('encodeChunks() is encode() in pieces, of the table at the call', () => {
+  const { state } = RouteTableState.fromTable(base);
+  const whole = state.encode();
+  const tiny = [...state.encodeChunks(10)];
+  assert.ok(tiny.length > 3, `${tiny.length} pieces`);
+  assert.equal(tiny.join(''), whole);
+  // Pieces read after the state changed are still those of the table at the call.
+  const later = state.encodeChunks(10);
+  state.apply(patch(1, { remove: { backends: [api.id] } }));
+  assert.equal([...later].join(''), whole);
+  assert.notEqual(state.encode(), whole);
+  const { table } = decodeRouteTable(whole);
+  assert.equal(table.revision, base.revision);
+});
+
 test('adopt() keeps the objects of equal entries and names the others', () => {
   const { state: before } = RouteTableState.fromTable(base);
   const next = structuredClone(base);

@@ -213,15 +213,37 @@ export class RouteTableState {
    * O(table), but no entry is encoded again. Not canonical: keys are in insertion order.
    */
   encode(): string {
-    const parts: string[] = [`{"revision":${this.#revision}`];
-    for (const section of ROUTE_SECTIONS) {
-      const items: string[] = [];
-      for (const [key, entry] of this.#served[section]) {
-        items.push(`${JSON.stringify(key)}:${entry.text}`);
+    return [...this.encodeChunks()].join('');
+  }
+
+  /**
+   * {@link RouteTableState.encode}'s text in pieces of about `chunkChars`, made as they are
+   * read: for writing a large table out without building it whole (each piece is short-lived
+   * garbage). The table is the one at the call, even if the state changes before the last
+   * piece is read (served entries are immutable; the call copies only their references).
+   */
+  encodeChunks(chunkChars = 64 * 1024): Iterable<string> {
+    const revision = this.#revision;
+    const sections = ROUTE_SECTIONS.map(
+      (section) => [section, [...this.#served[section]]] as const,
+    );
+    return (function* () {
+      let chunk = `{"revision":${revision}`;
+      for (const [section, entries] of sections) {
+        chunk += `,${JSON.stringify(section)}:{`;
+        let first = true;
+        for (const [key, entry] of entries) {
+          chunk += `${first ? '' : ','}${JSON.stringify(key)}:${entry.text}`;
+          first = false;
+          if (chunk.length >= chunkChars) {
+            yield chunk;
+            chunk = '';
+          }
+        }
+        chunk += '}';
       }
-      parts.push(`${JSON.stringify(section)}:{${items.join(',')}}`);
-    }
-    return `${parts.join(',')}}`;
+      yield `${chunk}}`;
+    })();
   }
 
   #publish(section: RouteSection, key: string, value: unknown): void {

@@ -144,9 +144,10 @@ export class RouteSync {
       const tmp = `${path}.tmp-${process.pid}`;
       try {
         await mkdir(dirname(path), { recursive: true });
-        // The newest table when the write starts: the state changes in place, and the text
-        // is made of the entries' texts in one synchronous step (O(table), no entry encoded).
-        await writeFile(tmp, state.encode(), { mode: 0o600 });
+        // The newest table when the write starts (the state changes in place; encodeChunks
+        // holds the table of the call), written piece by piece as made: a 10,000-host table
+        // is 16 MiB of text, never built whole.
+        await writeFile(tmp, state.encodeChunks(), { mode: 0o600 });
         await rename(tmp, path);
       } catch (err) {
         this.#o.logger.warn({ path, err: String(err) }, 'cannot save the route table');
