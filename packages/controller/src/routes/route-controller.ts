@@ -104,6 +104,11 @@ export class RouteController {
   #last: Partial<IncrementalOutput> = {};
   /** A policy status write failed: write the statuses again even if unchanged. */
   #policiesStale = false;
+  /** Outputs of compiles whose Events and policy conditions are still to be written. */
+  #followUp: { problems?: readonly CompileProblem[]; policyStatuses?: readonly PolicyStatus[] } =
+    {};
+  /** The running follow-up (#startFollowUp). */
+  #followingUp: Promise<void> | undefined;
 
   constructor(deps: RouteControllerDeps) {
     this.#d = deps;
@@ -145,6 +150,8 @@ export class RouteController {
     // Stopping the loop first releases a compile waiting on a flush during a Redis outage.
     await this.#loop?.stop();
     await this.#running;
+    this.#followUp = {};
+    await this.#followingUp;
     for (const w of this.#waiters.splice(0)) w();
   }
 
@@ -273,11 +280,34 @@ export class RouteController {
     }
     for (const w of waiting) w();
     if (!this.#leading) return;
-    if (out.problems !== last.problems) await this.#report(out.problems);
+    if (out.problems !== last.problems) this.#followUp.problems = out.problems;
     if (out.policyStatuses !== last.policyStatuses || this.#policiesStale) {
       this.#policiesStale = false;
-      await this.#updatePolicies(out.policyStatuses);
+      this.#followUp.policyStatuses = out.policyStatuses;
     }
+    this.#startFollowUp();
+  }
+
+  /**
+   * Writes the Events and policy conditions of the newest compile, after its publication and
+   * apart from it: the next compile, and the address writes waiting for its publication, do not
+   * wait for them (10,000 HealthCheckPolicies take their conditions one write each). One
+   * follow-up runs at a time; what compiles ask for meanwhile is coalesced into the next, which
+   * writes only the newest outputs (problems are diffed against those reported, conditions
+   * against the policies' cached status).
+   */
+  #startFollowUp(): void {
+    if (this.#followingUp !== undefined) return;
+    const { problems, policyStatuses } = this.#followUp;
+    if (problems === undefined && policyStatuses === undefined) return;
+    this.#followUp = {};
+    this.#followingUp = (async () => {
+      if (problems !== undefined && this.#leading) await this.#report(problems);
+      if (policyStatuses !== undefined && this.#leading) await this.#updatePolicies(policyStatuses);
+    })().finally(() => {
+      this.#followingUp = undefined;
+      if (this.#leading) this.#startFollowUp();
+    });
   }
 
   /** The change of one object as the compiler takes it, read from the caches now. */
@@ -346,6 +376,8 @@ export class RouteController {
 
   async #updatePolicies(statuses: readonly PolicyStatus[]): Promise<void> {
     for (const status of statuses) {
+      // A replica that stopped leading leaves the rest to the new leader.
+      if (!this.#leading) return;
       const policy = this.#d.policies.get(status.name, status.namespace);
       if (!policy) continue;
       const previous = policy.status?.conditions ?? [];
