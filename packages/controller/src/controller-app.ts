@@ -137,12 +137,15 @@ export class ControllerApp {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
     };
-    /** What of an Ingress or Service the compiler reads (not its status), by kind/namespace/name. */
+    /**
+     * What of an Ingress, Service or HealthCheckPolicy the compiler reads (not its status), by
+     * kind/namespace/name.
+     */
     const routeInputs = new Map<string, string>();
     const routeInputChanged = (
       resource: string,
       kind: string,
-      ingress: V1Ingress | V1Service,
+      ingress: V1Ingress | V1Service | HealthCheckPolicy,
     ): boolean => {
       const key = `${resource}/${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
       if (kind === 'delete') {
@@ -151,13 +154,15 @@ export class ControllerApp {
       }
       // The same form whether the object came from the initial list (deserialized: Dates,
       // model field order) or from a watch event (raw JSON): the API server bumps an
-      // Ingress's generation on every spec change (a Service's it does not: its spec is
-      // compared, keys sorted); annotations are compared with sorted keys.
+      // Ingress's or a custom resource's generation on every spec change (a Service's it does
+      // not: its spec is compared, keys sorted); annotations are compared with sorted keys.
       const annotations = Object.entries(ingress.metadata?.annotations ?? {}).sort(([a], [b]) =>
         a.localeCompare(b),
       );
       const input = JSON.stringify([
-        resource === 'service' ? sortedJson(ingress.spec) : (ingress.metadata?.generation ?? 0),
+        resource === 'service'
+          ? sortedJson((ingress as V1Service).spec)
+          : (ingress.metadata?.generation ?? 0),
         annotations,
         new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
       ]);
@@ -288,7 +293,11 @@ export class ControllerApp {
             version: PIER_VERSION,
             resourcePlural: POLICY_PLURAL,
           }) as Promise<KubernetesListObject<HealthCheckPolicy>>,
-        onChange: (_kind, policy) => routesChanged('HealthCheckPolicy', policy),
+        // The conditions the controller writes change the policy too: 10,000 of them at a first
+        // start must not cost a compile each.
+        onChange: (kind, policy) => {
+          if (routeInputChanged('policy', kind, policy)) routesChanged('HealthCheckPolicy', policy);
+        },
         onError,
       }),
     };
