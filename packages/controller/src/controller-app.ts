@@ -51,6 +51,7 @@ import {
   trimSecret,
   trimService,
 } from './kube/object-trim.ts';
+import { listInPages } from './kube/paged-list.ts';
 import { PooledKubeConfig } from './kube/pooled-kube-config.ts';
 import { WatchedCache } from './kube/watched-cache.ts';
 import { compileL2Announcements } from './l2/l2-plan.ts';
@@ -183,7 +184,7 @@ export class ControllerApp {
         resource: 'ingresses',
         trim: trimIngress,
         path: '/apis/networking.k8s.io/v1/ingresses',
-        list: () => networking.listIngressForAllNamespaces(),
+        list: (page) => networking.listIngressForAllNamespaces(page),
         onChange: (kind, ingress) => {
           addresses?.onClaimChange('Ingress', ingress);
           // Writing an address to status changes the Ingress too; that must not cost a
@@ -197,7 +198,7 @@ export class ControllerApp {
         resource: 'ingressclasses',
         trim: trimIngressClass,
         path: '/apis/networking.k8s.io/v1/ingressclasses',
-        list: () => networking.listIngressClass(),
+        list: (page) => networking.listIngressClass(page),
         onChange: () => {
           addresses?.onClassChange();
           routesChanged();
@@ -209,11 +210,12 @@ export class ControllerApp {
         resource: 'ipaddresspools',
         trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POOL_PLURAL}`,
-        list: () =>
+        list: (page) =>
           custom.listClusterCustomObject({
             group: PIER_GROUP,
             version: PIER_VERSION,
             plural: POOL_PLURAL,
+            ...page,
           }) as Promise<KubernetesListObject<IPAddressPool>>,
         onChange: () => {
           addresses?.onPoolChange();
@@ -227,7 +229,7 @@ export class ControllerApp {
         resource: 'nodes',
         trim: trimNode,
         path: '/api/v1/nodes',
-        list: () => core.listNode(),
+        list: (page) => core.listNode(page),
         onChange: () => l2?.nudge(),
         onError,
       }),
@@ -236,7 +238,7 @@ export class ControllerApp {
         resource: 'services',
         trim: trimService,
         path: '/api/v1/services',
-        list: () => core.listServiceForAllNamespaces(),
+        list: (page) => core.listServiceForAllNamespaces(page),
         onChange: (kind, service) => {
           addresses?.onClaimChange('Service', service);
           // Its externalTrafficPolicy decides which nodes may announce its address.
@@ -251,7 +253,7 @@ export class ControllerApp {
         resource: 'endpointslices',
         trim: trimEndpointSlice,
         path: '/apis/discovery.k8s.io/v1/endpointslices',
-        list: () => discovery.listEndpointSliceForAllNamespaces(),
+        list: (page) => discovery.listEndpointSliceForAllNamespaces(page),
         onChange: (_kind, slice) => {
           routesChanged('EndpointSlice', slice);
           // Ready local endpoints decide where a Local Service's address may be announced.
@@ -267,7 +269,7 @@ export class ControllerApp {
         resource: 'namespaces',
         trim: trimNamespace,
         path: '/api/v1/namespaces',
-        list: () => core.listNamespace(),
+        list: (page) => core.listNamespace(page),
         onChange: () => addresses?.onClassChange(),
         onError,
       }),
@@ -278,7 +280,8 @@ export class ControllerApp {
         trim: trimSecret,
         path: '/api/v1/secrets',
         fieldSelector: 'type=kubernetes.io/tls',
-        list: () => core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls' }),
+        list: (page) =>
+          core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls', ...page }),
         onChange: (_kind, secret) => routesChanged('Secret', secret),
         onError,
       }),
@@ -287,11 +290,12 @@ export class ControllerApp {
         resource: 'healthcheckpolicies',
         trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POLICY_PLURAL}`,
-        list: () =>
+        list: (page) =>
           custom.listCustomObjectForAllNamespaces({
             group: PIER_GROUP,
             version: PIER_VERSION,
             resourcePlural: POLICY_PLURAL,
+            ...page,
           }) as Promise<KubernetesListObject<HealthCheckPolicy>>,
         // The conditions the controller writes change the policy too: 10,000 of them at a first
         // start must not cost a compile each.
@@ -493,9 +497,10 @@ export class ControllerApp {
     // A fresh list, not the cache: the previous leader's last writes must be seen.
     for (let attempt = 0; this.#elector.isLeader; attempt++) {
       try {
+        // In pages and trimmed as the caches keep them: the restore reads what the caches hold.
         const [ingresses, services] = await Promise.all([
-          networking.listIngressForAllNamespaces(),
-          core.listServiceForAllNamespaces(),
+          listInPages((page) => networking.listIngressForAllNamespaces(page), trimIngress),
+          listInPages((page) => core.listServiceForAllNamespaces(page), trimService),
         ]);
         if (!this.#elector.isLeader) return;
         this.#publisher = new RoutePublisher({

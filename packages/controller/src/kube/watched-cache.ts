@@ -4,13 +4,8 @@
  * 410 Gone), made resilient: any other watch or list error restarts it with
  * exponential back-off instead of leaving the cache silently stale.
  */
-import {
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from '@kubernetes/client-node';
+import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import { type ListPageFn, listInPages } from './paged-list.ts';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
@@ -18,16 +13,17 @@ export interface WatchedCacheOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** API path to watch, e.g. `/apis/networking.k8s.io/v1/ingresses`. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
+  /** One page of the list (paged-list.ts): the cache lists in pages. */
+  list: ListPageFn<T>;
   /** Restricts the watch (the list function must apply the same selector). */
   fieldSelector?: string;
   /** Short resource name for logs and metrics, e.g. `ingresses`. */
   resource: string;
   onChange: (kind: ChangeKind, object: T) => void;
   /**
-   * What of each object the cache keeps (object-trim.ts); default: all of it. Applied to the
-   * listed items and to every watch event before the informer stores them, so the full object
-   * is garbage as soon as it is trimmed.
+   * What of each object the cache keeps (object-trim.ts); default: all of it. Applied to each
+   * listed page as it arrives and to every watch event before the informer stores them, so the
+   * full object is garbage as soon as it is trimmed.
    */
   trim?: (object: T) => T;
   onError?: (resource: string, err: unknown, retryInMs: number) => void;
@@ -86,12 +82,7 @@ export class WatchedCache<T extends KubernetesObject> {
       trim === undefined
         ? new Watch(options.kubeConfig)
         : new TrimmingWatch(options.kubeConfig, trim),
-      trim === undefined
-        ? options.list
-        : async () => {
-            const listed = await options.list();
-            return { ...listed, items: listed.items.map(trim) };
-          },
+      () => listInPages(options.list, trim),
       false,
       undefined,
       options.fieldSelector,
