@@ -64,6 +64,19 @@ export function testKeyRingFile(): string {
   return path;
 }
 
+/**
+ * The Node flags the image's `pier-controller` starts the controller with (its V8 heap sizing),
+ * read from deploy/image/bin/pier-controller so the tests run what is shipped.
+ */
+function deployedNodeFlags(): string[] {
+  const path = join(REPO_ROOT, 'deploy', 'image', 'bin', 'pier-controller');
+  const exec = /^exec node (.*?) *\/app\/controller\/dist\/main\.js/m.exec(
+    readFileSync(path, 'utf8'),
+  );
+  if (exec === null) throw new Error(`${path}: no "exec node … /app/controller/dist/main.js" line`);
+  return (exec[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** Starts `pier-controller` from source on Node 24, as the deployed one runs. */
 export async function startController(
   options: { identity: string; args?: string[]; kubeconfig?: string } = {
@@ -75,6 +88,7 @@ export async function startController(
   const proc = startProcess(
     process.execPath,
     [
+      ...deployedNodeFlags(),
       '--conditions=@pier/source',
       join(REPO_ROOT, 'packages', 'controller', 'src', 'main.ts'),
       '--kubeconfig',
