@@ -77,9 +77,13 @@ function deployedNodeFlags(): string[] {
   return (exec[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
-/** Starts `pier-controller` from source on Node 24, as the deployed one runs. */
+/**
+ * Starts `pier-controller` on Node 24 with the image's Node flags: from source, or with `built`
+ * the compiled `dist/` as the image ships it (`tsc --build` first; benchmarks of memory use it,
+ * since running from source adds Node's type stripping).
+ */
 export async function startController(
-  options: { identity: string; args?: string[]; kubeconfig?: string } = {
+  options: { identity: string; args?: string[]; kubeconfig?: string; built?: boolean } = {
     identity: 'controller-0',
   },
 ): Promise<ControllerProcess> {
@@ -89,8 +93,12 @@ export async function startController(
     process.execPath,
     [
       ...deployedNodeFlags(),
-      '--conditions=@pier/source',
-      join(REPO_ROOT, 'packages', 'controller', 'src', 'main.ts'),
+      ...(options.built === true
+        ? [join(REPO_ROOT, 'packages', 'controller', 'dist', 'main.js')]
+        : [
+            '--conditions=@pier/source',
+            join(REPO_ROOT, 'packages', 'controller', 'src', 'main.ts'),
+          ]),
       '--kubeconfig',
       kubeconfig,
       '--identity',
