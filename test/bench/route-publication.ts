@@ -27,7 +27,7 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -259,7 +259,9 @@ async function startTableDataplane(
   stateDir: string,
   revision: number,
 ): Promise<TableDataplane> {
+  // A fresh node: a table saved by an earlier run would be loaded first, then replaced whole.
   const dir = join(stateDir, 'dataplane');
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const [httpPort, httpsPort, opsPort] = [await freePort(), await freePort(), await freePort()];
   const args = [
@@ -793,7 +795,7 @@ Change latency: first ${changes} changes one after another (200 ms apart), each 
 address of a different EndpointSlice (\`replace\` through the API); then a rollout of ${rolloutChanges}
 changes at ${rolloutRate} per second, each to another EndpointSlice, sent without waiting for the one
 before. Each runs from sending the request to a \`RouteLogReader\` on its own connection, as a
-dataplane runs it, emitting a table with the new address: watch delivery, the controller's 20 ms
+dataplane runs it, emitting a table with the new address: watch delivery, the controller's 5 ms
 coalescing window, the incremental compile, the publication of the changed pieces, then \`XREAD\`
 and the reader's patch, which validates the entries it touches.
 
