@@ -380,13 +380,17 @@ test('each entrypoint the manifests name is in the image and runs from the built
   for (const command of commands) {
     const wrapper = join(REPO_ROOT, 'deploy', 'image', 'bin', command);
     accessSync(wrapper, constants.X_OK);
-    const target = /^exec node \/app\/(\S+) "\$@"$/m.exec(readFileSync(wrapper, 'utf8'))?.[1];
+    // `exec node [node flags] /app/<package>/<file> "$@"`
+    const exec = /^exec node ((?:--\S+ )*)\/app\/(\S+) "\$@"$/m.exec(readFileSync(wrapper, 'utf8'));
+    const target = exec?.[2];
     assert.ok(target, `${command} execs node on a file under /app`);
+    const flags = (exec?.[1] ?? '').split(' ').filter((flag) => flag !== '');
     const [pkg, ...rest] = target.split('/');
     const built = join(REPO_ROOT, 'packages', pkg ?? '', ...rest);
     assert.ok(existsSync(built), `${built} is built`);
     // No --conditions=@pier/source: workspace packages resolve to their dist/, as in the image.
-    const { stdout } = await run(process.execPath, [built, '--help'], { cwd: REPO_ROOT });
+    // The wrapper's Node flags too: this Node must accept them.
+    const { stdout } = await run(process.execPath, [...flags, built, '--help'], { cwd: REPO_ROOT });
     assert.match(stdout, new RegExp(`^usage: ${command} \\[flags\\]`));
   }
 });
