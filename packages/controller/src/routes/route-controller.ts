@@ -13,7 +13,6 @@
  * once, until it goes away), and HealthCheckPolicies get their conditions.
  */
 import type {
-  V1Condition,
   V1EndpointSlice,
   V1Ingress,
   V1IngressClass,
@@ -24,7 +23,7 @@ import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared'
 import type { ObjectSource } from '../addresses/address-controller.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import { classifyIngress } from '../ingress/ingress-class.ts';
-import { sameConditions } from '../kube/conditions.ts';
+import { sameConditions, setCondition } from '../kube/conditions.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { HasMetadata } from '../kube/object-age.ts';
 import {
@@ -67,26 +66,6 @@ export const ROUTE_DEBOUNCE_MS = 5;
 
 function problemKey(p: CompileProblem): string {
   return `${p.object.kind}/${p.object.namespace}/${p.object.name}\u0000${p.reason}\u0000${p.message}`;
-}
-
-function conditionsOf(
-  status: PolicyStatus,
-  generation: number,
-  previous: readonly V1Condition[],
-): V1Condition[] {
-  const now = new Date();
-  const make = (type: string, c: PolicyStatus['accepted']): V1Condition => {
-    const before = previous.find((p) => p.type === type);
-    return {
-      type,
-      status: c.status,
-      reason: c.reason,
-      message: c.message,
-      observedGeneration: generation,
-      lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : now,
-    };
-  };
-  return [make('Accepted', status.accepted), make('ResolvedRefs', status.resolvedRefs)];
 }
 
 export class RouteController {
@@ -389,7 +368,15 @@ export class RouteController {
       const policy = this.#d.policies.get(status.name, status.namespace);
       if (!policy) continue;
       const previous = policy.status?.conditions ?? [];
-      const next = conditionsOf(status, policy.metadata?.generation ?? 0, previous);
+      const observedGeneration = policy.metadata?.generation ?? 0;
+      const now = new Date();
+      let next = previous;
+      for (const [type, c] of [
+        ['Accepted', status.accepted],
+        ['ResolvedRefs', status.resolvedRefs],
+      ] as const) {
+        next = setCondition(next, { type, ...c, observedGeneration }, now);
+      }
       if (sameConditions(previous, next)) continue;
       try {
         await this.#d.writer.updatePolicyStatus(policy, { conditions: next });
