@@ -454,7 +454,7 @@ export class HealthChecker {
 
   #record(target: ProbeTargetSpec, result: ProbeResult, now: number): void {
     const results: ProbeEvent['results'] = [];
-    for (const member of target.members) {
+    for (const member of target.members.values()) {
       const state = this.#backends.get(member.backendId);
       if (state === undefined) continue;
       const hc = state.backend.healthCheck;
@@ -541,7 +541,7 @@ export class HealthChecker {
     const sends: Promise<void>[] = [];
     for (const target of this.#scheduler.targets()) {
       if (!target.owned) continue;
-      for (const member of target.members) {
+      for (const member of target.members.values()) {
         const state = this.#backends.get(member.backendId);
         if (state?.tracker.get(member.endpointId)?.lastProbe === undefined) continue;
         const value = state.tracker.serialize(member.endpointId) as string;

@@ -162,8 +162,8 @@ export class LocalHealthChecker implements DataplaneHealth {
   }
 
   #record(target: ProbeTargetSpec, result: { status?: number; error?: string }, now: number): void {
-    let allOk = target.members.length > 0;
-    for (const member of target.members) {
+    let allOk = target.members.size > 0;
+    for (const member of target.members.values()) {
       const state = this.#backends.get(member.backendId);
       if (state === undefined) continue;
       const hc = state.backend.healthCheck;

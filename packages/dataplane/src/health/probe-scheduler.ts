@@ -80,7 +80,8 @@ export interface ProbeTargetSpec {
   intervalMs: number;
   /** The longest timeout of the members' backends, ms. */
   timeoutMs: number;
-  members: ProbeMember[];
+  /** Who judges the answer, by backend id (a target may serve thousands of backends). */
+  members: ReadonlyMap<string, ProbeMember>;
 }
 
 /** `intervalMs` × a factor in [0.9, 1.1), from `random` in [0, 1). */
@@ -104,8 +105,8 @@ export interface ScheduledTarget extends ProbeTargetSpec {
 }
 
 interface TargetState extends ScheduledTarget {
-  /** Members by backend id. */
-  memberships: Map<string, Membership>;
+  /** Members by backend id, with what each asks of the target. */
+  members: Map<string, Membership>;
   /** False once the target left the table: queued due times and results are then ignored. */
   live: boolean;
 }
@@ -226,8 +227,7 @@ export class ProbeScheduler {
             path: hc.http.path,
             intervalMs: hc.intervalMs,
             timeoutMs: hc.timeoutMs,
-            members: [],
-            memberships: new Map(),
+            members: new Map(),
             owned: this.#owns(key),
             due: undefined,
             inFlight: false,
@@ -239,7 +239,7 @@ export class ProbeScheduler {
           this.#addOrigin(target);
           if (this.#running && target.owned) created.push(target);
         }
-        target.memberships.set(backend.id, membership);
+        target.members.set(backend.id, membership);
         touched.add(target);
       }
       for (const key of before.keys()) {
@@ -302,8 +302,8 @@ export class ProbeScheduler {
   #leave(key: string, backendId: string, touched: Set<TargetState>): void {
     const target = this.#targets.get(key);
     if (target === undefined) return;
-    target.memberships.delete(backendId);
-    if (target.memberships.size > 0) {
+    target.members.delete(backendId);
+    if (target.members.size > 0) {
       touched.add(target);
       return;
     }
@@ -315,17 +315,17 @@ export class ProbeScheduler {
     this.#removeOrigin(target);
   }
 
-  /** Recomputes members, shortest interval and longest timeout; true when those two changed. */
+  /**
+   * Recomputes the shortest interval and longest timeout; true when they changed. Allocates
+   * nothing: a target shared by thousands of backends is settled on every change to one of them.
+   */
   #settle(target: TargetState): boolean {
     let intervalMs = Number.POSITIVE_INFINITY;
     let timeoutMs = 0;
-    const members: ProbeMember[] = [];
-    for (const m of target.memberships.values()) {
-      intervalMs = Math.min(intervalMs, m.intervalMs);
-      timeoutMs = Math.max(timeoutMs, m.timeoutMs);
-      members.push({ backendId: m.backendId, endpointId: m.endpointId });
+    for (const m of target.members.values()) {
+      if (m.intervalMs < intervalMs) intervalMs = m.intervalMs;
+      if (m.timeoutMs > timeoutMs) timeoutMs = m.timeoutMs;
     }
-    target.members = members;
     const changed = target.intervalMs !== intervalMs || target.timeoutMs !== timeoutMs;
     target.intervalMs = intervalMs;
     target.timeoutMs = timeoutMs;
