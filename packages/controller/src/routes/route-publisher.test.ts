@@ -22,6 +22,7 @@ import {
   assertNoPrivateKey,
   type PublishedPieces,
   type PublishResult,
+  pieceDigest,
   planPublication,
   type RedisRouteState,
   type RouteContent,
@@ -55,18 +56,23 @@ function at(revision: number, c: RouteContent): RouteTable {
   return { revision, ...c };
 }
 
+/** The tables the pieces of {@link pieces} were made from. */
+const tables = new WeakMap<PublishedPieces, RouteTable>();
+
 /** The pieces of `c` at `revision`, as Redis would hold them. */
 function pieces(revision: number, c: RouteContent): PublishedPieces {
-  const texts = (record: Record<string, unknown>) =>
-    new Map(Object.entries(record).map(([k, v]) => [k, canonicalJson(v)]));
-  return {
+  const digests = (record: Record<string, unknown>) =>
+    new Map(Object.entries(record).map(([k, v]) => [k, pieceDigest(canonicalJson(v))]));
+  const made = {
     revision,
-    texts: {
-      virtualHosts: texts(c.virtualHosts),
-      backends: texts(c.backends),
-      certificates: texts(c.certificates),
+    digests: {
+      virtualHosts: digests(c.virtualHosts),
+      backends: digests(c.backends),
+      certificates: digests(c.certificates),
     },
   };
+  tables.set(made, at(revision, c));
+  return made;
 }
 
 function state(partial: Partial<RedisRouteState>): RedisRouteState {
@@ -179,14 +185,7 @@ for (const c of planCases) {
 }
 
 function tableOf(p: PublishedPieces): RouteTable {
-  const record = (m: Map<string, string>) =>
-    Object.fromEntries([...m].map(([k, t]) => [k, JSON.parse(t)]));
-  return {
-    revision: p.revision,
-    virtualHosts: record(p.texts.virtualHosts),
-    backends: record(p.texts.backends),
-    certificates: record(p.texts.certificates),
-  };
+  return tables.get(p) as RouteTable;
 }
 
 test('plan: a delta larger than the bound is not logged; readers read the pieces', () => {

@@ -8,6 +8,7 @@
  * {@link RoutePublisher} does one publication per call and throws when Redis is unreachable;
  * `PublicationLoop` (publication-loop.ts) publishes in the background through outages.
  */
+import { hash } from 'node:crypto';
 import {
   type ChangedKeys,
   canonicalJson,
@@ -91,13 +92,21 @@ export const ROUTE_PUBLISHER_REDIS_OPTIONS: Readonly<RedisOptions> = Object.free
 /** Transactions lost to another writer before a publication gives up (and is retried later). */
 const MAX_ATTEMPTS = 5;
 
-/** Per section, the canonical JSON text of every entry, by key: the pieces as Redis holds them. */
-export type SectionTexts = Record<RouteSection, Map<string, string>>;
+/**
+ * Per section, the {@link pieceDigest} of every piece Redis holds, by key. Digests, not the
+ * texts: the texts of a 10,000-host table are 14 MiB the controller would keep only to compare.
+ */
+export type SectionDigests = Record<RouteSection, Map<string, string>>;
 
 /** The table Redis holds in format 2, as far as a publication needs to know it. */
 export interface PublishedPieces {
   revision: number;
-  texts: SectionTexts;
+  digests: SectionDigests;
+}
+
+/** What a piece's text is compared by: its SHA-256, base64 (44 characters). */
+export function pieceDigest(text: string): string {
+  return hash('sha256', text, 'base64');
 }
 
 /** What Redis holds, as far as a publication needs to know. */
@@ -118,6 +127,8 @@ export interface RedisRouteState {
 export interface SectionWrites {
   /** Entry key → canonical JSON, to `HSET`. */
   set: Map<string, string>;
+  /** Entry key → {@link pieceDigest} of its text in `set`. */
+  digests: Map<string, string>;
   /** Keys to `HDEL`. */
   remove: string[];
 }
@@ -146,7 +157,7 @@ export interface PlanOptions {
 
 /**
  * Decides the next publication (pure). Only entries listed in `changed` are compared with the
- * base, by canonical JSON; unchanged content writes nothing. The next revision is the one after
+ * base, by the digest of their canonical JSON; unchanged content writes nothing. The next revision is the one after
  * the base, and its log entry carries the delta. When the base is unknown the publication
  * rewrites every piece and skips a revision: its entry's base is a revision no reader holds, so
  * every reader reads the pieces instead of applying a delta to a table it was not made from.
@@ -162,7 +173,7 @@ export function planPublication(
   let count = 0;
   for (const section of ROUTE_SECTIONS) {
     const next = entries[section] as ReadonlyMap<string, object>;
-    const known = base?.texts[section] ?? new Map<string, string>();
+    const known = base?.digests[section] ?? new Map<string, string>();
     const keys = changed === 'all' ? new Set([...next.keys(), ...known.keys()]) : changed[section];
     for (const key of keys) {
       const entry = next.get(key);
@@ -171,8 +182,10 @@ export function planPublication(
         if (before !== undefined) writes[section].remove.push(key);
         continue;
       }
-      const text = entryText(entry);
-      if (text !== before) writes[section].set.set(key, text);
+      const { digest, text } = entryDigest(entry);
+      if (digest === before) continue;
+      writes[section].set.set(key, text ?? canonicalJson(entry));
+      writes[section].digests.set(key, digest);
     }
     count += writes[section].set.size + writes[section].remove.length;
   }
@@ -252,25 +265,36 @@ export function writtenBytes(plan: Extract<PublicationPlan, { write: true }>): n
   return bytes;
 }
 
-/** Canonical texts by entry object: entries are immutable, and unchanged ones keep their object. */
-const texts = new WeakMap<object, string>();
+/**
+ * Digests by entry object: entries are immutable, and unchanged ones keep their object, so an
+ * entry is encoded once to be compared however often. Only the digest is kept.
+ */
+const digests = new WeakMap<object, string>();
 
-function entryText(entry: object): string {
-  let text = texts.get(entry);
-  if (text === undefined) {
-    text = canonicalJson(entry);
-    texts.set(entry, text);
-  }
-  return text;
+/** The entry's digest, and its text when it had to be encoded for it. */
+function entryDigest(entry: object): { digest: string; text?: string } {
+  const known = digests.get(entry);
+  if (known !== undefined) return { digest: known };
+  const text = canonicalJson(entry);
+  const digest = pieceDigest(text);
+  digests.set(entry, digest);
+  return { digest, text };
 }
 
 function emptyWrites(): Record<RouteSection, SectionWrites> {
-  const make = (): SectionWrites => ({ set: new Map(), remove: [] });
+  const make = (): SectionWrites => ({ set: new Map(), digests: new Map(), remove: [] });
   return { virtualHosts: make(), backends: make(), certificates: make() };
 }
 
-function emptyTexts(): SectionTexts {
+function emptyDigests(): SectionDigests {
   return { virtualHosts: new Map(), backends: new Map(), certificates: new Map() };
+}
+
+/** The digests of a section's pieces as `HGETALL` returned them. */
+function digestsOf(pieces: Record<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const key of Object.keys(pieces)) out.set(key, pieceDigest(pieces[key] as string));
+  return out;
 }
 
 /**
@@ -464,10 +488,10 @@ export class RoutePublisher {
       redis.hgetall(routesSectionKey('certificates')),
       redis.xrevrange(routesLogKey(), '+', '-', 'COUNT', 1),
     ]);
-    const texts: SectionTexts = {
-      virtualHosts: new Map(Object.entries(virtualHosts)),
-      backends: new Map(Object.entries(backends)),
-      certificates: new Map(Object.entries(certificates)),
+    const digests: SectionDigests = {
+      virtualHosts: digestsOf(virtualHosts),
+      backends: digestsOf(backends),
+      certificates: digestsOf(certificates),
     };
     const newestFields = newest[0]?.[1];
     const loggedRevision =
@@ -477,13 +501,13 @@ export class RoutePublisher {
     // A format-2 entry names its base `base`; format 1's named it `from`.
     const loggedFormat2 =
       newestFields === undefined || fieldOf(newestFields, ROUTES_LOG_FIELDS.from) !== undefined;
-    const pieces = ROUTE_SECTIONS.reduce((n, s) => n + texts[s].size, 0);
+    const pieces = ROUTE_SECTIONS.reduce((n, s) => n + digests[s].size, 0);
     const nothing = revisionText === null && format === null && pieces === 0 && !newestFields;
     let base: PublishedPieces | undefined;
     if (nothing) {
-      base = { revision: 0, texts: emptyTexts() };
+      base = { revision: 0, digests: emptyDigests() };
     } else if (format === String(ROUTES_FORMAT) && revision !== undefined && loggedFormat2) {
-      base = { revision, texts };
+      base = { revision, digests };
     } else {
       this.#log.warn(
         { format, revision: revisionText, loggedRevision, loggedFormat2 },
@@ -510,13 +534,13 @@ function applyWrites(
   base: PublishedPieces | undefined,
   plan: Extract<PublicationPlan, { write: true }>,
 ): PublishedPieces {
-  const texts = base?.texts ?? emptyTexts();
+  const digests = base?.digests ?? emptyDigests();
   for (const section of ROUTE_SECTIONS) {
-    const into = texts[section];
+    const into = digests[section];
     for (const key of plan.writes[section].remove) into.delete(key);
-    for (const [key, text] of plan.writes[section].set) into.set(key, text);
+    for (const [key, digest] of plan.writes[section].digests) into.set(key, digest);
   }
-  return { revision: plan.revision, texts };
+  return { revision: plan.revision, digests };
 }
 
 function assertReady(redis: Redis): void {
