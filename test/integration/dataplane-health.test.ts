@@ -445,6 +445,26 @@ test('5b. a second process of a node (probes: false) follows and shares, but nev
   );
 });
 
+test('5c. a backend that arrives in a table update adopts the ejections Redis already holds', async () => {
+  // Another node ejected one of the endpoints of a backend this node does not know yet.
+  const late = `${NAMESPACE}/late:80`;
+  const pod = pods[1] as Pod;
+  await admin.set(ejectionKey(late, pod.id), 'other-node', 'PX', 60_000);
+  const backend = { ...(table.backends[BACKEND] as Backend), id: late };
+  const withLate = { ...table, backends: { ...table.backends, [late]: backend } };
+  a.checker.update(withLate, [late]);
+  await waitFor(
+    'the new backend to adopt the ejection',
+    () => !a.checker.usable(late, pod.id, Date.now()),
+    2_000,
+  );
+  assert.ok(a.checker.usable(late, (pods[0] as Pod).id, Date.now()), 'only that endpoint');
+  assert.ok(a.checker.usable(BACKEND, pod.id, Date.now()), 'the same pod in another backend');
+  a.checker.update(table, [late]);
+  await a.checker.applied();
+  await admin.del(ejectionKey(late, pod.id), healthKey(late));
+});
+
 test('6. a changed probe path reaches the probes within a second', async () => {
   const changed = tableWith(pods, '/other', 2);
   for (const n of [a, b, c]) n.checker.update(changed);

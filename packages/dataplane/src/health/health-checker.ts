@@ -720,35 +720,50 @@ export class HealthChecker {
     }
   }
 
-  /** Applies the ejection keys of `only` (or of every backend): SCAN, then PTTL of each. */
+  /**
+   * Applies the ejection keys of `only` (or of every backend). For a few backends their keys
+   * are known (one per endpoint) and read directly; every backend's are found with SCAN, which
+   * walks the whole keyspace, so it is kept for full reads.
+   */
   async #readEjections(only: ReadonlySet<string> | undefined): Promise<void> {
     const found: Array<{ backendId: string; endpoint: string; key: string }> = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.#redis.scan(
-        cursor,
-        'MATCH',
-        ejectionPattern(),
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      for (const key of keys) {
-        const parts = parseEjectionKey(key);
-        if (parts === undefined || !this.#backends.has(parts.backendId)) continue;
-        if (only === undefined || only.has(parts.backendId)) found.push({ ...parts, key });
+    if (only !== undefined) {
+      for (const backendId of only) {
+        for (const endpoint of this.#backends.get(backendId)?.endpoints ?? []) {
+          found.push({ backendId, endpoint, key: ejectionKey(backendId, endpoint) });
+        }
       }
-    } while (cursor !== '0');
-    if (found.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const { key } of found) pipeline.pttl(key).get(key);
-    const replies = (await pipeline.exec()) ?? [];
-    found.forEach(({ backendId, endpoint }, n) => {
-      const ttl = replies[2 * n]?.[1];
-      const by = replies[2 * n + 1]?.[1];
-      if (typeof ttl !== 'number' || ttl <= 0 || typeof by !== 'string') return;
-      this.#applyEjection(backendId, endpoint, ttl, by);
-    });
+    } else {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#redis.scan(
+          cursor,
+          'MATCH',
+          ejectionPattern(),
+          'COUNT',
+          1000,
+        );
+        cursor = next;
+        for (const key of keys) {
+          const parts = parseEjectionKey(key);
+          if (parts !== undefined && this.#backends.has(parts.backendId)) {
+            found.push({ ...parts, key });
+          }
+        }
+      } while (cursor !== '0');
+    }
+    for (let i = 0; i < found.length; i += BATCH) {
+      const batch = found.slice(i, i + BATCH);
+      const pipeline = this.#redis.pipeline();
+      for (const { key } of batch) pipeline.pttl(key).get(key);
+      const replies = (await pipeline.exec()) ?? [];
+      batch.forEach(({ backendId, endpoint }, n) => {
+        const ttl = replies[2 * n]?.[1];
+        const by = replies[2 * n + 1]?.[1];
+        if (typeof ttl !== 'number' || ttl <= 0 || typeof by !== 'string') return;
+        this.#applyEjection(backendId, endpoint, ttl, by);
+      });
+    }
   }
 
   #armResync(): void {
