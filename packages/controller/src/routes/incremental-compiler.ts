@@ -524,10 +524,9 @@ export class IncrementalCompiler {
 
   /** Seals one certificate again, if any virtual host uses it. */
   #certify(id: string, out: EntryWriter, work: Work): void {
-    const users = this.#certificateUsers.get(id);
     const had = out.has('certificates', id);
     let problems: CompileProblem[] = [];
-    const first = users.values().next().value;
+    const first = this.#certificateUsers.first(id);
     const checked = first === undefined ? undefined : this.#placements.get(first)?.certificate;
     if (checked === undefined) {
       out.set('certificates', id, undefined);
@@ -537,7 +536,8 @@ export class IncrementalCompiler {
       if (!sealed.ok) problems = [sealed.problem];
     }
     this.#problems.set(`certificate:${id}`, problems);
-    if (had !== out.has('certificates', id)) for (const host of users) work.entries.add(host);
+    if (had !== out.has('certificates', id))
+      for (const host of this.#certificateUsers.get(id)) work.entries.add(host);
   }
 
   /** Builds one backend's entry again, or drops it when no kept route uses it. */
