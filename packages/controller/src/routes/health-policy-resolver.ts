@@ -47,6 +47,8 @@ export interface PolicyStatus {
 export interface HealthPolicyResolution {
   /** The settings for a Service's backends: its policy's, or a copy of the default. */
   settingsFor(namespace: string, service: string): HealthCheckSettings;
+  /** The settings of the policy that applies to a Service (not a copy), if one does. */
+  applied(namespace: string, service: string): Readonly<HealthCheckSettings> | undefined;
   /** One per policy, sorted by namespace/name. */
   statuses: PolicyStatus[];
 }
@@ -134,6 +136,7 @@ export function resolveHealthPolicies(
   return {
     settingsFor: (namespace, service) =>
       cloneHealthCheck(winners.get(`${namespace}/${service}`)?.settings ?? defaults),
+    applied: (namespace, service) => winners.get(`${namespace}/${service}`)?.settings,
     statuses,
   };
 }

@@ -43,7 +43,6 @@ import { EntryWriter, type WritableEntries } from './entry-writer.ts';
 import {
   cloneHealthCheck,
   type HealthCheckPolicy,
-  type HealthPolicyResolution,
   type PolicyStatus,
   resolveHealthPolicies,
 } from './health-policy-resolver.ts';
@@ -124,6 +123,12 @@ interface IngressRecord {
 
 type IngressState = { object: V1Ingress; addresses: readonly string[] } | undefined;
 
+/** The policies on one target Service, resolved: each one's status, and the one that applies. */
+interface TargetPolicies {
+  statuses: PolicyStatus[];
+  applied?: Readonly<HealthCheckSettings>;
+}
+
 /** What one compile must redo, filled as a change spreads. */
 interface Work {
   ingresses: Map<string, IngressState>;
@@ -162,7 +167,7 @@ export class IncrementalCompiler {
   readonly #tlsChecks = new Map<string, CertificateCheck>();
   readonly #placements = new Map<string, HostPlacement>();
   /** Policy resolution by target Service. */
-  readonly #health = new Map<string, HealthPolicyResolution>();
+  readonly #health = new Map<string, TargetPolicies>();
   #policyStatuses: readonly PolicyStatus[] | undefined = [];
   /** Ingress → in how many virtual hosts it kept a route or the default backend. */
   readonly #contributions = new Map<string, number>();
@@ -384,7 +389,15 @@ export class IncrementalCompiler {
         (namespace, name) => this.#services.has(`${namespace}/${name}`),
         this.#defaults,
       );
-      this.#health.set(target, resolution);
+      const [namespace = '', name = ''] = target.split('/');
+      const applied = resolution.applied(namespace, name);
+      // Kept without the resolution's closures: one per Service with a policy.
+      this.#health.set(
+        target,
+        applied === undefined
+          ? { statuses: resolution.statuses }
+          : { statuses: resolution.statuses, applied },
+      );
       this.#problems.set(`policy:${target}`, policyProblems(resolution.statuses));
     }
     this.#policyStatuses = undefined;
@@ -574,8 +587,7 @@ export class IncrementalCompiler {
   }
 
   #healthOf(namespace: string, name: string): HealthCheckSettings {
-    const resolution = this.#health.get(`${namespace}/${name}`);
-    return resolution?.settingsFor(namespace, name) ?? cloneHealthCheck(this.#defaults);
+    return cloneHealthCheck(this.#health.get(`${namespace}/${name}`)?.applied ?? this.#defaults);
   }
 }
 
