@@ -70,6 +70,8 @@ const START_WAIT_MS = 3_000;
 const STOP_WAIT_MS = 1_000;
 /** Backends per pipeline when reading or rewriting shared state. */
 const BATCH = 200;
+/** Up to this many endpoints, a load reads their ejection keys directly rather than by SCAN. */
+const DIRECT_EJECTION_READS = 1_000;
 /** Shared states applied between two yields to I/O when reading them. */
 const STATES_PER_SLICE = 2_000;
 
@@ -721,13 +723,17 @@ export class HealthChecker {
   }
 
   /**
-   * Applies the ejection keys of `only` (or of every backend). For a few backends their keys
-   * are known (one per endpoint) and read directly; every backend's are found with SCAN, which
-   * walks the whole keyspace, so it is kept for full reads.
+   * Applies the ejection keys of `only` (or of every backend). For a few endpoints their keys
+   * are known (one per endpoint) and read directly; for many, or every backend, they are found
+   * with SCAN, which walks the whole keyspace once instead of a read per endpoint.
    */
   async #readEjections(only: ReadonlySet<string> | undefined): Promise<void> {
     const found: Array<{ backendId: string; endpoint: string; key: string }> = [];
-    if (only !== undefined) {
+    let endpoints = 0;
+    for (const backendId of only ?? []) {
+      endpoints += this.#backends.get(backendId)?.endpoints.size ?? 0;
+    }
+    if (only !== undefined && endpoints <= DIRECT_EJECTION_READS) {
       for (const backendId of only) {
         for (const endpoint of this.#backends.get(backendId)?.endpoints ?? []) {
           found.push({ backendId, endpoint, key: ejectionKey(backendId, endpoint) });
@@ -746,9 +752,8 @@ export class HealthChecker {
         cursor = next;
         for (const key of keys) {
           const parts = parseEjectionKey(key);
-          if (parts !== undefined && this.#backends.has(parts.backendId)) {
-            found.push({ ...parts, key });
-          }
+          if (parts === undefined || !this.#backends.has(parts.backendId)) continue;
+          if (only === undefined || only.has(parts.backendId)) found.push({ ...parts, key });
         }
       } while (cursor !== '0');
     }
