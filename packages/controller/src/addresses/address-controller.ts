@@ -17,6 +17,7 @@ import type { V1Ingress, V1Namespace } from '@kubernetes/client-node';
 import type { PierLogger } from '@pier/shared';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import { type ConditionSpec, setCondition } from '../kube/conditions.ts';
+import { EventLane } from '../kube/event-lane.ts';
 import { type KubeWriter, poolSubject } from '../kube/kube-writer.ts';
 import { DONE, type ReconcileResult, WorkQueue } from '../kube/work-queue.ts';
 import { assignedCondition, failedCondition, nextConditions } from './address-condition.ts';
@@ -119,6 +120,8 @@ export class AddressController {
   #invalidPools = new Map<string, string[]>();
   /** The node last reported as announcing each address (see ClaimKind.reportsHolder). */
   readonly #reportedHolders = new Map<string, string>();
+  /** Events, written behind the status writes (see event-lane.ts). */
+  readonly #events: EventLane;
 
   constructor(deps: AddressControllerDeps) {
     this.#d = deps;
@@ -126,6 +129,9 @@ export class AddressController {
     this.#queue = new WorkQueue({
       concurrency: deps.concurrency ?? 32,
       onError: (key, err) => deps.logger.error({ key, err }, 'reconcile failed'),
+    });
+    this.#events = new EventLane({
+      onDropped: () => deps.metrics.apiWrites.inc({ kind: 'event', result: 'dropped' }),
     });
   }
 
@@ -170,10 +176,12 @@ export class AddressController {
     this.#queue.add(POOLS_KEY);
   }
 
-  /** Stops writing; in-flight reconciles finish first. */
+  /** Stops writing; in-flight reconciles and Events finish first, queued Events are dropped. */
   async stopLeading(): Promise<void> {
     this.#leading = false;
     await this.#queue.stop();
+    this.#events.clear();
+    await this.#events.idle();
   }
 
   /** An object of claim kind `kind` was added, changed or deleted. */
@@ -337,7 +345,7 @@ export class AddressController {
     for (const address of freed) {
       const pool = this.#d.pools.get(poolOf.get(address) ?? '');
       if (pool === undefined) continue;
-      void this.#event(() =>
+      this.#event(() =>
         this.#d.writer.recordEvent(
           poolSubject(pool),
           'Normal',
@@ -492,7 +500,7 @@ export class AddressController {
     if (written.kind !== 'done') return written;
     this.#readyStatus.delete(ref);
     this.#d.logger.info({ kind: claims.kind, namespace, name, ...assignment }, 'address assigned');
-    await this.#event(() =>
+    this.#event(() =>
       this.#d.writer.recordEvent(
         claims.subject(obj),
         'Normal',
@@ -513,7 +521,7 @@ export class AddressController {
       { kind: claims.kind, object: claims.namespaceName(obj), code, message },
       'allocation failed',
     );
-    void this.#event(() =>
+    this.#event(() =>
       this.#d.writer.recordEvent(claims.subject(obj), 'Warning', REASON_ALLOCATION_FAILED, text),
     );
   }
@@ -553,15 +561,18 @@ export class AddressController {
     }
   }
 
-  async #event(write: () => Promise<void>): Promise<void> {
-    try {
-      await write();
-      this.#d.metrics.apiWrites.inc({ kind: 'event', result: 'ok' });
-    } catch (err) {
-      // Events are best effort: losing one must not stall reconciliation.
-      this.#d.metrics.apiWrites.inc({ kind: 'event', result: String(httpCode(err) ?? 'error') });
-      this.#d.logger.warn({ err }, 'could not record an Event');
-    }
+  /** Queues an Event: best effort, never awaited by a reconcile (see event-lane.ts). */
+  #event(write: () => Promise<void>): void {
+    this.#events.push(async () => {
+      try {
+        await write();
+        this.#d.metrics.apiWrites.inc({ kind: 'event', result: 'ok' });
+      } catch (err) {
+        // Events are best effort: losing one must not stall reconciliation.
+        this.#d.metrics.apiWrites.inc({ kind: 'event', result: String(httpCode(err) ?? 'error') });
+        this.#d.logger.warn({ err }, 'could not record an Event');
+      }
+    });
   }
 
   /**
@@ -575,7 +586,7 @@ export class AddressController {
       for (const owner of this.holdersOf(address)) {
         const claimant = this.#claimantOf(owner);
         if (claimant === undefined) continue;
-        void this.#event(() =>
+        this.#event(() =>
           this.#d.writer.recordEvent(
             claimant.claims.subject(claimant.obj),
             'Normal',
