@@ -638,6 +638,46 @@ test('format: a reader refuses format 1 and unknown formats loudly and keeps its
   assert.deepEqual(reader.table, tableAt(7, contentFor(6)));
 });
 
+test('drift check: an unchanged table reads as such, piece by piece; an edited, missing or extra piece, or a revision nobody published, is found and repaired', async () => {
+  // 1,200 backends: several HSCAN pages per section.
+  const backends = Array.from({ length: 1_200 }, (_, i) =>
+    backend(`drift${i}`, [`192.0.2.${1 + (i % 200)}`]),
+  );
+  const vhosts = backends.map((b, i) => vhost(`drift${i}.example.com`, b.id));
+  const entries = routeEntriesOf(content({ vhosts, backends }));
+  const { publisher, connection } = await publisherOn(redis);
+  const loop = new PublicationLoop({ publisher, logger, redis: connection });
+  loops.push(loop);
+  loop.update(entries);
+  const revision = await loop.flush();
+  assert.equal(await publisher.differsFrom(entries), false);
+  assert.equal(await loop.repairDrift(), false, 'nothing to repair');
+  assert.equal(Number(await admin.get(routesRevisionKey())), revision, 'nothing written');
+
+  const hash = routesSectionKey('backends');
+  const id = backendId('shop', 'drift777', 80);
+  const original = (await admin.hget(hash, id)) as string;
+  const edits: Array<[string, () => Promise<unknown>]> = [
+    ['an edited piece', () => admin.hset(hash, id, original.replace('192.0.2.', '203.0.113.'))],
+    ['a missing piece', () => admin.hdel(hash, id)],
+    ['an extra piece', () => admin.hset(hash, 'shop/stray:80', original)],
+    [
+      'a revision nobody published',
+      async () =>
+        admin.set(routesRevisionKey(), String(Number(await admin.get(routesRevisionKey())) + 3)),
+    ],
+  ];
+  for (const [what, edit] of edits) {
+    await edit();
+    assert.equal(await publisher.differsFrom(entries), true, what);
+    assert.equal(await loop.repairDrift(), true, `${what} is repaired`);
+    assert.equal(await publisher.differsFrom(entries), false, `${what}: nothing differs after`);
+    const { table } = await piecesIn(admin);
+    assert.equal(Object.keys(table.backends).length, 1_200, what);
+    assert.equal(table.backends[id]?.endpoints[0]?.address, '192.0.2.178', what);
+  }
+});
+
 test('a single-endpoint change at 10,000 Ingresses writes under 10 KiB to Redis', async () => {
   const big = (endpointOf: (i: number) => string): RouteContent => {
     const backends = Array.from({ length: 10_000 }, (_, i) =>

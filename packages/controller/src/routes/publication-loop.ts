@@ -10,7 +10,7 @@ import type { PublishResult, RoutePublisher } from './route-publisher.ts';
 /** Options of {@link PublicationLoop}. */
 export interface PublicationLoopOptions {
   /** Usually a {@link RoutePublisher}. */
-  publisher: Pick<RoutePublisher, 'publish'>;
+  publisher: Pick<RoutePublisher, 'publish' | 'differsFrom'>;
   logger: PierLogger;
   /**
    * The publisher's Redis connection. On its `ready` event (a reconnect: Redis may have been
@@ -39,7 +39,7 @@ interface FlushWaiter {
  * once, so after an outage the newest content (and nothing older) ends up in Redis.
  */
 export class PublicationLoop {
-  readonly #publisher: Pick<RoutePublisher, 'publish'>;
+  readonly #publisher: Pick<RoutePublisher, 'publish' | 'differsFrom'>;
   readonly #log: PierLogger;
   readonly #redis: EventEmitter | undefined;
   readonly #initialDelayMs: number;
@@ -127,6 +127,11 @@ export class PublicationLoop {
   async repairDrift(): Promise<boolean> {
     const content = this.#content;
     if (this.#stopped || content === undefined || this.pending) return false;
+    // A cheap look first (pieces read a few hundred at a time, compared by digest); the full
+    // read and rewrite under WATCH only when something differs.
+    const generation = this.#generation;
+    const differs = await this.#publisher.differsFrom(content);
+    if (differs !== true || this.#generation !== generation || this.pending) return false;
     const result = await this.#publisher.publish(content, 'all', { verify: true });
     this.#revision = result.revision;
     return result.published;

@@ -233,6 +233,10 @@ class FakePublisher {
       });
     });
   }
+  /** The loop's drift repair asks this first; the fake always says yes. */
+  differsFrom(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
   succeed(index: number): void {
     this.#revision++;
     this.calls[index]?.settle({ revision: this.#revision, published: true, bytes: 1 });

@@ -89,6 +89,9 @@ export const ROUTE_PUBLISHER_REDIS_OPTIONS: Readonly<RedisOptions> = Object.free
   retryStrategy: redisReconnectDelay,
 });
 
+/** Pieces asked for per `HSCAN` of a drift check. */
+const DRIFT_SCAN_COUNT = 500;
+
 /** Transactions lost to another writer before a publication gives up (and is retried later). */
 const MAX_ATTEMPTS = 5;
 
@@ -359,6 +362,66 @@ export class RoutePublisher {
     );
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Whether Redis may hold something else than `entries` (the table of the last publication):
+   * another format, a revision this publisher did not write, a change log behind the revision,
+   * or a piece missing, extra or different. Reads the pieces a few hundred at a time (`HSCAN`)
+   * and compares their digests, so a check of a large table neither blocks Redis nor this
+   * process for long, and keeps nothing of what it read. Undefined when the table moved while it
+   * looked (a publication in between): nothing can be concluded then.
+   */
+  async differsFrom(entries: RouteEntries): Promise<boolean | undefined> {
+    const redis = this.#redis;
+    assertReady(redis);
+    const [format, revisionText, newest] = await Promise.all([
+      redis.get(routesFormatKey()),
+      redis.get(routesRevisionKey()),
+      redis.xrevrange(routesLogKey(), '+', '-', 'COUNT', 1),
+    ]);
+    const revision = parseRevision(revisionText);
+    const logged = newest[0]?.[1];
+    if (
+      format !== String(ROUTES_FORMAT) ||
+      revision !== this.#revision ||
+      logged === undefined ||
+      parseRevision(fieldOf(logged, ROUTES_LOG_FIELDS.revision)) !== revision
+    ) {
+      return true;
+    }
+    let differs = false;
+    for (const section of ROUTE_SECTIONS) {
+      const expected = entries[section] as ReadonlyMap<string, object>;
+      const seen = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.hscan(
+          routesSectionKey(section),
+          cursor,
+          'COUNT',
+          DRIFT_SCAN_COUNT,
+        );
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const key = flat[i] as string;
+          const entry = expected.get(key);
+          seen.add(key);
+          if (
+            entry === undefined ||
+            entryDigest(entry).digest !== pieceDigest(flat[i + 1] as string)
+          ) {
+            differs = true;
+          }
+        }
+      } while (cursor !== '0' && !differs);
+      if (differs || seen.size !== expected.size) {
+        differs = true;
+        break;
+      }
+    }
+    const after = parseRevision(await redis.get(routesRevisionKey()));
+    return after === revision ? differs : undefined;
   }
 
   /** Trims the change log to about `maxLogLength` entries; returns how many were removed. */
