@@ -105,6 +105,8 @@ const FIRST_START_TIMEOUT_MS = Math.max(120_000, ingresses * 60);
 const STATUS_TIMEOUT_MS = Math.max(120_000, ingresses * 200);
 const RESTART_TIMEOUT_MS = Math.max(60_000, ingresses * 20);
 const CHANGE_TIMEOUT_MS = 60_000;
+/** A change slower than this is logged with its breakdown. */
+const SLOW_CHANGE_MS = 100;
 const STATE_DIR = join(REPO_ROOT, '.test-state', 'bench-route-publication');
 
 // The dataplane probes the endpoints (documentation addresses): the whole benchmark runs in a
@@ -645,12 +647,20 @@ try {
     const seen = arrival(backendOf(i), address);
     const sent = performance.now();
     await discovery.replaceNamespacedEndpointSlice({ name: sliceName(i), namespace, body: slice });
+    const replied = performance.now() - sent;
     await within(
       `change ${k} (${address} in ${backendOf(i)}) to reach the reader`,
       CHANGE_TIMEOUT_MS,
       seen,
     );
-    latencies.push(performance.now() - sent);
+    const took = performance.now() - sent;
+    latencies.push(took);
+    // A slow one is logged with where its time went: the API server's reply, or after it.
+    if (took > SLOW_CHANGE_MS) {
+      log(
+        `  slow change ${k}: ${took.toFixed(1)} ms (API server replied after ${replied.toFixed(1)} ms), sent at ${new Date(Date.now() - took).toISOString()}`,
+      );
+    }
     progress.step(k + 1, changes, 'changes seen by the reader');
     await sleep(200);
   }
