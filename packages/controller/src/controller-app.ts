@@ -2,6 +2,7 @@
  * Wires the controller together: watched caches, the address controller,
  * leader election and the ops server. Holds no logic of its own.
  */
+import { hash } from 'node:crypto';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -160,13 +161,18 @@ export class ControllerApp {
       const annotations = Object.entries(ingress.metadata?.annotations ?? {}).sort(([a], [b]) =>
         a.localeCompare(b),
       );
-      const input = JSON.stringify([
-        resource === 'service'
-          ? sortedJson((ingress as V1Service).spec)
-          : (ingress.metadata?.generation ?? 0),
-        annotations,
-        new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
-      ]);
+      // Kept as a digest: one per Ingress, Service and policy (a Service's sorted spec is long).
+      const input = hash(
+        'sha256',
+        JSON.stringify([
+          resource === 'service'
+            ? sortedJson((ingress as V1Service).spec)
+            : (ingress.metadata?.generation ?? 0),
+          annotations,
+          new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
+        ]),
+        'base64',
+      );
       if (routeInputs.get(key) === input) return false;
       routeInputs.set(key, input);
       return true;
