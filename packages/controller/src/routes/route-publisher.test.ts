@@ -21,12 +21,11 @@ import { PublicationLoop } from './publication-loop.ts';
 import {
   assertNoPrivateKey,
   type PublishedPieces,
-  type PublishResult,
   pieceDigest,
   planPublication,
   type RedisRouteState,
-  type RouteContent,
-} from './route-publisher.ts';
+} from './publication-plan.ts';
+import type { PublishResult, RouteContent } from './route-publisher.ts';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 
