@@ -263,8 +263,9 @@ export async function startL2Scenario(
           redisUrl: `unix://${r.unixSocket}`,
           stateFile: join(stateDir, `${node}-routes.json`),
           args: [
-            '--redis-password',
-            r.password,
+            // One argument: a random password may begin with '-', which a separate argument
+            // would make read as an option.
+            `--redis-password=${r.password}`,
             '--l2',
             'true',
             '--l2-lease-ttl',
