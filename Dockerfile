@@ -7,7 +7,9 @@
 #   docker build -t registry.example.com/pier:0.1.0 .
 #
 # The build stage installs the workspace with the pinned pnpm, compiles the
-# TypeScript, and deploys each package with only its production dependencies;
+# TypeScript, bundles the controller (scripts/bundle-controller.ts: one file with
+# what it uses of its dependencies), and deploys each package with only its
+# production dependencies;
 # the runtime stage is node:24-slim with those two trees, running as uid 1000.
 
 ARG NODE_IMAGE=node:24-slim
@@ -29,7 +31,9 @@ COPY packages/shared/src packages/shared/src
 COPY packages/controller/src packages/controller/src
 COPY packages/dataplane/src packages/dataplane/src
 COPY packages/standalone/src packages/standalone/src
+COPY scripts/bundle-controller.ts scripts/
 RUN node_modules/.bin/tsc --build \
+  && node scripts/bundle-controller.ts \
   && npx --yes "pnpm@${PNPM_VERSION}" --filter @pier/controller deploy --prod /out/controller \
   && npx --yes "pnpm@${PNPM_VERSION}" --filter @pier/dataplane deploy --prod /out/dataplane
 

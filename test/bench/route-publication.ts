@@ -26,7 +26,7 @@
  * Endpoint addresses are documentation addresses; nothing is sent to them.
  */
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,7 @@ import {
   routesSnapshotKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
+import { buildAsShipped } from '../lib/build-as-shipped.ts';
 import { type ControllerProcess, startController } from '../lib/controller-process.ts';
 import { ingressManifest } from '../lib/ingress-fixtures.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
@@ -356,16 +357,9 @@ function leaderSince(controller: ControllerProcess): number {
 }
 
 progress.part(`set-up: API server, Redis, ${ingresses} Services, EndpointSlices and Ingresses`);
-// The controller and the dataplane run as the image ships them: built (from source, Node's type
-// stripping adds about 30 MiB to each process).
-execFileSync(
-  process.execPath,
-  [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--build'],
-  {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-  },
-);
+// The controller and the dataplane run as the image ships them: built, the controller bundled
+// (from source, Node's type stripping adds about 30 MiB to each process).
+await buildAsShipped();
 const env = await startBenchEnv('route-publication');
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

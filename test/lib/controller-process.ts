@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SHIPPED_CONTROLLER } from './build-as-shipped.ts';
 import {
   jsonLines,
   type ManagedProcess,
@@ -70,17 +71,19 @@ export function testKeyRingFile(): string {
  */
 function deployedNodeFlags(): string[] {
   const path = join(REPO_ROOT, 'deploy', 'image', 'bin', 'pier-controller');
-  const exec = /^exec node (.*?) *\/app\/controller\/dist\/main\.js/m.exec(
+  const exec = /^exec node (.*?) *\/app\/controller\/dist\/pier-controller\.js/m.exec(
     readFileSync(path, 'utf8'),
   );
-  if (exec === null) throw new Error(`${path}: no "exec node … /app/controller/dist/main.js" line`);
+  if (exec === null) {
+    throw new Error(`${path}: no "exec node … /app/controller/dist/pier-controller.js" line`);
+  }
   return (exec[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
 /**
  * Starts `pier-controller` on Node 24 with the image's Node flags: from source, or with `built`
- * the compiled `dist/` as the image ships it (`tsc --build` first; benchmarks of memory use it,
- * since running from source adds Node's type stripping).
+ * the bundle the image ships (`buildAsShipped()` first; benchmarks of memory use it, since
+ * running from source adds Node's type stripping and every module of the client library).
  */
 export async function startController(
   options: { identity: string; args?: string[]; kubeconfig?: string; built?: boolean } = {
@@ -94,7 +97,7 @@ export async function startController(
     [
       ...deployedNodeFlags(),
       ...(options.built === true
-        ? [join(REPO_ROOT, 'packages', 'controller', 'dist', 'main.js')]
+        ? [SHIPPED_CONTROLLER]
         : [
             '--conditions=@pier/source',
             join(REPO_ROOT, 'packages', 'controller', 'src', 'main.ts'),
