@@ -132,6 +132,22 @@ const log = (text: string): void =>
 const progress = new BenchProgress('route-publication', { parts: 7 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The changes logged by {@link logSlowChange}, for the figures. */
+const slowChanges: Array<{ what: string; tookMs: number; repliedMs: number }> = [];
+
+/**
+ * Logs a change slower than SLOW_CHANGE_MS with where its time went: the API server's reply
+ * (NaN: not replied yet when the reader had it), or after it; and when it was sent, to the
+ * millisecond, to line it up with the controller's and the dataplane's logs.
+ */
+function logSlowChange(what: string, tookMs: number, repliedMs: number): void {
+  const sentAt = new Date(Date.now() - tookMs).toISOString();
+  slowChanges.push({ what, tookMs, repliedMs });
+  log(
+    `  slow ${what}: ${tookMs.toFixed(1)} ms (API server replied after ${repliedMs.toFixed(1)} ms), sent at ${sentAt}`,
+  );
+}
+
 /** Rejects with a message naming `what` when `promise` takes longer than `ms`. */
 async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -194,6 +210,9 @@ interface ControllerFigures {
   publishBytes: number;
   /** VmHWM: the most the controller's RSS has been. */
   peakRssBytes: number;
+  /** V8's heap: what it holds (live and not yet collected) and what it has taken from the OS. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
 }
 
 async function controllerFigures(controller: ControllerProcess): Promise<ControllerFigures> {
@@ -209,6 +228,8 @@ async function controllerFigures(controller: ControllerProcess): Promise<Control
     statusWrites: metricValue(text, 'pier_api_writes_total', 'kind="ingress-status",result="ok"'),
     publishBytes: metricValue(text, 'pier_route_publish_bytes_sum'),
     peakRssBytes: peakRss(controller.process.child.pid),
+    heapUsedBytes: metricValue(text, 'pier_nodejs_heap_size_used_bytes'),
+    heapTotalBytes: metricValue(text, 'pier_nodejs_heap_size_total_bytes'),
   };
 }
 
@@ -650,11 +671,7 @@ try {
     const took = performance.now() - sent;
     latencies.push(took);
     // A slow one is logged with where its time went: the API server's reply, or after it.
-    if (took > SLOW_CHANGE_MS) {
-      log(
-        `  slow change ${k}: ${took.toFixed(1)} ms (API server replied after ${replied.toFixed(1)} ms), sent at ${new Date(Date.now() - took).toISOString()}`,
-      );
-    }
+    if (took > SLOW_CHANGE_MS) logSlowChange(`change ${k}`, took, replied);
     progress.step(k + 1, changes, 'changes seen by the reader');
     await sleep(200);
   }
@@ -686,12 +703,20 @@ try {
     const due = rolloutStart + (k * 1000) / rolloutRate;
     await sleep(Math.max(0, due - performance.now()));
     const sent = performance.now();
-    const seen = arrival(backendOf(i), address).then(() => performance.now() - sent);
+    let replied = Number.NaN;
+    const seen = arrival(backendOf(i), address).then(() => {
+      const took = performance.now() - sent;
+      if (took > SLOW_CHANGE_MS) logSlowChange(`rollout change ${k}`, took, replied);
+      return took;
+    });
     rolloutSeen.push(
       within(`rollout change ${k} (${address} in ${backendOf(i)})`, CHANGE_TIMEOUT_MS, seen),
     );
     discovery
       .replaceNamespacedEndpointSlice({ name: sliceName(i), namespace, body: slice })
+      .then(() => {
+        replied = performance.now() - sent;
+      })
       .catch((err: unknown) => sendErrors.push(err));
     progress.step(k + 1, rolloutChanges, 'rollout changes sent');
   }
@@ -706,6 +731,7 @@ try {
   // And once the collector has had a quiet moment (V8 gives back heap when idle).
   await sleep(15_000);
   const dataplaneSettled = groupMemory(dataplane.process.pid);
+  const controllerSettled = await controllerFigures(second);
   const memoryAfterChanges = await redisMemory();
 
   // --- Figures.
@@ -757,7 +783,8 @@ try {
     `| change log after the restart's publication (\`MEMORY USAGE\`) | ${mib(logBytes)} |`,
     `| Redis \`used_memory\` after the full publication / after the changes | ${mib(memoryAfterPublish.usedBytes)} (${memoryAfterPublish.usedHuman}) / ${mib(memoryAfterChanges.usedBytes)} (${memoryAfterChanges.usedHuman}) |`,
     `| controller RSS after the first start's statuses / its peak (VmHWM) | ${mib(firstFigures.rssBytes)} / ${mib(firstFigures.peakRssBytes)} |`,
-    `| controller RSS after the restart's table / after the changes and the rollout / its peak (VmHWM) | ${mib(restartFigures.rssBytes)} / ${mib(afterRollout.rssBytes)} / ${mib(afterRollout.peakRssBytes)} |`,
+    `| controller RSS after the restart's table / after the changes and the rollout / 15 s later / its peak (VmHWM) | ${mib(restartFigures.rssBytes)} / ${mib(afterRollout.rssBytes)} / ${mib(controllerSettled.rssBytes)} / ${mib(controllerSettled.peakRssBytes)} |`,
+    `| controller V8 heap used / taken from the OS, after the changes and the rollout; 15 s later | ${mib(afterRollout.heapUsedBytes)} / ${mib(afterRollout.heapTotalBytes)}; ${mib(controllerSettled.heapUsedBytes)} / ${mib(controllerSettled.heapTotalBytes)} |`,
     `| dataplane: start to serving the whole table | ${s(dataplaneLoadMs)} |`,
     `| dataplane RSS with the whole table / right after the changes and the rollout / 15 s later / its peak (VmHWM) | ${mib(dataplaneLoaded.rss)} / ${mib(dataplaneEnd.rss)} / ${mib(dataplaneSettled.rss)} / ${mib(dataplaneSettled.hwm)} |`,
   ].join('\n');
@@ -767,6 +794,15 @@ try {
     `| ${changes} one after another | ${ms(quantile(latencies, 0.5))} | ${ms(quantile(latencies, 0.99))} | ${ms(Math.max(...latencies))} |`,
     `| ${rolloutChanges} at ${rolloutRate} per second (sent over ${s(rolloutSendMs)}) | ${ms(quantile(rolloutLatencies, 0.5))} | ${ms(quantile(rolloutLatencies, 0.99))} | ${ms(Math.max(...rolloutLatencies))} |`,
   ].join('\n');
+  const slowList =
+    slowChanges.length === 0
+      ? `No change took longer than ${SLOW_CHANGE_MS} ms.`
+      : `Changes that took longer than ${SLOW_CHANGE_MS} ms, with the time the API server took to reply to the change (its watch event goes out about then; "not yet" when the reader had the table first): ${slowChanges
+          .map(
+            (c) =>
+              `${c.what}, ${ms(c.tookMs)} (reply: ${Number.isNaN(c.repliedMs) ? 'not yet' : ms(c.repliedMs)})`,
+          )
+          .join('; ')}.`;
   const serving = [
     '| revisions applied by the dataplane | count | receive, average | apply, average | both stages ≤ 5 ms |',
     '| --- | --- | --- | --- | --- |',
@@ -818,6 +854,8 @@ coalescing window, the incremental compile, the publication of the changed piece
 and the reader's patch, which validates the entries it touches.
 
 ${latency}
+
+${slowList}
 
 What each revision cost the dataplane's serving thread, from its
 \`pier_dataplane_route_apply_seconds\` histogram (the sum of a stage's slices, not the time between
