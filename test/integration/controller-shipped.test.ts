@@ -3,10 +3,12 @@
  * (scripts/bundle-controller.ts) with the image's Node flags, against the real API server and
  * Redis. The other controller suites run it from source; this one proves the bundle holds
  * everything the controller reaches at run time (a module esbuild could not follow would fail
- * only here): leader election, watches, allocation, the status write and the route publication.
+ * only here): leader election, watches, allocation, the status write and the route publication;
+ * and that the tests start it with the environment the image's wrapper sets.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { routesRevisionKey, virtualHostKey } from '@pier/shared';
 import { Redis } from 'ioredis';
@@ -91,6 +93,16 @@ test('the bundled controller gives an Ingress an address and publishes its pod',
     events.some((e) => e.reason === 'AddressAssigned' && e.source === 'pier-controller'),
     JSON.stringify(events),
   );
+});
+
+test("the bundled controller runs with the image's allocator settings", () => {
+  const environ = readFileSync(`/proc/${controller?.process.child.pid}/environ`, 'utf8');
+  const env = new Set(environ.split('\0'));
+  assert.ok(
+    env.has('MALLOC_ARENA_MAX=2'),
+    'MALLOC_ARENA_MAX from deploy/image/bin/pier-controller',
+  );
+  assert.ok(env.has('MALLOC_MMAP_THRESHOLD_=131072'), 'MALLOC_MMAP_THRESHOLD_ from the wrapper');
 });
 
 test('the bundled controller serves its metrics and stops cleanly on SIGTERM', async () => {

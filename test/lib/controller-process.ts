@@ -81,9 +81,20 @@ function deployedNodeFlags(): string[] {
 }
 
 /**
- * Starts `pier-controller` on Node 24 with the image's Node flags: from source, or with `built`
- * the bundle the image ships (`buildAsShipped()` first; benchmarks of memory use it, since
- * running from source adds Node's type stripping and every module of the client library).
+ * The environment the image's `pier-controller` sets before starting Node (glibc's allocator
+ * settings), from its `export NAME="${NAME:-value}"` lines, so the tests run what is shipped.
+ */
+function deployedEnvironment(): Record<string, string> {
+  const path = join(REPO_ROOT, 'deploy', 'image', 'bin', 'pier-controller');
+  const exports = readFileSync(path, 'utf8').matchAll(/^export (\w+)="\$\{\1:-([^}"]*)\}"$/gm);
+  return Object.fromEntries([...exports].map((m) => [m[1] ?? '', m[2] ?? '']));
+}
+
+/**
+ * Starts `pier-controller` on Node 24 with the image's Node flags and environment: from source,
+ * or with `built` the bundle the image ships (`buildAsShipped()` first; benchmarks of memory use
+ * it, since running from source adds Node's type stripping and every module of the client
+ * library).
  */
 export async function startController(
   options: { identity: string; args?: string[]; kubeconfig?: string; built?: boolean } = {
@@ -121,7 +132,7 @@ export async function startController(
       ...(options.args ?? []),
     ],
     logFile,
-    { cwd: REPO_ROOT },
+    { cwd: REPO_ROOT, env: { ...process.env, ...deployedEnvironment() } },
   );
   const logs = (): Array<Record<string, unknown>> => jsonLines(logFile);
   const opsPort = await unlessExited(
