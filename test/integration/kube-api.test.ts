@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { NetworkingV1Api } from '@kubernetes/client-node';
+import { ApiException, type KubernetesObject, NetworkingV1Api } from '@kubernetes/client-node';
+import { listInPages } from '../../packages/controller/src/kube/paged-list.ts';
+import { PooledKubeConfig } from '../../packages/controller/src/kube/pooled-kube-config.ts';
+import { rawListPage } from '../../packages/controller/src/kube/raw-list.ts';
+import { controllerKubeconfig } from '../lib/controller-process.ts';
 import { testEnv } from '../lib/env.ts';
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { kubectl } from '../lib/test-cluster.ts';
@@ -78,4 +82,45 @@ test('a spec update through the main resource cannot change the status', async (
     body: current,
   });
   assert.equal(replaced.status?.loadBalancer?.ingress?.[0]?.ip, '203.0.113.10');
+});
+
+test('the controller lists in pages as plain JSON under its ServiceAccount, and a forbidden list rejects with 403', async () => {
+  const kubeConfig = new PooledKubeConfig();
+  kubeConfig.loadFromFile(await controllerKubeconfig());
+  // Three more Ingresses than a page holds: the pages are joined, each object once.
+  for (const name of ['page-a', 'page-b', 'page-c']) {
+    await networking.createNamespacedIngress({
+      namespace: ns.name,
+      body: {
+        metadata: { name },
+        spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
+      },
+    });
+  }
+  const path = `/apis/networking.k8s.io/v1/namespaces/${ns.name}/ingresses`;
+  const list = await listInPages(rawListPage<KubernetesObject>(kubeConfig, path), undefined, 2);
+  const names = list.items.map((i) => i.metadata?.name).sort();
+  assert.deepEqual(names, ['page-a', 'page-b', 'page-c', 'web']);
+  assert.match(
+    list.metadata?.resourceVersion ?? '',
+    /^\d+$/,
+    'the list has a resourceVersion to watch from',
+  );
+  // Plain JSON, as watch events arrive: timestamps are RFC 3339 text, not Date objects.
+  assert.equal(typeof list.items[0]?.metadata?.creationTimestamp, 'string');
+
+  const selected = await listInPages(
+    rawListPage<KubernetesObject>(kubeConfig, path, 'metadata.name=page-b'),
+  );
+  assert.deepEqual(
+    selected.items.map((i) => i.metadata?.name),
+    ['page-b'],
+  );
+
+  // The shipped RBAC grants no ConfigMaps: the API server's 403 comes back as the library's
+  // ApiException, with the status code the caches' error handling logs.
+  await assert.rejects(
+    listInPages(rawListPage(kubeConfig, `/api/v1/namespaces/${ns.name}/configmaps`)),
+    (err: unknown) => err instanceof ApiException && err.code === 403,
+  );
 });

@@ -5,11 +5,7 @@
 import { hash } from 'node:crypto';
 import {
   CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
   type KubeConfig,
-  type KubernetesListObject,
-  NetworkingV1Api,
   type V1EndpointSlice,
   type V1Ingress,
   type V1IngressClass,
@@ -54,6 +50,7 @@ import {
 } from './kube/object-trim.ts';
 import { listInPages } from './kube/paged-list.ts';
 import { PooledKubeConfig } from './kube/pooled-kube-config.ts';
+import { rawListPage } from './kube/raw-list.ts';
 import { WatchedCache } from './kube/watched-cache.ts';
 import { compileL2Announcements } from './l2/l2-plan.ts';
 import { L2Publisher } from './l2/l2-publisher.ts';
@@ -70,6 +67,10 @@ import {
   sliceService,
 } from './services/local-endpoints.ts';
 import { serviceClaims } from './services/service-claims.ts';
+
+/** API paths of the Ingresses and Services of all namespaces: watched, and listed on leading. */
+const INGRESSES_PATH = '/apis/networking.k8s.io/v1/ingresses';
+const SERVICES_PATH = '/api/v1/services';
 
 /** JSON with every object's keys sorted, so that field order does not matter. */
 function sortedJson(value: unknown): string {
@@ -121,10 +122,6 @@ export class ControllerApp {
     this.#kc = kubeConfig ?? loadKubeConfig(config.kubeconfig);
     this.metrics = createControllerMetrics();
     const keyRing = readKeyRingFile(config.keyRingFile, '--key-ring-file ($PIER_KEY_RING_FILE)');
-    const networking = this.#kc.makeApiClient(NetworkingV1Api);
-    const custom = this.#kc.makeApiClient(CustomObjectsApi);
-    const core = this.#kc.makeApiClient(CoreV1Api);
-    const discovery = this.#kc.makeApiClient(DiscoveryV1Api);
     this.#redis = new Redis(config.redisUrl, {
       ...ROUTE_PUBLISHER_REDIS_OPTIONS,
       ...(config.redisPassword ? { password: config.redisPassword } : {}),
@@ -189,8 +186,7 @@ export class ControllerApp {
         kubeConfig: this.#kc,
         resource: 'ingresses',
         trim: trimIngress,
-        path: '/apis/networking.k8s.io/v1/ingresses',
-        list: (page) => networking.listIngressForAllNamespaces(page),
+        path: INGRESSES_PATH,
         onChange: (kind, ingress) => {
           addresses?.onClaimChange('Ingress', ingress);
           // Writing an address to status changes the Ingress too; that must not cost a
@@ -204,7 +200,6 @@ export class ControllerApp {
         resource: 'ingressclasses',
         trim: trimIngressClass,
         path: '/apis/networking.k8s.io/v1/ingressclasses',
-        list: (page) => networking.listIngressClass(page),
         onChange: () => {
           addresses?.onClassChange();
           routesChanged();
@@ -216,13 +211,6 @@ export class ControllerApp {
         resource: 'ipaddresspools',
         trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POOL_PLURAL}`,
-        list: (page) =>
-          custom.listClusterCustomObject({
-            group: PIER_GROUP,
-            version: PIER_VERSION,
-            plural: POOL_PLURAL,
-            ...page,
-          }) as Promise<KubernetesListObject<IPAddressPool>>,
         onChange: () => {
           addresses?.onPoolChange();
           l2?.nudge();
@@ -235,7 +223,6 @@ export class ControllerApp {
         resource: 'nodes',
         trim: trimNode,
         path: '/api/v1/nodes',
-        list: (page) => core.listNode(page),
         onChange: () => l2?.nudge(),
         onError,
       }),
@@ -243,8 +230,7 @@ export class ControllerApp {
         kubeConfig: this.#kc,
         resource: 'services',
         trim: trimService,
-        path: '/api/v1/services',
-        list: (page) => core.listServiceForAllNamespaces(page),
+        path: SERVICES_PATH,
         onChange: (kind, service) => {
           addresses?.onClaimChange('Service', service);
           // Its externalTrafficPolicy decides which nodes may announce its address.
@@ -259,7 +245,6 @@ export class ControllerApp {
         resource: 'endpointslices',
         trim: trimEndpointSlice,
         path: '/apis/discovery.k8s.io/v1/endpointslices',
-        list: (page) => discovery.listEndpointSliceForAllNamespaces(page),
         onChange: (_kind, slice) => {
           routesChanged('EndpointSlice', slice);
           // Ready local endpoints decide where a Local Service's address may be announced.
@@ -275,7 +260,6 @@ export class ControllerApp {
         resource: 'namespaces',
         trim: trimNamespace,
         path: '/api/v1/namespaces',
-        list: (page) => core.listNamespace(page),
         onChange: () => addresses?.onClassChange(),
         onError,
       }),
@@ -286,8 +270,6 @@ export class ControllerApp {
         trim: trimSecret,
         path: '/api/v1/secrets',
         fieldSelector: 'type=kubernetes.io/tls',
-        list: (page) =>
-          core.listSecretForAllNamespaces({ fieldSelector: 'type=kubernetes.io/tls', ...page }),
         onChange: (_kind, secret) => routesChanged('Secret', secret),
         onError,
       }),
@@ -296,13 +278,6 @@ export class ControllerApp {
         resource: 'healthcheckpolicies',
         trim: trimCustomObject,
         path: `/apis/${PIER_GROUP}/${PIER_VERSION}/${POLICY_PLURAL}`,
-        list: (page) =>
-          custom.listCustomObjectForAllNamespaces({
-            group: PIER_GROUP,
-            version: PIER_VERSION,
-            resourcePlural: POLICY_PLURAL,
-            ...page,
-          }) as Promise<KubernetesListObject<HealthCheckPolicy>>,
         // The conditions the controller writes change the policy too: 10,000 of them at a first
         // start must not cost a compile each.
         onChange: (kind, policy) => {
@@ -410,7 +385,7 @@ export class ControllerApp {
       leaseDurationMs: config.leaseDurationMs,
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
-      onStartedLeading: () => void this.#startLeading(networking, core),
+      onStartedLeading: () => void this.#startLeading(),
       onStoppedLeading: () => this.#stopLeading(),
       onError: (err) => this.#log.warn({ err: String(err) }, 'leader election attempt failed'),
     });
@@ -497,7 +472,7 @@ export class ControllerApp {
     this.#log.info({ url: server.url }, 'dashboard listening');
   }
 
-  async #startLeading(networking: NetworkingV1Api, core: CoreV1Api): Promise<void> {
+  async #startLeading(): Promise<void> {
     this.metrics.isLeader.set(1);
     this.#log.info({ identity: this.#config.identity }, 'became leader');
     // A fresh list, not the cache: the previous leader's last writes must be seen.
@@ -505,8 +480,8 @@ export class ControllerApp {
       try {
         // In pages and trimmed as the caches keep them: the restore reads what the caches hold.
         const [ingresses, services] = await Promise.all([
-          listInPages((page) => networking.listIngressForAllNamespaces(page), trimIngress),
-          listInPages((page) => core.listServiceForAllNamespaces(page), trimService),
+          listInPages(rawListPage<V1Ingress>(this.#kc, INGRESSES_PATH), trimIngress),
+          listInPages(rawListPage<V1Service>(this.#kc, SERVICES_PATH), trimService),
         ]);
         if (!this.#elector.isLeader) return;
         this.#publisher = new RoutePublisher({

@@ -5,17 +5,19 @@
  * exponential back-off instead of leaving the cache silently stale.
  */
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
-import { type ListPageFn, listInPages } from './paged-list.ts';
+import { listInPages } from './paged-list.ts';
+import { rawListPage } from './raw-list.ts';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
 export interface WatchedCacheOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
-  /** API path to watch, e.g. `/apis/networking.k8s.io/v1/ingresses`. */
+  /**
+   * API path to list and watch, e.g. `/apis/networking.k8s.io/v1/ingresses`. The list is read in
+   * pages (paged-list.ts) as plain JSON, as the watch is (raw-list.ts).
+   */
   path: string;
-  /** One page of the list (paged-list.ts): the cache lists in pages. */
-  list: ListPageFn<T>;
-  /** Restricts the watch (the list function must apply the same selector). */
+  /** Restricts the list and the watch. */
   fieldSelector?: string;
   /** Short resource name for logs and metrics, e.g. `ingresses`. */
   resource: string;
@@ -82,7 +84,8 @@ export class WatchedCache<T extends KubernetesObject> {
       trim === undefined
         ? new Watch(options.kubeConfig)
         : new TrimmingWatch(options.kubeConfig, trim),
-      () => listInPages(options.list, trim),
+      () =>
+        listInPages(rawListPage<T>(options.kubeConfig, options.path, options.fieldSelector), trim),
       false,
       undefined,
       options.fieldSelector,
