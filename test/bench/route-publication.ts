@@ -51,10 +51,12 @@ import {
   routesSnapshotKey,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
+import { PooledKubeConfig } from '../../packages/controller/src/kube/pooled-kube-config.ts';
 import { buildAsShipped } from '../lib/build-as-shipped.ts';
 import { type ControllerProcess, startController } from '../lib/controller-process.ts';
+import { testEnv } from '../lib/env.ts';
 import { ingressManifest } from '../lib/ingress-fixtures.ts';
-import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { createTestNamespace } from '../lib/kube.ts';
 import { inPrivateNetwork, NETNS_ENV, prepareLoopback } from '../lib/private-network.ts';
 import { freePort } from '../lib/redis-server.ts';
 import { publishedTable, publishedTableBytes } from '../lib/route-tables.ts';
@@ -382,7 +384,11 @@ progress.part(`set-up: API server, Redis, ${ingresses} Services, EndpointSlices 
 // (from source, Node's type stripping adds about 30 MiB to each process).
 await buildAsShipped();
 const env = await startBenchEnv('route-publication');
-const kc = adminKubeConfig();
+// The benchmark's own requests keep their connection to the API server, as client-go's do (a
+// kubelet, the EndpointSlice controller): the library alone opens a new TLS connection per
+// request, whose handshake would be counted in every change's latency.
+const kc = new PooledKubeConfig();
+kc.loadFromFile(testEnv().kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const networking = kc.makeApiClient(NetworkingV1Api);
 const discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -848,7 +854,8 @@ ${resources}
 Change latency: first ${changes} changes one after another (200 ms apart), each replacing the first
 address of a different EndpointSlice (\`replace\` through the API); then a rollout of ${rolloutChanges}
 changes at ${rolloutRate} per second, each to another EndpointSlice, sent without waiting for the one
-before. Each runs from sending the request to a \`RouteLogReader\` on its own connection, as a
+before. Each runs from sending the request (on the connection the benchmark keeps to the API
+server, as client-go does) to a \`RouteLogReader\` on its own connection, as a
 dataplane runs it, emitting a table with the new address: watch delivery, the controller's 5 ms
 coalescing window, the incremental compile, the publication of the changed pieces, then \`XREAD\`
 and the reader's patch, which validates the entries it touches.
