@@ -824,7 +824,7 @@ try {
     ingresses === 10_000 ? 'route-publication' : `route-publication-${ingresses}`,
     `## Route table at scale (${ingresses.toLocaleString('en')} Ingresses): publication, memory, change latency
 
-\`${command}\`: real kube-apiserver (v1.36.3, embedded etcd, fsync off), \`pier-controller\` (built, with the image's Node flags) under
+\`${command}\`: real kube-apiserver (v1.36.3, embedded etcd, fsync off), \`pier-controller\` (the bundle the image ships, with its Node flags and environment) under
 its RBAC ServiceAccount with the shipped lease timings (15 s / 10 s / 2 s), redis-server and one
 \`pier-dataplane\` (one worker, built as the image ships it), all on ${machineLine()}, ${new Date().toISOString().slice(0, 10)}, in a
 network namespace of the benchmark's own. One namespace holds ${ingresses} Ingresses (host
