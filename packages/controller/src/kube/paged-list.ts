@@ -2,10 +2,10 @@
  * Lists a resource a page at a time, trimming each page before asking for the next.
  *
  * An unpaged list of 10,000 Ingresses, Services or EndpointSlices arrives as one response: its
- * text, the parsed JSON and the client's typed copy of every object (managedFields included)
- * are all alive at once, tens of MiB per resource, and the controller lists five such
- * resources together when it starts and the Ingresses and Services again when it becomes leader.
- * Listed in pages, only one page of each is untrimmed at a time.
+ * text and every parsed object (managedFields included) are alive at once, tens of MiB per
+ * resource, and the controller lists five such resources together when it starts and the
+ * Ingresses and Services again when it becomes leader. Listed in pages (raw-list.ts reads one),
+ * only one page of each is untrimmed at a time.
  */
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 
