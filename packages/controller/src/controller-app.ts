@@ -2,7 +2,6 @@
  * Wires the controller together: watched caches, the address controller,
  * leader election and the ops server. Holds no logic of its own.
  */
-import { hash } from 'node:crypto';
 import {
   CoreV1Api,
   type KubeConfig,
@@ -59,6 +58,7 @@ import { KeySealer } from './routes/key-sealer.ts';
 import { PublicationLoop } from './routes/publication-loop.ts';
 import type { HealthCheckPolicy } from './routes/route-compiler.ts';
 import { RouteController, type RouteInputKind } from './routes/route-controller.ts';
+import { RouteInputs } from './routes/route-inputs.ts';
 import { ROUTE_PUBLISHER_REDIS_OPTIONS, RoutePublisher } from './routes/route-publisher.ts';
 import {
   isLocalLoadBalancer,
@@ -71,15 +71,6 @@ import { serviceClaims } from './services/service-claims.ts';
 /** API paths of the Ingresses and Services of all namespaces: watched, and listed on leading. */
 const INGRESSES_PATH = '/apis/networking.k8s.io/v1/ingresses';
 const SERVICES_PATH = '/api/v1/services';
-
-/** JSON with every object's keys sorted, so that field order does not matter. */
-function sortedJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   // One connection pool for every request (see pooled-kube-config.ts).
@@ -136,44 +127,7 @@ export class ControllerApp {
       this.metrics.watchRestarts.inc({ resource });
       this.#log.warn({ resource, err: String(err), retryInMs }, 'watch failed; restarting');
     };
-    /**
-     * What of an Ingress, Service or HealthCheckPolicy the compiler reads (not its status), by
-     * kind/namespace/name.
-     */
-    const routeInputs = new Map<string, string>();
-    const routeInputChanged = (
-      resource: string,
-      kind: string,
-      ingress: V1Ingress | V1Service | HealthCheckPolicy,
-    ): boolean => {
-      const key = `${resource}/${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
-      if (kind === 'delete') {
-        routeInputs.delete(key);
-        return true;
-      }
-      // The same form whether the object came from the initial list (deserialized: Dates,
-      // model field order) or from a watch event (raw JSON): the API server bumps an
-      // Ingress's or a custom resource's generation on every spec change (a Service's it does
-      // not: its spec is compared, keys sorted); annotations are compared with sorted keys.
-      const annotations = Object.entries(ingress.metadata?.annotations ?? {}).sort(([a], [b]) =>
-        a.localeCompare(b),
-      );
-      // Kept as a digest: one per Ingress, Service and policy (a Service's sorted spec is long).
-      const input = hash(
-        'sha256',
-        JSON.stringify([
-          resource === 'service'
-            ? sortedJson((ingress as V1Service).spec)
-            : (ingress.metadata?.generation ?? 0),
-          annotations,
-          new Date(ingress.metadata?.creationTimestamp ?? 0).getTime(),
-        ]),
-        'base64',
-      );
-      if (routeInputs.get(key) === input) return false;
-      routeInputs.set(key, input);
-      return true;
-    };
+    const routeInputs = new RouteInputs();
     // Handlers are bound late: the controllers need the caches first.
     let addresses: AddressController | undefined;
     let routes: RouteController | undefined;
@@ -191,7 +145,7 @@ export class ControllerApp {
           addresses?.onClaimChange('Ingress', ingress);
           // Writing an address to status changes the Ingress too; that must not cost a
           // recompile of the whole table (it would, once per Ingress of a burst).
-          if (routeInputChanged('ingress', kind, ingress)) routesChanged('Ingress', ingress);
+          if (routeInputs.changed('ingress', kind, ingress)) routesChanged('Ingress', ingress);
         },
         onError,
       }),
@@ -236,7 +190,7 @@ export class ControllerApp {
           // Its externalTrafficPolicy decides which nodes may announce its address.
           l2?.nudge();
           // A status write (its address) changes no route.
-          if (routeInputChanged('service', kind, service)) routesChanged('Service', service);
+          if (routeInputs.changed('service', kind, service)) routesChanged('Service', service);
         },
         onError,
       }),
@@ -281,7 +235,8 @@ export class ControllerApp {
         // The conditions the controller writes change the policy too: 10,000 of them at a first
         // start must not cost a compile each.
         onChange: (kind, policy) => {
-          if (routeInputChanged('policy', kind, policy)) routesChanged('HealthCheckPolicy', policy);
+          if (routeInputs.changed('policy', kind, policy))
+            routesChanged('HealthCheckPolicy', policy);
         },
         onError,
       }),
