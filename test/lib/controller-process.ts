@@ -66,28 +66,23 @@ export function testKeyRingFile(): string {
 }
 
 /**
- * The Node flags the image's `pier-controller` starts the controller with (its V8 heap sizing),
- * read from deploy/image/bin/pier-controller so the tests run what is shipped.
+ * How the image's `pier-controller` starts the controller, read from
+ * deploy/image/bin/pier-controller so the tests run what is shipped: the Node flags of its
+ * `exec node` line (V8's heap sizing) and the environment of its `export NAME="${NAME:-value}"`
+ * lines (glibc's allocator settings).
  */
-function deployedNodeFlags(): string[] {
+function shippedLaunch(): { nodeFlags: string[]; env: Record<string, string> } {
   const path = join(REPO_ROOT, 'deploy', 'image', 'bin', 'pier-controller');
-  const exec = /^exec node (.*?) *\/app\/controller\/dist\/pier-controller\.js/m.exec(
-    readFileSync(path, 'utf8'),
-  );
+  const text = readFileSync(path, 'utf8');
+  const exec = /^exec node (.*?) *\/app\/controller\/dist\/pier-controller\.js/m.exec(text);
   if (exec === null) {
     throw new Error(`${path}: no "exec node … /app/controller/dist/pier-controller.js" line`);
   }
-  return (exec[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
-}
-
-/**
- * The environment the image's `pier-controller` sets before starting Node (glibc's allocator
- * settings), from its `export NAME="${NAME:-value}"` lines, so the tests run what is shipped.
- */
-function deployedEnvironment(): Record<string, string> {
-  const path = join(REPO_ROOT, 'deploy', 'image', 'bin', 'pier-controller');
-  const exports = readFileSync(path, 'utf8').matchAll(/^export (\w+)="\$\{\1:-([^}"]*)\}"$/gm);
-  return Object.fromEntries([...exports].map((m) => [m[1] ?? '', m[2] ?? '']));
+  const exports = text.matchAll(/^export (\w+)="\$\{\1:-([^}"]*)\}"$/gm);
+  return {
+    nodeFlags: (exec[1] ?? '').split(/\s+/).filter((flag) => flag !== ''),
+    env: Object.fromEntries([...exports].map((m) => [m[1] ?? '', m[2] ?? ''])),
+  };
 }
 
 /**
@@ -102,11 +97,12 @@ export async function startController(
   },
 ): Promise<ControllerProcess> {
   const kubeconfig = options.kubeconfig ?? (await controllerKubeconfig());
+  const launch = shippedLaunch();
   const logFile = join(testEnv().stateDir, `controller-${options.identity}-${Date.now()}.log`);
   const proc = startProcess(
     process.execPath,
     [
-      ...deployedNodeFlags(),
+      ...launch.nodeFlags,
       ...(options.built === true
         ? [SHIPPED_CONTROLLER]
         : [
@@ -132,7 +128,7 @@ export async function startController(
       ...(options.args ?? []),
     ],
     logFile,
-    { cwd: REPO_ROOT, env: { ...process.env, ...deployedEnvironment() } },
+    { cwd: REPO_ROOT, env: { ...process.env, ...launch.env } },
   );
   const logs = (): Array<Record<string, unknown>> => jsonLines(logFile);
   const opsPort = await unlessExited(
