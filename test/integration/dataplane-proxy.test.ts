@@ -260,6 +260,7 @@ const deps: ProxyDeps = {
     idleTimeoutMs: 5_000,
     maxRequestBodyBytes: 8 * MiB,
     maxRetries: 1,
+    httpsPort: 443,
     trustedProxies: (address) => address === '127.0.0.2',
   },
 };

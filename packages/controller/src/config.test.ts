@@ -142,3 +142,30 @@ test('--services-without-class: off by default, on by flag or environment, else 
       ),
   );
 });
+
+test('--ingress-class-compat: off by default, a list of class names, a bad name refused', () => {
+  const redis = { REDIS_URL: 'redis://r:6379' };
+  assert.deepEqual([...parseControllerConfig([], redis).ingressClassCompat], []);
+  assert.deepEqual(
+    [
+      ...parseControllerConfig(['--ingress-class-compat', 'nginx, nginx-internal'], redis)
+        .ingressClassCompat,
+    ],
+    ['nginx', 'nginx-internal'],
+  );
+  assert.deepEqual(
+    [
+      ...parseControllerConfig([], { ...redis, PIER_INGRESS_CLASS_COMPAT: 'nginx' })
+        .ingressClassCompat,
+    ],
+    ['nginx'],
+  );
+  assert.throws(
+    () => parseControllerConfig(['--ingress-class-compat', 'nginx,Bad_Name'], redis),
+    (err: unknown) =>
+      isPierError(err, 'PIER_INVALID_CONFIG') &&
+      /^--ingress-class-compat \(\$PIER_INGRESS_CLASS_COMPAT\): "Bad_Name" is not an IngressClass name$/.test(
+        err.message,
+      ),
+  );
+});

@@ -32,6 +32,11 @@ export interface ControllerConfig {
   readonly keyRingFile: string;
   /** Also give addresses to Services of type LoadBalancer that set no loadBalancerClass. */
   readonly servicesWithoutClass: boolean;
+  /**
+   * IngressClass names also served in ingress-nginx compatibility mode (`nginx`), with
+   * ingress-nginx's defaults; empty: none.
+   */
+  readonly ingressClassCompat: ReadonlySet<string>;
 }
 
 /** Every flag, its environment variable and default: also the `--help` text. */
@@ -97,6 +102,11 @@ export const CONTROLLER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freez
     default: 'false',
     help: 'also serve Services of type LoadBalancer without loadBalancerClass (as MetalLB does)',
   },
+  'ingress-class-compat': {
+    env: 'PIER_INGRESS_CLASS_COMPAT',
+    default: '',
+    help: 'comma-separated IngressClass names served as ingress-nginx would, e.g. nginx (off when empty)',
+  },
 });
 
 export function controllerUsage(): string {
@@ -134,6 +144,9 @@ export function parseControllerConfig(
   const redisUrl = flags.redisUrl('redis-url');
   const keyRingFile = flags.string('key-ring-file') ?? '';
   const servicesWithoutClass = flags.boolean('services-without-class');
+  const ingressClassCompat = parseClassList(flags.string('ingress-class-compat') ?? '');
+  if (typeof ingressClassCompat === 'string')
+    flags.error('ingress-class-compat', ingressClassCompat);
   flags.finish();
   return Object.freeze({
     kubeconfig: flags.string('kubeconfig'),
@@ -152,5 +165,19 @@ export function parseControllerConfig(
     redisPassword: flags.string('redis-password'),
     keyRingFile,
     servicesWithoutClass,
+    ingressClassCompat: ingressClassCompat as ReadonlySet<string>,
   });
+}
+
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** `nginx,nginx-internal` → the names; a message naming the bad one otherwise. */
+export function parseClassList(text: string): ReadonlySet<string> | string {
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const bad = names.find((name) => !OBJECT_NAME.test(name));
+  if (bad !== undefined) return `"${bad}" is not an IngressClass name`;
+  return new Set(names);
 }

@@ -245,6 +245,7 @@ export class ControllerApp {
     routes = new RouteController({
       ingresses: this.#caches.ingresses,
       classes: this.#caches.classes,
+      ingressClassCompat: config.ingressClassCompat,
       services: this.#caches.services,
       endpointSlices: this.#caches.endpointSlices,
       secrets: this.#caches.secrets,
@@ -261,6 +262,7 @@ export class ControllerApp {
       ingressClaims({
         ingresses: this.#caches.ingresses,
         classes: this.#caches.classes,
+        compat: config.ingressClassCompat,
         writer,
       }),
       serviceClaims({

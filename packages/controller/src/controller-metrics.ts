@@ -17,6 +17,7 @@ export interface ControllerMetrics {
   readonly apiWrites: Counter<'kind' | 'result'>;
   readonly compileDuration: Histogram;
   readonly compileProblems: Counter<'reason'>;
+  readonly annotationsIgnored: Gauge<'annotation'>;
   readonly routeRevision: Gauge;
   readonly publishDuration: Histogram;
   readonly publishBytes: Histogram;
@@ -97,6 +98,12 @@ export function createControllerMetrics(): ControllerMetrics {
       name: 'pier_route_problems_total',
       help: 'Problems found while compiling routes (each reported once), by Event reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    annotationsIgnored: new Gauge({
+      name: 'pier_ingress_annotations_ignored',
+      help: 'Served Ingresses that carry an ingress-nginx annotation Pier does not honour, by annotation',
+      labelNames: ['annotation'],
       registers,
     }),
     routeRevision: new Gauge({

@@ -257,7 +257,7 @@ export class DataplaneApp {
     });
   }
 
-  #proxyDeps(scheme: 'http' | 'https'): ProxyDeps {
+  #proxyDeps(scheme: 'http' | 'https', httpsPort: number): ProxyDeps {
     const c = this.#config;
     const trusted = new Set(c.trustedProxies);
     const options = assertProxyOptions({
@@ -268,6 +268,7 @@ export class DataplaneApp {
       idleTimeoutMs: c.idleTimeoutMs,
       maxRequestBodyBytes: c.maxRequestBodyBytes,
       trustedProxies: (address) => trusted.has(address),
+      httpsPort,
     });
     return {
       lookup: (address, host, path) => this.#routes.index.lookup(address, host, path),
@@ -344,8 +345,24 @@ export class DataplaneApp {
       maxHeaderSize: c.maxHeaderBytes,
       headersTimeoutMs: c.requestHeadersTimeoutMs,
     };
+    // HTTPS first: the plain listener's https redirects may name its bound port.
+    let httpsPort = 443;
+    if (c.https && this.#tls) {
+      const deps = this.#proxyDeps('https', httpsPort);
+      const listener = await startHttpsListener({
+        host: c.https.host,
+        port: c.https.port,
+        handler: createProxyHandler(deps),
+        upgrade: createUpgradeHandler(deps),
+        limits,
+        reusePort: this.#role.reusePort,
+        tlsOptions: this.#tls.serverOptions(),
+      });
+      httpsPort = listener.port;
+      this.#listeners.push(listener);
+    }
     if (c.http) {
-      const deps = this.#proxyDeps('http');
+      const deps = this.#proxyDeps('http', httpsPort);
       this.#listeners.push(
         await startHttpListener({
           host: c.http.host,
@@ -354,20 +371,6 @@ export class DataplaneApp {
           upgrade: createUpgradeHandler(deps),
           limits,
           reusePort: this.#role.reusePort,
-        }),
-      );
-    }
-    if (c.https && this.#tls) {
-      const deps = this.#proxyDeps('https');
-      this.#listeners.push(
-        await startHttpsListener({
-          host: c.https.host,
-          port: c.https.port,
-          handler: createProxyHandler(deps),
-          upgrade: createUpgradeHandler(deps),
-          limits,
-          reusePort: this.#role.reusePort,
-          tlsOptions: this.#tls.serverOptions(),
         }),
       );
     }

@@ -21,6 +21,15 @@ export * from './route-entries.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';
+export {
+  appRootLocation,
+  appRootProblem,
+  HTTPS_REDIRECT_CODES,
+  hostWithoutPort,
+  httpsRedirectLocation,
+  isRootRequest,
+  redirectUrlProblem,
+} from './route-redirects.ts';
 export * from './route-table.ts';
 export * from './route-table-state.ts';
 export * from './route-table-validation.ts';

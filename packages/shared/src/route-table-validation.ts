@@ -26,6 +26,7 @@ import type { SealedKey } from './key-sealing.ts';
 import { sealedKeyProblem } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
+import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import type {
   Backend,
   BalancingSettings,
@@ -175,6 +176,10 @@ export function checkVirtualHost(
         vhost.tls = { certificate };
       }
     }
+    if (o.appRoot !== undefined) {
+      const appRoot = readString(o, 'appRoot', '', report, appRootProblem);
+      if (appRoot !== undefined) vhost.appRoot = appRoot;
+    }
     if (o.defaultBackend !== undefined) {
       const id = readString(o, 'defaultBackend', '', report);
       if (id !== undefined && host !== '') {
@@ -200,8 +205,19 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   );
   const backend = readString(raw, 'backend', at, report);
   const source = readObjectRef(raw.source, `${at}source.`, report);
+  const redirect =
+    raw.redirect === undefined
+      ? undefined
+      : checkRouteRedirect(raw.redirect, `${at}redirect.`, report);
+  const httpsRedirect =
+    raw.httpsRedirect === undefined
+      ? undefined
+      : checkHttpsRedirect(raw.httpsRedirect, `${at}httpsRedirect.`, report);
   if (report.count() !== before) return undefined;
-  return { path, pathType, backend, source } as Route;
+  const route = { path, pathType, backend, source } as Route;
+  if (redirect !== undefined) route.redirect = redirect;
+  if (httpsRedirect !== undefined) route.httpsRedirect = httpsRedirect;
+  return route;
 }
 
 /** Checks one backend under its key. Invalid endpoints are dropped one by one. */

@@ -37,6 +37,11 @@ export interface VirtualHost {
    * where it stands for the Ingress `spec.defaultBackend` served on this address.
    */
   defaultBackend?: string;
+  /**
+   * A request for exactly `/` (query aside) is answered 302 to this absolute path on the same
+   * scheme and Host, before any route is looked at (ingress-nginx's `app-root`).
+   */
+  appRoot?: string;
 }
 
 /** One Ingress path rule. */
@@ -49,6 +54,33 @@ export interface Route {
   backend: string;
   /** The Ingress that contributed this rule, for logs and Events. */
   source: ObjectRef;
+  /** Every request is answered with this redirect instead of being proxied. */
+  redirect?: RouteRedirect;
+  /** Plain-HTTP requests are answered with a redirect to https first. */
+  httpsRedirect?: HttpsRedirect;
+}
+
+/** A fixed redirect (ingress-nginx's `permanent-redirect` / `temporal-redirect`). */
+export interface RouteRedirect {
+  /** 300-308. */
+  statusCode: number;
+  /** The Location sent, as written: an absolute http(s) URL. */
+  url: string;
+}
+
+/**
+ * The redirect of plain-HTTP requests to https (ingress-nginx's `ssl-redirect` and
+ * `force-ssl-redirect`): `https://<Host without port>[:<HTTPS port>]<request target>`.
+ */
+export interface HttpsRedirect {
+  /** Only when the virtual host has its own certificate (`ssl-redirect`), else always. */
+  onlyWithCertificate: boolean;
+  /** 301, 302, 307 or 308. */
+  statusCode: number;
+  /** Keep a trailing `/` of the request target; ingress-nginx drops it by default. */
+  preserveTrailingSlash: boolean;
+  /** Name the HTTPS listener's port in the Location even when it is 443. */
+  usePort: boolean;
 }
 
 /** A namespaced Kubernetes object. */

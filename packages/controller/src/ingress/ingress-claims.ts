@@ -17,6 +17,8 @@ function namespaceName(ingress: V1Ingress): string {
 export function ingressClaims(deps: {
   ingresses: ObjectSource<V1Ingress>;
   classes: ObjectSource<V1IngressClass>;
+  /** `--ingress-class-compat`: class names also served. */
+  compat: ReadonlySet<string>;
   writer: KubeWriter;
 }): ClaimKind<V1Ingress> {
   return {
@@ -31,7 +33,7 @@ export function ingressClaims(deps: {
     list: () => deps.ingresses.list(),
     namespaceName,
     notOursBecause: (ingress) => {
-      const verdict = classifyIngress(ingress, deps.classes.list());
+      const verdict = classifyIngress(ingress, deps.classes.list(), deps.compat);
       return verdict.ours ? undefined : verdict.reason;
     },
     request: (ingress): ParsedClaim => {

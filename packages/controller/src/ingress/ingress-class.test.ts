@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Ingress, V1IngressClass } from '@kubernetes/client-node';
-import { classifyIngress, PIER_CONTROLLER_NAME } from './ingress-class.ts';
+import { classifyIngress, ingressDialect, PIER_CONTROLLER_NAME } from './ingress-class.ts';
 
 function cls(name: string, controller: string, isDefault = false): V1IngressClass {
   return {
@@ -90,3 +90,37 @@ for (const c of cases) {
     assert.equal(classifyIngress(c.ingress, c.classes).ours, c.ours);
   });
 }
+
+test('--ingress-class-compat: a named class is served by name, with or without an IngressClass', () => {
+  const compat = new Set(['nginx']);
+  const rows: Array<[string, V1Ingress, V1IngressClass[], boolean, boolean]> = [
+    // name, ingress, classes, ours, with ingress-nginx's defaults
+    ['ingressClassName nginx, ingress-nginx class exists', ing('nginx'), [pier, nginx], true, true],
+    ['ingressClassName nginx, no IngressClass object', ing('nginx'), [pier], true, true],
+    ['legacy annotation nginx, no IngressClass object', ing(undefined, 'nginx'), [], true, true],
+    ['a Pier class stays Pier’s', ing('pier'), [pier, nginx], true, false],
+    ['another class is still not served', ing('traefik'), [pier, nginx], false, false],
+    [
+      'class-less with a default Pier class: Pier’s defaults',
+      ing(),
+      [pierDefault, nginx],
+      true,
+      false,
+    ],
+    ['class-less, nginx the default class', ing(), [pier, nginxDefault], true, true],
+    [
+      'a class named nginx whose controller is Pier’s: Pier’s defaults',
+      ing('nginx'),
+      [cls('nginx', PIER_CONTROLLER_NAME)],
+      true,
+      false,
+    ],
+  ];
+  for (const [name, ingress, classes, ours, nginxClass] of rows) {
+    assert.equal(classifyIngress(ingress, classes, compat).ours, ours, name);
+    assert.equal(ingressDialect(ingress, classes, compat).nginxClass, nginxClass, name);
+  }
+  // Without the flag, nothing changes.
+  assert.equal(classifyIngress(ing('nginx'), [pier, nginx]).ours, false);
+  assert.equal(ingressDialect(ing('nginx'), [pier, nginx], new Set()).nginxClass, false);
+});

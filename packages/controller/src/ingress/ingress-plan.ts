@@ -12,11 +12,30 @@ import type { BackendResolver, ServiceBackend } from '../routes/backend-resolver
 export type BackendLookup = Pick<BackendResolver, 'resolve'>;
 
 import { parseBalancingAnnotations } from './balancing-annotations.ts';
+import {
+  type NginxActions,
+  type NginxDialect,
+  PIER_DIALECT,
+  parseNginxAnnotations,
+} from './nginx-annotations.ts';
 
 /** Event reason for a rule, path or TLS entry Pier cannot use as written. */
 export const REASON_INVALID_RULE = 'InvalidRule';
-/** Event reason for a bad `pier.dev/` balancing annotation (its default is used). */
+/** Event reason for a bad annotation value (its default is used). */
 export const REASON_INVALID_ANNOTATION = 'InvalidAnnotation';
+/** Event reason for an ingress-nginx annotation Pier does not honour (the Ingress is served without it). */
+export const REASON_ANNOTATION_IGNORED = 'AnnotationIgnored';
+
+/** The message of an `AnnotationIgnored` problem; {@link ignoredAnnotationOf} reads it back. */
+export function annotationIgnoredMessage(annotation: string, note: string): string {
+  return `${annotation}: ${note}; the Ingress is served without it`;
+}
+
+/** The annotation an `AnnotationIgnored` message names (for the metric of ignored annotations). */
+export function ignoredAnnotationOf(message: string): string {
+  const colon = message.indexOf(': ');
+  return colon < 0 ? message : message.slice(0, colon);
+}
 
 /** One path rule, checked, with its backend resolved. */
 export interface PlannedRoute {
@@ -42,16 +61,22 @@ export interface IngressPlan {
   tls: Array<{ host: string; secretName: string }>;
   /** From the annotations; undefined when the Ingress sets none of them. */
   balancing?: BalancingSettings;
+  /** Redirects from the ingress-nginx annotations (and, for its classes, its defaults). */
+  nginx: NginxActions;
 }
 
 /** Reports one problem with the Ingress being planned. */
 export type ReportProblem = (reason: string, message: string) => void;
 
-/** Reads `ingress` (which has a namespace and a name); problems go to `report`. */
+/**
+ * Reads `ingress` (which has a namespace and a name); problems go to `report`. `dialect` says
+ * whether ingress-nginx's defaults apply (an Ingress of a compatibility class).
+ */
 export function planIngress(
   ingress: V1Ingress,
   resolver: BackendLookup,
   report: ReportProblem,
+  dialect: NginxDialect = PIER_DIALECT,
 ): IngressPlan {
   const namespace = ingress.metadata?.namespace ?? '';
   const name = ingress.metadata?.name ?? '';
@@ -62,6 +87,7 @@ export function planIngress(
     key: `${namespace}/${name}`,
     hosts: new Map(),
     tls: [],
+    nginx: {},
   };
 
   const backendOf = (at: string, backend: V1IngressBackend | undefined) => {
@@ -141,5 +167,14 @@ export function planIngress(
     report(REASON_INVALID_ANNOTATION, `${problem.annotation}: ${problem.message}`);
   }
   if (balancing.settings !== undefined) plan.balancing = balancing.settings;
+
+  const nginx = parseNginxAnnotations(ingress.metadata?.annotations, dialect);
+  for (const problem of nginx.problems) {
+    report(REASON_INVALID_ANNOTATION, `${problem.annotation}: ${problem.message}`);
+  }
+  for (const { annotation, note } of nginx.ignored) {
+    report(REASON_ANNOTATION_IGNORED, annotationIgnoredMessage(annotation, note));
+  }
+  plan.nginx = nginx.actions;
   return plan;
 }

@@ -18,7 +18,9 @@
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { PathType, Route, VirtualHost } from '@pier/shared';
 import { canonicalIp, pathElements } from '@pier/shared';
-import type { IngressPlan } from '../ingress/ingress-plan.ts';
+import type { IngressPlan, PlannedRoute } from '../ingress/ingress-plan.ts';
+import { NGINX_ANNOTATION_PREFIX } from '../ingress/nginx-annotation-catalogue.ts';
+import { NO_HTTPS_REDIRECT_PREFIX } from '../ingress/nginx-annotations.ts';
 import type { ServiceBackend } from './backend-resolver.ts';
 import type { CertificateCheck, CheckedCertificate } from './tls-resolver.ts';
 
@@ -26,6 +28,10 @@ import type { CertificateCheck, CheckedCertificate } from './tls-resolver.ts';
 export const REASON_ROUTE_CONFLICT = 'RouteConflict';
 export const REASON_DEFAULT_BACKEND_CONFLICT = 'DefaultBackendConflict';
 export const REASON_TLS_CONFLICT = 'TLSConflict';
+/** Two Ingresses on one host ask for different values of a host-wide annotation. */
+export const REASON_ANNOTATION_CONFLICT = 'AnnotationConflict';
+
+const APP_ROOT_ANNOTATION = `${NGINX_ANNOTATION_PREFIX}app-root`;
 
 /** An Ingress's plan with the Ingress itself, whose age decides who wins a conflict. */
 export interface PlacedIngress {
@@ -52,6 +58,8 @@ export interface HostPlacement {
   routes: Route[];
   /** Backend id of the address's default backend (any-host virtual host only). */
   defaultBackend?: string;
+  /** From the oldest Ingress on the host that sets ingress-nginx's `app-root`. */
+  appRoot?: string;
   certificate?: CheckedCertificate;
   /** Every kept route's backend and the default backend, in placement order. */
   uses: BackendUse[];
@@ -96,6 +104,7 @@ export function placeHost(
   const claims = new Map<string, PathClaim>();
   let defaultOwner = '';
   let tlsOwner = '';
+  let appRootOwner = '';
   for (const placed of candidates) {
     const { plan } = placed;
     const source = { namespace: plan.namespace, name: plan.name };
@@ -107,14 +116,23 @@ export function placeHost(
         continue;
       }
       claims.set(key, { owner: plan.key, pathType: route.pathType, path: route.path });
-      placement.routes.push({
-        path: route.path,
-        pathType: route.pathType,
-        backend: route.backend.id,
-        source: { ...source },
-      });
+      placement.routes.push(tableRoute(route, plan, source));
       placement.uses.push({ user: placed, backend: route.backend });
       placement.contributors.add(plan.key);
+    }
+
+    const appRoot = plan.nginx.appRoot;
+    if (appRoot !== undefined && plan.hosts.has(host)) {
+      if (placement.appRoot === undefined) {
+        placement.appRoot = appRoot;
+        appRootOwner = plan.key;
+      } else if (placement.appRoot !== appRoot) {
+        report(
+          plan,
+          REASON_ANNOTATION_CONFLICT,
+          `${APP_ROOT_ANNOTATION} '${appRoot}' is ignored for ${hostText(host)}: it already has app root '${placement.appRoot}' from ${ownerText(appRootOwner, plan.key)}`,
+        );
+      }
     }
 
     if (host === '' && plan.defaultBackend !== undefined) {
@@ -152,6 +170,25 @@ export function placeHost(
   return placement;
 }
 
+/**
+ * The table entry of a kept path rule, with the Ingress's redirects. As in ingress-nginx, an
+ * ACME challenge path never gets the https redirect.
+ */
+function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['source']): Route {
+  const entry: Route = {
+    path: route.path,
+    pathType: route.pathType,
+    backend: route.backend.id,
+    source: { ...source },
+  };
+  const { redirect, httpsRedirect } = plan.nginx;
+  if (redirect !== undefined) entry.redirect = { ...redirect };
+  if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {
+    entry.httpsRedirect = { ...httpsRedirect };
+  }
+  return entry;
+}
+
 /** Reports each TLS Secret of the plan that gives no certificate (the host keeps its routes). */
 export function reportTlsProblems(plan: IngressPlan, checkTls: CheckTls, report: ReportOn): void {
   for (const { secretName } of plan.tls) {
@@ -176,6 +213,7 @@ export function virtualHostEntry(
   const certificate = placement.certificate?.id;
   if (certificate !== undefined && sealed(certificate)) vhost.tls = { certificate };
   if (placement.defaultBackend !== undefined) vhost.defaultBackend = placement.defaultBackend;
+  if (placement.appRoot !== undefined) vhost.appRoot = placement.appRoot;
   return vhost;
 }
 

@@ -29,6 +29,7 @@ import {
   virtualHostKey,
 } from '@pier/shared';
 import { type BackendLookup, planIngress } from '../ingress/ingress-plan.ts';
+import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
 import { backendEntry } from './backend-entry.ts';
 import {
@@ -107,6 +108,11 @@ export interface IncrementalOutput {
 export interface IncrementalCompilerOptions {
   defaultHealthCheck: Readonly<HealthCheckSettings>;
   sealKey: (certificateId: string, keyPem: string) => SealedKey;
+  /**
+   * Whether ingress-nginx's defaults apply to an Ingress; Pier's own when absent. What it reads
+   * besides the Ingress (the IngressClasses) changes only with a full compile.
+   */
+  dialectOf?: (ingress: V1Ingress) => NginxDialect;
 }
 
 interface IngressRecord {
@@ -173,6 +179,7 @@ export class IncrementalCompiler {
   readonly #contributions = new Map<string, number>();
   #served: readonly string[] | undefined = [];
   readonly #problems = new ProblemBook();
+  readonly #dialectOf: ((ingress: V1Ingress) => NginxDialect) | undefined;
   /** The table's entries, written in place by each compile (see entry-writer.ts). */
   readonly #entries: WritableEntries = {
     virtualHosts: new Map(),
@@ -196,6 +203,7 @@ export class IncrementalCompiler {
   constructor(options: IncrementalCompilerOptions) {
     this.#defaults = options.defaultHealthCheck;
     this.#sealKey = options.sealKey;
+    this.#dialectOf = options.dialectOf;
   }
 
   /** The entries of the last compile: the same maps every time, changed in place. */
@@ -434,8 +442,11 @@ export class IncrementalCompiler {
       if (namespace && name && addresses.length > 0) {
         const report: ReportOn = (plan, reason, message) =>
           problems.push(ingressProblem(plan.namespace, plan.name, reason, message));
-        const plan = planIngress(state.object, this.#lookup, (reason, message) =>
-          problems.push(ingressProblem(namespace, name, reason, message)),
+        const plan = planIngress(
+          state.object,
+          this.#lookup,
+          (reason, message) => problems.push(ingressProblem(namespace, name, reason, message)),
+          this.#dialectOf?.(state.object),
         );
         reportTlsProblems(plan, this.#checkTls, report);
         record.placed = { ingress: state.object, plan };

@@ -28,6 +28,7 @@ import type {
 } from '@pier/shared';
 import { virtualHostKey } from '@pier/shared';
 import { planIngress } from '../ingress/ingress-plan.ts';
+import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
 import { backendEntry } from './backend-entry.ts';
 import { BackendResolver, type ServiceBackend } from './backend-resolver.ts';
@@ -84,6 +85,8 @@ export interface CompileInput {
    * identical output (sealing draws a random nonce). Called once per certificate in the table.
    */
   sealKey: (certificateId: string, keyPem: string) => SealedKey;
+  /** Whether ingress-nginx's defaults apply to an Ingress; Pier's own when absent. */
+  dialectOf?: (ingress: V1Ingress) => NginxDialect;
 }
 
 /** What the compiler produces. */
@@ -122,8 +125,11 @@ export function compileRoutes(input: CompileInput): CompileOutput {
     if (!namespace || !name) continue;
     const addresses = servedAddresses(input.addressesOf(ingress));
     if (addresses.length === 0) continue;
-    const plan = planIngress(ingress, resolver, (reason, message) =>
-      addProblem(ingressProblem(namespace, name, reason, message)),
+    const plan = planIngress(
+      ingress,
+      resolver,
+      (reason, message) => addProblem(ingressProblem(namespace, name, reason, message)),
+      input.dialectOf?.(ingress),
     );
     reportTlsProblems(plan, checkTls, reportOn);
     const placed: PlacedIngress = { ingress, plan };

@@ -22,7 +22,8 @@ import type {
 import type { Certificate, HealthCheckSettings, PierLogger } from '@pier/shared';
 import type { ObjectSource } from '../addresses/address-controller.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
-import { classifyIngress } from '../ingress/ingress-class.ts';
+import { classifyIngress, ingressDialect } from '../ingress/ingress-class.ts';
+import { ignoredAnnotationOf, REASON_ANNOTATION_IGNORED } from '../ingress/ingress-plan.ts';
 import { sameConditions, setCondition } from '../kube/conditions.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { HasMetadata } from '../kube/object-age.ts';
@@ -41,6 +42,8 @@ export type RouteInputKind = InputChange['kind'];
 export interface RouteControllerDeps {
   ingresses: ObjectSource<V1Ingress>;
   classes: ObjectSource<V1IngressClass>;
+  /** `--ingress-class-compat`: class names also served, with ingress-nginx's defaults. */
+  ingressClassCompat: ReadonlySet<string>;
   services: ObjectSource<V1Service>;
   endpointSlices: ObjectSource<V1EndpointSlice>;
   secrets: ObjectSource<V1Secret>;
@@ -121,9 +124,11 @@ export class RouteController {
     this.#loop = loop;
     this.#leading = true;
     this.#reported.clear();
+    const compat = this.#d.ingressClassCompat;
     this.#compiler = new IncrementalCompiler({
       defaultHealthCheck: this.#d.defaultHealthCheck,
       sealKey: (id, pem) => this.#d.sealer.seal(id, pem),
+      dialectOf: (ingress) => ingressDialect(ingress, this.#d.classes.list(), compat),
     });
     this.#last = {};
     this.#pending.clear();
@@ -223,10 +228,11 @@ export class RouteController {
     this.#rereadAddresses = false;
     this.#pending.clear();
     const classes = d.classes.list();
+    const compat = d.ingressClassCompat;
     let out: IncrementalOutput;
     if (full) {
       out = compiler.compileAll({
-        ingresses: d.ingresses.list().filter((i) => classifyIngress(i, classes).ours),
+        ingresses: d.ingresses.list().filter((i) => classifyIngress(i, classes, compat).ours),
         addressesOf: d.addressesOf,
         services: d.services.list(),
         endpointSlices: d.endpointSlices.list(),
@@ -307,7 +313,8 @@ export class RouteController {
     switch (ref.kind) {
       case 'Ingress': {
         const found = d.ingresses.get(name, namespace);
-        const object = found && classifyIngress(found, classes).ours ? found : undefined;
+        const object =
+          found && classifyIngress(found, classes, d.ingressClassCompat).ours ? found : undefined;
         const addresses = object === undefined ? [] : d.addressesOf(object);
         return { kind: 'Ingress', namespace, name, object, addresses };
       }
@@ -333,6 +340,7 @@ export class RouteController {
   }
 
   async #report(problems: readonly CompileProblem[]): Promise<void> {
+    this.#countIgnoredAnnotations(problems);
     const current = new Set<string>();
     for (const p of problems) {
       const key = problemKey(p);
@@ -359,6 +367,19 @@ export class RouteController {
     }
     // A problem that went away may come back: report it again then.
     this.#reported = current;
+  }
+
+  /** `pier_ingress_annotations_ignored`: from the newest compile's problems, each once per Ingress. */
+  #countIgnoredAnnotations(problems: readonly CompileProblem[]): void {
+    const counts = new Map<string, number>();
+    for (const p of problems) {
+      if (p.reason !== REASON_ANNOTATION_IGNORED) continue;
+      const annotation = ignoredAnnotationOf(p.message);
+      counts.set(annotation, (counts.get(annotation) ?? 0) + 1);
+    }
+    const gauge = this.#d.metrics.annotationsIgnored;
+    gauge.reset();
+    for (const [annotation, count] of counts) gauge.set({ annotation }, count);
   }
 
   async #updatePolicies(statuses: readonly PolicyStatus[]): Promise<void> {

@@ -16,6 +16,7 @@ import { type Backend, type PierLogger, type RouteMatch, unmapIPv4 } from '@pier
 import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 
 /** The endpoint chosen for one attempt. */
@@ -47,7 +48,8 @@ export type ProxyEventKind =
   | 'upstream-error'
   | 'timeout'
   | 'bad-request'
-  | 'client-abort';
+  | 'client-abort'
+  | 'redirect';
 
 /** One finished request, for metrics and the access log. */
 export interface ProxyEvent {
@@ -122,6 +124,8 @@ export interface ProxyOptions {
   maxRetries: number;
   /** Whether a peer address belongs to a trusted proxy whose X-Forwarded-* headers are kept. */
   trustedProxies: (remoteAddress: string) => boolean;
+  /** The HTTPS listener's port, named by https redirects that ask for it. */
+  httpsPort: number;
 }
 
 /** Defaults close to nginx / ingress-nginx. */
@@ -133,6 +137,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   maxRequestBodyBytes: 100 * 1024 * 1024,
   maxRetries: 1,
   trustedProxies: () => false,
+  httpsPort: 443,
 });
 
 /** What the proxy needs from the rest of the dataplane. */
@@ -196,6 +201,9 @@ export function assertProxyOptions(options: ProxyOptions): Readonly<ProxyOptions
   }
   if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) {
     throw new RangeError(`maxRetries must be a non-negative integer, got ${options.maxRetries}`);
+  }
+  if (!Number.isInteger(options.httpsPort) || options.httpsPort < 1 || options.httpsPort > 65535) {
+    throw new RangeError(`httpsPort must be a port number, got ${options.httpsPort}`);
   }
   if (typeof options.trustedProxies !== 'function') {
     throw new RangeError('trustedProxies must be a function');
@@ -427,10 +435,20 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#answer('PIER_NO_ROUTE', false);
       return;
     }
-    this.#backend = match.backend;
     this.#virtualHost = match.virtualHost.host;
-
     const length = head.contentLength === undefined ? 0 : Number(head.contentLength);
+    const redirect = redirectFor(match, {
+      scheme: options.scheme,
+      host: this.#host,
+      target: target.path,
+      httpsPort: options.httpsPort,
+    });
+    if (redirect !== undefined) {
+      this.#redirect(redirect, length > 0 || head.chunked);
+      return;
+    }
+    this.#backend = match.backend;
+
     if (length > options.maxRequestBodyBytes) {
       this.#answer('PIER_BODY_TOO_LARGE', true);
       return;
@@ -611,6 +629,24 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     res.writeHead(page.status, (close ? page.closingHeaders : page.headers) as string[]);
     res.end(page.body);
+  }
+
+  /** A redirect the route asks for, answered without a backend; `close` as for {@link #answer}. */
+  #redirect(answer: RedirectAnswer, close: boolean): void {
+    this.#done = true;
+    this.#observe('redirect', answer.status, undefined);
+    const body = redirectBody(answer);
+    const headers = [
+      'location',
+      answer.location,
+      'content-type',
+      'text/html',
+      'content-length',
+      String(Buffer.byteLength(body)),
+    ];
+    if (close) headers.push('connection', 'close');
+    this.#res.writeHead(answer.status, headers);
+    this.#res.end(body);
   }
 
   #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {

@@ -4,7 +4,7 @@
  * and bytes are piped both ways. From then on it is a pipe: it owes nothing to the route table
  * and keeps working whatever happens to it.
  */
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Backend, unmapIPv4 } from '@pier/shared';
@@ -23,6 +23,7 @@ import {
   requestTarget,
   statusOutcome,
 } from './proxy-handler.ts';
+import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -107,8 +108,18 @@ class UpgradeTunnel {
       this.#refuse('PIER_NO_ROUTE');
       return;
     }
-    this.#backend = match.backend;
     this.#virtualHost = match.virtualHost.host;
+    const redirect = redirectFor(match, {
+      scheme: options.scheme,
+      host: this.#host,
+      target: target.path,
+      httpsPort: options.httpsPort,
+    });
+    if (redirect !== undefined) {
+      this.#redirect(redirect);
+      return;
+    }
+    this.#backend = match.backend;
     const method = req.method ?? 'GET';
     this.#requestHead = upgradeRequestHead(method, target.path, head.headers);
     this.#repeatable =
@@ -260,13 +271,27 @@ class UpgradeTunnel {
 
   /** Answers with Pier's page straight on the socket and closes it. */
   #refuse(code: ProxyErrorCode): void {
-    this.#done = true;
     const page = errorPage(code);
     this.#observe(eventKind(code), page.status, code);
+    this.#endWith(page.raw);
+  }
+
+  /** Answers the route's redirect straight on the socket and closes it. */
+  #redirect(answer: RedirectAnswer): void {
+    this.#observe('redirect', answer.status, undefined);
+    const body = redirectBody(answer);
+    const reason = STATUS_CODES[answer.status] ?? 'Redirect';
+    this.#endWith(
+      `HTTP/1.1 ${answer.status} ${reason}\r\nlocation: ${answer.location}\r\ncontent-type: text/html\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  #endWith(raw: string | Buffer): void {
+    this.#done = true;
     const client = this.#client;
     if (client.destroyed) return;
     if (client.writable) {
-      client.end(page.raw);
+      client.end(raw);
       setTimeout(() => client.destroy(), FLUSH_GRACE_MS).unref();
     } else {
       client.destroy();

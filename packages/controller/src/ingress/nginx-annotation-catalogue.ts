@@ -1,0 +1,220 @@
+/**
+ * Every `nginx.ingress.kubernetes.io/` annotation ingress-nginx reads (its v1.15 parsers and
+ * annotation docs), with what Pier does with it. Pure data: the parser
+ * (nginx-annotations.ts), the Events, `pier migrate-check` and
+ * docs/migrating-from-ingress-nginx.md all read this one list, so they cannot disagree.
+ *
+ * - `honoured`: served with ingress-nginx's semantics and defaults.
+ * - `ignored`: the Ingress is served without it; an `AnnotationIgnored` Event says why.
+ * - `refused`: configuration snippets. Never executed; reported like `ignored`.
+ */
+
+/** The annotation prefix of ingress-nginx. */
+export const NGINX_ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
+
+/** What Pier does with one ingress-nginx annotation. */
+export type NginxSupport = 'honoured' | 'ignored' | 'refused';
+
+/** One entry of the catalogue. */
+export interface NginxAnnotationInfo {
+  support: NginxSupport;
+  /** For people: what Pier does, or why it does not. One sentence, no trailing period. */
+  note: string;
+}
+
+const NOT_YET = 'not supported by Pier yet';
+const NGINX_ONLY = 'tunes nginx itself; Pier has no such setting';
+const SNIPPET = 'a snippet of nginx configuration; Pier never executes snippets';
+
+const honoured = (note: string): NginxAnnotationInfo => ({ support: 'honoured', note });
+const ignored = (note: string): NginxAnnotationInfo => ({ support: 'ignored', note });
+const refused = (): NginxAnnotationInfo => ({ support: 'refused', note: SNIPPET });
+
+/** By annotation name without the prefix. */
+export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationInfo>>> =
+  Object.freeze({
+    // Redirects (served by the dataplane itself, before any backend is chosen).
+    'app-root': honoured('a request for / on the host is answered 302 to this path'),
+    'ssl-redirect': honoured(
+      'plain-HTTP requests to a host with a certificate are answered 308 to https (on by default for ingress-nginx classes)',
+    ),
+    'force-ssl-redirect': honoured(
+      'plain-HTTP requests are answered 308 to https, certificate or not',
+    ),
+    'preserve-trailing-slash': honoured('the https redirect keeps a trailing slash'),
+    'use-port-in-redirects': honoured("the https redirect names the HTTPS listener's port"),
+    'permanent-redirect': honoured('every request is answered 301 (or the code set) to this URL'),
+    'permanent-redirect-code': honoured('the code of permanent-redirect, 300-308 (default 301)'),
+    'temporal-redirect': honoured(
+      'every request is answered 302 (or the code set) to this URL; wins over permanent-redirect',
+    ),
+    'temporal-redirect-code': honoured('the code of temporal-redirect, 300-307 (default 302)'),
+    'from-to-www-redirect': ignored(NOT_YET),
+    'relative-redirects': ignored(NOT_YET),
+
+    // Rewrites and paths.
+    'rewrite-target': ignored(NOT_YET),
+    'use-regex': ignored(NOT_YET),
+    'x-forwarded-prefix': ignored(NOT_YET),
+    'enable-rewrite-log': ignored(NGINX_ONLY),
+
+    // Backend connection.
+    'backend-protocol': ignored(NOT_YET),
+    'proxy-body-size': ignored(NOT_YET),
+    'client-body-buffer-size': ignored(NGINX_ONLY),
+    'proxy-connect-timeout': ignored(NOT_YET),
+    'proxy-read-timeout': ignored(NOT_YET),
+    'proxy-send-timeout': ignored(NOT_YET),
+    'proxy-next-upstream': ignored(NOT_YET),
+    'proxy-next-upstream-timeout': ignored(NOT_YET),
+    'proxy-next-upstream-tries': ignored(NOT_YET),
+    'proxy-request-buffering': ignored('Pier streams request bodies; there is nothing to buffer'),
+    'proxy-buffering': ignored('Pier streams responses; there is nothing to buffer'),
+    'proxy-buffers-number': ignored(NGINX_ONLY),
+    'proxy-buffer-size': ignored(NGINX_ONLY),
+    'proxy-busy-buffers-size': ignored(NGINX_ONLY),
+    'proxy-max-temp-file-size': ignored(NGINX_ONLY),
+    'proxy-http-version': ignored('Pier always speaks HTTP/1.1 to backends'),
+    'proxy-cookie-domain': ignored(NOT_YET),
+    'proxy-cookie-path': ignored(NOT_YET),
+    'proxy-redirect-from': ignored(NOT_YET),
+    'proxy-redirect-to': ignored(NOT_YET),
+    'proxy-ssl-secret': ignored(NOT_YET),
+    'proxy-ssl-ciphers': ignored(NOT_YET),
+    'proxy-ssl-name': ignored(NOT_YET),
+    'proxy-ssl-protocols': ignored(NOT_YET),
+    'proxy-ssl-verify': ignored(NOT_YET),
+    'proxy-ssl-verify-depth': ignored(NOT_YET),
+    'proxy-ssl-server-name': ignored(NOT_YET),
+    'upstream-vhost': ignored(NOT_YET),
+    'service-upstream': ignored('Pier always proxies to pod addresses'),
+    'connection-proxy-header': ignored(NOT_YET),
+    'custom-headers': ignored(NOT_YET),
+
+    // Balancing and affinity.
+    'load-balance': ignored(NOT_YET),
+    'upstream-hash-by': ignored(NOT_YET),
+    'upstream-hash-by-subset': ignored(NOT_YET),
+    'upstream-hash-by-subset-size': ignored(NOT_YET),
+    affinity: ignored(NOT_YET),
+    'affinity-mode': ignored(NOT_YET),
+    'affinity-canary-behavior': ignored(NOT_YET),
+    'session-cookie-name': ignored(NOT_YET),
+    'session-cookie-path': ignored(NOT_YET),
+    'session-cookie-domain': ignored(NOT_YET),
+    'session-cookie-max-age': ignored(NOT_YET),
+    'session-cookie-expires': ignored(NOT_YET),
+    'session-cookie-samesite': ignored(NOT_YET),
+    'session-cookie-conditional-samesite-none': ignored(NOT_YET),
+    'session-cookie-secure': ignored(NOT_YET),
+    'session-cookie-change-on-failure': ignored(NOT_YET),
+
+    // Canary.
+    canary: ignored(NOT_YET),
+    'canary-weight': ignored(NOT_YET),
+    'canary-weight-total': ignored(NOT_YET),
+    'canary-by-header': ignored(NOT_YET),
+    'canary-by-header-value': ignored(NOT_YET),
+    'canary-by-header-pattern': ignored(NOT_YET),
+    'canary-by-cookie': ignored(NOT_YET),
+
+    // Access control and limits.
+    'whitelist-source-range': ignored(NOT_YET),
+    'allowlist-source-range': ignored(NOT_YET),
+    'denylist-source-range': ignored(NOT_YET),
+    'limit-rps': ignored(NOT_YET),
+    'limit-rpm': ignored(NOT_YET),
+    'limit-connections': ignored(NOT_YET),
+    'limit-burst-multiplier': ignored(NOT_YET),
+    'limit-rate': ignored(NOT_YET),
+    'limit-rate-after': ignored(NOT_YET),
+    'limit-whitelist': ignored(NOT_YET),
+    'limit-allowlist': ignored(NOT_YET),
+    satisfy: ignored(NOT_YET),
+
+    // CORS.
+    'enable-cors': ignored(NOT_YET),
+    'cors-allow-origin': ignored(NOT_YET),
+    'cors-allow-methods': ignored(NOT_YET),
+    'cors-allow-headers': ignored(NOT_YET),
+    'cors-expose-headers': ignored(NOT_YET),
+    'cors-allow-credentials': ignored(NOT_YET),
+    'cors-max-age': ignored(NOT_YET),
+
+    // Authentication.
+    'auth-type': ignored(NOT_YET),
+    'auth-secret': ignored(NOT_YET),
+    'auth-secret-type': ignored(NOT_YET),
+    'auth-realm': ignored(NOT_YET),
+    'auth-url': ignored(NOT_YET),
+    'auth-method': ignored(NOT_YET),
+    'auth-signin': ignored(NOT_YET),
+    'auth-signin-redirect-param': ignored(NOT_YET),
+    'auth-request-redirect': ignored(NOT_YET),
+    'auth-response-headers': ignored(NOT_YET),
+    'auth-proxy-set-headers': ignored(NOT_YET),
+    'auth-always-set-cookie': ignored(NOT_YET),
+    'auth-cache-key': ignored(NOT_YET),
+    'auth-cache-duration': ignored(NOT_YET),
+    'auth-keepalive': ignored(NOT_YET),
+    'auth-keepalive-requests': ignored(NOT_YET),
+    'auth-keepalive-share-vars': ignored(NOT_YET),
+    'auth-keepalive-timeout': ignored(NOT_YET),
+    'enable-global-auth': ignored(NOT_YET),
+    'auth-tls-secret': ignored(NOT_YET),
+    'auth-tls-verify-client': ignored(NOT_YET),
+    'auth-tls-verify-depth': ignored(NOT_YET),
+    'auth-tls-error-page': ignored(NOT_YET),
+    'auth-tls-pass-certificate-to-upstream': ignored(NOT_YET),
+    'auth-tls-match-cn': ignored(NOT_YET),
+
+    // Errors and hosts.
+    'custom-http-errors': ignored(NOT_YET),
+    'default-backend': ignored(NOT_YET),
+    'disable-proxy-intercept-errors': ignored(NOT_YET),
+    'server-alias': ignored(NOT_YET),
+
+    // TLS towards clients.
+    'ssl-passthrough': ignored('Pier terminates TLS; TLS passthrough is not supported'),
+    'ssl-ciphers': ignored(NOT_YET),
+    'ssl-prefer-server-ciphers': ignored(NOT_YET),
+
+    // Mirroring.
+    'mirror-target': ignored(NOT_YET),
+    'mirror-host': ignored(NOT_YET),
+    'mirror-request-body': ignored(NOT_YET),
+
+    // nginx modules Pier does not have.
+    'enable-access-log': ignored('Pier logs every request as JSON; there is no per-Ingress switch'),
+    'enable-opentelemetry': ignored(NGINX_ONLY),
+    'opentelemetry-trust-incoming-span': ignored(NGINX_ONLY),
+    'opentelemetry-operation-name': ignored(NGINX_ONLY),
+    'enable-modsecurity': ignored('Pier has no web application firewall'),
+    'enable-owasp-core-rules': ignored('Pier has no web application firewall'),
+    'modsecurity-transaction-id': ignored('Pier has no web application firewall'),
+    'http2-push-preload': ignored('HTTP/2 server push is gone from browsers'),
+    'fastcgi-index': ignored('Pier does not speak FastCGI'),
+    'fastcgi-params-configmap': ignored('Pier does not speak FastCGI'),
+
+    // Snippets: nginx configuration as text.
+    'configuration-snippet': refused(),
+    'server-snippet': refused(),
+    'auth-snippet': refused(),
+    'modsecurity-snippet': refused(),
+    'stream-snippet': refused(),
+  });
+
+/** What Pier does with an annotation not in the catalogue (a typo, or a newer ingress-nginx's). */
+export const UNKNOWN_NGINX_ANNOTATION: NginxAnnotationInfo = Object.freeze({
+  support: 'ignored',
+  note: 'not an ingress-nginx annotation Pier knows',
+});
+
+/** The catalogue entry of a full annotation name under {@link NGINX_ANNOTATION_PREFIX}. */
+export function nginxAnnotationInfo(fullName: string): NginxAnnotationInfo {
+  const name = fullName.slice(NGINX_ANNOTATION_PREFIX.length);
+  // Own properties only: `constructor` is not an annotation.
+  return (
+    (Object.hasOwn(NGINX_ANNOTATIONS, name) && NGINX_ANNOTATIONS[name]) || UNKNOWN_NGINX_ANNOTATION
+  );
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  NGINX_ANNOTATION_PREFIX,
+  NGINX_ANNOTATIONS,
+  nginxAnnotationInfo,
+} from './nginx-annotation-catalogue.ts';
+import {
+  NGINX_DIALECT,
+  type NginxActions,
+  PIER_DIALECT,
+  parseNginxAnnotations,
+} from './nginx-annotations.ts';
+
+const P = NGINX_ANNOTATION_PREFIX;
+const on = (entries: Record<string, string>) =>
+  Object.fromEntries(Object.entries(entries).map(([k, v]) => [P + k, v]));
+
+const https = (
+  onlyWithCertificate: boolean,
+  more: Partial<NginxActions['httpsRedirect']> = {},
+) => ({
+  onlyWithCertificate,
+  statusCode: 308,
+  preserveTrailingSlash: false,
+  usePort: false,
+  ...more,
+});
+
+// ingress-nginx docs, "Server-side HTTPS enforcement through redirect", "Permanent Redirect",
+// "Temporal Redirect" and "Rewrite" (app-root).
+const rows: Array<{
+  name: string;
+  annotations: Record<string, string> | undefined;
+  nginxClass: boolean;
+  actions: NginxActions;
+  problems?: string[];
+}> = [
+  {
+    name: 'Pier class, nothing set: no redirect',
+    annotations: undefined,
+    nginxClass: false,
+    actions: {},
+  },
+  {
+    name: 'ingress-nginx class, nothing set: ssl-redirect is on',
+    annotations: undefined,
+    nginxClass: true,
+    actions: { httpsRedirect: https(true) },
+  },
+  {
+    name: 'ingress-nginx class, ssl-redirect false',
+    annotations: on({ 'ssl-redirect': 'false' }),
+    nginxClass: true,
+    actions: {},
+  },
+  {
+    name: 'Pier class asks for ssl-redirect',
+    annotations: on({ 'ssl-redirect': 'True' }),
+    nginxClass: false,
+    actions: { httpsRedirect: https(true) },
+  },
+  {
+    name: 'force-ssl-redirect: whether or not there is a certificate',
+    annotations: on({ 'force-ssl-redirect': '1', 'ssl-redirect': 'false' }),
+    nginxClass: true,
+    actions: { httpsRedirect: https(false) },
+  },
+  {
+    name: 'preserve-trailing-slash and use-port-in-redirects',
+    annotations: on({ 'preserve-trailing-slash': 'true', 'use-port-in-redirects': 't' }),
+    nginxClass: true,
+    actions: { httpsRedirect: https(true, { preserveTrailingSlash: true, usePort: true }) },
+  },
+  {
+    name: 'a bad boolean keeps the default, and says so',
+    annotations: on({ 'ssl-redirect': 'yes' }),
+    nginxClass: true,
+    actions: { httpsRedirect: https(true) },
+    problems: [`${P}ssl-redirect: 'yes' is not true or false; using true`],
+  },
+  {
+    name: 'permanent-redirect: 301 by default',
+    annotations: on({ 'permanent-redirect': 'https://www.example.com/new' }),
+    nginxClass: false,
+    actions: { redirect: { statusCode: 301, url: 'https://www.example.com/new' } },
+  },
+  {
+    name: 'permanent-redirect-code 308',
+    annotations: on({
+      'permanent-redirect': 'https://a.example/',
+      'permanent-redirect-code': '308',
+    }),
+    nginxClass: false,
+    actions: { redirect: { statusCode: 308, url: 'https://a.example/' } },
+  },
+  {
+    name: 'a code out of range: the default, and a problem',
+    annotations: on({
+      'permanent-redirect': 'https://a.example/',
+      'permanent-redirect-code': '404',
+    }),
+    nginxClass: false,
+    actions: { redirect: { statusCode: 301, url: 'https://a.example/' } },
+    problems: [
+      `${P}permanent-redirect-code: '404' is not a redirect code from 300 to 308; using 301`,
+    ],
+  },
+  {
+    name: 'temporal-redirect wins over permanent-redirect; 307 allowed',
+    annotations: on({
+      'permanent-redirect': 'https://p.example/',
+      'temporal-redirect': 'http://t.example/x?y=1',
+      'temporal-redirect-code': '307',
+    }),
+    nginxClass: false,
+    actions: { redirect: { statusCode: 307, url: 'http://t.example/x?y=1' } },
+  },
+  {
+    name: 'temporal-redirect-code 308 is out of its range',
+    annotations: on({ 'temporal-redirect': 'http://t.example/', 'temporal-redirect-code': '308' }),
+    nginxClass: false,
+    actions: { redirect: { statusCode: 302, url: 'http://t.example/' } },
+    problems: [
+      `${P}temporal-redirect-code: '308' is not a redirect code from 300 to 307; using 302`,
+    ],
+  },
+  {
+    name: 'a redirect that is not an http(s) URL: proxied, and a problem',
+    annotations: on({ 'permanent-redirect': 'ftp://files.example/' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}permanent-redirect: 'ftp://files.example/' must be an absolute http or https URL; requests are proxied instead`,
+    ],
+  },
+  {
+    name: 'app-root',
+    annotations: on({ 'app-root': '/app1' }),
+    nginxClass: false,
+    actions: { appRoot: '/app1' },
+  },
+  {
+    name: 'app-root must be a path',
+    annotations: on({ 'app-root': 'https://elsewhere.example/' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}app-root: 'https://elsewhere.example/' must be a path starting with one '/'; no app-root redirect`,
+    ],
+  },
+];
+
+for (const row of rows) {
+  test(`nginx annotations: ${row.name}`, () => {
+    const parsed = parseNginxAnnotations(
+      row.annotations,
+      row.nginxClass ? NGINX_DIALECT : PIER_DIALECT,
+    );
+    assert.deepEqual(parsed.actions, row.actions);
+    assert.deepEqual(
+      parsed.problems.map((p) => `${p.annotation}: ${p.message}`),
+      row.problems ?? [],
+    );
+    assert.deepEqual(parsed.ignored, []);
+  });
+}
+
+test('nginx annotations: every one not honoured is named, with why, in name order', () => {
+  const parsed = parseNginxAnnotations(
+    {
+      ...on({
+        'configuration-snippet': 'more_set_headers "X: y";',
+        'rewrite-target': '/$2',
+        'ssl-redirect': 'false',
+        'no-such-annotation': 'x',
+        constructor: 'x',
+      }),
+      'pier.dev/load-balance': 'round-robin',
+      'example.com/other': 'x',
+    },
+    NGINX_DIALECT,
+  );
+  assert.deepEqual(parsed.ignored, [
+    {
+      annotation: `${P}configuration-snippet`,
+      note: 'a snippet of nginx configuration; Pier never executes snippets',
+    },
+    { annotation: `${P}constructor`, note: 'not an ingress-nginx annotation Pier knows' },
+    { annotation: `${P}no-such-annotation`, note: 'not an ingress-nginx annotation Pier knows' },
+    { annotation: `${P}rewrite-target`, note: 'not supported by Pier yet' },
+  ]);
+});
+
+test('nginx annotation catalogue: every snippet is refused, and lookups see own entries only', () => {
+  for (const name of [
+    'configuration-snippet',
+    'server-snippet',
+    'auth-snippet',
+    'stream-snippet',
+  ]) {
+    assert.equal(NGINX_ANNOTATIONS[name]?.support, 'refused', name);
+  }
+  assert.equal(
+    nginxAnnotationInfo(`${P}toString`).note,
+    'not an ingress-nginx annotation Pier knows',
+  );
+  assert.equal(nginxAnnotationInfo(`${P}app-root`).support, 'honoured');
+});

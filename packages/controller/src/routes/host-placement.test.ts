@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Ingress } from '@kubernetes/client-node';
+import { DEFAULT_HEALTH_CHECK, validateRouteTable } from '@pier/shared';
+import { ignoredAnnotationOf } from '../ingress/ingress-plan.ts';
+import { NGINX_DIALECT, PIER_DIALECT } from '../ingress/nginx-annotations.ts';
+import { IncrementalCompiler } from './incremental-compiler.ts';
+import { compileRoutes } from './route-compiler.ts';
+import {
+  A_CERT,
+  A_KEY,
+  ADDRESS,
+  compileInput,
+  fakeSealer,
+  ingress,
+  path,
+  rule,
+  service,
+  slice,
+  tlsSecret,
+} from './route-fixtures.test.ts';
+
+const P = 'nginx.ingress.kubernetes.io/';
+const objects = {
+  services: [service('web')],
+  endpointSlices: [slice('web-abc', 'web', [{ name: 'http', port: 8080 }], [['192.0.2.1']])],
+  secrets: [tlsSecret('a-tls', { crt: A_CERT, key: A_KEY })],
+};
+const nginxClass = (i: V1Ingress) =>
+  i.spec?.ingressClassName === 'nginx' ? NGINX_DIALECT : PIER_DIALECT;
+
+function asNginx(i: V1Ingress): V1Ingress {
+  return { ...i, spec: { ...i.spec, ingressClassName: 'nginx' } };
+}
+
+const ingresses = [
+  asNginx(
+    ingress('shop', {
+      age: 1,
+      rules: [
+        rule(
+          'a.example.test',
+          path('/', 'web', 80),
+          path('/.well-known/acme-challenge/t', 'web', 80, 'Exact'),
+        ),
+      ],
+      tls: [{ hosts: ['a.example.test'], secretName: 'a-tls' }],
+      annotations: { [`${P}app-root`]: '/shop', [`${P}server-snippet`]: 'return 200;' },
+    }),
+  ),
+  ingress('moved', {
+    age: 2,
+    rules: [rule('a.example.test', path('/old', 'web', 80))],
+    annotations: {
+      [`${P}permanent-redirect`]: 'https://new.example.test/',
+      [`${P}app-root`]: '/other',
+    },
+  }),
+];
+
+test('placement: the redirects of ingress-nginx annotations reach the table, with their reports', () => {
+  const out = compileRoutes(compileInput({ ingresses, ...objects, dialectOf: nginxClass }));
+  const checked = validateRouteTable({ revision: 1, ...out.table });
+  assert.deepEqual(checked.problems, []);
+  const vhost = out.table.virtualHosts[`${ADDRESS}|a.example.test`];
+  assert.equal(vhost?.appRoot, '/shop', 'the oldest Ingress’s app root');
+  const byPath = new Map(vhost?.routes.map((r) => [r.path, r]));
+  assert.deepEqual(byPath.get('/')?.httpsRedirect, {
+    onlyWithCertificate: true,
+    statusCode: 308,
+    preserveTrailingSlash: false,
+    usePort: false,
+  });
+  assert.equal(
+    byPath.get('/.well-known/acme-challenge/t')?.httpsRedirect,
+    undefined,
+    'ACME challenges are answered over plain HTTP, as ingress-nginx',
+  );
+  assert.deepEqual(byPath.get('/old')?.redirect, {
+    statusCode: 301,
+    url: 'https://new.example.test/',
+  });
+  assert.equal(
+    byPath.get('/old')?.httpsRedirect,
+    undefined,
+    'a Pier-class Ingress gets no https redirect by default',
+  );
+
+  const said = out.problems.map((p) => [p.object.name, p.reason, p.message]);
+  assert.deepEqual(said, [
+    [
+      'moved',
+      'AnnotationConflict',
+      `${P}app-root '/other' is ignored for host 'a.example.test': it already has app root '/shop' from the older Ingress shop/shop`,
+    ],
+    [
+      'shop',
+      'AnnotationIgnored',
+      `${P}server-snippet: a snippet of nginx configuration; Pier never executes snippets; the Ingress is served without it`,
+    ],
+  ]);
+  assert.equal(ignoredAnnotationOf(said[1]?.[2] ?? ''), `${P}server-snippet`);
+});
+
+test('placement: the incremental compiler gives the same table with the same dialects', () => {
+  const full = compileRoutes(compileInput({ ingresses, ...objects, dialectOf: nginxClass }));
+  const sealer = fakeSealer();
+  const compiler = new IncrementalCompiler({
+    defaultHealthCheck: DEFAULT_HEALTH_CHECK,
+    sealKey: sealer.sealKey,
+    dialectOf: nginxClass,
+  });
+  const out = compiler.compileAll({ ...compileInput({ ingresses, ...objects }) });
+  assert.deepEqual(Object.fromEntries(out.entries.virtualHosts), full.table.virtualHosts);
+});
