@@ -354,9 +354,17 @@ export class RouteController {
           : p.object.kind === 'Secret'
             ? 'v1'
             : 'pier.dev/v1alpha1';
+      // With the object's uid, or `kubectl describe` does not list the Event.
+      const uid = this.#uidOf(p.object);
       try {
         await this.#d.writer.recordEvent(
-          { apiVersion, kind: p.object.kind, name: p.object.name, namespace: p.object.namespace },
+          {
+            apiVersion,
+            kind: p.object.kind,
+            name: p.object.name,
+            namespace: p.object.namespace,
+            ...(uid === undefined ? {} : { uid }),
+          },
           p.type,
           p.reason,
           p.message,
@@ -367,6 +375,17 @@ export class RouteController {
     }
     // A problem that went away may come back: report it again then.
     this.#reported = current;
+  }
+
+  #uidOf(object: CompileProblem['object']): string | undefined {
+    const { namespace, name } = object;
+    const source =
+      object.kind === 'Ingress'
+        ? this.#d.ingresses
+        : object.kind === 'Secret'
+          ? this.#d.secrets
+          : this.#d.policies;
+    return source.get(name, namespace)?.metadata?.uid;
   }
 
   /** `pier_ingress_annotations_ignored`: from the newest compile's problems, each once per Ingress. */

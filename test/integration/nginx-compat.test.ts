@@ -1,0 +1,297 @@
+/**
+ * Moving from ingress-nginx, end to end: Ingresses written for ingress-nginx (class `nginx` by
+ * `ingressClassName` and by the deprecated annotation, with no IngressClass object for it) are
+ * served by pier-controller started with `--ingress-class-compat=nginx` and a real dataplane,
+ * against the real API server and Redis. Each test names the section of ingress-nginx's
+ * annotation docs (docs/user-guide/nginx-configuration/annotations.md) whose behaviour it checks
+ * on real requests; what Pier does not honour is checked in `kubectl describe` and /metrics.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { waitUntil } from '../lib/child-process.ts';
+import { type ControllerProcess, startController } from '../lib/controller-process.ts';
+import { type DataplaneProcess, startDataplane } from '../lib/dataplane-process.ts';
+import {
+  createService,
+  type EchoPod,
+  exposeAsEndpointSlice,
+  startEchoPod,
+} from '../lib/echo-pod.ts';
+import { testEnv } from '../lib/env.ts';
+import {
+  ingressManifest,
+  listDocument,
+  poolDocument,
+  tlsSecretManifest,
+  waitForAddresses,
+} from '../lib/ingress-fixtures.ts';
+import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
+import { startRedis, type TestRedis } from '../lib/redis-server.ts';
+import { opensslCertificate } from '../lib/route-tables.ts';
+import { kubectl } from '../lib/test-cluster.ts';
+
+const N = 'nginx.ingress.kubernetes.io/';
+const kc = adminKubeConfig();
+const env = testEnv();
+const suffix = randomBytes(3).toString('hex');
+const pool = `nginx-${suffix}`;
+const host = (name: string) => `${name}-${suffix}.example.test`;
+const certDir = mkdtempSync(join(tmpdir(), 'pier-nginx-certs-'));
+const agent = new Agent({ pipelining: 0, connect: { rejectUnauthorized: false } });
+let redis: TestRedis | undefined;
+let ns: Awaited<ReturnType<typeof createTestNamespace>> | undefined;
+let controller: ControllerProcess | undefined;
+let dataplane: DataplaneProcess | undefined;
+let pod: EchoPod | undefined;
+let address = '';
+
+/** An Ingress of `ingressClassName: nginx` on its own host, in the test's pool. */
+function nginxIngress(name: string, annotations: Record<string, string> = {}) {
+  return ingressManifest(ns?.name ?? '', name, {
+    className: 'nginx',
+    host: host(name),
+    annotations: { 'pier.dev/address-pool': pool, ...annotations },
+  });
+}
+
+function withTls(ingress: Record<string, unknown>, name: string): Record<string, unknown> {
+  (ingress.spec as Record<string, unknown>).tls = [
+    { hosts: [host(name)], secretName: `${name}-tls` },
+  ];
+  return ingress;
+}
+
+/** One request to the dataplane; the status, Location and the path the pod saw. */
+async function get(
+  scheme: 'http' | 'https',
+  name: string,
+  path: string,
+): Promise<{ status: number; location?: string; seen?: string }> {
+  const dp = dataplane as DataplaneProcess;
+  const port = scheme === 'http' ? dp.httpPort : dp.httpsPort;
+  const res = await request(`${scheme}://${address}:${port}${path}`, {
+    headers: { host: host(name), connection: 'close' },
+    dispatcher: agent,
+    headersTimeout: 5_000,
+    bodyTimeout: 5_000,
+    ...(scheme === 'https' ? { servername: host(name) } : {}),
+  } as Parameters<typeof request>[1]);
+  const text = await res.body.text();
+  const location = res.headers.location;
+  const out: { status: number; location?: string; seen?: string } = { status: res.statusCode };
+  if (typeof location === 'string') out.location = location;
+  if (res.statusCode === 200) out.seen = (JSON.parse(text) as { url: string }).url;
+  return out;
+}
+
+before(async () => {
+  redis = await startRedis(join(env.stateDir, `nginx-redis-${suffix}`));
+  ns = await createTestNamespace(kc, 'nginx');
+  await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
+    input: poolDocument(pool, ['203.0.113.224/30'], { autoAssign: false }),
+  });
+  pod = await startEchoPod(`web-${suffix}`, '192.0.2.221');
+  await createService(kc, ns.name, 'web', { port: 80, targetPort: pod.port });
+  await exposeAsEndpointSlice(kc, ns.name, 'web', [pod]);
+  const secrets = [];
+  for (const name of ['legacy', 'optout', 'keepslash', 'native']) {
+    const pair = await opensslCertificate(certDir, name, host(name));
+    secrets.push(tlsSecretManifest(ns.name, `${name}-tls`, pair.certPem, pair.keyPem));
+  }
+  const legacy = withTls(
+    ingressManifest(ns.name, 'legacy', {
+      host: host('legacy'),
+      annotations: {
+        'pier.dev/address-pool': pool,
+        'kubernetes.io/ingress.class': 'nginx',
+        [`${N}configuration-snippet`]: 'more_set_headers "X-Snippet: ran";',
+        [`${N}proxy-buffering`]: 'off',
+      },
+    }),
+    'legacy',
+  );
+  // An ACME HTTP-01 challenge path beside it, as cert-manager adds one.
+  const acme = (legacy.spec as { rules: Array<{ http: { paths: unknown[] } }> }).rules[0];
+  acme?.http.paths.push({
+    path: '/.well-known/acme-challenge/token',
+    pathType: 'Exact',
+    backend: { service: { name: 'web', port: { number: 80 } } },
+  });
+  await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument([
+      ...secrets,
+      legacy,
+      withTls(nginxIngress('optout', { [`${N}ssl-redirect`]: 'false' }), 'optout'),
+      withTls(nginxIngress('keepslash', { [`${N}preserve-trailing-slash`]: 'true' }), 'keepslash'),
+      nginxIngress('forced', {
+        [`${N}force-ssl-redirect`]: 'true',
+        [`${N}use-port-in-redirects`]: 'true',
+      }),
+      nginxIngress('moved', {
+        [`${N}permanent-redirect`]: 'https://new.example.test/welcome',
+        [`${N}permanent-redirect-code`]: '308',
+      }),
+      nginxIngress('away', { [`${N}temporal-redirect`]: 'https://maintenance.example.test/' }),
+      nginxIngress('app', { [`${N}app-root`]: '/app1' }),
+      // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
+      withTls(
+        ingressManifest(ns.name, 'native', {
+          host: host('native'),
+          annotations: { 'pier.dev/address-pool': pool },
+        }),
+        'native',
+      ),
+    ]),
+  });
+  controller = await startController({
+    identity: `nginx-${suffix}`,
+    args: ['--redis-url', redis.url, '--ingress-class-compat', 'nginx'],
+  });
+  await controller.waitForLeadership();
+  const names = ['legacy', 'optout', 'keepslash', 'forced', 'moved', 'away', 'app', 'native'];
+  const addresses = await waitForAddresses(kc, ns.name, names);
+  address = addresses.get('legacy')?.[0] ?? '';
+  assert.match(address, /^203\.0\.113\.22[4-7]$/);
+  for (const name of names) assert.deepEqual(addresses.get(name), [address], name);
+  dataplane = await startDataplane({ node: `edge-${suffix}`, host: address, redisUrl: redis.url });
+  await waitUntil('the dataplane to serve every host', async () => {
+    for (const name of names) {
+      if ((await get('https', name, '/probe')).status === 404) return undefined;
+    }
+    return true;
+  });
+});
+
+after(async () => {
+  await agent.close();
+  await dataplane?.stop();
+  await controller?.stop();
+  await pod?.close();
+  await redis?.stop();
+  await kubectl(env.kubeconfig, ['delete', 'ippool', pool, '--ignore-not-found']);
+  rmSync(certDir, { recursive: true, force: true });
+  await ns?.remove();
+});
+
+test('class nginx by ingressClassName and by the deprecated annotation: addressed and served', async () => {
+  const { stdout } = await kubectl(env.kubeconfig, [
+    'get',
+    'ingress',
+    '-n',
+    ns?.name ?? '',
+    'legacy',
+    'forced',
+  ]);
+  for (const name of ['legacy', 'forced']) {
+    assert.match(
+      stdout,
+      new RegExp(`^${name}\\s+.*\\s${address.replaceAll('.', '\\.')}\\s`, 'm'),
+      stdout,
+    );
+  }
+  assert.deepEqual(await get('https', 'legacy', '/shop?x=1'), { status: 200, seen: '/shop?x=1' });
+});
+
+test('annotations.md#server-side-https-enforcement-through-redirect: ssl-redirect by default with TLS, 308', async () => {
+  assert.deepEqual(await get('http', 'legacy', '/cart/?id=7'), {
+    status: 308,
+    location: `https://${host('legacy')}/cart/?id=7`,
+  });
+  assert.deepEqual(
+    await get('http', 'legacy', '/dir/'),
+    { status: 308, location: `https://${host('legacy')}/dir` },
+    'the trailing slash is dropped, as ingress-nginx does',
+  );
+  assert.deepEqual(
+    await get('http', 'legacy', '/.well-known/acme-challenge/token'),
+    { status: 200, seen: '/.well-known/acme-challenge/token' },
+    'ACME challenges stay on plain HTTP (no-tls-redirect-locations)',
+  );
+  assert.deepEqual(
+    await get('http', 'optout', '/a'),
+    { status: 200, seen: '/a' },
+    'ssl-redirect: "false"',
+  );
+  assert.deepEqual(await get('http', 'keepslash', '/dir/'), {
+    status: 308,
+    location: `https://${host('keepslash')}/dir/`,
+  });
+  assert.deepEqual(
+    await get('http', 'native', '/a'),
+    { status: 200, seen: '/a' },
+    'a Pier-class Ingress keeps plain HTTP unless it asks',
+  );
+});
+
+test('annotations.md#server-side-https-enforcement-through-redirect: force-ssl-redirect without a certificate', async () => {
+  const dp = dataplane as DataplaneProcess;
+  assert.deepEqual(await get('http', 'forced', '/x'), {
+    status: 308,
+    location: `https://${host('forced')}:${dp.httpsPort}/x`,
+  });
+});
+
+test('annotations.md#permanent-redirect and #temporal-redirect: every request answered, nothing proxied', async () => {
+  const before = pod?.requests ?? 0;
+  assert.deepEqual(await get('http', 'moved', '/anything'), {
+    status: 308,
+    location: 'https://new.example.test/welcome',
+  });
+  assert.deepEqual(await get('https', 'moved', '/'), {
+    status: 308,
+    location: 'https://new.example.test/welcome',
+  });
+  assert.deepEqual(await get('http', 'away', '/x'), {
+    status: 302,
+    location: 'https://maintenance.example.test/',
+  });
+  assert.equal(pod?.requests, before, 'the backend saw none of them');
+});
+
+test('annotations.md#rewrite (app-root): / answers 302 to the app root, other paths are proxied', async () => {
+  assert.deepEqual(
+    await get('http', 'app', '/?from=bookmark'),
+    { status: 302, location: `http://${host('app')}/app1` },
+    'same scheme and Host as sent ($scheme://$http_host)',
+  );
+  assert.deepEqual(await get('https', 'app', '/'), {
+    status: 302,
+    location: `https://${host('app')}/app1`,
+  });
+  assert.deepEqual(await get('http', 'app', '/app1'), { status: 200, seen: '/app1' });
+});
+
+test('annotations Pier does not honour: kubectl describe says which and why, /metrics counts them', async () => {
+  const described = await waitUntil('the AnnotationIgnored Events', async () => {
+    const { stdout } = await kubectl(env.kubeconfig, [
+      'describe',
+      'ingress',
+      '-n',
+      ns?.name ?? '',
+      'legacy',
+    ]);
+    return /AnnotationIgnored/.test(stdout) && /proxy-buffering/.test(stdout) ? stdout : undefined;
+  });
+  assert.match(
+    described.replace(/\s+/g, ' '),
+    /AnnotationIgnored .*nginx\.ingress\.kubernetes\.io\/configuration-snippet: a snippet of nginx configuration; Pier never executes snippets; the Ingress is served without it/,
+  );
+  const res = await get('https', 'legacy', '/');
+  assert.equal(res.status, 200, 'served without the snippet');
+  const metrics = await (
+    await request(`http://127.0.0.1:${controller?.opsPort}/metrics`)
+  ).body.text();
+  assert.match(
+    metrics,
+    /^pier_ingress_annotations_ignored\{annotation="nginx\.ingress\.kubernetes\.io\/configuration-snippet"\} 1$/m,
+  );
+  assert.match(
+    metrics,
+    /^pier_ingress_annotations_ignored\{annotation="nginx\.ingress\.kubernetes\.io\/proxy-buffering"\} 1$/m,
+  );
+});
