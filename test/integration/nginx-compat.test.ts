@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { waitUntil } from '../lib/child-process.ts';
+import { run, waitUntil } from '../lib/child-process.ts';
 import { type ControllerProcess, startController } from '../lib/controller-process.ts';
 import { type DataplaneProcess, startDataplane } from '../lib/dataplane-process.ts';
 import {
@@ -33,7 +33,7 @@ import {
 import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
 import { startRedis, type TestRedis } from '../lib/redis-server.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
-import { kubectl } from '../lib/test-cluster.ts';
+import { kubectl, REPO_ROOT } from '../lib/test-cluster.ts';
 
 const N = 'nginx.ingress.kubernetes.io/';
 const kc = adminKubeConfig();
@@ -293,5 +293,41 @@ test('annotations Pier does not honour: kubectl describe says which and why, /me
   assert.match(
     metrics,
     /^pier_ingress_annotations_ignored\{annotation="nginx\.ingress\.kubernetes\.io\/proxy-buffering"\} 1$/m,
+  );
+});
+
+test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the controller serves them', async () => {
+  const { code, stdout } = await run(
+    join(REPO_ROOT, 'pier'),
+    ['migrate-check', '--kubeconfig', env.kubeconfig, '--output', 'json'],
+    { allowFailure: true },
+  );
+  assert.equal(code, 1, 'something would change: exit 1');
+  const report = JSON.parse(stdout) as {
+    ingresses: Array<{
+      namespace: string;
+      name: string;
+      verdict: string;
+      neverRun: Array<{ annotation: string }>;
+    }>;
+  };
+  const mine = report.ingresses.filter((i) => i.namespace === ns?.name);
+  assert.deepEqual(
+    mine.map((i) => [i.name, i.verdict]),
+    [
+      ['app', 'unchanged'],
+      ['away', 'unchanged'],
+      ['forced', 'unchanged'],
+      ['keepslash', 'unchanged'],
+      ['legacy', 'changes'],
+      ['moved', 'unchanged'],
+      ['native', 'unchanged'],
+      ['optout', 'unchanged'],
+    ],
+    'class-less Ingresses are checked too (ingress-nginx serves them when its class is the default)',
+  );
+  assert.deepEqual(
+    mine.find((i) => i.name === 'legacy')?.neverRun.map((a) => a.annotation),
+    [`${N}configuration-snippet`],
   );
 });

@@ -13,5 +13,6 @@ export * from './ingress/ingress-class.ts';
 export * from './kube/kube-writer.ts';
 export * from './kube/leader-elector.ts';
 export * from './kube/work-queue.ts';
+export * from './migrate-check.ts';
 export { KeySealer } from './routes/key-sealer.ts';
 export * from './routes/route-compiler.ts';
