@@ -43,6 +43,8 @@ const pool = `nginx-${suffix}`;
 const host = (name: string) => `${name}-${suffix}.example.test`;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-nginx-certs-'));
 const agent = new Agent({ pipelining: 0, connect: { rejectUnauthorized: false } });
+/** Connects from 127.0.0.1: the other source address the allowlists below tell apart. */
+const fromLoopback = new Agent({ pipelining: 0, localAddress: '127.0.0.1' });
 let redis: TestRedis | undefined;
 let ns: Awaited<ReturnType<typeof createTestNamespace>> | undefined;
 let controller: ControllerProcess | undefined;
@@ -71,20 +73,27 @@ async function get(
   scheme: 'http' | 'https',
   name: string,
   path: string,
-): Promise<{ status: number; location?: string; seen?: string }> {
+  options: { from?: Agent; method?: 'POST'; body?: string | Iterable<string> } = {},
+): Promise<{ status: number; location?: string; seen?: string; error?: string }> {
   const dp = dataplane as DataplaneProcess;
   const port = scheme === 'http' ? dp.httpPort : dp.httpsPort;
   const res = await request(`${scheme}://${address}:${port}${path}`, {
     headers: { host: host(name), connection: 'close' },
-    dispatcher: agent,
+    dispatcher: options.from ?? agent,
+    ...(options.method === undefined ? {} : { method: options.method }),
+    ...(options.body === undefined ? {} : { body: options.body }),
     headersTimeout: 5_000,
     bodyTimeout: 5_000,
     ...(scheme === 'https' ? { servername: host(name) } : {}),
   } as Parameters<typeof request>[1]);
   const text = await res.body.text();
   const location = res.headers.location;
-  const out: { status: number; location?: string; seen?: string } = { status: res.statusCode };
+  const out: { status: number; location?: string; seen?: string; error?: string } = {
+    status: res.statusCode,
+  };
   if (typeof location === 'string') out.location = location;
+  const error = res.headers['x-pier-error'];
+  if (typeof error === 'string') out.error = error;
   if (res.statusCode === 200) out.seen = (JSON.parse(text) as { url: string }).url;
   return out;
 }
@@ -138,6 +147,12 @@ before(async () => {
       }),
       nginxIngress('away', { [`${N}temporal-redirect`]: 'https://maintenance.example.test/' }),
       nginxIngress('app', { [`${N}app-root`]: '/app1' }),
+      nginxIngress('office', { [`${N}whitelist-source-range`]: '127.0.0.1/32, 192.0.2.0/24' }),
+      nginxIngress('blocked', {
+        [`${N}allowlist-source-range`]: '0.0.0.0/0',
+        [`${N}denylist-source-range`]: '127.0.0.0/8',
+      }),
+      nginxIngress('uploads', { [`${N}proxy-body-size`]: '1k' }),
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
         ingressManifest(ns.name, 'native', {
@@ -153,7 +168,19 @@ before(async () => {
     args: ['--redis-url', redis.url, '--ingress-class-compat', 'nginx'],
   });
   await controller.waitForLeadership();
-  const names = ['legacy', 'optout', 'keepslash', 'forced', 'moved', 'away', 'app', 'native'];
+  const names = [
+    'legacy',
+    'optout',
+    'keepslash',
+    'forced',
+    'moved',
+    'away',
+    'app',
+    'office',
+    'blocked',
+    'uploads',
+    'native',
+  ];
   const addresses = await waitForAddresses(kc, ns.name, names);
   address = addresses.get('legacy')?.[0] ?? '';
   assert.match(address, /^203\.0\.113\.22[4-7]$/);
@@ -161,7 +188,8 @@ before(async () => {
   dataplane = await startDataplane({ node: `edge-${suffix}`, host: address, redisUrl: redis.url });
   await waitUntil('the dataplane to serve every host', async () => {
     for (const name of names) {
-      if ((await get('https', name, '/probe')).status === 404) return undefined;
+      if ((await get('http', name, '/probe', { from: fromLoopback })).status === 404)
+        return undefined;
     }
     return true;
   });
@@ -169,6 +197,7 @@ before(async () => {
 
 after(async () => {
   await agent.close();
+  await fromLoopback.close();
   await dataplane?.stop();
   await controller?.stop();
   await pod?.close();
@@ -317,17 +346,59 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
     [
       ['app', 'unchanged'],
       ['away', 'unchanged'],
+      ['blocked', 'unchanged'],
       ['forced', 'unchanged'],
       ['keepslash', 'unchanged'],
       ['legacy', 'changes'],
       ['moved', 'unchanged'],
       ['native', 'unchanged'],
+      ['office', 'unchanged'],
       ['optout', 'unchanged'],
+      ['uploads', 'unchanged'],
     ],
     'class-less Ingresses are checked too (ingress-nginx serves them when its class is the default)',
   );
   assert.deepEqual(
     mine.find((i) => i.name === 'legacy')?.neverRun.map((a) => a.annotation),
     [`${N}configuration-snippet`],
+  );
+});
+
+test('annotations.md#whitelist-source-range and #denylist-source-range: 403 for a client outside or denied', async () => {
+  assert.deepEqual(await get('http', 'office', '/a', { from: fromLoopback }), {
+    status: 200,
+    seen: '/a',
+  });
+  assert.deepEqual(
+    await get('http', 'office', '/a'),
+    { status: 403, error: 'PIER_FORBIDDEN' },
+    `a client from ${address} is outside the allowlist`,
+  );
+  assert.deepEqual(await get('http', 'blocked', '/a'), { status: 200, seen: '/a' });
+  assert.deepEqual(
+    await get('http', 'blocked', '/a', { from: fromLoopback }),
+    { status: 403, error: 'PIER_FORBIDDEN' },
+    'the denylist wins over the allowlist',
+  );
+});
+
+test('annotations.md#custom-max-body-size: 413 above proxy-body-size, with a length or chunked', async () => {
+  const small = 'x'.repeat(512);
+  const large = 'x'.repeat(2048);
+  assert.deepEqual(await get('http', 'uploads', '/up', { method: 'POST', body: small }), {
+    status: 200,
+    seen: '/up',
+  });
+  assert.deepEqual(await get('http', 'uploads', '/up', { method: 'POST', body: large }), {
+    status: 413,
+    error: 'PIER_BODY_TOO_LARGE',
+  });
+  // An iterable body goes out chunked: the limit is counted while it streams.
+  const chunked = await get('http', 'uploads', '/up', { method: 'POST', body: [large, large] });
+  assert.equal(chunked.status, 413);
+  assert.deepEqual(
+    await get('http', 'legacy', '/up', { method: 'POST', body: large }),
+    { status: 308, location: `https://${host('legacy')}/up` },
+    'without the annotation the dataplane’s own limit applies (ingress-nginx’s ConfigMap is not read)',
   );
 });

@@ -16,6 +16,7 @@ export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
+export { canonicalCidr, parseCidrList } from './route-access.ts';
 export * from './route-codec.ts';
 export * from './route-entries.ts';
 export * from './route-index.ts';

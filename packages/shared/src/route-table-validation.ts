@@ -26,6 +26,7 @@ import type { SealedKey } from './key-sealing.ts';
 import { sealedKeyProblem } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
+import { checkSourceRanges } from './route-access.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import type {
   Backend,
@@ -209,6 +210,12 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
     raw.redirect === undefined
       ? undefined
       : checkRouteRedirect(raw.redirect, `${at}redirect.`, report);
+  const sourceRanges =
+    raw.sourceRanges === undefined
+      ? undefined
+      : checkSourceRanges(raw.sourceRanges, `${at}sourceRanges.`, report);
+  const maxBodyBytes =
+    raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const httpsRedirect =
     raw.httpsRedirect === undefined
       ? undefined
@@ -217,6 +224,8 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const route = { path, pathType, backend, source } as Route;
   if (redirect !== undefined) route.redirect = redirect;
   if (httpsRedirect !== undefined) route.httpsRedirect = httpsRedirect;
+  if (sourceRanges !== undefined) route.sourceRanges = sourceRanges;
+  if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   return route;
 }
 

@@ -58,6 +58,22 @@ export interface Route {
   redirect?: RouteRedirect;
   /** Plain-HTTP requests are answered with a redirect to https first. */
   httpsRedirect?: HttpsRedirect;
+  /** Client addresses allowed and denied; others answered 403. */
+  sourceRanges?: SourceRanges;
+  /** Largest request body, bytes, instead of the dataplane's `--max-body-size`; 0: no limit. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * Which client addresses (the TCP peer) may use a route, as ingress-nginx's access rules:
+ * an address in `deny` is refused; with `allow`, an address outside it is refused too. An empty
+ * `allow` refuses everyone.
+ */
+export interface SourceRanges {
+  /** Canonical CIDRs (`192.0.2.0/24`, `2001:db8::/32`). */
+  allow?: string[];
+  /** Canonical CIDRs; wins over `allow`. */
+  deny?: string[];
 }
 
 /** A fixed redirect (ingress-nginx's `permanent-redirect` / `temporal-redirect`). */

@@ -60,7 +60,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
 
     // Backend connection.
     'backend-protocol': ignored(NOT_YET),
-    'proxy-body-size': ignored(NOT_YET),
+    'proxy-body-size': honoured(
+      "request bodies above this size (8m, 512k, 0 for no limit) are answered 413; without it the dataplane's --max-body-size applies",
+    ),
     'client-body-buffer-size': ignored(NGINX_ONLY),
     'proxy-connect-timeout': ignored(NOT_YET),
     'proxy-read-timeout': ignored(NOT_YET),
@@ -119,9 +121,13 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'canary-by-cookie': ignored(NOT_YET),
 
     // Access control and limits.
-    'whitelist-source-range': ignored(NOT_YET),
-    'allowlist-source-range': ignored(NOT_YET),
-    'denylist-source-range': ignored(NOT_YET),
+    'whitelist-source-range': honoured('the older name of allowlist-source-range'),
+    'allowlist-source-range': honoured(
+      'clients (the TCP peer) outside these CIDRs are answered 403; a bad entry refuses everyone',
+    ),
+    'denylist-source-range': honoured(
+      'clients in these CIDRs are answered 403, even when allowed; a bad entry refuses everyone',
+    ),
     'limit-rps': ignored(NOT_YET),
     'limit-rpm': ignored(NOT_YET),
     'limit-connections': ignored(NOT_YET),

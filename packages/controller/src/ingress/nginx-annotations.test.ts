@@ -149,6 +149,57 @@ const rows: Array<{
       `${P}app-root: 'https://elsewhere.example/' must be a path starting with one '/'; no app-root redirect`,
     ],
   },
+  {
+    name: 'whitelist-source-range (the older name) and denylist-source-range, ingress-nginx #whitelist-source-range',
+    annotations: on({
+      'whitelist-source-range': '10.0.0.0/8, 192.0.2.7',
+      'denylist-source-range': '10.1.0.0/16',
+    }),
+    nginxClass: true,
+    actions: {
+      httpsRedirect: https(true),
+      sourceRanges: { allow: ['10.0.0.0/8', '192.0.2.7/32'], deny: ['10.1.0.0/16'] },
+    },
+  },
+  {
+    name: 'allowlist-source-range wins over its older name',
+    annotations: on({
+      'allowlist-source-range': '198.51.100.0/24',
+      'whitelist-source-range': '10.0.0.0/8',
+    }),
+    nginxClass: false,
+    actions: { sourceRanges: { allow: ['198.51.100.0/24'] } },
+  },
+  {
+    name: 'a bad source range fails closed: no client is allowed',
+    annotations: on({ 'denylist-source-range': '10.0.0.0/8,office-lan' }),
+    nginxClass: false,
+    actions: { sourceRanges: { allow: [] } },
+    problems: [
+      `${P}denylist-source-range: 'office-lan' is not an address or CIDR; every client is refused`,
+    ],
+  },
+  {
+    name: 'proxy-body-size, ingress-nginx #custom-max-body-size',
+    annotations: on({ 'proxy-body-size': '8m' }),
+    nginxClass: false,
+    actions: { maxBodyBytes: 8 * 1024 * 1024 },
+  },
+  {
+    name: 'proxy-body-size 0: no limit',
+    annotations: on({ 'proxy-body-size': '0' }),
+    nginxClass: false,
+    actions: { maxBodyBytes: 0 },
+  },
+  {
+    name: 'a bad proxy-body-size keeps the dataplane’s limit',
+    annotations: on({ 'proxy-body-size': '8 MB' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}proxy-body-size: '8 MB' is not a size like 8m, 512k or 0; the dataplane's limit applies`,
+    ],
+  },
 ];
 
 for (const row of rows) {

@@ -6,8 +6,8 @@
  * As in ingress-nginx, a bad value of an honoured annotation is reported and its default used;
  * the Ingress is still served.
  */
-import type { HttpsRedirect, RouteRedirect } from '@pier/shared';
-import { appRootProblem, redirectUrlProblem } from '@pier/shared';
+import type { HttpsRedirect, RouteRedirect, SourceRanges } from '@pier/shared';
+import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 
@@ -30,6 +30,10 @@ export interface NginxActions {
   httpsRedirect?: HttpsRedirect;
   /** Answer `/` on the Ingress's hosts with a redirect to this path. */
   appRoot?: string;
+  /** Client addresses allowed and denied on the Ingress's routes. */
+  sourceRanges?: SourceRanges;
+  /** Request body limit of the Ingress's routes, bytes (0: none). */
+  maxBodyBytes?: number;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -108,6 +112,20 @@ export function parseNginxAnnotations(
   const usePort = bool('use-port-in-redirects', false);
   if (force || ssl) result.actions.httpsRedirect = httpsRedirect(ssl, force, keepSlash, usePort);
 
+  const ranges = sourceRanges(read, problem);
+  if (ranges !== undefined) result.actions.sourceRanges = ranges;
+
+  const size = read('proxy-body-size');
+  if (size !== undefined) {
+    const bytes = nginxSize(size);
+    if (bytes !== undefined) result.actions.maxBodyBytes = bytes;
+    else
+      problem(
+        'proxy-body-size',
+        `'${size}' is not a size like 8m, 512k or 0; the dataplane's limit applies`,
+      );
+  }
+
   const appRoot = read('app-root');
   if (appRoot !== undefined) {
     const why = appRootProblem(appRoot);
@@ -115,6 +133,46 @@ export function parseNginxAnnotations(
     else problem('app-root', `'${appRoot}' ${why}; no app-root redirect`);
   }
   return result;
+}
+
+/**
+ * `allowlist-source-range` (or its older name `whitelist-source-range`) and
+ * `denylist-source-range`. A bad entry fails closed, as ingress-nginx denies the location: a
+ * bad allowlist admits no one, a bad denylist refuses everyone.
+ */
+function sourceRanges(
+  read: (name: string) => string | undefined,
+  problem: (name: string, message: string) => void,
+): SourceRanges | undefined {
+  const ranges: SourceRanges = {};
+  const allowName =
+    read('allowlist-source-range') !== undefined
+      ? 'allowlist-source-range'
+      : 'whitelist-source-range';
+  for (const [name, field] of [
+    [allowName, 'allow'],
+    ['denylist-source-range', 'deny'],
+  ] as const) {
+    const text = read(name);
+    if (text === undefined) continue;
+    const parsed = parseCidrList(text);
+    if (parsed.ok) {
+      ranges[field] = parsed.cidrs;
+    } else {
+      problem(name, `'${parsed.bad}' is not an address or CIDR; every client is refused`);
+      ranges.allow = [];
+    }
+  }
+  return ranges.allow === undefined && ranges.deny === undefined ? undefined : ranges;
+}
+
+/** nginx's size syntax: bytes, or a number with k, m or g (1024-based); 0 means no limit. */
+export function nginxSize(text: string): number | undefined {
+  const match = /^([0-9]{1,12})([kKmMgG]?)$/.exec(text);
+  if (match === null) return undefined;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
+  const bytes = Number(match[1]) * unit;
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 function httpsRedirect(

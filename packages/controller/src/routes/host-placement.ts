@@ -181,8 +181,10 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
     backend: route.backend.id,
     source: { ...source },
   };
-  const { redirect, httpsRedirect } = plan.nginx;
+  const { redirect, httpsRedirect, sourceRanges, maxBodyBytes } = plan.nginx;
   if (redirect !== undefined) entry.redirect = { ...redirect };
+  if (sourceRanges !== undefined) entry.sourceRanges = structuredClone(sourceRanges);
+  if (maxBodyBytes !== undefined) entry.maxBodyBytes = maxBodyBytes;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {
     entry.httpsRedirect = { ...httpsRedirect };
   }

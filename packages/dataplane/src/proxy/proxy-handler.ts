@@ -17,6 +17,7 @@ import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
 import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
+import { sourceAllowed } from './source-access.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 
 /** The endpoint chosen for one attempt. */
@@ -49,7 +50,8 @@ export type ProxyEventKind =
   | 'timeout'
   | 'bad-request'
   | 'client-abort'
-  | 'redirect';
+  | 'redirect'
+  | 'forbidden';
 
 /** One finished request, for metrics and the access log. */
 export interface ProxyEvent {
@@ -317,6 +319,8 @@ export function eventKind(code: ProxyErrorCode): ProxyEventKind {
       return 'no-route';
     case 'PIER_NO_ENDPOINT':
       return 'no-endpoint';
+    case 'PIER_FORBIDDEN':
+      return 'forbidden';
     case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
     case 'PIER_UPSTREAM_TIMEOUT':
       return 'timeout';
@@ -437,6 +441,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#virtualHost = match.virtualHost.host;
     const length = head.contentLength === undefined ? 0 : Number(head.contentLength);
+    // As nginx: the known body size first, then the redirects, then who may ask.
+    const routeLimit = match.route?.maxBodyBytes;
+    const bodyLimit =
+      routeLimit === undefined
+        ? options.maxRequestBodyBytes
+        : routeLimit === 0
+          ? Infinity
+          : routeLimit;
+    if (length > bodyLimit) {
+      this.#answer('PIER_BODY_TOO_LARGE', true);
+      return;
+    }
     const redirect = redirectFor(match, {
       scheme: options.scheme,
       host: this.#host,
@@ -447,12 +463,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#redirect(redirect, length > 0 || head.chunked);
       return;
     }
-    this.#backend = match.backend;
-
-    if (length > options.maxRequestBodyBytes) {
-      this.#answer('PIER_BODY_TOO_LARGE', true);
+    if (!sourceAllowed(match.route, unmapIPv4(remote))) {
+      this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
       return;
     }
+    this.#backend = match.backend;
+
     const hasBody = length > 0 || head.chunked;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
@@ -464,7 +480,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (length > 0) {
       this.#body = req;
     } else if (head.chunked) {
-      const limit = new BodyLimit(options.maxRequestBodyBytes);
+      const limit = new BodyLimit(bodyLimit);
       req.pipe(limit);
       this.#body = limit;
     }

@@ -24,6 +24,7 @@ import {
   statusOutcome,
 } from './proxy-handler.ts';
 import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
+import { sourceAllowed } from './source-access.ts';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -117,6 +118,10 @@ class UpgradeTunnel {
     });
     if (redirect !== undefined) {
       this.#redirect(redirect);
+      return;
+    }
+    if (!sourceAllowed(match.route, unmapIPv4(remote))) {
+      this.#refuse('PIER_FORBIDDEN');
       return;
     }
     this.#backend = match.backend;
