@@ -131,6 +131,18 @@ before(async () => {
     pathType: 'Exact',
     backend: { service: { name: 'web', port: { number: 80 } } },
   });
+  // ingress-nginx's own rewrite example (annotations.md#rewrite).
+  const regexIngress = nginxIngress('rewrite', {
+    [`${N}use-regex`]: 'true',
+    [`${N}rewrite-target`]: '/$2',
+  });
+  (
+    regexIngress.spec as { rules: Array<{ http: { paths: unknown[] } }> }
+  ).rules[0]?.http.paths.splice(0, 1, {
+    path: '/something(/|$)(.*)',
+    pathType: 'ImplementationSpecific',
+    backend: { service: { name: 'web', port: { number: 80 } } },
+  });
   await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
       ...secrets,
@@ -153,6 +165,7 @@ before(async () => {
         [`${N}denylist-source-range`]: '127.0.0.0/8',
       }),
       nginxIngress('uploads', { [`${N}proxy-body-size`]: '1k' }),
+      regexIngress,
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
         ingressManifest(ns.name, 'native', {
@@ -179,6 +192,7 @@ before(async () => {
     'office',
     'blocked',
     'uploads',
+    'rewrite',
     'native',
   ];
   const addresses = await waitForAddresses(kc, ns.name, names);
@@ -188,8 +202,8 @@ before(async () => {
   dataplane = await startDataplane({ node: `edge-${suffix}`, host: address, redisUrl: redis.url });
   await waitUntil('the dataplane to serve every host', async () => {
     for (const name of names) {
-      if ((await get('http', name, '/probe', { from: fromLoopback })).status === 404)
-        return undefined;
+      const probe = name === 'rewrite' ? '/something/probe' : '/probe';
+      if ((await get('http', name, probe, { from: fromLoopback })).status === 404) return undefined;
     }
     return true;
   });
@@ -354,6 +368,7 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['native', 'unchanged'],
       ['office', 'unchanged'],
       ['optout', 'unchanged'],
+      ['rewrite', 'unchanged'],
       ['uploads', 'unchanged'],
     ],
     'class-less Ingresses are checked too (ingress-nginx serves them when its class is the default)',
@@ -400,5 +415,22 @@ test('annotations.md#custom-max-body-size: 413 above proxy-body-size, with a len
     await get('http', 'legacy', '/up', { method: 'POST', body: large }),
     { status: 308, location: `https://${host('legacy')}/up` },
     'without the annotation the dataplane’s own limit applies (ingress-nginx’s ConfigMap is not read)',
+  );
+});
+
+test('annotations.md#rewrite: rewrite-target with capture groups, case-insensitive regex paths', async () => {
+  const rows: Array<[string, string]> = [
+    ['/something', '/'],
+    ['/something/', '/'],
+    ['/something/new', '/new'],
+    ['/SomeThing/new/deeper?x=1', '/new/deeper?x=1'],
+  ];
+  for (const [sent, seen] of rows) {
+    assert.deepEqual(await get('http', 'rewrite', sent), { status: 200, seen }, sent);
+  }
+  assert.deepEqual(
+    await get('http', 'rewrite', '/somethingelse'),
+    { status: 404, error: 'PIER_NO_ROUTE' },
+    '(/|$) keeps /somethingelse out',
   );
 });

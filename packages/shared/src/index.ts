@@ -31,6 +31,12 @@ export {
   isRootRequest,
   redirectUrlProblem,
 } from './route-redirects.ts';
+export {
+  MAX_REGEX_PATH_LENGTH,
+  regexPathMatches,
+  regexPathProblem,
+  rewriteTarget,
+} from './route-rewrite.ts';
 export * from './route-table.ts';
 export * from './route-table-state.ts';
 export * from './route-table-validation.ts';

@@ -12,6 +12,7 @@ import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
 import { pathElements, stripQuery } from './path-match.ts';
 import type { ChangedKeys } from './route-entries.ts';
+import { regexPathMatches } from './route-rewrite.ts';
 import type { Backend, Certificate, Route, RouteTable, VirtualHost } from './route-table.ts';
 
 /** What serves a request. */
@@ -41,6 +42,8 @@ interface PrefixNode {
 /** One virtual host, indexed: Exact routes by path, Prefix routes in a trie of path elements. */
 interface HostEntry {
   vhost: VirtualHost;
+  /** Regex mode (`pathRegex`): every route, in the table's order. */
+  ordered?: Target[];
   exact: Map<string, Target>;
   prefixes: PrefixNode;
   defaultBackend?: Backend;
@@ -272,10 +275,15 @@ export class RouteIndex {
 
 function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend>>): HostEntry {
   const entry: HostEntry = { vhost, exact: new Map(), prefixes: { children: new Map() } };
+  if (vhost.pathRegex === true) entry.ordered = [];
   // The routes array is in precedence order for equal rules, so the first one of a path wins.
   for (const route of vhost.routes) {
     const backend = own(backends, route.backend);
     if (backend === undefined) continue;
+    if (entry.ordered !== undefined) {
+      entry.ordered.push({ route, backend });
+      continue;
+    }
     if (route.pathType === 'Exact') {
       setIfAbsent(entry.exact, route.path, { route, backend });
       continue;
@@ -298,8 +306,12 @@ function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend
 
 function matchPath(entry: HostEntry, requestPath: string): RouteMatch | undefined {
   // Exact wins over Prefix: an Exact match is the whole path, never shorter than a prefix.
-  let target = entry.exact.get(stripQuery(requestPath));
-  if (target === undefined) {
+  let target = entry.ordered === undefined ? entry.exact.get(stripQuery(requestPath)) : undefined;
+  if (entry.ordered !== undefined) {
+    // Regex mode: nginx's `~*` locations, the first that matches wins.
+    const path = stripQuery(requestPath);
+    target = entry.ordered.find((t) => regexPathMatches(t.route, path));
+  } else if (target === undefined) {
     // Walk as deep as the request goes; the deepest node holding a route is the longest prefix.
     let node: PrefixNode | undefined = entry.prefixes;
     target = node.target;

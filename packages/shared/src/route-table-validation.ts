@@ -28,6 +28,7 @@ import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
+import { regexPathProblem } from './route-rewrite.ts';
 import type {
   Backend,
   BalancingSettings,
@@ -159,9 +160,16 @@ export function checkVirtualHost(
 
     // From here on problems only drop parts; the virtual host itself is kept.
     const vhost: VirtualHost = { address, host, routes: [] };
+    const pathRegex =
+      o.pathRegex === undefined ? undefined : readBoolean(o, 'pathRegex', '', report);
+    if (pathRegex === true) vhost.pathRegex = true;
     for (const [i, raw] of o.routes.entries()) {
       const route = checkRoute(raw, `routes[${i}].`, report);
-      if (route !== undefined && refs !== undefined && !refs.hasBackend(route.backend)) {
+      const regexProblem =
+        route !== undefined && pathRegex === true ? regexPathProblem(route.path) : undefined;
+      if (regexProblem !== undefined) {
+        report(`routes[${i}].path`, `${regexProblem}; route dropped`);
+      } else if (route !== undefined && refs !== undefined && !refs.hasBackend(route.backend)) {
         report(`routes[${i}].backend`, `backend '${route.backend}' does not exist; route dropped`);
       } else if (route !== undefined) {
         vhost.routes.push(route);
@@ -216,6 +224,8 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
       : checkSourceRanges(raw.sourceRanges, `${at}sourceRanges.`, report);
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
+  const rewrite =
+    raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
     raw.httpsRedirect === undefined
       ? undefined
@@ -226,6 +236,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (httpsRedirect !== undefined) route.httpsRedirect = httpsRedirect;
   if (sourceRanges !== undefined) route.sourceRanges = sourceRanges;
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
+  if (rewrite !== undefined) route.rewriteTarget = rewrite;
   return route;
 }
 

@@ -42,6 +42,13 @@ export interface VirtualHost {
    * scheme and Host, before any route is looked at (ingress-nginx's `app-root`).
    */
   appRoot?: string;
+  /**
+   * ingress-nginx's regex mode (`use-regex`, or a `rewrite-target` on any Ingress of the host):
+   * every route's path is a case-insensitive regular expression anchored at the start
+   * (`^<path>`), tried in the order of `routes` (the controller lists them longest path first);
+   * the first that matches wins.
+   */
+  pathRegex?: boolean;
 }
 
 /** One Ingress path rule. */
@@ -62,6 +69,11 @@ export interface Route {
   sourceRanges?: SourceRanges;
   /** Largest request body, bytes, instead of the dataplane's `--max-body-size`; 0: no limit. */
   maxBodyBytes?: number;
+  /**
+   * ingress-nginx's `rewrite-target`: when the path, as a case-insensitive regular expression,
+   * matches the request's, the path sent upstream is this, with `$1`… from its groups.
+   */
+  rewriteTarget?: string;
 }
 
 /**

@@ -53,8 +53,12 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'relative-redirects': ignored(NOT_YET),
 
     // Rewrites and paths.
-    'rewrite-target': ignored(NOT_YET),
-    'use-regex': ignored(NOT_YET),
+    'rewrite-target': honoured(
+      'the path sent upstream becomes this, with $1… from the groups of the path; turns on regex paths for the host',
+    ),
+    'use-regex': honoured(
+      'paths are case-insensitive regular expressions, for every Ingress of the host, longest first',
+    ),
     'x-forwarded-prefix': ignored(NOT_YET),
     'enable-rewrite-log': ignored(NGINX_ONLY),
 

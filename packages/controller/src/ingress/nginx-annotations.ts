@@ -34,6 +34,10 @@ export interface NginxActions {
   sourceRanges?: SourceRanges;
   /** Request body limit of the Ingress's routes, bytes (0: none). */
   maxBodyBytes?: number;
+  /** `use-regex`: the Ingress's paths are regular expressions (and so are all of its hosts'). */
+  useRegex?: boolean;
+  /** `rewrite-target`: the path sent upstream, with `$1`… from the groups of the Ingress path. */
+  rewriteTarget?: string;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -124,6 +128,14 @@ export function parseNginxAnnotations(
         'proxy-body-size',
         `'${size}' is not a size like 8m, 512k or 0; the dataplane's limit applies`,
       );
+  }
+
+  if (bool('use-regex', false)) result.actions.useRegex = true;
+  const rewrite = read('rewrite-target');
+  if (rewrite !== undefined) {
+    // ingress-nginx's own check (RegexPathWithCapture): a path, with `$n` for the groups.
+    if (/^\/?[-._~a-zA-Z0-9/:$]*$/.test(rewrite)) result.actions.rewriteTarget = rewrite;
+    else problem('rewrite-target', `'${rewrite}' is not a path with $1-style groups; no rewrite`);
   }
 
   const appRoot = read('app-root');

@@ -113,3 +113,55 @@ test('placement: the incremental compiler gives the same table with the same dia
   const out = compiler.compileAll({ ...compileInput({ ingresses, ...objects }) });
   assert.deepEqual(Object.fromEntries(out.entries.virtualHosts), full.table.virtualHosts);
 });
+
+test('placement: rewrite-target puts the whole host in regex mode, longest path first, bad regexes dropped', () => {
+  const out = compileRoutes(
+    compileInput({
+      ...objects,
+      dialectOf: nginxClass,
+      ingresses: [
+        asNginx(
+          ingress('api', {
+            age: 1,
+            rules: [
+              rule('r.example.test', path('/api(/|$)(.*)', 'web', 80, 'ImplementationSpecific')),
+            ],
+            annotations: { [`${P}rewrite-target`]: '/$2' },
+          }),
+        ),
+        ingress('site', {
+          age: 2,
+          rules: [
+            rule(
+              'r.example.test',
+              path('/', 'web', 80),
+              path('/static', 'web', 80),
+              path('/broken(', 'web', 80, 'ImplementationSpecific'),
+            ),
+          ],
+        }),
+      ],
+    }),
+  );
+  assert.deepEqual(validateRouteTable({ revision: 1, ...out.table }).problems, []);
+  const vhost = out.table.virtualHosts[`${ADDRESS}|r.example.test`];
+  assert.equal(vhost?.pathRegex, true);
+  assert.deepEqual(
+    vhost?.routes.map((r) => [r.path, r.rewriteTarget]),
+    [
+      ['/api(/|$)(.*)', '/$2'],
+      ['/static', undefined],
+      ['/', undefined],
+    ],
+  );
+  assert.deepEqual(
+    out.problems.map((p) => [p.object.name, p.reason, p.message]),
+    [
+      [
+        'site',
+        'InvalidRule',
+        "path '/broken(' is not a regular expression: Invalid regular expression: /^/broken(/i: Unterminated group (the host uses regex paths); dropped",
+      ],
+    ],
+  );
+});

@@ -17,8 +17,12 @@
  */
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { PathType, Route, VirtualHost } from '@pier/shared';
-import { canonicalIp, pathElements } from '@pier/shared';
-import type { IngressPlan, PlannedRoute } from '../ingress/ingress-plan.ts';
+import { canonicalIp, pathElements, regexPathProblem } from '@pier/shared';
+import {
+  type IngressPlan,
+  type PlannedRoute,
+  REASON_INVALID_RULE,
+} from '../ingress/ingress-plan.ts';
 import { NGINX_ANNOTATION_PREFIX } from '../ingress/nginx-annotation-catalogue.ts';
 import { NO_HTTPS_REDIRECT_PREFIX } from '../ingress/nginx-annotations.ts';
 import type { ServiceBackend } from './backend-resolver.ts';
@@ -60,6 +64,8 @@ export interface HostPlacement {
   defaultBackend?: string;
   /** From the oldest Ingress on the host that sets ingress-nginx's `app-root`. */
   appRoot?: string;
+  /** ingress-nginx's regex mode, asked for by an Ingress on the host (`use-regex`, a rewrite). */
+  pathRegex?: boolean;
   certificate?: CheckedCertificate;
   /** Every kept route's backend and the default backend, in placement order. */
   uses: BackendUse[];
@@ -135,6 +141,8 @@ export function placeHost(
       }
     }
 
+    if (asksForRegex(plan, host)) placement.pathRegex = true;
+
     if (host === '' && plan.defaultBackend !== undefined) {
       if (placement.defaultBackend === undefined) {
         placement.defaultBackend = plan.defaultBackend.id;
@@ -167,7 +175,55 @@ export function placeHost(
       }
     }
   }
+  if (placement.pathRegex === true) keepRegexRoutes(placement, candidates, report);
   return placement;
+}
+
+/**
+ * ingress-nginx's `enforceRegexModifier`: a host is in regex mode when one of its Ingresses says
+ * `use-regex`, or rewrites a path to something else.
+ */
+function asksForRegex(plan: IngressPlan, host: string): boolean {
+  const { useRegex, rewriteTarget } = plan.nginx;
+  const routes = plan.hosts.get(host) ?? [];
+  if (routes.length === 0) return false;
+  return (
+    useRegex === true ||
+    (rewriteTarget !== undefined && routes.some((r) => r.path !== rewriteTarget))
+  );
+}
+
+/**
+ * Regex mode: routes whose path is no regular expression are dropped and reported, the rest
+ * ordered as ingress-nginx orders locations (longest path first, then by path, descending), so
+ * that the first regex to match is the one nginx would pick.
+ */
+function keepRegexRoutes(
+  placement: HostPlacement,
+  candidates: readonly PlacedIngress[],
+  report: ReportOn,
+): void {
+  const planOf = new Map(candidates.map((c) => [c.plan.key, c.plan]));
+  const kept: Route[] = [];
+  for (const route of placement.routes) {
+    const problem = regexPathProblem(route.path);
+    if (problem === undefined) {
+      kept.push(route);
+      continue;
+    }
+    const plan = planOf.get(`${route.source.namespace}/${route.source.name}`);
+    if (plan !== undefined) {
+      report(
+        plan,
+        REASON_INVALID_RULE,
+        `path '${route.path}' ${problem} (the host uses regex paths); dropped`,
+      );
+    }
+  }
+  kept.sort(
+    (a, b) => b.path.length - a.path.length || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0),
+  );
+  placement.routes = kept;
 }
 
 /**
@@ -185,6 +241,8 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (redirect !== undefined) entry.redirect = { ...redirect };
   if (sourceRanges !== undefined) entry.sourceRanges = structuredClone(sourceRanges);
   if (maxBodyBytes !== undefined) entry.maxBodyBytes = maxBodyBytes;
+  const rewrite = plan.nginx.rewriteTarget;
+  if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {
     entry.httpsRedirect = { ...httpsRedirect };
   }
@@ -216,6 +274,7 @@ export function virtualHostEntry(
   if (certificate !== undefined && sealed(certificate)) vhost.tls = { certificate };
   if (placement.defaultBackend !== undefined) vhost.defaultBackend = placement.defaultBackend;
   if (placement.appRoot !== undefined) vhost.appRoot = placement.appRoot;
+  if (placement.pathRegex === true) vhost.pathRegex = true;
   return vhost;
 }
 

@@ -12,7 +12,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import { type Backend, type PierLogger, type RouteMatch, unmapIPv4 } from '@pier/shared';
+import {
+  type Backend,
+  type PierLogger,
+  type RouteMatch,
+  rewriteTarget,
+  unmapIPv4,
+} from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
@@ -468,6 +474,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#backend = match.backend;
+    if (match.route?.rewriteTarget !== undefined)
+      this.#path = rewriteTarget(match.route, target.path);
 
     const hasBody = length > 0 || head.chunked;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');

@@ -7,7 +7,7 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Backend, unmapIPv4 } from '@pier/shared';
+import { type Backend, rewriteTarget, unmapIPv4 } from '@pier/shared';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders } from './forwarded-headers.ts';
 import {
@@ -126,7 +126,8 @@ class UpgradeTunnel {
     }
     this.#backend = match.backend;
     const method = req.method ?? 'GET';
-    this.#requestHead = upgradeRequestHead(method, target.path, head.headers);
+    const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
+    this.#requestHead = upgradeRequestHead(method, path, head.headers);
     this.#repeatable =
       options.maxRetries > 0 &&
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
