@@ -32,6 +32,6 @@ test('docs/migrating-from-ingress-nginx.md lists every annotation of the catalog
   assert.deepEqual(
     Object.fromEntries([...documented].sort()),
     Object.fromEntries([...expected].sort()),
-    'regenerate the table from the catalogue',
+    'run: node --conditions=@pier/source scripts/nginx-annotation-table.ts',
   );
 });
