@@ -50,6 +50,8 @@ let ns: Awaited<ReturnType<typeof createTestNamespace>> | undefined;
 let controller: ControllerProcess | undefined;
 let dataplane: DataplaneProcess | undefined;
 let pod: EchoPod | undefined;
+/** Two pods behind the Service `pair`, for balancing and affinity. */
+const pair: EchoPod[] = [];
 let address = '';
 
 /** An Ingress of `ingressClassName: nginx` on its own host, in the test's pool. */
@@ -107,6 +109,14 @@ before(async () => {
   pod = await startEchoPod(`web-${suffix}`, '192.0.2.221');
   await createService(kc, ns.name, 'web', { port: 80, targetPort: pod.port });
   await exposeAsEndpointSlice(kc, ns.name, 'web', [pod]);
+  for (const address of ['192.0.2.222', '192.0.2.223']) {
+    pair.push(await startEchoPod(`pair-${address.split('.')[3]}-${suffix}`, address, pod.port));
+  }
+  await createService(kc, ns.name, 'pair', { port: 80, targetPort: pod.port });
+  await exposeAsEndpointSlice(kc, ns.name, 'pair', pair);
+  // Balancing is per backend: the sticky Ingress gets a Service of its own over the same pods.
+  await createService(kc, ns.name, 'pair-sticky', { port: 80, targetPort: pod.port });
+  await exposeAsEndpointSlice(kc, ns.name, 'pair-sticky', pair);
   const secrets = [];
   for (const name of ['legacy', 'optout', 'keepslash', 'native']) {
     const pair = await opensslCertificate(certDir, name, host(name));
@@ -166,6 +176,24 @@ before(async () => {
       }),
       nginxIngress('uploads', { [`${N}proxy-body-size`]: '1k' }),
       regexIngress,
+      ingressManifest(ns.name, 'spread', {
+        className: 'nginx',
+        host: host('spread'),
+        service: 'pair',
+        annotations: { 'pier.dev/address-pool': pool, [`${N}load-balance`]: 'round_robin' },
+      }),
+      ingressManifest(ns.name, 'sticky', {
+        className: 'nginx',
+        host: host('sticky'),
+        service: 'pair-sticky',
+        annotations: {
+          'pier.dev/address-pool': pool,
+          [`${N}affinity`]: 'cookie',
+          [`${N}session-cookie-name`]: 'route',
+          [`${N}session-cookie-max-age`]: '172800',
+          [`${N}session-cookie-samesite`]: 'Strict',
+        },
+      }),
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
         ingressManifest(ns.name, 'native', {
@@ -193,6 +221,8 @@ before(async () => {
     'blocked',
     'uploads',
     'rewrite',
+    'spread',
+    'sticky',
     'native',
   ];
   const addresses = await waitForAddresses(kc, ns.name, names);
@@ -215,6 +245,7 @@ after(async () => {
   await dataplane?.stop();
   await controller?.stop();
   await pod?.close();
+  await Promise.all(pair.map((p) => p.close()));
   await redis?.stop();
   await kubectl(env.kubeconfig, ['delete', 'ippool', pool, '--ignore-not-found']);
   rmSync(certDir, { recursive: true, force: true });
@@ -369,6 +400,8 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['office', 'unchanged'],
       ['optout', 'unchanged'],
       ['rewrite', 'unchanged'],
+      ['spread', 'unchanged'],
+      ['sticky', 'unchanged'],
       ['uploads', 'unchanged'],
     ],
     'class-less Ingresses are checked too (ingress-nginx serves them when its class is the default)',
@@ -433,4 +466,43 @@ test('annotations.md#rewrite: rewrite-target with capture groups, case-insensiti
     { status: 404, error: 'PIER_NO_ROUTE' },
     '(/|$) keeps /somethingelse out',
   );
+});
+
+/** A GET to `name` with an optional Cookie; the pod that answered and the Set-Cookie sent. */
+async function podOf(name: string, cookie?: string): Promise<{ pod: string; setCookie?: string }> {
+  const dp = dataplane as DataplaneProcess;
+  const res = await request(`http://${address}:${dp.httpPort}/`, {
+    headers: { host: host(name), connection: 'close', ...(cookie === undefined ? {} : { cookie }) },
+    dispatcher: agent,
+  });
+  const reply = (await res.body.json()) as { pod: string };
+  const setCookie = res.headers['set-cookie'];
+  return { pod: reply.pod, ...(typeof setCookie === 'string' ? { setCookie } : {}) };
+}
+
+test('annotations.md#custom-nginx-load-balancing: round_robin alternates over the endpoints', async () => {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 20; i++) {
+    const { pod: name, setCookie } = await podOf('spread');
+    assert.equal(setCookie, undefined, 'no affinity, no cookie');
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  assert.deepEqual([...counts.values()], [10, 10], JSON.stringify([...counts]));
+});
+
+test('annotations.md#cookie-affinity: the cookie’s name and attributes, and a client kept on its pod', async () => {
+  const first = await podOf('sticky');
+  assert.match(
+    first.setCookie ?? '',
+    /^route=[^;]+; Path=\/; Max-Age=172800; HttpOnly; SameSite=Strict$/,
+  );
+  const cookie = (first.setCookie ?? '').split(';')[0] ?? '';
+  for (let i = 0; i < 20; i++) {
+    const next = await podOf('sticky', cookie);
+    assert.equal(next.pod, first.pod, `request ${i} stays on ${first.pod}`);
+  }
+  // Without the cookie, round robin (ingress-nginx's default) reaches the other pod too.
+  const others = new Set<string>();
+  for (let i = 0; i < 4; i++) others.add((await podOf('sticky')).pod);
+  assert.equal(others.size, 2);
 });

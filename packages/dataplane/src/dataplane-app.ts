@@ -304,7 +304,12 @@ export class DataplaneApp {
       now,
       usable: (id) => health?.usable(backend.id, id, now) ?? true,
       exclude: tried,
-      ...(affinity ? { affinityCookie: cookieValue(req.headers.cookie, affinity.cookieName) } : {}),
+      ...(affinity
+        ? {
+            affinityCookie: cookieValue(req.headers.cookie, affinity.cookieName),
+            https: (req.socket as { encrypted?: boolean }).encrypted === true,
+          }
+        : {}),
     });
     if (!pick) return undefined;
     return {

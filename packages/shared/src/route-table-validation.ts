@@ -30,6 +30,7 @@ import { checkSourceRanges } from './route-access.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
 import type {
+  AffinityCookie,
   Backend,
   BalancingSettings,
   Certificate,
@@ -313,7 +314,35 @@ function checkBalancing(raw: unknown, report: Report): BalancingSettings | undef
   );
   const ttlSeconds = readInteger(raw.affinity, 'ttlSeconds', at, report, 1);
   if (cookieName === undefined || ttlSeconds === undefined) return undefined;
-  return { algorithm, affinity: { cookieName, ttlSeconds } };
+  if (raw.affinity.cookie === undefined) return { algorithm, affinity: { cookieName, ttlSeconds } };
+  const cookie = checkAffinityCookie(raw.affinity.cookie, `${at}cookie.`, report);
+  if (cookie === undefined) return undefined;
+  return { algorithm, affinity: { cookieName, ttlSeconds, cookie } };
+}
+
+/** Cookie attribute values: visible ASCII without `;` and `,`, so they cannot add attributes. */
+const COOKIE_ATTRIBUTE = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
+
+function checkAffinityCookie(raw: unknown, at: string, report: Report): AffinityCookie | undefined {
+  if (!isObject(raw)) return fail(report, at.slice(0, -1), 'must be an object');
+  const before = report.count();
+  const attribute = (s: string) =>
+    COOKIE_ATTRIBUTE.test(s) ? undefined : 'must be visible ASCII without ; or ,';
+  const path = readString(raw, 'path', at, report, (s) =>
+    s.startsWith('/') ? attribute(s) : "must start with '/'",
+  );
+  const session = readBoolean(raw, 'session', at, report);
+  const secure = raw.secure === undefined ? undefined : readBoolean(raw, 'secure', at, report);
+  const domain = readOptionalString(raw, 'domain', at, report, attribute);
+  const sameSite = readOptionalString(raw, 'sameSite', at, report, (s) =>
+    s === 'None' || s === 'Lax' || s === 'Strict' ? undefined : "must be 'None', 'Lax' or 'Strict'",
+  );
+  if (report.count() !== before) return undefined;
+  const cookie: AffinityCookie = { path: path as string, session: session as boolean };
+  if (secure !== undefined) cookie.secure = secure;
+  if (domain !== undefined) cookie.domain = domain;
+  if (sameSite !== undefined) cookie.sameSite = sameSite as AffinityCookie['sameSite'];
+  return cookie;
 }
 
 /** Checks one certificate under its key: public PEM only, and a well-formed sealed key. */

@@ -165,7 +165,23 @@ export interface BalancingSettings {
     cookieName: string;
     /** How long the cookie pins a client to an endpoint. */
     ttlSeconds: number;
+    /**
+     * The cookie's attributes as ingress-nginx's `session-cookie-*` set them; absent: Pier's
+     * (`Path=/; Max-Age=<ttl>; HttpOnly; SameSite=Lax`).
+     */
+    cookie?: AffinityCookie;
   };
+}
+
+/** The attributes of an affinity cookie: `Path`, then `Max-Age` unless a session cookie, `Domain`, `HttpOnly`, `Secure`, `SameSite`. */
+export interface AffinityCookie {
+  path: string;
+  /** No `Max-Age`: the cookie ends with the browser session. */
+  session: boolean;
+  domain?: string;
+  /** Absent: Secure when the request came over HTTPS, as ingress-nginx. */
+  secure?: boolean;
+  sameSite?: 'None' | 'Lax' | 'Strict';
 }
 
 /** Health checking of a backend's endpoints, from a HealthCheckPolicy or the cluster default. */

@@ -120,14 +120,16 @@ export function sameBalancing(a: BalancingSettings, b: BalancingSettings): boole
   return (
     a.algorithm === b.algorithm &&
     a.affinity?.cookieName === b.affinity?.cookieName &&
-    a.affinity?.ttlSeconds === b.affinity?.ttlSeconds
+    a.affinity?.ttlSeconds === b.affinity?.ttlSeconds &&
+    JSON.stringify(a.affinity?.cookie) === JSON.stringify(b.affinity?.cookie)
   );
 }
 
 /** Human text for Events: `round-robin, cookie 'sid' for 60s`. */
 export function describeBalancing(settings: BalancingSettings): string {
   const { algorithm, affinity } = settings;
-  return affinity === undefined
-    ? algorithm
-    : `${algorithm}, cookie '${affinity.cookieName}' for ${affinity.ttlSeconds}s`;
+  if (affinity === undefined) return algorithm;
+  const lasting =
+    affinity.cookie?.session === true ? 'for the browser session' : `for ${affinity.ttlSeconds}s`;
+  return `${algorithm}, cookie '${affinity.cookieName}' ${lasting}`;
 }

@@ -18,6 +18,7 @@ import {
   PIER_DIALECT,
   parseNginxAnnotations,
 } from './nginx-annotations.ts';
+import { parseNginxBalancing } from './nginx-balancing.ts';
 
 /** Event reason for a rule, path or TLS entry Pier cannot use as written. */
 export const REASON_INVALID_RULE = 'InvalidRule';
@@ -162,7 +163,15 @@ export function planIngress(
     }
   }
 
-  const balancing = parseBalancingAnnotations(ingress.metadata?.annotations);
+  // Pier's own balancing annotations win over ingress-nginx's when an Ingress has both.
+  let balancing = parseBalancingAnnotations(ingress.metadata?.annotations);
+  if (balancing.settings === undefined) {
+    const nginxBalancing = parseNginxBalancing(ingress.metadata?.annotations);
+    balancing = {
+      settings: nginxBalancing.settings,
+      problems: [...balancing.problems, ...nginxBalancing.problems],
+    };
+  }
   for (const problem of balancing.problems) {
     report(REASON_INVALID_ANNOTATION, `${problem.annotation}: ${problem.message}`);
   }

@@ -98,21 +98,31 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'custom-headers': ignored(NOT_YET),
 
     // Balancing and affinity.
-    'load-balance': ignored(NOT_YET),
+    'load-balance': honoured(
+      'round_robin (the default) as round robin; ewma as power of two choices on outstanding requests, the nearest Pier has',
+    ),
     'upstream-hash-by': ignored(NOT_YET),
     'upstream-hash-by-subset': ignored(NOT_YET),
     'upstream-hash-by-subset-size': ignored(NOT_YET),
-    affinity: ignored(NOT_YET),
-    'affinity-mode': ignored(NOT_YET),
+    affinity: honoured(
+      "cookie: a client keeps its endpoint while that endpoint is healthy (Pier's pier.dev/affinity wins when both are set)",
+    ),
+    'affinity-mode': ignored(
+      'Pier keeps a client on its endpoint while it is healthy, as persistent does; balanced is not offered',
+    ),
     'affinity-canary-behavior': ignored(NOT_YET),
-    'session-cookie-name': ignored(NOT_YET),
-    'session-cookie-path': ignored(NOT_YET),
-    'session-cookie-domain': ignored(NOT_YET),
-    'session-cookie-max-age': ignored(NOT_YET),
-    'session-cookie-expires': ignored(NOT_YET),
-    'session-cookie-samesite': ignored(NOT_YET),
+    'session-cookie-name': honoured("the affinity cookie's name (default INGRESSCOOKIE)"),
+    'session-cookie-path': honoured(
+      "the cookie's Path; Pier's default is / (ingress-nginx's is the Ingress path)",
+    ),
+    'session-cookie-domain': honoured("the cookie's Domain"),
+    'session-cookie-max-age': honoured(
+      "the cookie's Max-Age, seconds; without it or expires, a session cookie",
+    ),
+    'session-cookie-expires': honoured('sent as Max-Age, seconds, when max-age is not set'),
+    'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict"),
     'session-cookie-conditional-samesite-none': ignored(NOT_YET),
-    'session-cookie-secure': ignored(NOT_YET),
+    'session-cookie-secure': honoured('Secure on the cookie; unset, Secure over HTTPS only'),
     'session-cookie-change-on-failure': ignored(NOT_YET),
 
     // Canary.

@@ -57,5 +57,7 @@ export function backendEntry(
 
 function cloneBalancing(settings: BalancingSettings): BalancingSettings {
   const { algorithm, affinity } = settings;
-  return affinity === undefined ? { algorithm } : { algorithm, affinity: { ...affinity } };
+  return affinity === undefined
+    ? { algorithm }
+    : { algorithm, affinity: structuredClone(affinity) };
 }

@@ -8,7 +8,7 @@ import {
   endpointField,
 } from '@pier/shared';
 import { seededRandom } from '../../../shared/src/fixtures.test.ts';
-import { affinityToken, BackendBalancer } from './backend-balancer.ts';
+import { affinityCookie, affinityToken, BackendBalancer } from './backend-balancer.ts';
 
 function endpoint(address: string, overrides: Partial<Endpoint> = {}): Endpoint {
   return { address, port: 8080, ready: true, serving: true, terminating: false, ...overrides };
@@ -286,4 +286,34 @@ test('a random source returning 1 or NaN still yields a valid endpoint', () => {
     });
     assert.ok(balancer.pick({ usable: all }) !== undefined, `${value}`);
   }
+});
+
+test('the affinity cookie: Pier’s attributes, or ingress-nginx’s, Secure over HTTPS unless said', () => {
+  const pier = { cookieName: 'pier-affinity', ttlSeconds: 60 };
+  assert.equal(
+    affinityCookie(pier, 't', false),
+    'pier-affinity=t; Path=/; Max-Age=60; HttpOnly; SameSite=Lax',
+  );
+  const session = {
+    cookieName: 'INGRESSCOOKIE',
+    ttlSeconds: 3600,
+    cookie: { path: '/', session: true },
+  };
+  assert.equal(affinityCookie(session, 't', false), 'INGRESSCOOKIE=t; Path=/; HttpOnly');
+  assert.equal(affinityCookie(session, 't', true), 'INGRESSCOOKIE=t; Path=/; HttpOnly; Secure');
+  const full = {
+    cookieName: 'route',
+    ttlSeconds: 120,
+    cookie: {
+      path: '/shop',
+      session: false,
+      domain: 'example.com',
+      secure: false,
+      sameSite: 'None' as const,
+    },
+  };
+  assert.equal(
+    affinityCookie(full, 't', true),
+    'route=t; Path=/shop; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
+  );
 });

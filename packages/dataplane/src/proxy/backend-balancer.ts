@@ -4,7 +4,7 @@
  * ejection come in through the caller's `usable` predicate.
  */
 import { createHash } from 'node:crypto';
-import { type Backend, type Endpoint, endpointField } from '@pier/shared';
+import { type Backend, type BalancingSettings, type Endpoint, endpointField } from '@pier/shared';
 
 /** The endpoint chosen for a request. */
 export interface Pick {
@@ -28,6 +28,8 @@ export interface PickInput {
   exclude?: ReadonlySet<string>;
   /** The value of the backend's affinity cookie sent by the client, if any. */
   affinityCookie?: string;
+  /** The request came over TLS: an ingress-nginx cookie without `secure` set is then Secure. */
+  https?: boolean;
 }
 
 /** Options of a {@link BackendBalancer}. */
@@ -147,7 +149,7 @@ export class BackendBalancer {
     const result: Pick = { endpoint: chosen.endpoint, id: chosen.id };
     if (affinity !== undefined) {
       const token = affinityToken(this.#backend.id, chosen.id);
-      result.setCookie = `${affinity.cookieName}=${token}; Path=/; Max-Age=${affinity.ttlSeconds}; HttpOnly; SameSite=Lax`;
+      result.setCookie = affinityCookie(affinity, token, input.https === true);
     }
     return result;
   }
@@ -217,4 +219,22 @@ export class BackendBalancer {
 /** Plain code-unit order: stable and locale-independent. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The Set-Cookie value that pins a client: Pier's attributes, or ingress-nginx's when given. */
+export function affinityCookie(
+  affinity: NonNullable<BalancingSettings['affinity']>,
+  token: string,
+  https: boolean,
+): string {
+  const { cookieName, ttlSeconds, cookie } = affinity;
+  if (cookie === undefined)
+    return `${cookieName}=${token}; Path=/; Max-Age=${ttlSeconds}; HttpOnly; SameSite=Lax`;
+  let text = `${cookieName}=${token}; Path=${cookie.path}`;
+  if (!cookie.session) text += `; Max-Age=${ttlSeconds}`;
+  if (cookie.domain !== undefined) text += `; Domain=${cookie.domain}`;
+  text += '; HttpOnly';
+  if (cookie.secure ?? https) text += '; Secure';
+  if (cookie.sameSite !== undefined) text += `; SameSite=${cookie.sameSite}`;
+  return text;
 }
