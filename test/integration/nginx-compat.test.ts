@@ -197,6 +197,7 @@ before(async () => {
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
         ingressManifest(ns.name, 'native', {
+          className: 'pier',
           host: host('native'),
           annotations: { 'pier.dev/address-pool': pool },
         }),
@@ -396,7 +397,6 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['keepslash', 'unchanged'],
       ['legacy', 'changes'],
       ['moved', 'unchanged'],
-      ['native', 'unchanged'],
       ['office', 'unchanged'],
       ['optout', 'unchanged'],
       ['rewrite', 'unchanged'],
@@ -404,7 +404,7 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['sticky', 'unchanged'],
       ['uploads', 'unchanged'],
     ],
-    'class-less Ingresses are checked too (ingress-nginx serves them when its class is the default)',
+    'the Pier-class Ingress is not checked',
   );
   assert.deepEqual(
     mine.find((i) => i.name === 'legacy')?.neverRun.map((a) => a.annotation),

@@ -350,22 +350,8 @@ export class DataplaneApp {
       maxHeaderSize: c.maxHeaderBytes,
       headersTimeoutMs: c.requestHeadersTimeoutMs,
     };
-    // HTTPS first: the plain listener's https redirects may name its bound port.
-    let httpsPort = 443;
-    if (c.https && this.#tls) {
-      const deps = this.#proxyDeps('https', httpsPort);
-      const listener = await startHttpsListener({
-        host: c.https.host,
-        port: c.https.port,
-        handler: createProxyHandler(deps),
-        upgrade: createUpgradeHandler(deps),
-        limits,
-        reusePort: this.#role.reusePort,
-        tlsOptions: this.#tls.serverOptions(),
-      });
-      httpsPort = listener.port;
-      this.#listeners.push(listener);
-    }
+    // The port https redirects name when asked to (use-port-in-redirects): the configured one.
+    const httpsPort = c.https !== undefined && c.https.port > 0 ? c.https.port : 443;
     if (c.http) {
       const deps = this.#proxyDeps('http', httpsPort);
       this.#listeners.push(
@@ -376,6 +362,20 @@ export class DataplaneApp {
           upgrade: createUpgradeHandler(deps),
           limits,
           reusePort: this.#role.reusePort,
+        }),
+      );
+    }
+    if (c.https && this.#tls) {
+      const deps = this.#proxyDeps('https', httpsPort);
+      this.#listeners.push(
+        await startHttpsListener({
+          host: c.https.host,
+          port: c.https.port,
+          handler: createProxyHandler(deps),
+          upgrade: createUpgradeHandler(deps),
+          limits,
+          reusePort: this.#role.reusePort,
+          tlsOptions: this.#tls.serverOptions(),
         }),
       );
     }
