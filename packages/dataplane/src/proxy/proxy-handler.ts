@@ -22,8 +22,8 @@ import {
 import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
-import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
-import { sourceAllowed } from './source-access.ts';
+import { routeAnswer } from './route-policy.ts';
+import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 
 /** The endpoint chosen for one attempt. */
@@ -459,18 +459,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#answer('PIER_BODY_TOO_LARGE', true);
       return;
     }
-    const redirect = redirectFor(match, {
-      scheme: options.scheme,
+    const instead = routeAnswer(match, options, {
       host: this.#host,
       target: target.path,
-      httpsPort: options.httpsPort,
+      remoteAddress: remote,
     });
-    if (redirect !== undefined) {
-      this.#redirect(redirect, length > 0 || head.chunked);
-      return;
-    }
-    if (!sourceAllowed(match.route, unmapIPv4(remote))) {
-      this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
+    if (instead !== undefined) {
+      if ('redirect' in instead) this.#redirect(instead.redirect, length > 0 || head.chunked);
+      else this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
       return;
     }
     this.#backend = match.backend;

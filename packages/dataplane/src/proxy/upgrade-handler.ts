@@ -23,8 +23,8 @@ import {
   requestTarget,
   statusOutcome,
 } from './proxy-handler.ts';
-import { type RedirectAnswer, redirectBody, redirectFor } from './route-redirect.ts';
-import { sourceAllowed } from './source-access.ts';
+import { routeAnswer } from './route-policy.ts';
+import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -110,18 +110,14 @@ class UpgradeTunnel {
       return;
     }
     this.#virtualHost = match.virtualHost.host;
-    const redirect = redirectFor(match, {
-      scheme: options.scheme,
+    const instead = routeAnswer(match, options, {
       host: this.#host,
       target: target.path,
-      httpsPort: options.httpsPort,
+      remoteAddress: remote,
     });
-    if (redirect !== undefined) {
-      this.#redirect(redirect);
-      return;
-    }
-    if (!sourceAllowed(match.route, unmapIPv4(remote))) {
-      this.#refuse('PIER_FORBIDDEN');
+    if (instead !== undefined) {
+      if ('redirect' in instead) this.#redirect(instead.redirect);
+      else this.#refuse('PIER_FORBIDDEN');
       return;
     }
     this.#backend = match.backend;
