@@ -176,6 +176,11 @@ before(async () => {
       }),
       nginxIngress('uploads', { [`${N}proxy-body-size`]: '1k' }),
       regexIngress,
+      nginxIngress('cors', {
+        [`${N}enable-cors`]: 'true',
+        [`${N}cors-allow-origin`]: 'https://app.example.com, https://*.example.org',
+        [`${N}cors-expose-headers`]: 'X-Total-Count',
+      }),
       ingressManifest(ns.name, 'spread', {
         className: 'nginx',
         host: host('spread'),
@@ -224,6 +229,7 @@ before(async () => {
     'rewrite',
     'spread',
     'sticky',
+    'cors',
     'native',
   ];
   const addresses = await waitForAddresses(kc, ns.name, names);
@@ -393,6 +399,7 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['app', 'unchanged'],
       ['away', 'unchanged'],
       ['blocked', 'unchanged'],
+      ['cors', 'unchanged'],
       ['forced', 'unchanged'],
       ['keepslash', 'unchanged'],
       ['legacy', 'changes'],
@@ -505,4 +512,59 @@ test('annotations.md#cookie-affinity: the cookie’s name and attributes, and a 
   const others = new Set<string>();
   for (let i = 0; i < 4; i++) others.add((await podOf('sticky')).pod);
   assert.equal(others.size, 2);
+});
+
+/** A request to the `cors` host; its status, its access-control-* headers and whether the pod saw it. */
+async function corsRequest(method: 'GET' | 'OPTIONS', origin?: string) {
+  const dp = dataplane as DataplaneProcess;
+  const before = pod?.requests ?? 0;
+  const res = await request(`http://${address}:${dp.httpPort}/items`, {
+    method,
+    headers: {
+      host: host('cors'),
+      connection: 'close',
+      ...(origin === undefined ? {} : { origin }),
+      ...(method === 'OPTIONS' ? { 'access-control-request-method': 'PUT' } : {}),
+    },
+    dispatcher: agent,
+  });
+  await res.body.dump();
+  const cors = Object.fromEntries(
+    Object.entries(res.headers).filter(([name]) => name.startsWith('access-control-')),
+  );
+  return { status: res.statusCode, cors, proxied: (pod?.requests ?? 0) > before };
+}
+
+test('annotations.md#enable-cors: the preflight answered 204, responses to allowed origins carry the headers', async () => {
+  const expected = {
+    'access-control-allow-origin': 'https://app.example.com',
+    'access-control-allow-credentials': 'true',
+    'access-control-allow-methods': 'GET, PUT, POST, DELETE, PATCH, OPTIONS',
+    'access-control-allow-headers':
+      'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+    'access-control-expose-headers': 'X-Total-Count',
+    'access-control-max-age': '1728000',
+  };
+  assert.deepEqual(await corsRequest('OPTIONS', 'https://app.example.com'), {
+    status: 204,
+    cors: expected,
+    proxied: false,
+  });
+  assert.deepEqual(await corsRequest('GET', 'https://app.example.com'), {
+    status: 200,
+    cors: expected,
+    proxied: true,
+  });
+  const wildcard = await corsRequest('GET', 'https://shop.example.org');
+  assert.equal(wildcard.cors['access-control-allow-origin'], 'https://shop.example.org');
+  assert.deepEqual(
+    await corsRequest('GET', 'https://evil.example.net'),
+    { status: 200, cors: {}, proxied: true },
+    'an origin not allowed gets no CORS headers',
+  );
+  assert.deepEqual(
+    await corsRequest('OPTIONS', 'https://evil.example.net'),
+    { status: 200, cors: {}, proxied: true },
+    'nor a preflight: its OPTIONS goes to the application',
+  );
 });

@@ -18,6 +18,7 @@ export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
 export { canonicalCidr, parseCidrList } from './route-access.ts';
 export * from './route-codec.ts';
+export { corsHeaders, corsOriginAllowed, corsOriginProblem } from './route-cors.ts';
 export * from './route-entries.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';

@@ -27,6 +27,7 @@ import { sealedKeyProblem } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
+import { checkCors } from './route-cors.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
 import type {
@@ -225,6 +226,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
       : checkSourceRanges(raw.sourceRanges, `${at}sourceRanges.`, report);
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
+  const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -238,6 +240,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (sourceRanges !== undefined) route.sourceRanges = sourceRanges;
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
+  if (cors !== undefined) route.cors = cors;
   return route;
 }
 

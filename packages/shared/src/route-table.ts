@@ -74,6 +74,24 @@ export interface Route {
    * matches the request's, the path sent upstream is this, with `$1`… from its groups.
    */
   rewriteTarget?: string;
+  /** Cross-origin resource sharing (ingress-nginx's `enable-cors`). */
+  cors?: CorsPolicy;
+}
+
+/** ingress-nginx's CORS settings of a route. */
+export interface CorsPolicy {
+  /** Allowed origins (`scheme://host[:port]`, `scheme://*.host` for one label), or `*`. */
+  origins: string[];
+  /** `Access-Control-Allow-Methods`. */
+  methods: string;
+  /** `Access-Control-Allow-Headers`. */
+  headers: string;
+  /** `Access-Control-Expose-Headers`, when set. */
+  exposeHeaders?: string;
+  /** Send `Access-Control-Allow-Credentials: true`. */
+  credentials: boolean;
+  /** `Access-Control-Max-Age`. */
+  maxAgeSeconds: number;
 }
 
 /**

@@ -153,13 +153,17 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     satisfy: ignored(NOT_YET),
 
     // CORS.
-    'enable-cors': ignored(NOT_YET),
-    'cors-allow-origin': ignored(NOT_YET),
-    'cors-allow-methods': ignored(NOT_YET),
-    'cors-allow-headers': ignored(NOT_YET),
-    'cors-expose-headers': ignored(NOT_YET),
-    'cors-allow-credentials': ignored(NOT_YET),
-    'cors-max-age': ignored(NOT_YET),
+    'enable-cors': honoured(
+      'an OPTIONS request from an allowed origin is answered 204 with the CORS headers; other responses to it carry them',
+    ),
+    'cors-allow-origin': honoured(
+      'origins allowed, * (the default) or scheme://host[:port], *. for one label',
+    ),
+    'cors-allow-methods': honoured("Access-Control-Allow-Methods (ingress-nginx's default list)"),
+    'cors-allow-headers': honoured("Access-Control-Allow-Headers (ingress-nginx's default list)"),
+    'cors-expose-headers': honoured('Access-Control-Expose-Headers, when set'),
+    'cors-allow-credentials': honoured('Access-Control-Allow-Credentials: true unless "false"'),
+    'cors-max-age': honoured('Access-Control-Max-Age, seconds (default 1728000)'),
 
     // Authentication.
     'auth-type': ignored(NOT_YET),

@@ -200,6 +200,45 @@ const rows: Array<{
       `${P}proxy-body-size: '8 MB' is not a size like 8m, 512k or 0; the dataplane's limit applies`,
     ],
   },
+  {
+    name: 'enable-cors with ingress-nginx’s defaults',
+    annotations: on({ 'enable-cors': 'true' }),
+    nginxClass: false,
+    actions: {
+      cors: {
+        origins: ['*'],
+        methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS',
+        headers:
+          'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+        credentials: true,
+        maxAgeSeconds: 1728000,
+      },
+    },
+  },
+  {
+    name: 'the cors-* settings, and a bad one keeping its default',
+    annotations: on({
+      'enable-cors': 'true',
+      'cors-allow-origin': 'https://app.example.com, https://*.example.org',
+      'cors-allow-methods': 'PUT, GET',
+      'cors-allow-headers': 'X-Forwarded-For, X-app123-XPTO',
+      'cors-expose-headers': '*, X-CustomResponseHeader',
+      'cors-allow-credentials': 'false',
+      'cors-max-age': 'ten',
+    }),
+    nginxClass: false,
+    actions: {
+      cors: {
+        origins: ['https://app.example.com', 'https://*.example.org'],
+        methods: 'PUT, GET',
+        headers: 'X-Forwarded-For, X-app123-XPTO',
+        exposeHeaders: '*, X-CustomResponseHeader',
+        credentials: false,
+        maxAgeSeconds: 1728000,
+      },
+    },
+    problems: [`${P}cors-max-age: 'ten' is not a number of seconds; using 1728000`],
+  },
 ];
 
 for (const row of rows) {
@@ -222,7 +261,7 @@ test('nginx annotations: every one not honoured is named, with why, in name orde
     {
       ...on({
         'configuration-snippet': 'more_set_headers "X: y";',
-        'enable-cors': 'true',
+        canary: 'true',
         'ssl-redirect': 'false',
         'no-such-annotation': 'x',
         constructor: 'x',
@@ -233,12 +272,12 @@ test('nginx annotations: every one not honoured is named, with why, in name orde
     NGINX_DIALECT,
   );
   assert.deepEqual(parsed.ignored, [
+    { annotation: `${P}canary`, note: 'not supported by Pier yet' },
     {
       annotation: `${P}configuration-snippet`,
       note: 'a snippet of nginx configuration; Pier never executes snippets',
     },
     { annotation: `${P}constructor`, note: 'not an ingress-nginx annotation Pier knows' },
-    { annotation: `${P}enable-cors`, note: 'not supported by Pier yet' },
     { annotation: `${P}no-such-annotation`, note: 'not an ingress-nginx annotation Pier knows' },
   ]);
 });

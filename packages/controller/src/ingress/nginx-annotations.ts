@@ -6,10 +6,11 @@
  * As in ingress-nginx, a bad value of an honoured annotation is reported and its default used;
  * the Ingress is still served.
  */
-import type { HttpsRedirect, RouteRedirect, SourceRanges } from '@pier/shared';
+import type { CorsPolicy, HttpsRedirect, RouteRedirect, SourceRanges } from '@pier/shared';
 import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
+import { parseNginxCors } from './nginx-cors.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
 export const HTTPS_REDIRECT_CODE = 308;
@@ -38,6 +39,8 @@ export interface NginxActions {
   useRegex?: boolean;
   /** `rewrite-target`: the path sent upstream, with `$1`… from the groups of the Ingress path. */
   rewriteTarget?: string;
+  /** `enable-cors` and the `cors-*` settings. */
+  cors?: CorsPolicy;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -129,6 +132,9 @@ export function parseNginxAnnotations(
         `'${size}' is not a size like 8m, 512k or 0; the dataplane's limit applies`,
       );
   }
+
+  const cors = parseNginxCors(annotations, result.problems);
+  if (cors !== undefined) result.actions.cors = cors;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

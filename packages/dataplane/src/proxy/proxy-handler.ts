@@ -22,7 +22,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
-import { routeAnswer } from './route-policy.ts';
+import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 
@@ -57,6 +57,7 @@ export type ProxyEventKind =
   | 'bad-request'
   | 'client-abort'
   | 'redirect'
+  | 'preflight'
   | 'forbidden';
 
 /** One finished request, for metrics and the access log. */
@@ -386,6 +387,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #host = '';
   #virtualHost: string | undefined;
   #backend: Backend | undefined;
+  /** The CORS headers the response gets (the route's policy admits the Origin). */
+  #cors: string[] | undefined;
   #choice: EndpointChoice | undefined;
   #path = '/';
   #headers: string[] = [];
@@ -459,16 +462,23 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#answer('PIER_BODY_TOO_LARGE', true);
       return;
     }
+    // `req.headers` is built on first use: only routes with a CORS policy pay for it.
+    const origin = match.route?.cors === undefined ? undefined : req.headers.origin;
     const instead = routeAnswer(match, options, {
       host: this.#host,
       target: target.path,
       remoteAddress: remote,
+      method: req.method ?? 'GET',
+      origin,
     });
     if (instead !== undefined) {
       if ('redirect' in instead) this.#redirect(instead.redirect, length > 0 || head.chunked);
+      else if ('preflight' in instead)
+        this.#preflight(instead.preflight, length > 0 || head.chunked);
       else this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
       return;
     }
+    this.#cors = corsFor(match, origin);
     this.#backend = match.backend;
     if (match.route?.rewriteTarget !== undefined)
       this.#path = rewriteTarget(match.route, target.path);
@@ -544,7 +554,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#status = statusCode;
     this.#headersAt = performance.now();
-    const list = forwardResponseHeaders(headers, this.#choice?.setCookie);
+    const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
+    const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
     try {
       if (statusMessage) this.#res.writeHead(statusCode, statusMessage, list);
       else this.#res.writeHead(statusCode, list);
@@ -649,6 +660,16 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     res.writeHead(page.status, (close ? page.closingHeaders : page.headers) as string[]);
     res.end(page.body);
+  }
+
+  /** A CORS preflight the route admits: 204 with its headers, as ingress-nginx answers it. */
+  #preflight(cors: readonly string[], close: boolean): void {
+    this.#done = true;
+    this.#observe('preflight', 204, undefined);
+    const headers = [...cors, 'content-type', 'text/plain; charset=utf-8', 'content-length', '0'];
+    if (close) headers.push('connection', 'close');
+    this.#res.writeHead(204, headers);
+    this.#res.end();
   }
 
   /** A redirect the route asks for, answered without a backend; `close` as for {@link #answer}. */

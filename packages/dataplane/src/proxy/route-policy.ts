@@ -1,20 +1,39 @@
 /**
  * What a routed request gets before it is proxied, for plain requests and upgrades alike: a
- * redirect (route-redirect.ts), a refusal of its client address (source-access.ts), or nothing
- * (proxy it). Pure.
+ * redirect (route-redirect.ts), a CORS preflight answer (route-cors.ts), a refusal of its client
+ * address (source-access.ts), or nothing (proxy it); and the CORS headers of a proxied response.
+ * Pure.
  */
-import { type RouteMatch, unmapIPv4 } from '@pier/shared';
+import { corsHeaders, type RouteMatch, unmapIPv4 } from '@pier/shared';
 import { type RedirectAnswer, redirectFor } from './route-redirect.ts';
 import { sourceAllowed } from './source-access.ts';
 
 /** The answer the route gives instead of proxying, if any. */
-export type RouteAnswer = { redirect: RedirectAnswer } | { forbidden: true } | undefined;
+export type RouteAnswer =
+  | { redirect: RedirectAnswer }
+  | { preflight: string[] }
+  | { forbidden: true }
+  | undefined;
 
-/** Redirects first, then who may ask: the order of nginx's rewrite and access phases. */
+/** What the decision reads of a request. */
+export interface RoutedRequest {
+  host: string;
+  target: string;
+  remoteAddress: string;
+  method: string;
+  /** The Origin header, if sent. */
+  origin: string | undefined;
+}
+
+/**
+ * Redirects first, then a CORS preflight (an OPTIONS request the route's CORS policy admits,
+ * answered 204 with its headers), then who may ask: the order of nginx's rewrite and access
+ * phases.
+ */
 export function routeAnswer(
   match: RouteMatch,
   options: { scheme: 'http' | 'https'; httpsPort: number },
-  request: { host: string; target: string; remoteAddress: string },
+  request: RoutedRequest,
 ): RouteAnswer {
   const redirect = redirectFor(match, {
     scheme: options.scheme,
@@ -23,6 +42,32 @@ export function routeAnswer(
     httpsPort: options.httpsPort,
   });
   if (redirect !== undefined) return { redirect };
+  if (request.method === 'OPTIONS') {
+    const headers = corsFor(match, request.origin);
+    if (headers !== undefined) return { preflight: headers };
+  }
   if (!sourceAllowed(match.route, unmapIPv4(request.remoteAddress))) return { forbidden: true };
   return undefined;
+}
+
+/** The CORS headers a response to this request carries, or undefined. */
+export function corsFor(match: RouteMatch, origin: string | undefined): string[] | undefined {
+  const cors = match.route?.cors;
+  return cors === undefined ? undefined : corsHeaders(cors, origin);
+}
+
+/** `headers` (a flat list) with the names in `extra` replaced by `extra`, as nginx's more_set_headers. */
+export function withHeaders(
+  headers: Array<string | string[]>,
+  extra: readonly string[],
+): Array<string | string[]> {
+  const names = new Set<string>();
+  for (let i = 0; i < extra.length; i += 2) names.add(extra[i] as string);
+  const out: Array<string | string[]> = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (names.has(String(headers[i]).toLowerCase())) continue;
+    out.push(headers[i] as string, headers[i + 1] as string | string[]);
+  }
+  out.push(...extra);
+  return out;
 }

@@ -114,8 +114,11 @@ class UpgradeTunnel {
       host: this.#host,
       target: target.path,
       remoteAddress: remote,
+      method: req.method ?? 'GET',
+      origin: req.headers.origin,
     });
-    if (instead !== undefined) {
+    // A preflight is an OPTIONS request, never an upgrade; were one to come, it is proxied.
+    if (instead !== undefined && !('preflight' in instead)) {
       if ('redirect' in instead) this.#redirect(instead.redirect);
       else this.#refuse('PIER_FORBIDDEN');
       return;
