@@ -32,12 +32,14 @@ import {
   type RunningListener,
   startHttpListener,
 } from '../../packages/dataplane/src/proxy/http-listeners.ts';
+import type {
+  EndpointChoice,
+  Outcome,
+  ProxyEvent,
+} from '../../packages/dataplane/src/proxy/proxy-events.ts';
 import {
   createProxyHandler,
-  type EndpointChoice,
-  type Outcome,
   type ProxyDeps,
-  type ProxyEvent,
 } from '../../packages/dataplane/src/proxy/proxy-handler.ts';
 import { createUpgradeHandler } from '../../packages/dataplane/src/proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from '../../packages/dataplane/src/proxy/upstream-dispatchers.ts';

@@ -32,14 +32,9 @@ import {
   startHttpListener,
   startHttpsListener,
 } from './proxy/http-listeners.ts';
-import {
-  assertProxyOptions,
-  createProxyHandler,
-  DEFAULT_PROXY_OPTIONS,
-  type EndpointChoice,
-  type ProxyDeps,
-  type ProxyEvent,
-} from './proxy/proxy-handler.ts';
+import type { EndpointChoice, ProxyEvent } from './proxy/proxy-events.ts';
+import { createProxyHandler, type ProxyDeps } from './proxy/proxy-handler.ts';
+import { assertProxyOptions, DEFAULT_PROXY_OPTIONS } from './proxy/proxy-options.ts';
 import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
 import { ServedRoutes } from './served-routes.ts';

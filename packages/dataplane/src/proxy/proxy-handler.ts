@@ -22,132 +22,18 @@ import {
 import type { Dispatcher } from 'undici';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import {
+  type EndpointChoice,
+  type Outcome,
+  type ProxyEvent,
+  type ProxyEventKind,
+  proxyEvent,
+} from './proxy-events.ts';
+import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
-
-/** The endpoint chosen for one attempt. */
-export interface EndpointChoice {
-  /** `endpointField(address, port)`: the key of pools, balancing and health state. */
-  id: string;
-  address: string;
-  port: number;
-  /** A `Set-Cookie` value to add to the response (session affinity), if any. */
-  setCookie?: string;
-}
-
-/**
- * How an upstream attempt ended, for passive health and balancing.
- *
- * - `failure`: the endpoint misbehaved: connect refused / unreachable / timed out, connection
- *   reset, headers or body timeout, an invalid response, or a 502/503/504 status from it.
- * - `success`: any other upstream response, 4xx and 500 included (the application answered).
- * - `aborted`: says nothing about the endpoint: the client went away, or Pier cut the request
- *   (body too large, request undici refused). Release in-flight counts, record no result.
- */
-export type Outcome = 'success' | 'failure' | 'aborted';
-
-/** What an observed request came to. */
-export type ProxyEventKind =
-  | 'proxied'
-  | 'no-route'
-  | 'no-endpoint'
-  | 'upstream-error'
-  | 'timeout'
-  | 'bad-request'
-  | 'client-abort'
-  | 'redirect'
-  | 'preflight'
-  | 'forbidden';
-
-/** One finished request, for metrics and the access log. */
-export interface ProxyEvent {
-  /** The Host header as sent ('' when absent). Unbounded: not a metric label as such. */
-  host: string;
-  /** The matched virtual host's host rule ('' any host); absent without a route. Bounded. */
-  virtualHost?: string;
-  /** The status the client got; 499 when the client left before an answer (as nginx logs). */
-  status: number;
-  /** The backend id, once routed. */
-  backend?: string;
-  /** The last endpoint tried. */
-  endpoint?: string;
-  /** From request start to the end of the response (or of the failure), ms. */
-  durationMs: number;
-  /** From request start to the upstream's response headers, ms; only when they arrived. */
-  headersMs?: number;
-  kind: ProxyEventKind;
-  /** Pier's cause code when Pier answered itself or cut the exchange. */
-  code?: ProxyErrorCode;
-  /** Upstream attempts made (0 when none). */
-  attempts: number;
-}
-
-/** What an exchange (request or upgrade) knows when it ends, for {@link proxyEvent}. */
-export interface ExchangeFacts {
-  host: string;
-  virtualHost: string | undefined;
-  backend: Backend | undefined;
-  choice: EndpointChoice | undefined;
-  /** `performance.now()` at the start of the request, and when the upstream's headers came (0: never). */
-  started: number;
-  headersAt: number;
-  attempts: number;
-}
-
-/** The {@link ProxyEvent} of a finished exchange. */
-export function proxyEvent(
-  facts: ExchangeFacts,
-  kind: ProxyEventKind,
-  status: number,
-  code: ProxyErrorCode | undefined,
-): ProxyEvent {
-  const event: ProxyEvent = {
-    host: facts.host,
-    status,
-    durationMs: performance.now() - facts.started,
-    kind,
-    attempts: facts.attempts,
-  };
-  if (facts.virtualHost !== undefined) event.virtualHost = facts.virtualHost;
-  if (facts.backend !== undefined) event.backend = facts.backend.id;
-  if (facts.choice !== undefined) event.endpoint = facts.choice.id;
-  if (code !== undefined) event.code = code;
-  if (facts.headersAt !== 0) event.headersMs = facts.headersAt - facts.started;
-  return event;
-}
-
-/** Proxy behaviour, validated once by {@link assertProxyOptions}. */
-export interface ProxyOptions {
-  /** The scheme clients use on this listener (X-Forwarded-Proto). */
-  scheme: 'http' | 'https';
-  /** TCP connect timeout to an endpoint, ms (enforced by the upstream pools; used for upgrades). */
-  connectTimeoutMs: number;
-  /** From request sent to complete response headers, ms; beyond it 504. */
-  headersTimeoutMs: number;
-  /** Longest silence while the response body streams, ms; beyond it the response is cut. */
-  idleTimeoutMs: number;
-  /** Largest request body, bytes; beyond it 413 (at once for Content-Length, while streaming for chunked). */
-  maxRequestBodyBytes: number;
-  /** Extra attempts on other endpoints after a failure before anything was sent (see handler). */
-  maxRetries: number;
-  /** Whether a peer address belongs to a trusted proxy whose X-Forwarded-* headers are kept. */
-  trustedProxies: (remoteAddress: string) => boolean;
-  /** The HTTPS listener's port, named by https redirects that ask for it. */
-  httpsPort: number;
-}
-
-/** Defaults close to nginx / ingress-nginx. */
-export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
-  scheme: 'http',
-  connectTimeoutMs: 5_000,
-  headersTimeoutMs: 60_000,
-  idleTimeoutMs: 60_000,
-  maxRequestBodyBytes: 100 * 1024 * 1024,
-  maxRetries: 1,
-  trustedProxies: () => false,
-  httpsPort: 443,
-});
+import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
 
 /** What the proxy needs from the rest of the dataplane. */
 export interface ProxyDeps {
@@ -186,38 +72,6 @@ export interface ProxyDeps {
   options: ProxyOptions;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
-}
-
-/**
- * Checks proxy options and returns them frozen.
- *
- * @throws RangeError naming the first bad option.
- */
-export function assertProxyOptions(options: ProxyOptions): Readonly<ProxyOptions> {
-  if (options.scheme !== 'http' && options.scheme !== 'https') {
-    throw new RangeError(`scheme must be 'http' or 'https', got '${String(options.scheme)}'`);
-  }
-  for (const name of [
-    'connectTimeoutMs',
-    'headersTimeoutMs',
-    'idleTimeoutMs',
-    'maxRequestBodyBytes',
-  ] as const) {
-    const value = options[name];
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new RangeError(`${name} must be a positive number, got ${value}`);
-    }
-  }
-  if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) {
-    throw new RangeError(`maxRetries must be a non-negative integer, got ${options.maxRetries}`);
-  }
-  if (!Number.isInteger(options.httpsPort) || options.httpsPort < 1 || options.httpsPort > 65535) {
-    throw new RangeError(`httpsPort must be a port number, got ${options.httpsPort}`);
-  }
-  if (typeof options.trustedProxies !== 'function') {
-    throw new RangeError('trustedProxies must be a function');
-  }
-  return Object.freeze({ ...options });
 }
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
@@ -267,83 +121,6 @@ export function replaceHost(headers: string[], host: string): void {
     }
   }
   headers.push('host', host);
-}
-
-/** A classified upstream failure. */
-export interface UpstreamFailure {
-  /** The answer to give. */
-  code: ProxyErrorCode;
-  /** Whether another attempt may be made (still subject to method, body and retry budget). */
-  retriable: boolean;
-  /** How the failure counts for the endpoint. */
-  outcome: Outcome;
-}
-
-/** Errors of a connection that never carried the request (connect phase). */
-const CONNECT_TIMEOUT_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ETIMEDOUT',
-]);
-/** Errors of a connection the other side closed or reset under the request. */
-const RESET_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_SOCKET',
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-]);
-
-/**
- * Classifies an error undici reported before any response header arrived.
- *
- * @param sent whether undici had started writing the request (the connection existed). Before
- *   that, every failure is a connect failure and nothing reached the endpoint, so it is
- *   retriable whatever it was; after it, only a reset is (an idle keep-alive connection the pod
- *   closed just as the request went out), and only for idempotent bodiless requests.
- */
-export function classifyUpstreamError(err: unknown, sent: boolean): UpstreamFailure {
-  const code = (err as { code?: unknown } | null)?.code;
-  const text = typeof code === 'string' ? code : '';
-  if (text === 'UND_ERR_INVALID_ARG' || text === 'UND_ERR_NOT_SUPPORTED') {
-    return { code: 'PIER_BAD_REQUEST', retriable: false, outcome: 'aborted' };
-  }
-  if (CONNECT_TIMEOUT_CODES.has(text)) {
-    return { code: 'PIER_UPSTREAM_CONNECT_TIMEOUT', retriable: true, outcome: 'failure' };
-  }
-  if (text === 'UND_ERR_HEADERS_TIMEOUT' || text === 'UND_ERR_BODY_TIMEOUT') {
-    return { code: 'PIER_UPSTREAM_TIMEOUT', retriable: false, outcome: 'failure' };
-  }
-  if (!sent) return { code: 'PIER_UPSTREAM_CONNECT_FAILED', retriable: true, outcome: 'failure' };
-  if (RESET_CODES.has(text)) {
-    return { code: 'PIER_UPSTREAM_RESET', retriable: true, outcome: 'failure' };
-  }
-  return { code: 'PIER_UPSTREAM_INVALID_RESPONSE', retriable: false, outcome: 'failure' };
-}
-
-/** The kind an error answer is observed as. */
-export function eventKind(code: ProxyErrorCode): ProxyEventKind {
-  switch (code) {
-    case 'PIER_NO_ROUTE':
-      return 'no-route';
-    case 'PIER_NO_ENDPOINT':
-      return 'no-endpoint';
-    case 'PIER_FORBIDDEN':
-      return 'forbidden';
-    case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
-    case 'PIER_UPSTREAM_TIMEOUT':
-      return 'timeout';
-    case 'PIER_BAD_REQUEST':
-    case 'PIER_BODY_TOO_LARGE':
-    case 'PIER_HEADERS_TOO_LARGE':
-    case 'PIER_REQUEST_TIMEOUT':
-      return 'bad-request';
-    default:
-      return 'upstream-error';
-  }
-}
-
-/** Whether an upstream status counts against the endpoint (the gateway statuses, as nginx's `proxy_next_upstream`). */
-export function statusOutcome(status: number): Outcome {
-  return status === 502 || status === 503 || status === 504 ? 'failure' : 'success';
 }
 
 /** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */

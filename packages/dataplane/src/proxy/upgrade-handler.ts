@@ -11,20 +11,16 @@ import { type Backend, rewriteTarget, unmapIPv4 } from '@pier/shared';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders } from './forwarded-headers.ts';
 import {
-  assertProxyOptions,
-  classifyUpstreamError,
   type EndpointChoice,
-  eventKind,
   type Outcome,
-  type ProxyDeps,
   type ProxyEventKind,
   proxyEvent,
-  replaceHost,
-  requestTarget,
-  statusOutcome,
-} from './proxy-handler.ts';
+} from './proxy-events.ts';
+import { type ProxyDeps, replaceHost, requestTarget } from './proxy-handler.ts';
+import { assertProxyOptions } from './proxy-options.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
+import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
