@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_HEALTH_CHECK } from './health-check-defaults.ts';
 import {
   appRootProblem,
   hostWithoutPort,
@@ -92,14 +93,7 @@ test('route table: a route with a bad redirect is dropped alone, a bad app root 
     service: { namespace: 'n', name: 's' },
     servicePort: 80,
     endpoints: [],
-    healthCheck: {
-      http: { path: '/', expectedStatuses: [[200, 399]] },
-      intervalMs: 5000,
-      timeoutMs: 1000,
-      healthyThreshold: 1,
-      unhealthyThreshold: 3,
-      passive: { consecutiveFailures: 5, ejectionMs: 30000, maxEjectionPercent: 50 },
-    },
+    healthCheck: DEFAULT_HEALTH_CHECK,
     balancing: { algorithm: 'p2c' },
   };
   const { table, problems } = validateRouteTable({

@@ -4,7 +4,7 @@
  * (`permanent-redirect`, `temporal-redirect`, `ssl-redirect`, `force-ssl-redirect`,
  * `app-root`); see docs/migrating-from-ingress-nginx.md.
  */
-import { fail, isObject, type Obj, type Report, readBoolean, readInteger } from './field-reader.ts';
+import { fail, isObject, type Report, readBoolean, readInteger } from './field-reader.ts';
 import type { HttpsRedirect, RouteRedirect } from './route-table.ts';
 
 /** Visible ASCII only: a Location must not carry whitespace, controls or raw non-ASCII. */
@@ -55,7 +55,7 @@ export function checkHttpsRedirect(
   report: Report,
 ): HttpsRedirect | undefined {
   if (!isObject(raw)) return fail(report, at.slice(0, -1), 'must be an object');
-  const o: Obj = raw;
+  const o = raw;
   const before = report.count();
   const statusCode = readInteger(o, 'statusCode', at, report, 301);
   if (statusCode !== undefined && !HTTPS_REDIRECT_CODES.includes(statusCode)) {
