@@ -7,61 +7,23 @@
  * on real requests; what Pier does not honour is checked in `kubectl describe` and /metrics.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { run, waitUntil } from '../lib/child-process.ts';
-import { type ControllerProcess, startController } from '../lib/controller-process.ts';
-import { type DataplaneProcess, startDataplane } from '../lib/dataplane-process.ts';
-import {
-  createService,
-  type EchoPod,
-  exposeAsEndpointSlice,
-  startEchoPod,
-} from '../lib/echo-pod.ts';
-import { testEnv } from '../lib/env.ts';
-import {
-  ingressManifest,
-  listDocument,
-  poolDocument,
-  tlsSecretManifest,
-  waitForAddresses,
-} from '../lib/ingress-fixtures.ts';
-import { adminKubeConfig, createTestNamespace } from '../lib/kube.ts';
-import { startRedis, type TestRedis } from '../lib/redis-server.ts';
+import type { EchoPod } from '../lib/echo-pod.ts';
+import { ingressManifest, listDocument, tlsSecretManifest } from '../lib/ingress-fixtures.ts';
+import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
 import { kubectl, REPO_ROOT } from '../lib/test-cluster.ts';
 
-const N = 'nginx.ingress.kubernetes.io/';
-const kc = adminKubeConfig();
-const env = testEnv();
-const suffix = randomBytes(3).toString('hex');
-const pool = `nginx-${suffix}`;
-const host = (name: string) => `${name}-${suffix}.example.test`;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-nginx-certs-'));
-const agent = new Agent({ pipelining: 0, connect: { rejectUnauthorized: false } });
-/** Connects from 127.0.0.1: the other source address the allowlists below tell apart. */
-const fromLoopback = new Agent({ pipelining: 0, localAddress: '127.0.0.1' });
-let redis: TestRedis | undefined;
-let ns: Awaited<ReturnType<typeof createTestNamespace>> | undefined;
-let controller: ControllerProcess | undefined;
-let dataplane: DataplaneProcess | undefined;
+let stand: NginxStand;
 let pod: EchoPod | undefined;
-/** Two pods behind the Service `pair`, for balancing and affinity. */
-const pair: EchoPod[] = [];
-let address = '';
-
-/** An Ingress of `ingressClassName: nginx` on its own host, in the test's pool. */
-function nginxIngress(name: string, annotations: Record<string, string> = {}) {
-  return ingressManifest(ns?.name ?? '', name, {
-    className: 'nginx',
-    host: host(name),
-    annotations: { 'pier.dev/address-pool': pool, ...annotations },
-  });
-}
+const host = (name: string) => stand.host(name);
+const get: NginxStand['get'] = (...args) => stand.get(...args);
 
 function withTls(ingress: Record<string, unknown>, name: string): Record<string, unknown> {
   (ingress.spec as Record<string, unknown>).tls = [
@@ -70,63 +32,25 @@ function withTls(ingress: Record<string, unknown>, name: string): Record<string,
   return ingress;
 }
 
-/** One request to the dataplane; the status, Location and the path the pod saw. */
-async function get(
-  scheme: 'http' | 'https',
-  name: string,
-  path: string,
-  options: { from?: Agent; method?: 'POST'; body?: string | Iterable<string> } = {},
-): Promise<{ status: number; location?: string; seen?: string; error?: string }> {
-  const dp = dataplane as DataplaneProcess;
-  const port = scheme === 'http' ? dp.httpPort : dp.httpsPort;
-  const res = await request(`${scheme}://${address}:${port}${path}`, {
-    headers: { host: host(name), connection: 'close' },
-    dispatcher: options.from ?? agent,
-    ...(options.method === undefined ? {} : { method: options.method }),
-    ...(options.body === undefined ? {} : { body: options.body }),
-    headersTimeout: 5_000,
-    bodyTimeout: 5_000,
-    ...(scheme === 'https' ? { servername: host(name) } : {}),
-  } as Parameters<typeof request>[1]);
-  const text = await res.body.text();
-  const location = res.headers.location;
-  const out: { status: number; location?: string; seen?: string; error?: string } = {
-    status: res.statusCode,
-  };
-  if (typeof location === 'string') out.location = location;
-  const error = res.headers['x-pier-error'];
-  if (typeof error === 'string') out.error = error;
-  if (res.statusCode === 200) out.seen = (JSON.parse(text) as { url: string }).url;
-  return out;
-}
-
 before(async () => {
-  redis = await startRedis(join(env.stateDir, `nginx-redis-${suffix}`));
-  ns = await createTestNamespace(kc, 'nginx');
-  await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
-    input: poolDocument(pool, ['203.0.113.224/30'], { autoAssign: false }),
-  });
-  pod = await startEchoPod(`web-${suffix}`, '192.0.2.221');
-  await createService(kc, ns.name, 'web', { port: 80, targetPort: pod.port });
-  await exposeAsEndpointSlice(kc, ns.name, 'web', [pod]);
-  for (const address of ['192.0.2.222', '192.0.2.223']) {
-    pair.push(await startEchoPod(`pair-${address.split('.')[3]}-${suffix}`, address, pod.port));
-  }
-  await createService(kc, ns.name, 'pair', { port: 80, targetPort: pod.port });
-  await exposeAsEndpointSlice(kc, ns.name, 'pair', pair);
-  // Balancing is per backend: the sticky Ingress gets a Service of its own over the same pods.
-  await createService(kc, ns.name, 'pair-sticky', { port: 80, targetPort: pod.port });
-  await exposeAsEndpointSlice(kc, ns.name, 'pair-sticky', pair);
+  stand = await NginxStand.open('nginx', '203.0.113.224/30');
+  const ns = stand.namespace;
+  const nginxIngress = (name: string, annotations: Record<string, string> = {}) =>
+    stand.ingress(name, annotations);
+  [pod] = await stand.service('web', ['192.0.2.221']);
+  await stand.service('pair', ['192.0.2.222', '192.0.2.223']);
+  // Balancing is per backend: the sticky Ingress gets a Service of its own over other pods.
+  await stand.service('pair-sticky', ['192.0.2.224', '192.0.2.225']);
   const secrets = [];
   for (const name of ['legacy', 'optout', 'keepslash', 'native']) {
     const pair = await opensslCertificate(certDir, name, host(name));
-    secrets.push(tlsSecretManifest(ns.name, `${name}-tls`, pair.certPem, pair.keyPem));
+    secrets.push(tlsSecretManifest(ns, `${name}-tls`, pair.certPem, pair.keyPem));
   }
   const legacy = withTls(
-    ingressManifest(ns.name, 'legacy', {
+    ingressManifest(ns, 'legacy', {
       host: host('legacy'),
       annotations: {
-        'pier.dev/address-pool': pool,
+        'pier.dev/address-pool': stand.pool,
         'kubernetes.io/ingress.class': 'nginx',
         [`${N}configuration-snippet`]: 'more_set_headers "X-Snippet: ran";',
         [`${N}proxy-buffering`]: 'off',
@@ -153,7 +77,7 @@ before(async () => {
     pathType: 'ImplementationSpecific',
     backend: { service: { name: 'web', port: { number: 80 } } },
   });
-  await kubectl(env.kubeconfig, ['apply', '-f', '-'], {
+  await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
       ...secrets,
       legacy,
@@ -181,18 +105,18 @@ before(async () => {
         [`${N}cors-allow-origin`]: 'https://app.example.com, https://*.example.org',
         [`${N}cors-expose-headers`]: 'X-Total-Count',
       }),
-      ingressManifest(ns.name, 'spread', {
+      ingressManifest(ns, 'spread', {
         className: 'nginx',
         host: host('spread'),
         service: 'pair',
-        annotations: { 'pier.dev/address-pool': pool, [`${N}load-balance`]: 'round_robin' },
+        annotations: { 'pier.dev/address-pool': stand.pool, [`${N}load-balance`]: 'round_robin' },
       }),
-      ingressManifest(ns.name, 'sticky', {
+      ingressManifest(ns, 'sticky', {
         className: 'nginx',
         host: host('sticky'),
         service: 'pair-sticky',
         annotations: {
-          'pier.dev/address-pool': pool,
+          'pier.dev/address-pool': stand.pool,
           [`${N}affinity`]: 'cookie',
           [`${N}session-cookie-name`]: 'route',
           [`${N}session-cookie-max-age`]: '172800',
@@ -201,20 +125,15 @@ before(async () => {
       }),
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
-        ingressManifest(ns.name, 'native', {
+        ingressManifest(ns, 'native', {
           className: 'pier',
           host: host('native'),
-          annotations: { 'pier.dev/address-pool': pool },
+          annotations: { 'pier.dev/address-pool': stand.pool },
         }),
         'native',
       ),
     ]),
   });
-  controller = await startController({
-    identity: `nginx-${suffix}`,
-    args: ['--redis-url', redis.url, '--ingress-class-compat', 'nginx'],
-  });
-  await controller.waitForLeadership();
   const names = [
     'legacy',
     'optout',
@@ -232,46 +151,27 @@ before(async () => {
     'cors',
     'native',
   ];
-  const addresses = await waitForAddresses(kc, ns.name, names);
-  address = addresses.get('legacy')?.[0] ?? '';
-  assert.match(address, /^203\.0\.113\.22[4-7]$/);
-  for (const name of names) assert.deepEqual(addresses.get(name), [address], name);
-  dataplane = await startDataplane({ node: `edge-${suffix}`, host: address, redisUrl: redis.url });
-  await waitUntil('the dataplane to serve every host', async () => {
-    for (const name of names) {
-      const probe = name === 'rewrite' ? '/something/probe' : '/probe';
-      if ((await get('http', name, probe, { from: fromLoopback })).status === 404) return undefined;
-    }
-    return true;
-  });
+  await stand.serve(names, (name) => (name === 'rewrite' ? '/something/probe' : '/probe'));
 });
 
 after(async () => {
-  await agent.close();
-  await fromLoopback.close();
-  await dataplane?.stop();
-  await controller?.stop();
-  await pod?.close();
-  await Promise.all(pair.map((p) => p.close()));
-  await redis?.stop();
-  await kubectl(env.kubeconfig, ['delete', 'ippool', pool, '--ignore-not-found']);
+  await stand?.close();
   rmSync(certDir, { recursive: true, force: true });
-  await ns?.remove();
 });
 
 test('class nginx by ingressClassName and by the deprecated annotation: addressed and served', async () => {
-  const { stdout } = await kubectl(env.kubeconfig, [
+  const { stdout } = await kubectl(stand.env.kubeconfig, [
     'get',
     'ingress',
     '-n',
-    ns?.name ?? '',
+    stand.namespace,
     'legacy',
     'forced',
   ]);
   for (const name of ['legacy', 'forced']) {
     assert.match(
       stdout,
-      new RegExp(`^${name}\\s+.*\\s${address.replaceAll('.', '\\.')}\\s`, 'm'),
+      new RegExp(`^${name}\\s+.*\\s${stand.address.replaceAll('.', '\\.')}\\s`, 'm'),
       stdout,
     );
   }
@@ -310,7 +210,7 @@ test('annotations.md#server-side-https-enforcement-through-redirect: ssl-redirec
 });
 
 test('annotations.md#server-side-https-enforcement-through-redirect: force-ssl-redirect without a certificate', async () => {
-  const dp = dataplane as DataplaneProcess;
+  const dp = stand.dataplane;
   assert.deepEqual(await get('http', 'forced', '/x'), {
     status: 308,
     location: `https://${host('forced')}:${dp.httpsPort}/x`,
@@ -349,11 +249,11 @@ test('annotations.md#rewrite (app-root): / answers 302 to the app root, other pa
 
 test('annotations Pier does not honour: kubectl describe says which and why, /metrics counts them', async () => {
   const described = await waitUntil('the AnnotationIgnored Events', async () => {
-    const { stdout } = await kubectl(env.kubeconfig, [
+    const { stdout } = await kubectl(stand.env.kubeconfig, [
       'describe',
       'ingress',
       '-n',
-      ns?.name ?? '',
+      stand.namespace,
       'legacy',
     ]);
     return /AnnotationIgnored/.test(stdout) && /proxy-buffering/.test(stdout) ? stdout : undefined;
@@ -365,7 +265,7 @@ test('annotations Pier does not honour: kubectl describe says which and why, /me
   const res = await get('https', 'legacy', '/');
   assert.equal(res.status, 200, 'served without the snippet');
   const metrics = await (
-    await request(`http://127.0.0.1:${controller?.opsPort}/metrics`)
+    await request(`http://127.0.0.1:${stand.controller.opsPort}/metrics`)
   ).body.text();
   assert.match(
     metrics,
@@ -380,7 +280,7 @@ test('annotations Pier does not honour: kubectl describe says which and why, /me
 test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the controller serves them', async () => {
   const { code, stdout } = await run(
     join(REPO_ROOT, 'pier'),
-    ['migrate-check', '--kubeconfig', env.kubeconfig, '--output', 'json'],
+    ['migrate-check', '--kubeconfig', stand.env.kubeconfig, '--output', 'json'],
     { allowFailure: true },
   );
   assert.equal(code, 1, 'something would change: exit 1');
@@ -392,7 +292,7 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       neverRun: Array<{ annotation: string }>;
     }>;
   };
-  const mine = report.ingresses.filter((i) => i.namespace === ns?.name);
+  const mine = report.ingresses.filter((i) => i.namespace === stand.namespace);
   assert.deepEqual(
     mine.map((i) => [i.name, i.verdict]),
     [
@@ -420,18 +320,18 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
 });
 
 test('annotations.md#whitelist-source-range and #denylist-source-range: 403 for a client outside or denied', async () => {
-  assert.deepEqual(await get('http', 'office', '/a', { from: fromLoopback }), {
+  assert.deepEqual(await get('http', 'office', '/a', { from: stand.fromLoopback }), {
     status: 200,
     seen: '/a',
   });
   assert.deepEqual(
     await get('http', 'office', '/a'),
     { status: 403, error: 'PIER_FORBIDDEN' },
-    `a client from ${address} is outside the allowlist`,
+    `a client from ${stand.address} is outside the allowlist`,
   );
   assert.deepEqual(await get('http', 'blocked', '/a'), { status: 200, seen: '/a' });
   assert.deepEqual(
-    await get('http', 'blocked', '/a', { from: fromLoopback }),
+    await get('http', 'blocked', '/a', { from: stand.fromLoopback }),
     { status: 403, error: 'PIER_FORBIDDEN' },
     'the denylist wins over the allowlist',
   );
@@ -477,10 +377,10 @@ test('annotations.md#rewrite: rewrite-target with capture groups, case-insensiti
 
 /** A GET to `name` with an optional Cookie; the pod that answered and the Set-Cookie sent. */
 async function podOf(name: string, cookie?: string): Promise<{ pod: string; setCookie?: string }> {
-  const dp = dataplane as DataplaneProcess;
-  const res = await request(`http://${address}:${dp.httpPort}/`, {
+  const dp = stand.dataplane;
+  const res = await request(`http://${stand.address}:${dp.httpPort}/`, {
     headers: { host: host(name), connection: 'close', ...(cookie === undefined ? {} : { cookie }) },
-    dispatcher: agent,
+    dispatcher: stand.agent,
   });
   const reply = (await res.body.json()) as { pod: string };
   const setCookie = res.headers['set-cookie'];
@@ -516,9 +416,9 @@ test('annotations.md#cookie-affinity: the cookie’s name and attributes, and a 
 
 /** A request to the `cors` host; its status, its access-control-* headers and whether the pod saw it. */
 async function corsRequest(method: 'GET' | 'OPTIONS', origin?: string) {
-  const dp = dataplane as DataplaneProcess;
+  const dp = stand.dataplane;
   const before = pod?.requests ?? 0;
-  const res = await request(`http://${address}:${dp.httpPort}/items`, {
+  const res = await request(`http://${stand.address}:${dp.httpPort}/items`, {
     method,
     headers: {
       host: host('cors'),
@@ -526,7 +426,7 @@ async function corsRequest(method: 'GET' | 'OPTIONS', origin?: string) {
       ...(origin === undefined ? {} : { origin }),
       ...(method === 'OPTIONS' ? { 'access-control-request-method': 'PUT' } : {}),
     },
-    dispatcher: agent,
+    dispatcher: stand.agent,
   });
   await res.body.dump();
   const cors = Object.fromEntries(
