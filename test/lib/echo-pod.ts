@@ -45,6 +45,11 @@ export interface EchoPod {
   /** Every request so far, oldest first: health probes are told apart by their User-Agent. */
   readonly seen: readonly SeenRequest[];
   healthy: boolean;
+  /**
+   * When set, asked for each request but the health probe's `/healthz`: a status to answer
+   * instead of the echo, and/or a delay before answering, ms.
+   */
+  respond: ((url: string) => { status?: number; delayMs?: number } | undefined) | undefined;
   close(): Promise<void>;
 }
 
@@ -52,7 +57,10 @@ export interface EchoPod {
 export async function startEchoPod(name: string, address: string, port = 0): Promise<EchoPod> {
   let requests = 0;
   const seen: SeenRequest[] = [];
-  const state = { healthy: true };
+  const state: { healthy: boolean; respond: EchoPod['respond'] } = {
+    healthy: true,
+    respond: undefined,
+  };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests++;
     seen.push({ url: req.url ?? '', userAgent: req.headers['user-agent'] ?? '', at: Date.now() });
@@ -69,10 +77,17 @@ export async function startEchoPod(name: string, address: string, port = 0): Pro
       url: req.url ?? '',
       headers: req.headers,
     };
+    const special = state.respond?.(req.url ?? '');
+    const answer = () => {
+      if (res.destroyed) return;
+      const status = special?.status ?? 200;
+      res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': name });
+      res.end(`${JSON.stringify(reply)}\n`);
+    };
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': name });
-      res.end(`${JSON.stringify(reply)}\n`);
+      if (special?.delayMs === undefined) answer();
+      else setTimeout(answer, special.delayMs);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -95,6 +110,12 @@ export async function startEchoPod(name: string, address: string, port = 0): Pro
     },
     set healthy(value: boolean) {
       state.healthy = value;
+    },
+    get respond() {
+      return state.respond;
+    },
+    set respond(value) {
+      state.respond = value;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -126,6 +126,15 @@ export class NginxStand {
     return pods;
   }
 
+  /** A new Service `service` (port 80) over pods already started by {@link service}. */
+  async alias(service: string, pods: readonly EchoPod[]): Promise<void> {
+    await createService(this.kc, this.namespace, service, {
+      port: 80,
+      targetPort: pods[0]?.port ?? 0,
+    });
+    await exposeAsEndpointSlice(this.kc, this.namespace, service, pods);
+  }
+
   /**
    * Starts the controller (compat class `nginx`) and the dataplane, and waits until each of
    * `names` has the stand's address and its host answers `probe(name)` with anything but 404.

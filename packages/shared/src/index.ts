@@ -41,5 +41,12 @@ export {
 export * from './route-table.ts';
 export * from './route-table-state.ts';
 export * from './route-table-validation.ts';
+export {
+  MAX_ROUTE_TIMEOUT_MS,
+  RETRY_STATUSES,
+  type RetryCondition,
+  type RetryState,
+  retryAllowed,
+} from './route-upstream.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';

@@ -41,6 +41,7 @@ import type {
   VirtualHost,
 } from './route-table.ts';
 import { virtualHostKey } from './route-table.ts';
+import { checkUpstreamPolicy } from './route-upstream.ts';
 
 /** Which part of the table a problem is in. */
 export type ProblemSection = 'virtualHosts' | 'backends' | 'certificates' | 'table';
@@ -227,6 +228,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
+  const upstream =
+    raw.upstream === undefined
+      ? undefined
+      : checkUpstreamPolicy(raw.upstream, `${at}upstream.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -241,6 +246,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
+  if (upstream !== undefined) route.upstream = upstream;
   return route;
 }
 

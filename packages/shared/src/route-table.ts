@@ -76,6 +76,46 @@ export interface Route {
   rewriteTarget?: string;
   /** Cross-origin resource sharing (ingress-nginx's `enable-cors`). */
   cors?: CorsPolicy;
+  /** Timeouts and retries of the route's upstream exchanges, where not the dataplane's. */
+  upstream?: UpstreamPolicy;
+}
+
+/**
+ * How the dataplane talks to a route's endpoints where the route says otherwise than the
+ * dataplane's flags (ingress-nginx's `proxy-*-timeout` and `proxy-next-upstream*`).
+ */
+export interface UpstreamPolicy {
+  /** TCP connect timeout, ms, instead of `--connect-timeout`. */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for the response head and between two reads of its body, ms, instead of
+   * `--response-header-timeout` and `--idle-timeout` (nginx's `proxy_read_timeout`).
+   */
+  readTimeoutMs?: number;
+  /** When another endpoint gets the request, instead of the dataplane's retry rule. */
+  retry?: RetryPolicy;
+}
+
+/**
+ * nginx's `proxy_next_upstream`: which failures send the request to another endpoint. Only
+ * requests without a body are sent again (Pier streams bodies and keeps no copy), and only
+ * while nothing of the response has reached the client.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included; 0: no limit but the endpoints (nginx's 0). */
+  tries: number;
+  /** No new attempt once this long has passed since the first began, ms; 0: no limit. */
+  timeoutMs: number;
+  /** `error`: the connection failed, or broke before the response head. */
+  onError: boolean;
+  /** `timeout`: connecting or waiting for the response head timed out. */
+  onTimeout: boolean;
+  /** `invalid_header`: the response head was empty or invalid. */
+  onInvalidHeader: boolean;
+  /** `http_NNN`: these response statuses (500, 502, 503, 504, 403, 404, 429). */
+  statuses: number[];
+  /** `non_idempotent`: POST, PATCH and LOCK are sent again too. */
+  nonIdempotent: boolean;
 }
 
 /** ingress-nginx's CORS settings of a route. */

@@ -68,12 +68,24 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
       "request bodies above this size (8m, 512k, 0 for no limit) are answered 413; without it the dataplane's --max-body-size applies",
     ),
     'client-body-buffer-size': ignored(NGINX_ONLY),
-    'proxy-connect-timeout': ignored(NOT_YET),
-    'proxy-read-timeout': ignored(NOT_YET),
-    'proxy-send-timeout': ignored(NOT_YET),
-    'proxy-next-upstream': ignored(NOT_YET),
-    'proxy-next-upstream-timeout': ignored(NOT_YET),
-    'proxy-next-upstream-tries': ignored(NOT_YET),
+    'proxy-connect-timeout': honoured(
+      "the TCP connect timeout to the pods of the Ingress's paths, whole seconds (default: the dataplane's, 5 s)",
+    ),
+    'proxy-read-timeout': honoured(
+      "the longest wait for the response head and between two reads of its body, whole seconds (default: the dataplane's, 60 s)",
+    ),
+    'proxy-send-timeout': ignored(
+      "Pier streams request bodies with back-pressure and has no timeout between two writes upstream; the whole request is still bounded by the listener's 60 s request timeout",
+    ),
+    'proxy-next-upstream': honoured(
+      'which failures send a request to another pod: error, timeout, invalid_header, http_NNN, non_idempotent, off (default error timeout); only requests without a body are sent again',
+    ),
+    'proxy-next-upstream-timeout': honoured(
+      'no new attempt after this many seconds since the first (default 0: no limit)',
+    ),
+    'proxy-next-upstream-tries': honoured(
+      'attempts in all, the first included (default 3; 0: as many as there are pods)',
+    ),
     'proxy-request-buffering': ignored('Pier streams request bodies; there is nothing to buffer'),
     'proxy-buffering': ignored('Pier streams responses; there is nothing to buffer'),
     'proxy-buffers-number': ignored(NGINX_ONLY),

@@ -27,6 +27,17 @@ const https = (
   ...more,
 });
 
+/** ingress-nginx's `proxy-next-upstream` defaults (`error timeout`, 3 tries, no time limit). */
+const NGINX_RETRY = {
+  tries: 3,
+  timeoutMs: 0,
+  onError: true,
+  onTimeout: true,
+  onInvalidHeader: false,
+  statuses: [],
+  nonIdempotent: false,
+};
+
 // ingress-nginx docs, "Server-side HTTPS enforcement through redirect", "Permanent Redirect",
 // "Temporal Redirect" and "Rewrite" (app-root).
 const rows: Array<{
@@ -239,6 +250,63 @@ const rows: Array<{
     },
     problems: [`${P}cors-max-age: 'ten' is not a number of seconds; using 1728000`],
   },
+  // annotations.md#custom-timeouts and the proxy-next-upstream family.
+  {
+    name: 'proxy-connect-timeout and proxy-read-timeout, whole seconds',
+    annotations: on({ 'proxy-connect-timeout': '2', 'proxy-read-timeout': '120' }),
+    nginxClass: false,
+    actions: { upstream: { connectTimeoutMs: 2_000, readTimeoutMs: 120_000 } },
+  },
+  {
+    name: 'a timeout with a unit is not an integer: the default stays',
+    annotations: on({ 'proxy-read-timeout': '30s', 'proxy-connect-timeout': '0' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}proxy-connect-timeout: '0' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
+      `${P}proxy-read-timeout: '30s' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
+    ],
+  },
+  {
+    name: 'proxy-next-upstream with statuses and non_idempotent, tries and timeout',
+    annotations: on({
+      'proxy-next-upstream': 'error http_502 http_503 non_idempotent',
+      'proxy-next-upstream-tries': '5',
+      'proxy-next-upstream-timeout': '10',
+    }),
+    nginxClass: false,
+    actions: {
+      upstream: {
+        retry: {
+          ...NGINX_RETRY,
+          tries: 5,
+          timeoutMs: 10_000,
+          onTimeout: false,
+          statuses: [502, 503],
+          nonIdempotent: true,
+        },
+      },
+    },
+  },
+  {
+    name: 'proxy-next-upstream off',
+    annotations: on({ 'proxy-next-upstream': 'off' }),
+    nginxClass: true,
+    actions: {
+      httpsRedirect: https(true),
+      upstream: { retry: { ...NGINX_RETRY, onError: false, onTimeout: false } },
+    },
+  },
+  {
+    name: 'a bad proxy-next-upstream word: the default conditions',
+    annotations: on({ 'proxy-next-upstream': 'error http_501', 'proxy-next-upstream-tries': 'x' }),
+    nginxClass: false,
+    actions: { upstream: { retry: NGINX_RETRY } },
+    problems: [
+      `${P}proxy-next-upstream: 'http_501' is not one of error, timeout, invalid_header, non_idempotent, off, http_500, http_502, http_503, http_504, http_403, http_404, http_429; using 'error timeout'`,
+      `${P}proxy-next-upstream-tries: 'x' is not a whole number of tries from 0 to 100; ingress-nginx's default applies`,
+    ],
+  },
 ];
 
 for (const row of rows) {
@@ -247,7 +315,12 @@ for (const row of rows) {
       row.annotations,
       row.nginxClass ? NGINX_DIALECT : PIER_DIALECT,
     );
-    assert.deepEqual(parsed.actions, row.actions);
+    // ingress-nginx's retry defaults apply to every Ingress of its classes.
+    const expected =
+      row.nginxClass && row.actions.upstream === undefined
+        ? { ...row.actions, upstream: { retry: NGINX_RETRY } }
+        : row.actions;
+    assert.deepEqual(parsed.actions, expected);
     assert.deepEqual(
       parsed.problems.map((p) => `${p.annotation}: ${p.message}`),
       row.problems ?? [],

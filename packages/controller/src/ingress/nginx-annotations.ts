@@ -6,11 +6,18 @@
  * As in ingress-nginx, a bad value of an honoured annotation is reported and its default used;
  * the Ingress is still served.
  */
-import type { CorsPolicy, HttpsRedirect, RouteRedirect, SourceRanges } from '@pier/shared';
+import type {
+  CorsPolicy,
+  HttpsRedirect,
+  RouteRedirect,
+  SourceRanges,
+  UpstreamPolicy,
+} from '@pier/shared';
 import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 import { parseNginxCors } from './nginx-cors.ts';
+import { parseNginxUpstream } from './nginx-upstream.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
 export const HTTPS_REDIRECT_CODE = 308;
@@ -41,6 +48,8 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /** `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-next-upstream*` (and their defaults). */
+  upstream?: UpstreamPolicy;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -84,7 +93,15 @@ export function parseNginxAnnotations(
 ): ParsedNginxAnnotations {
   const result: ParsedNginxAnnotations = { actions: {}, ignored: [], problems: [] };
   if (annotations === undefined) {
-    if (dialect.nginxClass) result.actions.httpsRedirect = httpsRedirect(true, false, false, false);
+    if (dialect.nginxClass) {
+      result.actions.httpsRedirect = httpsRedirect(true, false, false, false);
+      const upstream = parseNginxUpstream(
+        () => undefined,
+        () => undefined,
+        dialect,
+      );
+      if (upstream !== undefined) result.actions.upstream = upstream;
+    }
     return result;
   }
   const full = (name: string) => NGINX_ANNOTATION_PREFIX + name;
@@ -135,6 +152,8 @@ export function parseNginxAnnotations(
 
   const cors = parseNginxCors(annotations, result.problems);
   if (cors !== undefined) result.actions.cors = cors;
+  const upstream = parseNginxUpstream(read, problem, dialect);
+  if (upstream !== undefined) result.actions.upstream = upstream;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

@@ -15,8 +15,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
   type PierLogger,
+  type RetryCondition,
   type RouteMatch,
+  retryAllowed,
   rewriteTarget,
+  type UpstreamPolicy,
   unmapIPv4,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
@@ -127,6 +130,8 @@ export function replaceHost(headers: string[], host: string): void {
 const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';
 /** Marks the abort the exchange causes itself when the client left. */
 const CLIENT_GONE = 'PIER_CLIENT_GONE';
+/** Marks the abort of an attempt whose status the route's retry policy sends elsewhere. */
+const RETRY_STATUS = 'PIER_RETRY_STATUS';
 
 function markedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -170,8 +175,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #path = '/';
   #headers: string[] = [];
   #body: IncomingMessage | BodyLimit | null = null;
-  /** Idempotent, bodiless: may be sent again after a failure. */
+  /** Idempotent, bodiless: may be sent again after a failure (the dataplane's own rule). */
   #repeatable = false;
+  #hasBody = false;
+  /** The route's own timeouts and retry policy. */
+  #upstream: UpstreamPolicy | undefined;
+  /** The endpoint the next attempt goes to, chosen before a status retry aborts the current one. */
+  #retryTo: EndpointChoice | undefined;
   #attempts = 0;
   #tried: Set<string> | undefined;
   #controller: Dispatcher.DispatchController | undefined;
@@ -261,6 +271,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#path = rewriteTarget(match.route, target.path);
 
     const hasBody = length > 0 || head.chunked;
+    this.#hasBody = hasBody;
+    this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
     const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
@@ -289,15 +301,24 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#attemptOpen = true;
     this.#attemptStarted = performance.now();
     deps.begin(backend.id, choice.id);
+    const upstream = this.#upstream;
+    const read = upstream?.readTimeoutMs;
     try {
-      deps.dispatchers.for(choice.address, choice.port, choice.id, backend.id).dispatch(
+      const pool = deps.dispatchers.for(
+        choice.address,
+        choice.port,
+        choice.id,
+        backend.id,
+        upstream?.connectTimeoutMs,
+      );
+      pool.dispatch(
         {
           path: this.#path,
           method: this.#req.method as Dispatcher.HttpMethod,
           headers: this.#headers,
           body: this.#body,
-          headersTimeout: deps.options.headersTimeoutMs,
-          bodyTimeout: deps.options.idleTimeoutMs,
+          headersTimeout: read ?? deps.options.headersTimeoutMs,
+          bodyTimeout: read ?? deps.options.idleTimeoutMs,
         },
         this,
       );
@@ -330,6 +351,20 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#status = statusCode;
+    const retry = this.#upstream?.retry;
+    if (
+      retry !== undefined &&
+      retry.statuses.length > 0 &&
+      retryAllowed(retry, this.#retryState(), { status: statusCode })
+    ) {
+      // As nginx: another endpoint gets the request, and this response is dropped unread; with
+      // no endpoint left, this response is the answer.
+      this.#retryTo = this.#nextEndpoint(false);
+      if (this.#retryTo !== undefined) {
+        controller.abort(markedError(`retrying after status ${statusCode}`, RETRY_STATUS));
+        return;
+      }
+    }
     this.#headersAt = performance.now();
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
@@ -369,6 +404,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#observe('client-abort', res.headersSent ? this.#status : 499, undefined);
       return;
     }
+    if (code === RETRY_STATUS && this.#retryTo !== undefined) {
+      const next = this.#retryTo;
+      this.#retryTo = undefined;
+      this.#endAttempt(statusOutcome(this.#status));
+      this.#status = 0;
+      this.#attempt(next);
+      return;
+    }
     if (code === BODY_TOO_LARGE) {
       this.#endAttempt('aborted');
       this.#answer('PIER_BODY_TOO_LARGE', true);
@@ -386,22 +429,49 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const failure = classifyUpstreamError(err, this.#sent);
     this.#endAttempt(failure.outcome, failure.code);
     this.#debug(err, 'upstream attempt failed');
-    if (failure.retriable && this.#repeatable && this.#attempts <= this.#deps.options.maxRetries) {
-      const failed = this.#choice as EndpointChoice;
-      this.#tried ??= new Set();
-      const tried = this.#tried;
-      tried.add(failed.id);
+    if (this.#mayRetry(failure.retriable, failure.condition)) {
       // A reset on a reused connection says little about the pod: with no other endpoint left,
-      // the same one gets the second attempt (on a fresh connection).
-      const next =
-        this.#deps.choose(this.#backend as Backend, this.#req, tried) ??
-        (failure.code === 'PIER_UPSTREAM_RESET' ? failed : undefined);
+      // the same one gets the next attempt (on a fresh connection).
+      const next = this.#nextEndpoint(failure.code === 'PIER_UPSTREAM_RESET');
       if (next !== undefined) {
         this.#attempt(next);
         return;
       }
     }
     this.#answer(failure.code, this.#body !== null || failure.code === 'PIER_BAD_REQUEST');
+  }
+
+  /**
+   * Whether a failed attempt is sent again: by the route's retry policy when it has one
+   * (`condition` in nginx's words), else by the dataplane's rule (`retriable`, idempotent,
+   * bodiless, within `maxRetries`).
+   */
+  #mayRetry(retriable: boolean, condition: RetryCondition | undefined): boolean {
+    const retry = this.#upstream?.retry;
+    if (retry === undefined) {
+      return retriable && this.#repeatable && this.#attempts <= this.#deps.options.maxRetries;
+    }
+    return condition !== undefined && retryAllowed(retry, this.#retryState(), { condition });
+  }
+
+  #retryState() {
+    return {
+      method: this.#req.method ?? 'GET',
+      hasBody: this.#hasBody,
+      attempts: this.#attempts,
+      elapsedMs: performance.now() - this.#started,
+    };
+  }
+
+  /** An endpoint not tried yet; else, when `sameAgain`, the one that just failed. */
+  #nextEndpoint(sameAgain: boolean): EndpointChoice | undefined {
+    const failed = this.#choice as EndpointChoice;
+    this.#tried ??= new Set();
+    this.#tried.add(failed.id);
+    return (
+      this.#deps.choose(this.#backend as Backend, this.#req, this.#tried) ??
+      (sameAgain ? failed : undefined)
+    );
   }
 
   #onClientClose(): void {
@@ -504,7 +574,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
  * - **Upstream failures:** connect refused/unreachable, reset, invalid response: 502; connect,
  *   header or (before headers) body timeout: 504. After the response has started, a failure
  *   cuts the client response (destroys it), the only honest signal left.
- * - **Retries:** at most `maxRetries` more attempts, on endpoints not yet tried, only for
+ * - **Retries:** a route with its own retry policy (`upstream.retry`, nginx's
+ *   `proxy_next_upstream`) follows it: on the failures and statuses it names, within its tries
+ *   and time, never for a request with a body, and for a status only while another endpoint is
+ *   left (else that response is the answer). Other routes: at most `maxRetries` more attempts,
+ *   on endpoints not yet tried, only for
  *   idempotent methods without a request body, and only when nothing can have reached the
  *   application: the connection failed (refused, unreachable, connect timeout) or was reset
  *   before any response byte (a keep-alive connection the pod closed as the request went out).

@@ -7,7 +7,7 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Backend, rewriteTarget, unmapIPv4 } from '@pier/shared';
+import { type Backend, rewriteTarget, type UpstreamPolicy, unmapIPv4 } from '@pier/shared';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders } from './forwarded-headers.ts';
 import {
@@ -55,6 +55,8 @@ class UpgradeTunnel {
   #host = '';
   #virtualHost: string | undefined;
   #backend: Backend | undefined;
+  /** The route's own connect and read timeouts. */
+  #policy: UpstreamPolicy | undefined;
   #choice: EndpointChoice | undefined;
   #requestHead: Buffer = Buffer.alloc(0);
   #repeatable = false;
@@ -120,6 +122,7 @@ class UpgradeTunnel {
       return;
     }
     this.#backend = match.backend;
+    this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
     const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
@@ -152,7 +155,7 @@ class UpgradeTunnel {
       keepAliveInitialDelay: 60_000,
     });
     this.#upstream = upstream;
-    upstream.setTimeout(options.connectTimeoutMs);
+    upstream.setTimeout(this.#policy?.connectTimeoutMs ?? options.connectTimeoutMs);
     const onConnectTimeout = (): void => {
       upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
     };
@@ -162,7 +165,7 @@ class UpgradeTunnel {
       this.#connected = true;
       if (this.#done) return;
       // Until the endpoint answers, the headers timeout applies; the tunnel itself has none.
-      upstream.setTimeout(options.headersTimeoutMs);
+      upstream.setTimeout(this.#policy?.readTimeoutMs ?? options.headersTimeoutMs);
       upstream.once('timeout', () => {
         if (!this.#responded) {
           upstream.destroy(

@@ -49,15 +49,22 @@ export const UPSTREAM_DISPATCHER_DEFAULTS = Object.freeze({
  */
 export class UpstreamDispatchers {
   readonly #pools = new Map<string, Pool>();
+  /**
+   * Per endpoint id, the keys of its pools with a connect timeout of their own (a route's
+   * `upstream.connectTimeoutMs`), `${id}~${ms}`; they close with the endpoint's own pool.
+   */
+  readonly #variants = new Map<string, Set<string>>();
   /** Per pool, the backend whose request made it. */
   readonly #owners = new Map<string, string>();
   /** The endpoint ids of the pools each backend's requests made. */
   readonly #byBackend = new Map<string, Set<string>>();
   readonly #options: Pool.Options;
+  readonly #connectTimeoutMs: number;
   #closed = false;
 
   constructor(options: UpstreamDispatcherOptions) {
     assertPositive('connectTimeoutMs', options.connectTimeoutMs);
+    this.#connectTimeoutMs = options.connectTimeoutMs;
     const connections =
       options.connectionsPerEndpoint ?? UPSTREAM_DISPATCHER_DEFAULTS.connectionsPerEndpoint;
     const keepAlive = options.keepAliveTimeoutMs ?? UPSTREAM_DISPATCHER_DEFAULTS.keepAliveTimeoutMs;
@@ -91,6 +98,8 @@ export class UpstreamDispatchers {
    * The pool of an endpoint, created on first use (by a request to `backendId`).
    *
    * @param id the endpoint id when the caller has it (saves building it again).
+   * @param connectTimeoutMs a route's own connect timeout: such requests get a pool of their own
+   *   to the endpoint (undici sets the timeout per pool), closed with the endpoint's.
    * @throws Error after {@link close}.
    */
   for(
@@ -98,19 +107,35 @@ export class UpstreamDispatchers {
     port: number,
     id = endpointField(address, port),
     backendId = '',
+    connectTimeoutMs?: number,
   ): Dispatcher {
-    let pool = this.#pools.get(id);
+    const own = connectTimeoutMs !== undefined && connectTimeoutMs !== this.#connectTimeoutMs;
+    const key = own ? `${id}~${connectTimeoutMs}` : id;
+    let pool = this.#pools.get(key);
     if (pool === undefined) {
       if (this.#closed) throw new Error('upstream dispatchers are closed');
-      pool = new Pool(`http://${id}`, this.#options);
-      this.#pools.set(id, pool);
-      this.#owners.set(id, backendId);
-      let ids = this.#byBackend.get(backendId);
-      if (ids === undefined) {
-        ids = new Set();
-        this.#byBackend.set(backendId, ids);
+      const options = own
+        ? { ...this.#options, connect: { ...this.#options.connect, timeout: connectTimeoutMs } }
+        : this.#options;
+      pool = new Pool(`http://${id}`, options);
+      this.#pools.set(key, pool);
+      if (own) {
+        let keys = this.#variants.get(id);
+        if (keys === undefined) {
+          keys = new Set();
+          this.#variants.set(id, keys);
+        }
+        keys.add(key);
       }
-      ids.add(id);
+      if (!this.#owners.has(id)) {
+        this.#owners.set(id, backendId);
+        let ids = this.#byBackend.get(backendId);
+        if (ids === undefined) {
+          ids = new Set();
+          this.#byBackend.set(backendId, ids);
+        }
+        ids.add(id);
+      }
     }
     return pool;
   }
@@ -133,6 +158,14 @@ export class UpstreamDispatchers {
     for (const id of ids) {
       const pool = this.#pools.get(id);
       this.#pools.delete(id);
+      for (const key of this.#variants.get(id) ?? []) {
+        this.#pools
+          .get(key)
+          ?.close()
+          .catch(() => undefined);
+        this.#pools.delete(key);
+      }
+      this.#variants.delete(id);
       const owner = this.#owners.get(id);
       this.#owners.delete(id);
       if (owner !== undefined) {
@@ -151,6 +184,7 @@ export class UpstreamDispatchers {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
+    this.#variants.clear();
     this.#owners.clear();
     this.#byBackend.clear();
     await Promise.all(

@@ -2,6 +2,7 @@
  * What an upstream failure means: the answer Pier gives, whether another endpoint may be tried,
  * and how it counts for the endpoint. Pure; shared by the request and the upgrade handler.
  */
+import type { RetryCondition } from '@pier/shared';
 import type { ProxyErrorCode } from './error-pages.ts';
 import type { Outcome, ProxyEventKind } from './proxy-events.ts';
 
@@ -13,6 +14,8 @@ export interface UpstreamFailure {
   retriable: boolean;
   /** How the failure counts for the endpoint. */
   outcome: Outcome;
+  /** The failure in the words of nginx's `proxy_next_upstream` (a route's retry policy); absent: never retried. */
+  condition?: RetryCondition;
 }
 
 /** Errors of a connection that never carried the request (connect phase). */
@@ -43,16 +46,38 @@ export function classifyUpstreamError(err: unknown, sent: boolean): UpstreamFail
     return { code: 'PIER_BAD_REQUEST', retriable: false, outcome: 'aborted' };
   }
   if (CONNECT_TIMEOUT_CODES.has(text)) {
-    return { code: 'PIER_UPSTREAM_CONNECT_TIMEOUT', retriable: true, outcome: 'failure' };
+    return {
+      code: 'PIER_UPSTREAM_CONNECT_TIMEOUT',
+      retriable: true,
+      outcome: 'failure',
+      condition: 'timeout',
+    };
   }
   if (text === 'UND_ERR_HEADERS_TIMEOUT' || text === 'UND_ERR_BODY_TIMEOUT') {
-    return { code: 'PIER_UPSTREAM_TIMEOUT', retriable: false, outcome: 'failure' };
+    return {
+      code: 'PIER_UPSTREAM_TIMEOUT',
+      retriable: false,
+      outcome: 'failure',
+      condition: 'timeout',
+    };
   }
-  if (!sent) return { code: 'PIER_UPSTREAM_CONNECT_FAILED', retriable: true, outcome: 'failure' };
+  if (!sent) {
+    return {
+      code: 'PIER_UPSTREAM_CONNECT_FAILED',
+      retriable: true,
+      outcome: 'failure',
+      condition: 'error',
+    };
+  }
   if (RESET_CODES.has(text)) {
-    return { code: 'PIER_UPSTREAM_RESET', retriable: true, outcome: 'failure' };
+    return { code: 'PIER_UPSTREAM_RESET', retriable: true, outcome: 'failure', condition: 'error' };
   }
-  return { code: 'PIER_UPSTREAM_INVALID_RESPONSE', retriable: false, outcome: 'failure' };
+  return {
+    code: 'PIER_UPSTREAM_INVALID_RESPONSE',
+    retriable: false,
+    outcome: 'failure',
+    condition: 'invalid_header',
+  };
 }
 
 /** The kind an error answer is observed as. */

@@ -1,0 +1,97 @@
+/**
+ * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout` and the
+ * `proxy-next-upstream` family on Ingresses of class `nginx`, served by pier-controller with
+ * `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
+ * Each test names the section of ingress-nginx's annotation docs whose behaviour it checks.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { EchoPod } from '../lib/echo-pod.ts';
+import { listDocument } from '../lib/ingress-fixtures.ts';
+import { N, NginxStand } from '../lib/nginx-stand.ts';
+import { kubectl } from '../lib/test-cluster.ts';
+
+let stand: NginxStand;
+/** `flaky` answers 503 to every /flaky request; `steady` answers them. */
+let flaky: EchoPod;
+let steady: EchoPod;
+
+before(async () => {
+  stand = await NginxStand.open('upstream', '203.0.113.204/30');
+  const [slow] = await stand.service('slow', ['192.0.2.238']);
+  (slow as EchoPod).respond = (url) => (url.startsWith('/slow') ? { delayMs: 2_500 } : undefined);
+  [flaky, steady] = (await stand.service('flaky', ['192.0.2.239', '192.0.2.240'])) as [
+    EchoPod,
+    EchoPod,
+  ];
+  flaky.respond = (url) => (url.startsWith('/flaky') ? { status: 503 } : undefined);
+  // Balancing is per backend: each Ingress below has a Service of its own over the two pods.
+  await stand.alias('flaky-off', [flaky, steady]);
+  await stand.alias('flaky-post', [flaky, steady]);
+  const roundRobin = { [`${N}load-balance`]: 'round_robin' };
+  await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
+    input: listDocument([
+      stand.ingress('impatient', { [`${N}proxy-read-timeout`]: '1' }, { service: 'slow' }),
+      stand.ingress('patient', {}, { service: 'slow' }),
+      stand.ingress(
+        'retry',
+        { ...roundRobin, [`${N}proxy-next-upstream`]: 'error timeout http_503' },
+        { service: 'flaky' },
+      ),
+      stand.ingress(
+        'noretry',
+        { ...roundRobin, [`${N}proxy-next-upstream`]: 'off' },
+        { service: 'flaky-off' },
+      ),
+      stand.ingress(
+        'post',
+        { ...roundRobin, [`${N}proxy-next-upstream`]: 'http_503' },
+        { service: 'flaky-post' },
+      ),
+    ]),
+  });
+  await stand.serve(['impatient', 'patient', 'retry', 'noretry', 'post']);
+});
+
+after(async () => {
+  await stand?.close();
+});
+
+test('annotations.md#custom-timeouts: proxy-read-timeout answers 504 when the pod is slower; without it the pod is waited for', async () => {
+  const started = performance.now();
+  assert.deepEqual(await stand.get('http', 'impatient', '/slow'), {
+    status: 504,
+    error: 'PIER_UPSTREAM_TIMEOUT',
+  });
+  const waited = performance.now() - started;
+  assert.ok(waited >= 900 && waited < 2_400, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
+  assert.deepEqual(await stand.get('http', 'patient', '/slow'), { status: 200, seen: '/slow' });
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream): http_503 sends the request to the other pod; off answers what the pod said', async () => {
+  const before = flaky.requests;
+  for (let i = 0; i < 10; i++) {
+    assert.deepEqual(await stand.get('http', 'retry', `/flaky/${i}`), {
+      status: 200,
+      seen: `/flaky/${i}`,
+    });
+  }
+  assert.ok(flaky.requests - before >= 4, 'round robin still sent some requests to the flaky pod');
+
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 10; i++) {
+    const { status } = await stand.get('http', 'noretry', `/flaky/${i}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream): POST is not sent again without non_idempotent', async () => {
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 10; i++) {
+    const { status } = await stand.get('http', 'post', `/flaky/${i}`, { method: 'POST' });
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // Five 503s in a row would eject the flaky pod (passive health): the count stops at ten.
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
