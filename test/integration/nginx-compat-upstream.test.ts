@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { EchoPod } from '../lib/echo-pod.ts';
+import { request } from 'undici';
+import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
 import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { kubectl } from '../lib/test-cluster.ts';
@@ -43,6 +44,7 @@ before(async () => {
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'off' },
         { service: 'flaky-off' },
       ),
+      stand.ingress('prefixed', { [`${N}x-forwarded-prefix`]: '/shop' }, { service: 'slow' }),
       stand.ingress(
         'post',
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'http_503' },
@@ -50,7 +52,7 @@ before(async () => {
       ),
     ]),
   });
-  await stand.serve(['impatient', 'patient', 'retry', 'noretry', 'post']);
+  await stand.serve(['impatient', 'patient', 'retry', 'noretry', 'post', 'prefixed']);
 });
 
 after(async () => {
@@ -94,4 +96,20 @@ test('annotations.md#custom-timeouts (proxy-next-upstream): POST is not sent aga
   }
   // Five 503s in a row would eject the flaky pod (passive health): the count stops at ten.
   assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#x-forwarded-prefix-header: the pod sees X-Forwarded-Prefix, replacing the client’s', async () => {
+  const res = await request(stand.url('http', '/items'), {
+    headers: { host: stand.host('prefixed'), 'x-forwarded-prefix': '/evil' },
+    dispatcher: stand.agent,
+  });
+  const reply = (await res.body.json()) as EchoReply;
+  assert.equal(res.statusCode, 200);
+  assert.equal(reply.headers['x-forwarded-prefix'], '/shop');
+  const plain = await request(stand.url('http', '/items'), {
+    headers: { host: stand.host('patient'), 'x-forwarded-prefix': '/mine' },
+    dispatcher: stand.agent,
+  });
+  const untouched = (await plain.body.json()) as EchoReply;
+  assert.equal(untouched.headers['x-forwarded-prefix'], '/mine', 'without it the header passes');
 });

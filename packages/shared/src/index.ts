@@ -42,6 +42,7 @@ export * from './route-table.ts';
 export * from './route-table-state.ts';
 export * from './route-table-validation.ts';
 export {
+  forwardedPrefixProblem,
   MAX_ROUTE_TIMEOUT_MS,
   RETRY_STATUSES,
   type RetryCondition,

@@ -41,7 +41,7 @@ import type {
   VirtualHost,
 } from './route-table.ts';
 import { virtualHostKey } from './route-table.ts';
-import { checkUpstreamPolicy } from './route-upstream.ts';
+import { checkUpstreamPolicy, forwardedPrefixProblem } from './route-upstream.ts';
 
 /** Which part of the table a problem is in. */
 export type ProblemSection = 'virtualHosts' | 'backends' | 'certificates' | 'table';
@@ -228,6 +228,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
+  const forwardedPrefix =
+    raw.forwardedPrefix === undefined
+      ? undefined
+      : readString(raw, 'forwardedPrefix', at, report, forwardedPrefixProblem);
   const upstream =
     raw.upstream === undefined
       ? undefined
@@ -247,6 +251,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
   if (upstream !== undefined) route.upstream = upstream;
+  if (forwardedPrefix !== undefined) route.forwardedPrefix = forwardedPrefix;
   return route;
 }
 

@@ -76,6 +76,8 @@ export interface Route {
   rewriteTarget?: string;
   /** Cross-origin resource sharing (ingress-nginx's `enable-cors`). */
   cors?: CorsPolicy;
+  /** Sent upstream as `X-Forwarded-Prefix`, replacing the client's (ingress-nginx's `x-forwarded-prefix`). */
+  forwardedPrefix?: string;
   /** Timeouts and retries of the route's upstream exchanges, where not the dataplane's. */
   upstream?: UpstreamPolicy;
 }

@@ -53,6 +53,16 @@ export function retryAllowed(
   }
 }
 
+/**
+ * Why `value` cannot be a route's `forwardedPrefix`, or undefined: ingress-nginx's own check of
+ * `x-forwarded-prefix` (a path with `$1`-style groups), which also keeps it a valid header value.
+ */
+export function forwardedPrefixProblem(value: string): string | undefined {
+  return /^\/?[-._~a-zA-Z0-9/:$]{0,256}$/.test(value)
+    ? undefined
+    : 'must be a path of letters, digits and -._~/:$ (at most 256)';
+}
+
 /** Checks `route.upstream`; undefined (with reports) when anything is wrong. */
 export function checkUpstreamPolicy(
   raw: unknown,

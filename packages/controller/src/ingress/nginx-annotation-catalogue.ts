@@ -59,7 +59,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'use-regex': honoured(
       'paths are case-insensitive regular expressions, for every Ingress of the host, longest first',
     ),
-    'x-forwarded-prefix': ignored(NOT_YET),
+    'x-forwarded-prefix': honoured(
+      'sent upstream as the X-Forwarded-Prefix header, replacing one the client sent',
+    ),
     'enable-rewrite-log': ignored(NGINX_ONLY),
 
     // Backend connection.

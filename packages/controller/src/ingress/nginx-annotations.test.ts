@@ -250,6 +250,22 @@ const rows: Array<{
     },
     problems: [`${P}cors-max-age: 'ten' is not a number of seconds; using 1728000`],
   },
+  // annotations.md#x-forwarded-prefix-header
+  {
+    name: 'x-forwarded-prefix',
+    annotations: on({ 'x-forwarded-prefix': '/shop' }),
+    nginxClass: false,
+    actions: { forwardedPrefix: '/shop' },
+  },
+  {
+    name: 'an x-forwarded-prefix with a space or a quote is refused',
+    annotations: on({ 'x-forwarded-prefix': '/a b"' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}x-forwarded-prefix: '/a b"' must be a path of letters, digits and -._~/:$ (at most 256); no X-Forwarded-Prefix is sent`,
+    ],
+  },
   // annotations.md#custom-timeouts and the proxy-next-upstream family.
   {
     name: 'proxy-connect-timeout and proxy-read-timeout, whole seconds',

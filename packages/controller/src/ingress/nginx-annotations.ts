@@ -13,7 +13,12 @@ import type {
   SourceRanges,
   UpstreamPolicy,
 } from '@pier/shared';
-import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
+import {
+  appRootProblem,
+  forwardedPrefixProblem,
+  parseCidrList,
+  redirectUrlProblem,
+} from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 import { parseNginxCors } from './nginx-cors.ts';
@@ -48,6 +53,8 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /** `x-forwarded-prefix`: the `X-Forwarded-Prefix` header sent upstream. */
+  forwardedPrefix?: string;
   /** `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-next-upstream*` (and their defaults). */
   upstream?: UpstreamPolicy;
 }
@@ -154,6 +161,12 @@ export function parseNginxAnnotations(
   if (cors !== undefined) result.actions.cors = cors;
   const upstream = parseNginxUpstream(read, problem, dialect);
   if (upstream !== undefined) result.actions.upstream = upstream;
+  const prefix = read('x-forwarded-prefix');
+  if (prefix !== undefined) {
+    const why = forwardedPrefixProblem(prefix);
+    if (why === undefined) result.actions.forwardedPrefix = prefix;
+    else problem('x-forwarded-prefix', `'${prefix}' ${why}; no X-Forwarded-Prefix is sent`);
+  }
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

@@ -243,6 +243,7 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (maxBodyBytes !== undefined) entry.maxBodyBytes = maxBodyBytes;
   if (plan.nginx.cors !== undefined) entry.cors = structuredClone(plan.nginx.cors);
   if (plan.nginx.upstream !== undefined) entry.upstream = structuredClone(plan.nginx.upstream);
+  if (plan.nginx.forwardedPrefix !== undefined) entry.forwardedPrefix = plan.nginx.forwardedPrefix;
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

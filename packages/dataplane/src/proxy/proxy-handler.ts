@@ -117,13 +117,18 @@ export function requestTarget(url: string | undefined): RequestTarget | undefine
 
 /** Replaces (or adds) the Host header in a flat header list. */
 export function replaceHost(headers: string[], host: string): void {
+  replaceHeader(headers, 'host', host);
+}
+
+/** Replaces the first `name` header (lowercase) in a flat header list, or adds it. */
+export function replaceHeader(headers: string[], name: string, value: string): void {
   for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() === 'host') {
-      headers[i + 1] = host;
+    if ((headers[i] as string).toLowerCase() === name) {
+      headers[i + 1] = value;
       return;
     }
   }
-  headers.push('host', host);
+  headers.push(name, value);
 }
 
 /** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */
@@ -269,6 +274,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#backend = match.backend;
     if (match.route?.rewriteTarget !== undefined)
       this.#path = rewriteTarget(match.route, target.path);
+    const prefix = match.route?.forwardedPrefix;
+    if (prefix !== undefined) replaceHeader(this.#headers, 'x-forwarded-prefix', prefix);
 
     const hasBody = length > 0 || head.chunked;
     this.#hasBody = hasBody;

@@ -16,7 +16,7 @@ import {
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import { type ProxyDeps, replaceHost, requestTarget } from './proxy-handler.ts';
+import { type ProxyDeps, replaceHeader, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
@@ -125,6 +125,8 @@ class UpgradeTunnel {
     this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
     const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
+    const prefix = match.route?.forwardedPrefix;
+    if (prefix !== undefined) replaceHeader(head.headers, 'x-forwarded-prefix', prefix);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
     this.#repeatable =
       options.maxRetries > 0 &&
