@@ -5,17 +5,25 @@
  * Each test names the section of ingress-nginx's annotation docs whose behaviour it checks.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
+import { waitUntil } from '../lib/child-process.ts';
 import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
 import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
+import { opensslCertificate } from '../lib/route-tables.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 let stand: NginxStand;
 /** `flaky` answers 503 to every /flaky request; `steady` answers them. */
 let flaky: EchoPod;
 let steady: EchoPod;
+/** Speaks HTTPS only. */
+let secure: EchoPod;
+const certDir = mkdtempSync(join(tmpdir(), 'pier-upstream-certs-'));
 
 before(async () => {
   stand = await NginxStand.open('upstream', '203.0.113.204/30');
@@ -29,6 +37,8 @@ before(async () => {
   // Balancing is per backend: each Ingress below has a Service of its own over the two pods.
   await stand.alias('flaky-off', [flaky, steady]);
   await stand.alias('flaky-post', [flaky, steady]);
+  const pem = await opensslCertificate(certDir, 'pod', 'secure.pod.test');
+  [secure] = (await stand.service('secure', ['192.0.2.241'], pem)) as [EchoPod];
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
   await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
@@ -44,6 +54,8 @@ before(async () => {
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'off' },
         { service: 'flaky-off' },
       ),
+      stand.ingress('tls', { [`${N}backend-protocol`]: 'HTTPS' }, { service: 'secure' }),
+      stand.ingress('grpc', { [`${N}backend-protocol`]: 'GRPC' }),
       stand.ingress('prefixed', { [`${N}x-forwarded-prefix`]: '/shop' }, { service: 'slow' }),
       stand.ingress(
         'post',
@@ -52,11 +64,21 @@ before(async () => {
       ),
     ]),
   });
-  await stand.serve(['impatient', 'patient', 'retry', 'noretry', 'post', 'prefixed']);
+  await stand.serve([
+    'impatient',
+    'patient',
+    'retry',
+    'noretry',
+    'post',
+    'prefixed',
+    'tls',
+    'grpc',
+  ]);
 });
 
 after(async () => {
   await stand?.close();
+  rmSync(certDir, { recursive: true, force: true });
 });
 
 test('annotations.md#custom-timeouts: proxy-read-timeout answers 504 when the pod is slower; without it the pod is waited for', async () => {
@@ -112,4 +134,33 @@ test('annotations.md#x-forwarded-prefix-header: the pod sees X-Forwarded-Prefix,
   });
   const untouched = (await plain.body.json()) as EchoReply;
   assert.equal(untouched.headers['x-forwarded-prefix'], '/mine', 'without it the header passes');
+});
+
+test('annotations.md#backend-protocol: HTTPS reaches a pod that speaks only TLS, and its health check probes over TLS', async () => {
+  assert.deepEqual(await stand.get('http', 'tls', '/over/tls?x=1'), {
+    status: 200,
+    seen: '/over/tls?x=1',
+  });
+  // A plain-HTTP probe never reaches an HTTPS server's handler: a probe seen went over TLS.
+  await waitUntil('a health probe over TLS', async () =>
+    secure.seen.some((r) => r.userAgent.startsWith('pier-health-check')) ? true : undefined,
+  );
+  assert.deepEqual(await stand.get('http', 'tls', '/still'), { status: 200, seen: '/still' });
+});
+
+test('annotations.md#backend-protocol: GRPC is reported as not supported in kubectl describe', async () => {
+  const described = await waitUntil('the InvalidAnnotation Event', async () => {
+    const { stdout } = await kubectl(stand.env.kubeconfig, [
+      'describe',
+      'ingress',
+      '-n',
+      stand.namespace,
+      'grpc',
+    ]);
+    return /backend-protocol/.test(stdout) ? stdout.replace(/\s+/g, ' ') : undefined;
+  });
+  assert.match(
+    described,
+    /InvalidAnnotation .*backend-protocol: GRPC is not supported by Pier, which speaks HTTP\/1\.1 \(or HTTPS\) to pods/,
+  );
 });

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   CoreV1Api,
@@ -53,15 +54,23 @@ export interface EchoPod {
   close(): Promise<void>;
 }
 
-/** Starts an echo server named `name` on `address` (port 0 = any free port). */
-export async function startEchoPod(name: string, address: string, port = 0): Promise<EchoPod> {
+/**
+ * Starts an echo server named `name` on `address` (port 0 = any free port); over HTTPS with
+ * `tls`, as a pod behind `backend-protocol: HTTPS`.
+ */
+export async function startEchoPod(
+  name: string,
+  address: string,
+  port = 0,
+  tls?: { certPem: string; keyPem: string },
+): Promise<EchoPod> {
   let requests = 0;
   const seen: SeenRequest[] = [];
   const state: { healthy: boolean; respond: EchoPod['respond'] } = {
     healthy: true,
     respond: undefined,
   };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     requests++;
     seen.push({ url: req.url ?? '', userAgent: req.headers['user-agent'] ?? '', at: Date.now() });
     if (req.url === '/healthz' && !state.healthy) {
@@ -89,7 +98,11 @@ export async function startEchoPod(name: string, address: string, port = 0): Pro
       if (special?.delayMs === undefined) answer();
       else setTimeout(answer, special.delayMs);
     });
-  });
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer(handler)
+      : createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, resolve);

@@ -108,14 +108,20 @@ export class NginxStand {
     });
   }
 
-  /** Starts echo pods on `addresses` (one port for all) behind a new Service `service` (port 80). */
-  async service(service: string, addresses: readonly string[]): Promise<EchoPod[]> {
+  /**
+   * Starts echo pods on `addresses` (one port for all; over HTTPS with `tls`) behind a new
+   * Service `service` (port 80).
+   */
+  async service(
+    service: string,
+    addresses: readonly string[],
+    tls?: { certPem: string; keyPem: string },
+  ): Promise<EchoPod[]> {
     const pods: EchoPod[] = [];
     for (const address of addresses) {
       const port = pods[0]?.port ?? 0;
-      pods.push(
-        await startEchoPod(`${service}-${address.split('.')[3]}-${this.suffix}`, address, port),
-      );
+      const name = `${service}-${address.split('.')[3]}-${this.suffix}`;
+      pods.push(await startEchoPod(name, address, port, tls));
     }
     this.#pods.push(...pods);
     await createService(this.kc, this.namespace, service, {

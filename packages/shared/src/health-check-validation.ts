@@ -7,6 +7,7 @@ import {
   fail,
   isObject,
   printable,
+  readBoolean,
   readInteger,
   readObjectRef,
   readOptionalString,
@@ -79,10 +80,12 @@ export function readHealthCheckSettings(
     raw.policy === undefined ? undefined : readObjectRef(raw.policy, `${at}policy.`, report);
   const port = raw.port === undefined ? undefined : readPort(raw, 'port', at, report);
   const host = http && readOptionalString(http, 'host', `${at}http.`, report);
+  const tls = http?.tls === undefined ? undefined : readBoolean(http, 'tls', `${at}http.`, report);
   if (report.count() !== before) return undefined;
   if (policy !== undefined) settings.policy = policy;
   if (port !== undefined) settings.port = port;
   if (host !== undefined) settings.http.host = host;
+  if (tls === true) settings.http.tls = true;
   return settings;
 }
 

@@ -85,6 +85,8 @@ test('probeKey identifies the probe on the wire', () => {
       { ...base, http: { ...base.http, host: 'api.example.com', path: '/ready' } },
       '192.0.2.10:8080|8080|api.example.com|/ready',
     ],
+    // Over TLS (backend-protocol HTTPS) is another probe; plain keys stay as they were.
+    [v4, { ...base, http: { ...base.http, tls: true } }, '192.0.2.10:8080|8080||/|tls'],
   ];
   for (const [endpoint, healthCheck, expected] of rows) {
     assert.equal(probeKey(endpoint, healthCheck), expected);

@@ -20,7 +20,9 @@ export function probeKey(
 ): string {
   const id = endpointField(endpoint.address, endpoint.port);
   const port = healthCheck.port ?? endpoint.port;
-  return `${id}|${port}|${healthCheck.http.host ?? ''}|${healthCheck.http.path}`;
+  const key = `${id}|${port}|${healthCheck.http.host ?? ''}|${healthCheck.http.path}`;
+  // Plain-HTTP keys are as they always were, so shared health state survives an upgrade.
+  return healthCheck.http.tls === true ? `${key}|tls` : key;
 }
 
 /** The weight of `node` for `key`: the first 8 bytes of sha256(node NUL key), big-endian. */

@@ -271,6 +271,7 @@ export function checkBackend(key: string, value: unknown): Checked<Backend> {
           );
     const healthCheck = readHealthCheckSettings(o.healthCheck, 'healthCheck.', report);
     const balancing = checkBalancing(o.balancing, report);
+    if (o.protocol !== undefined && o.protocol !== 'https') report('protocol', "must be 'https'");
     if (!Array.isArray(o.endpoints)) report('endpoints', 'must be an array');
     if (report.count() !== before || !Array.isArray(o.endpoints)) return undefined;
 
@@ -287,7 +288,9 @@ export function checkBackend(key: string, value: unknown): Checked<Backend> {
       seen.add(where);
       endpoints.push(endpoint);
     }
-    return { id, service, servicePort, endpoints, healthCheck, balancing } as Backend;
+    const backend = { id, service, servicePort, endpoints, healthCheck, balancing } as Backend;
+    if (o.protocol === 'https') backend.protocol = 'https';
+    return backend;
   });
 }
 

@@ -193,6 +193,12 @@ export interface Backend {
   healthCheck: HealthCheckSettings;
   /** How requests are spread over healthy endpoints. */
   balancing: BalancingSettings;
+  /**
+   * `https`: the endpoints speak HTTPS (ingress-nginx's `backend-protocol: HTTPS`). Requests and
+   * upgrades go over TLS, without SNI and without verifying the pod's certificate, as nginx's
+   * `proxy_ssl_verify off` default; the health check probes over TLS too. Absent: plain HTTP.
+   */
+  protocol?: 'https';
 }
 
 /** One endpoint of an EndpointSlice, resolved to the target port. */
@@ -258,6 +264,8 @@ export interface HealthCheckSettings {
     host?: string;
     /** Inclusive [low, high] status ranges counted as success. */
     expectedStatuses: Array<[number, number]>;
+    /** Probe over TLS (the backend's endpoints speak HTTPS), without verifying the certificate. */
+    tls?: boolean;
   };
   /** Time between probes of one endpoint, ms. */
   intervalMs: number;

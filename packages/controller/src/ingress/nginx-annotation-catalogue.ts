@@ -65,7 +65,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'enable-rewrite-log': ignored(NGINX_ONLY),
 
     // Backend connection.
-    'backend-protocol': ignored(NOT_YET),
+    'backend-protocol': honoured(
+      'HTTPS: requests, upgrades and health checks go to the pods over TLS (certificate not verified, as nginx); GRPC, GRPCS and FCGI are reported as not supported',
+    ),
     'proxy-body-size': honoured(
       "request bodies above this size (8m, 512k, 0 for no limit) are answered 413; without it the dataplane's --max-body-size applies",
     ),

@@ -250,6 +250,37 @@ const rows: Array<{
     },
     problems: [`${P}cors-max-age: 'ten' is not a number of seconds; using 1728000`],
   },
+  // annotations.md#backend-protocol
+  {
+    name: 'backend-protocol HTTPS, any case',
+    annotations: on({ 'backend-protocol': 'https' }),
+    nginxClass: false,
+    actions: { backendProtocol: 'https' },
+  },
+  {
+    name: 'backend-protocol HTTP and AUTO_HTTP are the default',
+    annotations: on({ 'backend-protocol': 'AUTO_HTTP' }),
+    nginxClass: false,
+    actions: {},
+  },
+  {
+    name: 'backend-protocol GRPC is said not to be served',
+    annotations: on({ 'backend-protocol': 'GRPC' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}backend-protocol: GRPC is not supported by Pier, which speaks HTTP/1.1 (or HTTPS) to pods: requests go to them over HTTP/1.1, which a gRPC server refuses`,
+    ],
+  },
+  {
+    name: 'an unknown backend-protocol falls back to HTTP',
+    annotations: on({ 'backend-protocol': 'h2c' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}backend-protocol: 'h2c' is not HTTP, HTTPS, AUTO_HTTP, GRPC, GRPCS or FCGI; using HTTP`,
+    ],
+  },
   // annotations.md#x-forwarded-prefix-header
   {
     name: 'x-forwarded-prefix',

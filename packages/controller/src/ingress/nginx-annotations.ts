@@ -53,6 +53,8 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /** `backend-protocol: HTTPS`: the Ingress's backends speak HTTPS. */
+  backendProtocol?: 'https';
   /** `x-forwarded-prefix`: the `X-Forwarded-Prefix` header sent upstream. */
   forwardedPrefix?: string;
   /** `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-next-upstream*` (and their defaults). */
@@ -161,6 +163,8 @@ export function parseNginxAnnotations(
   if (cors !== undefined) result.actions.cors = cors;
   const upstream = parseNginxUpstream(read, problem, dialect);
   if (upstream !== undefined) result.actions.upstream = upstream;
+  const protocol = backendProtocol(read, problem);
+  if (protocol !== undefined) result.actions.backendProtocol = protocol;
   const prefix = read('x-forwarded-prefix');
   if (prefix !== undefined) {
     const why = forwardedPrefixProblem(prefix);
@@ -183,6 +187,34 @@ export function parseNginxAnnotations(
     else problem('app-root', `'${appRoot}' ${why}; no app-root redirect`);
   }
   return result;
+}
+
+/**
+ * `backend-protocol`, case-insensitive as ingress-nginx reads it: `HTTPS` is served, `HTTP` and
+ * `AUTO_HTTP` are the default; gRPC and FastCGI are not served by Pier (said, and the pods are
+ * spoken to over HTTP/1.1); anything else is ingress-nginx's fallback, HTTP.
+ */
+function backendProtocol(
+  read: (name: string) => string | undefined,
+  problem: (name: string, message: string) => void,
+): 'https' | undefined {
+  const text = read('backend-protocol');
+  if (text === undefined) return undefined;
+  const value = text.toUpperCase();
+  if (value === 'HTTPS') return 'https';
+  if (value === 'HTTP' || value === 'AUTO_HTTP') return undefined;
+  if (value === 'GRPC' || value === 'GRPCS' || value === 'FCGI') {
+    problem(
+      'backend-protocol',
+      `${value} is not supported by Pier, which speaks HTTP/1.1 (or HTTPS) to pods: requests go to them over HTTP/1.1, which a ${value === 'FCGI' ? 'FastCGI' : 'gRPC'} server refuses`,
+    );
+  } else {
+    problem(
+      'backend-protocol',
+      `'${text}' is not HTTP, HTTPS, AUTO_HTTP, GRPC, GRPCS or FCGI; using HTTP`,
+    );
+  }
+  return undefined;
 }
 
 /**

@@ -44,15 +44,47 @@ export function backendEntry(
       );
     }
   }
+  const protocol = backendProtocol(backend, users, report);
   const { namespace, name } = backend.service;
-  return {
+  const entry: Backend = {
     id: backend.id,
     service: { namespace, name },
     servicePort: backend.servicePort,
     endpoints: backend.port === undefined ? [] : endpointsOf(backend.port),
-    healthCheck,
+    healthCheck:
+      protocol === 'https'
+        ? { ...healthCheck, http: { ...healthCheck.http, tls: true } }
+        : healthCheck,
     balancing: cloneBalancing(settings ?? { algorithm: 'p2c' }),
   };
+  if (protocol === 'https') entry.protocol = 'https';
+  return entry;
+}
+
+/**
+ * What the endpoints speak (ingress-nginx's `backend-protocol`): the oldest user's choice, HTTP
+ * unless it says HTTPS. In ingress-nginx the protocol is a location's; here it is the backend's
+ * (its pools and its health check), so a user that says otherwise is told.
+ */
+function backendProtocol(
+  backend: ServiceBackend,
+  users: readonly PlacedIngress[],
+  report: ReportOn,
+): 'https' | 'http' {
+  let oldest: PlacedIngress | undefined;
+  for (const user of users) {
+    if (oldest === undefined || compareByAge(user.ingress, oldest.ingress) < 0) oldest = user;
+  }
+  const protocol = oldest?.plan.nginx.backendProtocol ?? 'http';
+  for (const { plan } of users) {
+    if ((plan.nginx.backendProtocol ?? 'http') === protocol) continue;
+    report(
+      plan,
+      REASON_BACKEND_SETTINGS_CONFLICT,
+      `backend ${backend.id} speaks ${protocol.toUpperCase()} as the older Ingress ${oldest?.plan.key} says; this Ingress's backend-protocol is ignored for it`,
+    );
+  }
+  return protocol;
 }
 
 function cloneBalancing(settings: BalancingSettings): BalancingSettings {

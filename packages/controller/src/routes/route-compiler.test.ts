@@ -728,6 +728,35 @@ test('compile: balancing annotations apply to the Ingress’s backends; the olde
   assert.match(out.problems[2]?.message ?? '', /shop\/web:80.*shop\/rr/);
 });
 
+test('compile: backend-protocol HTTPS makes the backend speak TLS, its health check too; the oldest user decides', () => {
+  const https = { 'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS' };
+  const out = compile({
+    ingresses: [
+      ingress('secure', {
+        age: 0,
+        annotations: https,
+        rules: [rule('s.example.test', path('/', 'api', 80))],
+      }),
+      ingress('plain', {
+        age: 1,
+        rules: [rule('p.example.test', path('/', 'api', 80), path('/web', 'web', 80))],
+      }),
+    ],
+    ...world(app('api', '192.0.2.1'), app('web', '192.0.2.2')),
+  });
+  const api = out.table.backends['shop/api:80'];
+  assert.equal(api?.protocol, 'https');
+  assert.equal(api?.healthCheck.http.tls, true);
+  const web = out.table.backends['shop/web:80'];
+  assert.equal(web?.protocol, undefined);
+  assert.equal(web?.healthCheck.http.tls, undefined);
+  assert.deepEqual(reasons(out), [['Ingress', 'shop/plain', 'BackendSettingsConflict']]);
+  assert.match(
+    out.problems[0]?.message ?? '',
+    /shop\/api:80 speaks HTTPS as the older Ingress shop\/secure says/,
+  );
+});
+
 test('compile: an Ingress without addresses contributes nothing, not even problems', () => {
   const unserved = ingress('unserved', {
     rules: [rule('a.example.test', path('/', 'gone', 80)), rule('BAD', path('/', 'web', 80))],

@@ -3,7 +3,7 @@
  * within a timeout. Whether the status counts as success is the caller's decision (each backend
  * sharing a probe has its own expected statuses, see {@link probeSucceeded}).
  *
- * On the wire: HTTP/1.1 over plain TCP to the pod address, `User-Agent: pier-health-check/<node>`
+ * On the wire: HTTP/1.1 over plain TCP (TLS for a backend of `protocol: https`) to the pod address, `User-Agent: pier-health-check/<node>`
  * (so a pod's access log shows which edge node probed it), `Host` = the policy's `http.host` or,
  * when unset, the endpoint (`address:port`, what undici sends for the origin), redirects not
  * followed (a 3xx is judged like any status), the body read and discarded up to
@@ -28,6 +28,8 @@ export interface ProbeTarget {
   timeoutMs: number;
   /** User-Agent header; {@link PROBE_USER_AGENT} when absent. */
   userAgent?: string;
+  /** Over TLS, the certificate not verified (a backend of `protocol: https`). */
+  tls?: boolean;
 }
 
 /** How a probe went. */
@@ -61,10 +63,10 @@ export function probeSucceeded(
   return result.status !== undefined && statusInRanges(result.status, expectedStatuses);
 }
 
-/** The origin URL of a target, IPv6 in brackets: `http://[2001:db8::1]:8080`. */
-export function probeOrigin(target: Pick<ProbeTarget, 'address' | 'port'>): string {
+/** The origin URL of a target, IPv6 in brackets: `http://[2001:db8::1]:8080` (`https://` with TLS). */
+export function probeOrigin(target: Pick<ProbeTarget, 'address' | 'port' | 'tls'>): string {
   const host = target.address.includes(':') ? `[${target.address}]` : target.address;
-  return `http://${host}:${target.port}`;
+  return `${target.tls === true ? 'https' : 'http'}://${host}:${target.port}`;
 }
 
 /** The dispatcher probes go through by default: see {@link ProbeAgent}. */

@@ -27,6 +27,12 @@ const PROBE_CLIENT_OPTIONS: Client.Options = Object.freeze({
   allowH2: false,
 });
 
+/** The same over TLS: pods' certificates are not verified (nginx's `proxy_ssl_verify off`). */
+const TLS_PROBE_CLIENT_OPTIONS: Client.Options = Object.freeze({
+  ...PROBE_CLIENT_OPTIONS,
+  connect: { rejectUnauthorized: false },
+});
+
 export class ProbeAgent extends Dispatcher {
   readonly #clients = new Map<string, Client>();
   #closed = false;
@@ -44,7 +50,10 @@ export class ProbeAgent extends Dispatcher {
     const origin = String(options.origin);
     let client = this.#clients.get(origin);
     if (client === undefined) {
-      client = new Client(origin, PROBE_CLIENT_OPTIONS);
+      client = new Client(
+        origin,
+        origin.startsWith('https:') ? TLS_PROBE_CLIENT_OPTIONS : PROBE_CLIENT_OPTIONS,
+      );
       this.#clients.set(origin, client);
     }
     return client.dispatch(options, handler);

@@ -76,6 +76,8 @@ export interface ProbeTargetSpec {
   port: number;
   path: string;
   host?: string;
+  /** Probe over TLS (the backend speaks HTTPS). */
+  tls?: boolean;
   /** The shortest interval of the members' backends, ms. */
   intervalMs: number;
   /** The longest timeout of the members' backends, ms. */
@@ -234,6 +236,7 @@ export class ProbeScheduler {
             live: true,
           };
           if (hc.http.host !== undefined) target.host = hc.http.host;
+          if (hc.http.tls === true) target.tls = true;
           this.#targets.set(key, target);
           if (target.owned) this.#ownedCount += 1;
           this.#addOrigin(target);
@@ -441,6 +444,7 @@ export class ProbeScheduler {
       timeoutMs: target.timeoutMs,
       userAgent: `pier-health-check/${o.node}`,
       ...(target.host === undefined ? {} : { host: target.host }),
+      ...(target.tls === true ? { tls: true } : {}),
     };
     void probe(spec, this.#dispatcher).then((result) => {
       target.inFlight = false;

@@ -317,6 +317,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         choice.id,
         backend.id,
         upstream?.connectTimeoutMs,
+        backend.protocol === 'https',
       );
       pool.dispatch(
         {

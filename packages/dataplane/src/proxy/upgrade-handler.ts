@@ -7,6 +7,7 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { type Backend, rewriteTarget, type UpstreamPolicy, unmapIPv4 } from '@pier/shared';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders } from './forwarded-headers.ts';
@@ -149,13 +150,18 @@ class UpgradeTunnel {
     this.#attemptOpen = true;
     this.#attemptStarted = performance.now();
     this.#deps.begin(backend.id, choice.id);
-    const upstream = connect({
+    const where = {
       host: choice.address,
       port: choice.port,
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,
-    });
+    };
+    // An HTTPS backend: TLS without SNI, the pod's certificate not verified, as its requests.
+    const upstream =
+      backend.protocol === 'https'
+        ? tlsConnect({ ...where, rejectUnauthorized: false })
+        : connect(where);
     this.#upstream = upstream;
     upstream.setTimeout(this.#policy?.connectTimeoutMs ?? options.connectTimeoutMs);
     const onConnectTimeout = (): void => {

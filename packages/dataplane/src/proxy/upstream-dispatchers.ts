@@ -100,6 +100,8 @@ export class UpstreamDispatchers {
    * @param id the endpoint id when the caller has it (saves building it again).
    * @param connectTimeoutMs a route's own connect timeout: such requests get a pool of their own
    *   to the endpoint (undici sets the timeout per pool), closed with the endpoint's.
+   * @param tls the endpoint speaks HTTPS (a backend of `protocol: https`): a pool of its own over
+   *   TLS, without SNI, the pod's certificate not verified (nginx's `proxy_ssl_verify off`).
    * @throws Error after {@link close}.
    */
   for(
@@ -108,16 +110,22 @@ export class UpstreamDispatchers {
     id = endpointField(address, port),
     backendId = '',
     connectTimeoutMs?: number,
+    tls = false,
   ): Dispatcher {
-    const own = connectTimeoutMs !== undefined && connectTimeoutMs !== this.#connectTimeoutMs;
-    const key = own ? `${id}~${connectTimeoutMs}` : id;
+    const timeout =
+      connectTimeoutMs !== undefined && connectTimeoutMs !== this.#connectTimeoutMs
+        ? connectTimeoutMs
+        : undefined;
+    const own = timeout !== undefined || tls;
+    const key = own ? `${id}~${timeout ?? ''}${tls ? '~tls' : ''}` : id;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       if (this.#closed) throw new Error('upstream dispatchers are closed');
-      const options = own
-        ? { ...this.#options, connect: { ...this.#options.connect, timeout: connectTimeoutMs } }
-        : this.#options;
-      pool = new Pool(`http://${id}`, options);
+      const connect = { ...this.#options.connect } as Record<string, unknown>;
+      if (timeout !== undefined) connect.timeout = timeout;
+      if (tls) connect.rejectUnauthorized = false;
+      const options = own ? { ...this.#options, connect } : this.#options;
+      pool = new Pool(`${tls ? 'https' : 'http'}://${id}`, options);
       this.#pools.set(key, pool);
       if (own) {
         let keys = this.#variants.get(id);
