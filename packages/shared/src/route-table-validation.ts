@@ -28,6 +28,7 @@ import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
 import { checkCors } from './route-cors.ts';
+import { checkRateLimit } from './route-rate-limit.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
 import type {
@@ -227,6 +228,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
+  const rateLimit =
+    raw.rateLimit === undefined
+      ? undefined
+      : checkRateLimit(raw.rateLimit, `${at}rateLimit.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -241,6 +246,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
+  if (rateLimit !== undefined) route.rateLimit = rateLimit;
   return route;
 }
 
