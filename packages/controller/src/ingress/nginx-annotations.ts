@@ -11,6 +11,7 @@ import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared'
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 import { parseNginxCors } from './nginx-cors.ts';
+import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
 export const HTTPS_REDIRECT_CODE = 308;
@@ -41,6 +42,8 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /** `limit-rps`, `limit-rpm`, `limit-connections` and their settings. */
+  rateLimit?: NginxRateLimit;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -135,6 +138,8 @@ export function parseNginxAnnotations(
 
   const cors = parseNginxCors(annotations, result.problems);
   if (cors !== undefined) result.actions.cors = cors;
+  const rateLimit = parseNginxRateLimit(annotations, result.problems);
+  if (rateLimit !== undefined) result.actions.rateLimit = rateLimit;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');
