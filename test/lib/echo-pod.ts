@@ -48,7 +48,19 @@ export interface EchoPod {
   close(): Promise<void>;
 }
 
-/** Starts an echo server named `name` on `address` (port 0 = any free port). */
+/** The longest `delay` an echo pod honours, ms. */
+const MAX_DELAY_MS = 30_000;
+
+/** A query parameter `delay=<ms>` asks the echo pod to answer that much later (a slow request). */
+function answerDelayMs(url: string): number {
+  const match = /[?&]delay=([0-9]{1,6})(?:&|$)/.exec(url);
+  return match === null ? 0 : Math.min(Number(match[1]), MAX_DELAY_MS);
+}
+
+/**
+ * Starts an echo server named `name` on `address` (port 0 = any free port). A request whose query
+ * has `delay=<ms>` is answered that much later (at most 30 s).
+ */
 export async function startEchoPod(name: string, address: string, port = 0): Promise<EchoPod> {
   let requests = 0;
   const seen: SeenRequest[] = [];
@@ -71,8 +83,13 @@ export async function startEchoPod(name: string, address: string, port = 0): Pro
     };
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': name });
-      res.end(`${JSON.stringify(reply)}\n`);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-echo-pod': name });
+        res.end(`${JSON.stringify(reply)}\n`);
+      };
+      const delay = answerDelayMs(req.url ?? '');
+      if (delay === 0) answer();
+      else setTimeout(answer, delay).unref();
     });
   });
   await new Promise<void>((resolve, reject) => {
