@@ -84,3 +84,18 @@ test('the API server refuses a loopback address in an EndpointSlice', async () =
 test('deleting the test namespace completes', async () => {
   await ns.remove(90_000);
 });
+
+test('an echo pod answers ?delay=<ms> that much later, other requests at once', async () => {
+  const slow = await startEchoPod('echo-slow', '198.51.100.21');
+  echos.push(slow);
+  const timed = async (path: string) => {
+    const started = performance.now();
+    const res = await request(`${slow.url}${path}`);
+    const reply = (await res.body.json()) as EchoReply;
+    return { ms: performance.now() - started, url: reply.url };
+  };
+  const delayed = await timed('/a?x=1&delay=400');
+  assert.equal(delayed.url, '/a?x=1&delay=400');
+  assert.ok(delayed.ms >= 390, `answered after ${delayed.ms} ms`);
+  assert.ok((await timed('/a?nodelay=400')).ms < 390, 'only the delay parameter counts');
+});

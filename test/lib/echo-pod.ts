@@ -54,9 +54,19 @@ export interface EchoPod {
   close(): Promise<void>;
 }
 
+/** The longest `delay` an echo pod honours, ms. */
+const MAX_DELAY_MS = 30_000;
+
+/** A query parameter `delay=<ms>` asks the echo pod to answer that much later (a slow request). */
+function answerDelayMs(url: string): number {
+  const match = /[?&]delay=([0-9]{1,6})(?:&|$)/.exec(url);
+  return match === null ? 0 : Math.min(Number(match[1]), MAX_DELAY_MS);
+}
+
 /**
  * Starts an echo server named `name` on `address` (port 0 = any free port); over HTTPS with
- * `tls`, as a pod behind `backend-protocol: HTTPS`.
+ * `tls`, as a pod behind `backend-protocol: HTTPS`. A request whose query has `delay=<ms>` is
+ * answered that much later (at most 30 s).
  */
 export async function startEchoPod(
   name: string,
@@ -95,8 +105,9 @@ export async function startEchoPod(
     };
     req.resume();
     req.on('end', () => {
-      if (special?.delayMs === undefined) answer();
-      else setTimeout(answer, special.delayMs);
+      const delay = special?.delayMs ?? answerDelayMs(req.url ?? '');
+      if (delay === 0) answer();
+      else setTimeout(answer, delay).unref();
     });
   };
   const server: Server =

@@ -35,6 +35,8 @@ import {
 import type { EndpointChoice, ProxyEvent } from './proxy/proxy-events.ts';
 import { createProxyHandler, type ProxyDeps } from './proxy/proxy-handler.ts';
 import { assertProxyOptions, DEFAULT_PROXY_OPTIONS } from './proxy/proxy-options.ts';
+import { RateLimits } from './proxy/rate-limits.ts';
+import { RATE_IDLE_MS } from './proxy/request-rate-zone.ts';
 import { createUpgradeHandler } from './proxy/upgrade-handler.ts';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.ts';
 import { ServedRoutes } from './served-routes.ts';
@@ -74,6 +76,9 @@ export class DataplaneApp {
   readonly #applying: SlicedQueue;
   readonly #offerTable: (table: RouteTable) => void;
   readonly #dispatchers: UpstreamDispatchers;
+  /** The rate limits' counters, shared by the listeners of this worker. */
+  readonly #rateLimits: RateLimits;
+  #rateLimitSweep: NodeJS.Timeout | undefined;
   #tls: TlsStore | undefined;
   #health: DataplaneHealth | undefined;
   #sync: RouteSource | undefined;
@@ -97,6 +102,10 @@ export class DataplaneApp {
     metrics.countEjected = () => this.#health?.ejectedCounts(Date.now()) ?? new Map();
     this.#role = role;
     this.#dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.connectTimeoutMs });
+    this.#rateLimits = new RateLimits({
+      clock: () => Math.floor(performance.now()),
+      onRefused: (zone, kind) => metrics.countRateLimited(zone, kind),
+    });
     this.#applying = new SlicedQueue(
       (err) => this.#log.error({ err }, 'route table could not be applied'),
       (ms) => metrics.routeApply.observe({ stage: 'apply' }, ms / 1000),
@@ -199,12 +208,16 @@ export class DataplaneApp {
       healthStarted.then(() => health.synced()),
       new Promise((r) => setTimeout(r, 1_000).unref()),
     ]);
+    // One timer for every zone: idle addresses are forgotten a minute or so after they went quiet.
+    this.#rateLimitSweep = setInterval(() => this.#rateLimits.sweep(), RATE_IDLE_MS);
+    this.#rateLimitSweep.unref();
     await this.#listen();
   }
 
   /** Graceful drain: stop accepting, finish in-flight requests, hand probe ownership over. */
   async stop(graceMs = this.#config.drainGraceMs): Promise<void> {
     this.#draining = true;
+    clearInterval(this.#rateLimitSweep);
     // Addresses go first (removed, then leases released), so a peer takes over while this node
     // still finishes what it has in flight.
     await this.#l2?.stop();
@@ -280,6 +293,7 @@ export class DataplaneApp {
       },
       dispatchers: this.#dispatchers,
       observe: (event) => this.#observe(event),
+      rateLimits: this.#rateLimits,
       options,
       logger: this.#log,
     };

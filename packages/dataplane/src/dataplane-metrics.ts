@@ -12,6 +12,13 @@ export interface DataplaneMetrics {
   /** Requests by host, status and backend, and time to response headers by backend. */
   readonly requests: RequestMetrics;
   readonly upstreamErrors: Counter<'backend' | 'kind'>;
+  /** Requests refused by a rate limit, by zone (the Ingress) and limit. */
+  readonly rateLimited: Counter<'zone' | 'limit'>;
+  /**
+   * Counts one refusal for `rateLimited`, in a plain map handed to the counter when scraped (a
+   * flood of refusals should not pay prom-client's label hashing each).
+   */
+  countRateLimited: (zone: string, limit: string) => void;
   readonly endpointHealthy: Gauge<'backend' | 'endpoint'>;
   /** Counted when scraped, from what {@link DataplaneMetrics.countEjected} returns. */
   readonly endpointsEjected: Gauge<'backend'>;
@@ -42,6 +49,7 @@ export type RouteApplyStage = 'receive' | 'apply';
 export function createDataplaneMetrics(): DataplaneMetrics {
   const registry = createRegistry();
   const registers = [registry];
+  const refused = new Map<string, { labels: { zone: string; limit: string }; pending: number }>();
   const metrics: DataplaneMetrics = {
     registry,
     requests: new RequestMetrics(registry),
@@ -51,6 +59,22 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       labelNames: ['backend', 'kind'],
       registers,
     }),
+    rateLimited: new Counter({
+      name: 'pier_dataplane_rate_limited_total',
+      help: 'Requests answered 503 by a rate limit (ingress-nginx limit-rps, limit-rpm, limit-connections), by zone (the Ingress) and limit',
+      labelNames: ['zone', 'limit'],
+      registers,
+      collect() {
+        for (const entry of refused.values()) this.inc(entry.labels, entry.pending);
+        refused.clear();
+      },
+    }),
+    countRateLimited: (zone, limit) => {
+      const key = `${zone}\n${limit}`;
+      const entry = refused.get(key);
+      if (entry === undefined) refused.set(key, { labels: { zone, limit }, pending: 1 });
+      else entry.pending++;
+    },
     endpointHealthy: new Gauge({
       name: 'pier_dataplane_endpoint_healthy',
       help: '0 while active health checks find an endpoint unhealthy, 1 once healthy (ejections: pier_dataplane_endpoints_ejected)',

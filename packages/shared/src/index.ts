@@ -23,6 +23,7 @@ export * from './route-entries.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';
+export { MAX_RATE_LIMIT } from './route-rate-limit.ts';
 export {
   appRootLocation,
   appRootProblem,

@@ -28,6 +28,7 @@ import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
 import { checkCors } from './route-cors.ts';
+import { checkRateLimit } from './route-rate-limit.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
 import type {
@@ -236,6 +237,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
     raw.upstream === undefined
       ? undefined
       : checkUpstreamPolicy(raw.upstream, `${at}upstream.`, report);
+  const rateLimit =
+    raw.rateLimit === undefined
+      ? undefined
+      : checkRateLimit(raw.rateLimit, `${at}rateLimit.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -252,6 +257,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (cors !== undefined) route.cors = cors;
   if (upstream !== undefined) route.upstream = upstream;
   if (forwardedPrefix !== undefined) route.forwardedPrefix = forwardedPrefix;
+  if (rateLimit !== undefined) route.rateLimit = rateLimit;
   return route;
 }
 

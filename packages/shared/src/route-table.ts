@@ -80,6 +80,8 @@ export interface Route {
   forwardedPrefix?: string;
   /** Timeouts and retries of the route's upstream exchanges, where not the dataplane's. */
   upstream?: UpstreamPolicy;
+  /** Requests and concurrent requests per client address (ingress-nginx's `limit-*`). */
+  rateLimit?: RouteRateLimit;
 }
 
 /**
@@ -118,6 +120,32 @@ export interface RetryPolicy {
   statuses: number[];
   /** `non_idempotent`: POST, PATCH and LOCK are sent again too. */
   nonIdempotent: boolean;
+}
+
+/**
+ * Limits per client address (the TCP peer), as ingress-nginx's `limit-rps`, `limit-rpm` and
+ * `limit-connections`: counted per dataplane process, in zones that routes with the same `zone`
+ * share. A request past a limit is answered 503. At least one limit is set.
+ */
+export interface RouteRateLimit {
+  /** Routes naming the same zone share their counters (the controller: the Ingress's `namespace/name`). */
+  zone: string;
+  /** nginx's `limit_req` at requests per second: a leaky bucket of `burst` requests, no delay. */
+  perSecond?: RequestRate;
+  /** The same at requests per minute; with `perSecond`, both apply. */
+  perMinute?: RequestRate;
+  /** Requests in progress at once (nginx's `limit_conn`); an open WebSocket counts. */
+  connections?: number;
+  /** Canonical CIDRs of client addresses never limited (`limit-allowlist`). */
+  exempt?: string[];
+}
+
+/** A request rate and the burst above it that is still served at once. */
+export interface RequestRate {
+  /** Requests per unit of time, at least 1. */
+  rate: number;
+  /** Requests beyond the rate served before refusing (nginx's `burst`). */
+  burst: number;
 }
 
 /** ingress-nginx's CORS settings of a route. */

@@ -158,14 +158,20 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'denylist-source-range': honoured(
       'clients in these CIDRs are answered 403, even when allowed; a bad entry refuses everyone',
     ),
-    'limit-rps': ignored(NOT_YET),
-    'limit-rpm': ignored(NOT_YET),
-    'limit-connections': ignored(NOT_YET),
-    'limit-burst-multiplier': ignored(NOT_YET),
-    'limit-rate': ignored(NOT_YET),
-    'limit-rate-after': ignored(NOT_YET),
-    'limit-whitelist': ignored(NOT_YET),
-    'limit-allowlist': ignored(NOT_YET),
+    'limit-rps': honoured(
+      'requests per second per client address, with a burst of rate × limit-burst-multiplier; past it 503',
+    ),
+    'limit-rpm': honoured('requests per minute per client address, as limit-rps; both may apply'),
+    'limit-connections': honoured(
+      'requests in progress at once per client address (an open WebSocket counts); past it 503',
+    ),
+    'limit-burst-multiplier': honoured(
+      'the burst of limit-rps and limit-rpm, × the rate (default 5)',
+    ),
+    'limit-rate': ignored('Pier does not limit the bandwidth of responses'),
+    'limit-rate-after': ignored('Pier does not limit the bandwidth of responses'),
+    'limit-whitelist': honoured('the older name of limit-allowlist'),
+    'limit-allowlist': honoured('client addresses and CIDRs never rate limited'),
     satisfy: ignored(NOT_YET),
 
     // CORS.

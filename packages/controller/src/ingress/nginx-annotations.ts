@@ -22,6 +22,7 @@ import {
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 import { parseNginxCors } from './nginx-cors.ts';
+import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
@@ -59,6 +60,8 @@ export interface NginxActions {
   forwardedPrefix?: string;
   /** `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-next-upstream*` (and their defaults). */
   upstream?: UpstreamPolicy;
+  /** `limit-rps`, `limit-rpm`, `limit-connections` and their settings. */
+  rateLimit?: NginxRateLimit;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -171,6 +174,8 @@ export function parseNginxAnnotations(
     if (why === undefined) result.actions.forwardedPrefix = prefix;
     else problem('x-forwarded-prefix', `'${prefix}' ${why}; no X-Forwarded-Prefix is sent`);
   }
+  const rateLimit = parseNginxRateLimit(annotations, result.problems);
+  if (rateLimit !== undefined) result.actions.rateLimit = rateLimit;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

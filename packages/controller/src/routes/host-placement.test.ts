@@ -165,3 +165,45 @@ test('placement: rewrite-target puts the whole host in regex mode, longest path 
     ],
   );
 });
+
+test('placement: the rate limits of an Ingress share one zone over its hosts and paths', () => {
+  const out = compileRoutes(
+    compileInput({
+      ...objects,
+      dialectOf: nginxClass,
+      ingresses: [
+        asNginx(
+          ingress('login', {
+            age: 1,
+            rules: [
+              rule('l.example.test', path('/login', 'web', 80), path('/reset', 'web', 80)),
+              rule('m.example.test', path('/login', 'web', 80)),
+            ],
+            annotations: { [`${P}limit-rps`]: '5', [`${P}limit-whitelist`]: '10.0.0.0/8' },
+          }),
+        ),
+        ingress('site', {
+          age: 2,
+          rules: [rule('l.example.test', path('/', 'web', 80))],
+          annotations: { [`${P}limit-connections`]: '2' },
+        }),
+      ],
+    }),
+  );
+  assert.deepEqual(validateRouteTable({ revision: 1, ...out.table }).problems, []);
+  const limits = Object.values(out.table.virtualHosts)
+    .flatMap((v) => v.routes.map((r) => ({ at: `${v.host}${r.path}`, limit: r.rateLimit })))
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .map(({ at, limit }) => [at, limit]);
+  const login = {
+    zone: 'shop/login',
+    perSecond: { rate: 5, burst: 25 },
+    exempt: ['10.0.0.0/8'],
+  };
+  assert.deepEqual(limits, [
+    ['l.example.test/', { zone: 'shop/site', connections: 2 }],
+    ['l.example.test/login', login],
+    ['l.example.test/reset', login],
+    ['m.example.test/login', login],
+  ]);
+});

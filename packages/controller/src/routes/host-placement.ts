@@ -244,6 +244,10 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (plan.nginx.cors !== undefined) entry.cors = structuredClone(plan.nginx.cors);
   if (plan.nginx.upstream !== undefined) entry.upstream = structuredClone(plan.nginx.upstream);
   if (plan.nginx.forwardedPrefix !== undefined) entry.forwardedPrefix = plan.nginx.forwardedPrefix;
+  // One zone per Ingress, shared by all its paths and hosts, as ingress-nginx's.
+  const rateLimit = plan.nginx.rateLimit;
+  if (rateLimit !== undefined)
+    entry.rateLimit = { zone: `${source.namespace}/${source.name}`, ...structuredClone(rateLimit) };
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

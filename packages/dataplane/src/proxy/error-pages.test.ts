@@ -18,6 +18,11 @@ test('each cause has the status ingress-nginx users expect and a short text body
       '431 Request Header Fields Too Large: request headers exceed the limit\n',
     ],
     ['PIER_FORBIDDEN', 403, '403 Forbidden: this client address may not use this route\n'],
+    [
+      'PIER_RATE_LIMITED',
+      503,
+      '503 Service Unavailable: too many requests from this client address\n',
+    ],
     ['PIER_NO_ROUTE', 404, '404 Not Found: no route for this host and path\n'],
     ['PIER_NO_ENDPOINT', 503, '503 Service Unavailable: no healthy endpoint\n'],
     ['PIER_UPSTREAM_CONNECT_FAILED', 502, '502 Bad Gateway: could not connect to the upstream\n'],

@@ -2,7 +2,7 @@
  * The answers Pier itself gives instead of an upstream's: short plain-text pages, one per cause,
  * each with a stable cause code in the `x-pier-error` header so users and scripts can tell a
  * Pier 502 from an application's 502. Statuses follow ingress-nginx: 404 no route, 503 no
- * endpoint, 502 upstream failed, 504 upstream timed out.
+ * endpoint or past a rate limit, 502 upstream failed, 504 upstream timed out.
  *
  * Every page is built once at load time; serving one allocates nothing.
  */
@@ -18,6 +18,7 @@ export const PROXY_ERROR_CODES = Object.freeze([
   'PIER_BODY_TOO_LARGE',
   'PIER_HEADERS_TOO_LARGE',
   'PIER_FORBIDDEN',
+  'PIER_RATE_LIMITED',
   'PIER_NO_ROUTE',
   'PIER_NO_ENDPOINT',
   'PIER_UPSTREAM_CONNECT_FAILED',
@@ -62,6 +63,7 @@ const CAUSES: Readonly<Record<ProxyErrorCode, readonly [number, string]>> = {
   PIER_BODY_TOO_LARGE: [413, 'request body exceeds the limit'],
   PIER_HEADERS_TOO_LARGE: [431, 'request headers exceed the limit'],
   PIER_FORBIDDEN: [403, 'this client address may not use this route'],
+  PIER_RATE_LIMITED: [503, 'too many requests from this client address'],
   PIER_NO_ROUTE: [404, 'no route for this host and path'],
   PIER_NO_ENDPOINT: [503, 'no healthy endpoint'],
   PIER_UPSTREAM_CONNECT_FAILED: [502, 'could not connect to the upstream'],

@@ -38,7 +38,8 @@ export type ProxyEventKind =
   | 'client-abort'
   | 'redirect'
   | 'preflight'
-  | 'forbidden';
+  | 'forbidden'
+  | 'rate-limited';
 
 /** One finished request, for metrics and the access log. */
 export interface ProxyEvent {

@@ -33,6 +33,7 @@ import {
   proxyEvent,
 } from './proxy-events.ts';
 import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
+import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
@@ -72,6 +73,8 @@ export interface ProxyDeps {
   dispatchers: Pick<UpstreamDispatchers, 'for'>;
   /** Called once per request when it is over (metrics, access log). */
   observe(event: ProxyEvent): void;
+  /** The counters of the routes' rate limits; absent, no route is limited. */
+  rateLimits?: Pick<RateLimits, 'admit'>;
   options: ProxyOptions;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
@@ -176,6 +179,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #backend: Backend | undefined;
   /** The CORS headers the response gets (the route's policy admits the Origin). */
   #cors: string[] | undefined;
+  /** The `limit-connections` slot this request holds until it is over. */
+  #slot: ConnectionSlot | undefined;
   #choice: EndpointChoice | undefined;
   #path = '/';
   #headers: string[] = [];
@@ -256,20 +261,27 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     // `req.headers` is built on first use: only routes with a CORS policy pay for it.
     const origin = match.route?.cors === undefined ? undefined : req.headers.origin;
-    const instead = routeAnswer(match, options, {
-      host: this.#host,
-      target: target.path,
-      remoteAddress: remote,
-      method: req.method ?? 'GET',
-      origin,
-    });
-    if (instead !== undefined) {
-      if ('redirect' in instead) this.#redirect(instead.redirect, length > 0 || head.chunked);
-      else if ('preflight' in instead)
-        this.#preflight(instead.preflight, length > 0 || head.chunked);
-      else this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
+    const instead = routeAnswer(
+      match,
+      options,
+      {
+        host: this.#host,
+        target: target.path,
+        remoteAddress: remote,
+        method: req.method ?? 'GET',
+        origin,
+      },
+      this.#deps.rateLimits,
+    );
+    if (instead !== undefined && !('held' in instead)) {
+      const unread = length > 0 || head.chunked;
+      if ('redirect' in instead) this.#redirect(instead.redirect, unread);
+      else if ('preflight' in instead) this.#preflight(instead.preflight, unread);
+      else if ('limited' in instead) this.#answer('PIER_RATE_LIMITED', unread);
+      else this.#answer('PIER_FORBIDDEN', unread);
       return;
     }
+    this.#slot = instead?.held;
     this.#cors = corsFor(match, origin);
     this.#backend = match.backend;
     if (match.route?.rewriteTarget !== undefined)
@@ -546,6 +558,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #observe(kind: ProxyEventKind, status: number, code: ProxyErrorCode | undefined): void {
+    // Every request ends here once: the slot of `limit-connections` is free again.
+    this.#slot?.release();
     const facts = {
       host: this.#host,
       virtualHost: this.#virtualHost,

@@ -14,7 +14,8 @@ interface CompiledRanges {
 
 const compiled = new WeakMap<SourceRanges, CompiledRanges>();
 
-function blockList(cidrs: readonly string[] | undefined): BlockList | undefined {
+/** The canonical CIDRs of a route (`a.b.c.d/n`, `v6::/n`) as one `BlockList`; undefined for none. */
+export function cidrBlockList(cidrs: readonly string[] | undefined): BlockList | undefined {
   if (cidrs === undefined) return undefined;
   const list = new BlockList();
   for (const cidr of cidrs) {
@@ -24,7 +25,8 @@ function blockList(cidrs: readonly string[] | undefined): BlockList | undefined 
   return list;
 }
 
-function check(list: BlockList, address: string): boolean {
+/** Whether `address` (IPv4 or IPv6 text, unmapped) is in `list`; anything else is not. */
+export function listed(list: BlockList, address: string): boolean {
   const family = isIP(address);
   return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
@@ -35,9 +37,9 @@ export function sourceAllowed(route: Route | undefined, address: string): boolea
   if (ranges === undefined) return true;
   let lists = compiled.get(ranges);
   if (lists === undefined) {
-    lists = { allow: blockList(ranges.allow), deny: blockList(ranges.deny) };
+    lists = { allow: cidrBlockList(ranges.allow), deny: cidrBlockList(ranges.deny) };
     compiled.set(ranges, lists);
   }
-  if (lists.deny !== undefined && check(lists.deny, address)) return false;
-  return lists.allow === undefined || check(lists.allow, address);
+  if (lists.deny !== undefined && listed(lists.deny, address)) return false;
+  return lists.allow === undefined || listed(lists.allow, address);
 }

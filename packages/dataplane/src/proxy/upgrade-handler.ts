@@ -19,6 +19,7 @@ import {
 } from './proxy-events.ts';
 import { type ProxyDeps, replaceHeader, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
+import type { ConnectionSlot } from './rate-limits.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
@@ -71,6 +72,8 @@ class UpgradeTunnel {
   #attemptOpen = false;
   #attemptStarted = 0;
   #done = false;
+  /** The `limit-connections` slot the upgrade holds while the tunnel is open. */
+  #slot: ConnectionSlot | undefined;
 
   constructor(deps: ProxyDeps, req: IncomingMessage, client: Socket, head: Buffer) {
     this.#deps = deps;
@@ -109,19 +112,26 @@ class UpgradeTunnel {
       return;
     }
     this.#virtualHost = match.virtualHost.host;
-    const instead = routeAnswer(match, options, {
-      host: this.#host,
-      target: target.path,
-      remoteAddress: remote,
-      method: req.method ?? 'GET',
-      origin: req.headers.origin,
-    });
-    // A preflight is an OPTIONS request, never an upgrade; were one to come, it is proxied.
-    if (instead !== undefined && !('preflight' in instead)) {
+    const instead = routeAnswer(
+      match,
+      options,
+      {
+        host: this.#host,
+        target: target.path,
+        remoteAddress: remote,
+        method: req.method ?? 'GET',
+        origin: req.headers.origin,
+        upgrade: true,
+      },
+      this.#deps.rateLimits,
+    );
+    if (instead !== undefined && !('held' in instead)) {
       if ('redirect' in instead) this.#redirect(instead.redirect);
+      else if ('limited' in instead) this.#refuse('PIER_RATE_LIMITED');
       else this.#refuse('PIER_FORBIDDEN');
       return;
     }
+    this.#slot = instead?.held;
     this.#backend = match.backend;
     this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
@@ -257,6 +267,7 @@ class UpgradeTunnel {
     const upstream = this.#upstream;
     if (upstream === undefined) {
       this.#done = true;
+      this.#slot?.release();
       return;
     }
     this.#finish(this.#responded ? statusOutcome(this.#status) : 'aborted');
@@ -266,6 +277,7 @@ class UpgradeTunnel {
 
   #finish(outcome: Outcome, cause?: ProxyErrorCode): void {
     this.#done = true;
+    this.#slot?.release();
     this.#endAttempt(outcome, cause);
   }
 
@@ -300,6 +312,7 @@ class UpgradeTunnel {
 
   #endWith(raw: string | Buffer): void {
     this.#done = true;
+    this.#slot?.release();
     const client = this.#client;
     if (client.destroyed) return;
     if (client.writable) {

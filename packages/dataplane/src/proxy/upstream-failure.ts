@@ -89,6 +89,8 @@ export function eventKind(code: ProxyErrorCode): ProxyEventKind {
       return 'no-endpoint';
     case 'PIER_FORBIDDEN':
       return 'forbidden';
+    case 'PIER_RATE_LIMITED':
+      return 'rate-limited';
     case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
     case 'PIER_UPSTREAM_TIMEOUT':
       return 'timeout';
