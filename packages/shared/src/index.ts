@@ -1,7 +1,14 @@
 // The package's public API. Internal helpers (field-reader.ts) are deliberately not exported.
+export {
+  type AffinityPin,
+  MAX_SPLIT_RULES,
+  RouteSplit,
+  splitBackendIds,
+} from './backend-split.ts';
 export * from './dataplane-report.ts';
 export * from './errors.ts';
 export * from './flag-reader.ts';
+export * from './header-match.ts';
 export * from './health-check-defaults.ts';
 export { checkHealthCheckSettings } from './health-check-validation.ts';
 export * from './host-match.ts';
@@ -41,5 +48,6 @@ export {
 export * from './route-table.ts';
 export * from './route-table-state.ts';
 export * from './route-table-validation.ts';
+export * from './route-weights.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';

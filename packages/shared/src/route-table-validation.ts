@@ -6,6 +6,7 @@
  * Values are copied field by field, so the result holds exactly the typed fields; unknown fields
  * are ignored so that an older dataplane can read a table from a newer controller.
  */
+import { checkBackendSplit, splitBackendIds } from './backend-split.ts';
 import { InvalidRouteTableError } from './errors.ts';
 import type { Obj, Report } from './field-reader.ts';
 import {
@@ -174,6 +175,17 @@ export function checkVirtualHost(
       } else if (route !== undefined && refs !== undefined && !refs.hasBackend(route.backend)) {
         report(`routes[${i}].backend`, `backend '${route.backend}' does not exist; route dropped`);
       } else if (route !== undefined) {
+        const missing =
+          route.split === undefined || refs === undefined
+            ? undefined
+            : splitBackendIds(route.split).find((id) => !refs.hasBackend(id));
+        if (missing !== undefined) {
+          report(
+            `routes[${i}].split`,
+            `backend '${missing}' does not exist; split dropped, the route serves its backend`,
+          );
+          delete route.split;
+        }
         vhost.routes.push(route);
       }
     }
@@ -227,6 +239,8 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
+  const split =
+    raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -241,6 +255,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
+  if (split !== undefined) route.split = split;
   return route;
 }
 
