@@ -10,6 +10,7 @@ import type { CorsPolicy, HttpsRedirect, RouteRedirect, SourceRanges } from '@pi
 import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
+import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
@@ -41,6 +42,11 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /**
+   * `canary: "true"`: the Ingress's paths are alternatives of the main Ingress's routes, not
+   * routes of their own; the other actions are not used.
+   */
+  canary?: NginxCanary;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -104,11 +110,16 @@ export function parseNginxAnnotations(
     return fallback;
   };
 
+  const canary = parseNginxCanary(annotations, result.problems);
+  if (canary !== undefined) result.actions.canary = canary;
   for (const name of Object.keys(annotations).sort()) {
     if (!name.startsWith(NGINX_ANNOTATION_PREFIX)) continue;
     const info = nginxAnnotationInfo(name);
     if (info.support !== 'honoured') result.ignored.push({ annotation: name, note: info.note });
   }
+  // A canary has no routes of its own: as in ingress-nginx, its requests get the main Ingress's
+  // settings, and only the canary and balancing annotations count on it (nginx-balancing.ts).
+  if (canary !== undefined) return result;
 
   const redirect = fixedRedirect(read, problem);
   if (redirect !== undefined) result.actions.redirect = redirect;
