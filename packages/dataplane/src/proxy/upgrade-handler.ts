@@ -18,6 +18,7 @@ import {
 } from './proxy-events.ts';
 import { type ProxyDeps, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
+import { routeBackend } from './route-backend.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
@@ -119,7 +120,9 @@ class UpgradeTunnel {
       else this.#refuse('PIER_FORBIDDEN');
       return;
     }
-    this.#backend = match.backend;
+    const backend =
+      match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
+    this.#backend = backend;
     const method = req.method ?? 'GET';
     const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
@@ -128,7 +131,7 @@ class UpgradeTunnel {
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
       head.contentLength === undefined &&
       !head.chunked;
-    const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
+    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
     if (choice === undefined) {
       this.#refuse('PIER_NO_ENDPOINT');
       return;
