@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { waitUntil } from '../lib/child-process.ts';
-import { eventsFor, ingressManifest, listDocument } from '../lib/ingress-fixtures.ts';
+import {
+  eventsFor,
+  ingressManifest,
+  listDocument,
+  waitForAddresses,
+} from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
@@ -195,6 +200,17 @@ test('annotations.md#canary: the canary gets no RouteConflict; one without a mai
   );
   const res = await stand.get('http', 'alone', '/');
   assert.deepEqual(res, { status: 404, error: 'PIER_NO_ROUTE' }, 'as ingress-nginx: no server');
+  const addresses = await waitForAddresses(stand.kc, stand.namespace, [
+    'alone-canary',
+    'weighted-canary',
+  ]);
+  for (const name of ['alone-canary', 'weighted-canary']) {
+    assert.deepEqual(
+      addresses.get(name),
+      [stand.address],
+      `${name}: the address, as ingress-nginx`,
+    );
+  }
   for (const name of [
     'weighted-canary',
     'header-canary',
