@@ -239,8 +239,6 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const maxBodyBytes =
     raw.maxBodyBytes === undefined ? undefined : readInteger(raw, 'maxBodyBytes', at, report, 0);
   const cors = raw.cors === undefined ? undefined : checkCors(raw.cors, `${at}cors.`, report);
-  const split =
-    raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
   const rewrite =
     raw.rewriteTarget === undefined ? undefined : readString(raw, 'rewriteTarget', at, report);
   const httpsRedirect =
@@ -255,6 +253,9 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
+  // A bad split costs the route its split only: its primary backend still serves.
+  const split =
+    raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
   if (split !== undefined) route.split = split;
   return route;
 }

@@ -66,6 +66,28 @@ const rows: Array<{
     problems: [`${P}canary-by-header-pattern: is unused: canary-by-header-value is set and wins`],
   },
   {
+    name: 'a value keeps its spaces',
+    annotations: on({
+      canary: 'true',
+      'canary-by-header': 'x-group',
+      'canary-by-header-value': 'beta testers',
+      'canary-by-cookie': 'c',
+    }),
+    canary: { ...base, header: 'x-group', headerValue: 'beta testers', cookie: 'c' },
+  },
+  {
+    name: 'a value longer than a route may hold',
+    annotations: on({
+      canary: 'true',
+      'canary-by-header': 'x-group',
+      'canary-by-header-value': 'v'.repeat(4097),
+    }),
+    canary: { ...base, header: 'x-group' },
+    problems: [
+      `${P}canary-by-header-value: '${'v'.repeat(80)}…' is longer than 4096 characters; unused`,
+    ],
+  },
+  {
     name: 'value and pattern need the header',
     annotations: on({ canary: 'true', 'canary-by-header-value': 'eu' }),
     canary: base,

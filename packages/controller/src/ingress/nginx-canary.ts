@@ -122,15 +122,21 @@ export function parseNginxCanary(
   if (cookie !== undefined) canary.cookie = cookie;
 
   const value = read('canary-by-header-value');
-  if (value !== undefined && BASIC_CHARS.test(value)) canary.headerValue = value;
-  else if (value !== undefined)
-    problem('canary-by-header-value', `'${value}' holds characters ingress-nginx refuses; unused`);
+  if (value !== undefined) {
+    // ingress-nginx checks the value without its spaces, and keeps them.
+    const why = BASIC_CHARS.test(value.replaceAll(' ', ''))
+      ? matchValueProblem('Exact', value)
+      : 'holds characters ingress-nginx refuses';
+    if (why === undefined) canary.headerValue = value;
+    else problem('canary-by-header-value', `'${shown(value)}' ${why}; unused`);
+  }
   const pattern = read('canary-by-header-pattern');
   if (pattern !== undefined) {
     const why = REGEX_CHARS.test(pattern)
       ? matchValueProblem('RegularExpression', pattern)
       : 'holds characters ingress-nginx refuses';
-    if (why !== undefined) problem('canary-by-header-pattern', `'${pattern}' ${why}; unused`);
+    if (why !== undefined)
+      problem('canary-by-header-pattern', `'${shown(pattern)}' ${why}; unused`);
     else if (canary.headerValue !== undefined)
       problem('canary-by-header-pattern', 'is unused: canary-by-header-value is set and wins');
     else canary.headerPattern = pattern;
@@ -148,6 +154,11 @@ export function parseNginxCanary(
   else if (behavior !== undefined && behavior !== 'sticky')
     problem('affinity-canary-behavior', `'${behavior}' is not sticky or legacy; using sticky`);
   return canary;
+}
+
+/** A value as a message quotes it: long ones cut, so an Event stays readable. */
+function shown(value: string): string {
+  return value.length <= 80 ? value : `${value.slice(0, 80)}…`;
 }
 
 /**
