@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   type Backend,
+  cookieValue,
   type PierLogger,
   type RouteTable,
   readKeyRingFile,
@@ -50,16 +51,6 @@ export interface WorkerRole {
   probes: boolean;
   /** Listen with SO_REUSEPORT so every worker accepts on the same ports. */
   reusePort: boolean;
-}
-
-/** The value of cookie `name` in a Cookie header, if present. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 function redisOptions(config: DataplaneConfig): { password?: string } {
@@ -281,6 +272,7 @@ export class DataplaneApp {
     return {
       lookup: (address, host, path) => this.#routes.index.lookup(address, host, path),
       choose: (backend, req, tried) => this.#choose(backend, req, tried),
+      pinned: (backend, cookie) => this.#routes.balancer(backend.id)?.pins(cookie) === true,
       begin: (backendId, endpointId) => this.#routes.balancer(backendId)?.begin(endpointId),
       end: (backendId, endpointId, outcome, _ms, cause) => {
         this.#routes.balancer(backendId)?.end(endpointId);
@@ -308,11 +300,13 @@ export class DataplaneApp {
     if (!balancer) return undefined;
     const now = Date.now();
     const health = this.#health;
+    // The backend's own affinity, or on a canary route the one it borrows (RouteSplit).
     const affinity = backend.balancing.affinity;
     const pick = balancer.pick({
       now,
       usable: (id) => health?.usable(backend.id, id, now) ?? true,
       exclude: tried,
+      affinity: affinity ?? null,
       ...(affinity
         ? {
             affinityCookie: cookieValue(req.headers.cookie, affinity.cookieName),

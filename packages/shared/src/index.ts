@@ -1,7 +1,14 @@
 // The package's public API. Internal helpers (field-reader.ts) are deliberately not exported.
+export {
+  type AffinityPin,
+  MAX_SPLIT_RULES,
+  RouteSplit,
+  splitBackendIds,
+} from './backend-split.ts';
 export * from './dataplane-report.ts';
 export * from './errors.ts';
 export * from './flag-reader.ts';
+export * from './header-match.ts';
 export * from './health-check-defaults.ts';
 export { checkHealthCheckSettings } from './health-check-validation.ts';
 export * from './host-match.ts';
@@ -50,5 +57,6 @@ export {
   type RetryState,
   retryAllowed,
 } from './route-upstream.ts';
+export * from './route-weights.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';

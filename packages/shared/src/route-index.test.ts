@@ -283,3 +283,46 @@ test('patch: an index patched change by change answers as one built afresh (seed
   }
   assert.ok(matched > 5_000, `only ${matched} lookups matched`);
 });
+
+test('lookup: a route with a split carries it compiled; patching a split backend reindexes', () => {
+  const main = backend('main');
+  const canary = backend('canary', 80, ['192.0.2.30']);
+  const split = {
+    rules: [
+      {
+        source: 'header' as const,
+        name: 'x-canary',
+        type: 'Exact' as const,
+        value: 'always',
+        backend: canary.id,
+      },
+    ],
+  };
+  const live = table(1, {
+    backends: [main, canary],
+    vhosts: [
+      vhost(A, 'shop.example.com', [
+        { ...route('/', 'Prefix', main.id), split },
+        route('/plain', 'Prefix', main.id),
+      ]),
+    ],
+  });
+  const index = new RouteIndex(live);
+  const match = index.lookup(A, 'shop.example.com', '/');
+  assert.equal(match?.backend.id, main.id);
+  assert.equal(match?.split?.choose({ 'x-canary': 'always' }, () => 0).id, canary.id);
+  assert.equal(index.lookup(A, 'shop.example.com', '/plain/x')?.split, undefined);
+  live.backends[canary.id] = backend('canary', 80, ['192.0.2.31']);
+  index.patch(
+    { ...live, revision: 2 },
+    {
+      virtualHosts: new Set(),
+      backends: new Set([canary.id]),
+      certificates: new Set(),
+    },
+  );
+  const chosen = index
+    .lookup(A, 'shop.example.com', '/')
+    ?.split?.choose({ 'x-canary': 'always' }, () => 0);
+  assert.equal(chosen?.endpoints[0]?.address, '192.0.2.31');
+});

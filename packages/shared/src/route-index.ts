@@ -8,6 +8,7 @@
  * hosts so costs the index a small object per host, and reads no entry of the table (a
  * dataplane keeps entries as text until read: `LazySection`).
  */
+import { RouteSplit, splitBackendIds } from './backend-split.ts';
 import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
 import { pathElements, stripQuery } from './path-match.ts';
@@ -21,16 +22,19 @@ export interface RouteMatch {
   virtualHost: VirtualHost;
   /** The matching route; absent when the default backend serves. */
   route?: Route;
-  /** The backend to proxy to. */
+  /** The backend to proxy to; with `split`, the one a request goes to unless it says otherwise. */
   backend: Backend;
+  /** The route's choice among its backends (`Route.split`), compiled; absent for most routes. */
+  split?: RouteSplit | undefined;
   /** True when no route matched and the address's default backend serves. */
   viaDefault: boolean;
 }
 
-/** A route with its backend resolved at build time. */
+/** A route with its backend (and split) resolved at build time. */
 interface Target {
   route: Route;
   backend: Backend;
+  split: RouteSplit | undefined;
 }
 
 /** A trie node per path element; `target` is set where a Prefix route ends. */
@@ -160,8 +164,7 @@ export class RouteIndex {
     if (slot.entry !== undefined) return slot.entry;
     const vhost = this.#virtualHosts[slot.key] as VirtualHost;
     slot.entry = indexHost(vhost, this.#backends);
-    for (const route of vhost.routes) this.#depend(route.backend, slot);
-    if (vhost.defaultBackend !== undefined) this.#depend(vhost.defaultBackend, slot);
+    for (const id of backendIdsOf(vhost)) this.#depend(id, slot);
     return slot.entry;
   }
 
@@ -179,9 +182,7 @@ export class RouteIndex {
     const entry = slot.entry;
     if (entry === undefined) return;
     slot.entry = undefined;
-    const ids = entry.vhost.routes.map((r) => r.backend);
-    if (entry.vhost.defaultBackend !== undefined) ids.push(entry.vhost.defaultBackend);
-    for (const id of ids) this.#dependents.get(id)?.delete(slot);
+    for (const id of backendIdsOf(entry.vhost)) this.#dependents.get(id)?.delete(slot);
   }
 
   /** Puts the virtual host of `key` (`address|host`) in its address's scope. */
@@ -236,7 +237,12 @@ export class RouteIndex {
       const fallback = scope.anyHost && this.#entry(scope.anyHost);
       return fallback?.defaultBackend === undefined
         ? undefined
-        : { virtualHost: fallback.vhost, backend: fallback.defaultBackend, viaDefault: true };
+        : {
+            virtualHost: fallback.vhost,
+            backend: fallback.defaultBackend,
+            split: undefined,
+            viaDefault: true,
+          };
     }
     return undefined;
   }
@@ -273,6 +279,17 @@ export class RouteIndex {
   }
 }
 
+/** Every backend id the virtual host's entry reads: routes, their splits, the default backend. */
+function backendIdsOf(vhost: VirtualHost): string[] {
+  const ids: string[] = [];
+  for (const route of vhost.routes) {
+    ids.push(route.backend);
+    if (route.split !== undefined) ids.push(...splitBackendIds(route.split));
+  }
+  if (vhost.defaultBackend !== undefined) ids.push(vhost.defaultBackend);
+  return ids;
+}
+
 function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend>>): HostEntry {
   const entry: HostEntry = { vhost, exact: new Map(), prefixes: { children: new Map() } };
   if (vhost.pathRegex === true) entry.ordered = [];
@@ -280,12 +297,13 @@ function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend
   for (const route of vhost.routes) {
     const backend = own(backends, route.backend);
     if (backend === undefined) continue;
+    const target: Target = { route, backend, split: RouteSplit.of(route, backend, backends) };
     if (entry.ordered !== undefined) {
-      entry.ordered.push({ route, backend });
+      entry.ordered.push(target);
       continue;
     }
     if (route.pathType === 'Exact') {
-      setIfAbsent(entry.exact, route.path, { route, backend });
+      setIfAbsent(entry.exact, route.path, target);
       continue;
     }
     let node = entry.prefixes;
@@ -297,7 +315,7 @@ function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend
       }
       node = child;
     }
-    node.target ??= { route, backend };
+    node.target ??= target;
   }
   if (vhost.defaultBackend !== undefined)
     entry.defaultBackend = own(backends, vhost.defaultBackend);
@@ -326,6 +344,7 @@ function matchPath(entry: HostEntry, requestPath: string): RouteMatch | undefine
     virtualHost: entry.vhost,
     route: target.route,
     backend: target.backend,
+    split: target.split,
     viaDefault: false,
   };
 }

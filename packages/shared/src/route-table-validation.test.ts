@@ -169,6 +169,38 @@ const ROWS: Row[] = [
     ],
   },
   {
+    name: 'a split is kept whole; a bad one, or one naming a missing backend, is dropped, its route kept',
+    mutate: (t) => {
+      const rule = { source: 'header', name: 'x-canary', type: 'Exact', value: 'always' };
+      t.virtualHosts[SHOP].routes[0].split = {
+        rules: [{ ...rule, backend: API_BE }],
+        weights: [
+          { backend: WEB_BE, weight: 80 },
+          { backend: API_BE, weight: 20 },
+        ],
+        affinity: 'primary',
+      };
+      t.virtualHosts[API].routes[0].split = { rules: [{ ...rule, backend: 'shop/gone:80' }] };
+      t.virtualHosts[ANY].routes = [{ ...t.virtualHosts[API].routes[0], split: { weights: 'x' } }];
+    },
+    kept: ALL,
+    problems: [
+      [
+        `virtualHosts ${API} routes[0].split`,
+        /backend 'shop\/gone:80' does not exist; split dropped, the route serves its backend/,
+      ],
+      [`virtualHosts ${ANY} routes[0].split.weights`, /must be a list of at most 16 backends/],
+    ],
+    check: (t) => {
+      assert.equal(t.virtualHosts[SHOP].routes[0].split.weights[1].weight, 20);
+      assert.equal(t.virtualHosts[SHOP].routes[0].split.affinity, 'primary');
+      assert.equal(t.virtualHosts[API].routes[0].split, undefined);
+      assert.equal(t.virtualHosts[API].routes[0].backend, API_BE);
+      assert.equal(t.virtualHosts[ANY].routes.length, 1, 'a bad split costs only the split');
+      assert.equal(t.virtualHosts[ANY].routes[0].split, undefined);
+    },
+  },
+  {
     name: 'a __proto__ key cannot reach the prototype',
     mutate: (t) => {
       const value = { ...t.backends[WEB_BE], id: '__proto__' };

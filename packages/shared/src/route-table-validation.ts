@@ -6,6 +6,7 @@
  * Values are copied field by field, so the result holds exactly the typed fields; unknown fields
  * are ignored so that an older dataplane can read a table from a newer controller.
  */
+import { checkBackendSplit, splitBackendIds } from './backend-split.ts';
 import { InvalidRouteTableError } from './errors.ts';
 import type { Obj, Report } from './field-reader.ts';
 import {
@@ -176,6 +177,17 @@ export function checkVirtualHost(
       } else if (route !== undefined && refs !== undefined && !refs.hasBackend(route.backend)) {
         report(`routes[${i}].backend`, `backend '${route.backend}' does not exist; route dropped`);
       } else if (route !== undefined) {
+        const missing =
+          route.split === undefined || refs === undefined
+            ? undefined
+            : splitBackendIds(route.split).find((id) => !refs.hasBackend(id));
+        if (missing !== undefined) {
+          report(
+            `routes[${i}].split`,
+            `backend '${missing}' does not exist; split dropped, the route serves its backend`,
+          );
+          delete route.split;
+        }
         vhost.routes.push(route);
       }
     }
@@ -258,6 +270,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (upstream !== undefined) route.upstream = upstream;
   if (forwardedPrefix !== undefined) route.forwardedPrefix = forwardedPrefix;
   if (rateLimit !== undefined) route.rateLimit = rateLimit;
+  // A bad split costs the route its split only: its primary backend still serves.
+  const split =
+    raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
+  if (split !== undefined) route.split = split;
   return route;
 }
 

@@ -4,8 +4,10 @@
  * under a revision. Plain JSON data (no classes, no Maps) so it encodes and diffs trivially;
  * readers treat it as immutable.
  */
+import type { ValueMatchType } from './header-match.ts';
 import type { SealedKey } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
+import type { WeightedBackend } from './route-weights.ts';
 
 /** A versioned, complete route table. */
 export interface RouteTable {
@@ -57,8 +59,13 @@ export interface Route {
   path: string;
   /** The Ingress pathType. */
   pathType: PathType;
-  /** Key into {@link RouteTable.backends}. */
+  /**
+   * Key into {@link RouteTable.backends}: the backend of every request, or with `split` the
+   * primary one (the only one a dataplane that does not know `split` serves).
+   */
   backend: string;
+  /** Other backends a request may go to, chosen per request (ingress-nginx's canary). */
+  split?: BackendSplit;
   /** The Ingress that contributed this rule, for logs and Events. */
   source: ObjectRef;
   /** Every request is answered with this redirect instead of being proxied. */
@@ -146,6 +153,43 @@ export interface RequestRate {
   rate: number;
   /** Requests beyond the rate served before refusing (nginx's `burst`). */
   burst: number;
+}
+
+/**
+ * How a route chooses the backend of each request, once, before an endpoint is chosen: by
+ * affinity (with `affinity`), then by `rules`, then by `weights`; a request none of them decides
+ * goes to the route's `backend`. Every backend it names is in the table's backends.
+ */
+export interface BackendSplit {
+  /** Tried in order; the first that matches sends the request to its backend. At most 16. */
+  rules?: BackendRule[];
+  /**
+   * Requests no rule decided are shared out by weight (each gets weight / sum); the route's
+   * `backend` is listed with its own share. All weights 0: the route's `backend`. At most 16.
+   */
+  weights?: WeightedBackend[];
+  /**
+   * Before the rules, a request whose affinity cookie pins it to an endpoint of one of the
+   * split's backends goes to that backend (the route's own first), as ingress-nginx keeps its
+   * canary clients. `own`: each backend by its own affinity settings
+   * (`affinity-canary-behavior: legacy`); `primary`: the other backends use the route's
+   * `backend`'s settings (or none) on this route instead of their own (`sticky`, its default).
+   * Absent: affinity plays no part in the choice.
+   */
+  affinity?: 'own' | 'primary';
+}
+
+/** One rule of a {@link BackendSplit}. */
+export interface BackendRule {
+  /** What is read: a request header, or a cookie of the Cookie header. */
+  source: 'header' | 'cookie';
+  /** The header (lower-case) or the cookie (compared case-insensitively, as nginx's `$cookie_`). */
+  name: string;
+  /** `Exact`: equal, case-sensitive; `RegularExpression`: found anywhere in the value. */
+  type: ValueMatchType;
+  value: string;
+  /** Where a matching request goes; the route's `backend` keeps it on the primary. */
+  backend: string;
 }
 
 /** ingress-nginx's CORS settings of a route. */

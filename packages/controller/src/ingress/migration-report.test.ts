@@ -22,7 +22,7 @@ const ingresses = [
     'cert-manager.io/cluster-issuer': 'le',
   }),
   ingress('api', 'nginx', {
-    [`${N}canary`]: 'true',
+    [`${N}proxy-buffering`]: 'off',
     [`${N}configuration-snippet`]: 'more_set_headers "A: b";',
     [`${N}permanent-redirect-code`]: '999',
     [`${N}permanent-redirect`]: 'https://api.example.com/',
@@ -57,7 +57,7 @@ test('migration report: per Ingress what is honoured, ignored, never run or inva
   );
   assert.deepEqual(
     api?.ignored.map((a) => a.annotation),
-    [`${N}canary`],
+    [`${N}proxy-buffering`],
   );
   assert.deepEqual(
     api?.neverRun.map((a) => a.annotation),
@@ -87,7 +87,7 @@ test('migration report: the table says it line by line', () => {
       '',
       'shop/api:',
       `  never run  ${N}configuration-snippet: a snippet of nginx configuration; Pier never executes snippets`,
-      `  ignored    ${N}canary: not supported by Pier yet`,
+      `  ignored    ${N}proxy-buffering: Pier streams responses; there is nothing to buffer`,
       `  invalid    ${N}permanent-redirect-code: '999' is not a redirect code from 300 to 308; using 301`,
       '',
       'shop/old:',

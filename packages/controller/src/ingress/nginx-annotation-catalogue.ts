@@ -126,7 +126,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'affinity-mode': ignored(
       'Pier keeps a client on its endpoint while it is healthy, as persistent does; balanced is not offered',
     ),
-    'affinity-canary-behavior': ignored(NOT_YET),
+    'affinity-canary-behavior': honoured(
+      "sticky (default): a client pinned by the main's affinity cookie stays on its side, canary or main; legacy: the main only",
+    ),
     'session-cookie-name': honoured("the affinity cookie's name (default INGRESSCOOKIE)"),
     'session-cookie-path': honoured(
       "the cookie's Path; Pier's default is / (ingress-nginx's is the Ingress path)",
@@ -142,13 +144,23 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'session-cookie-change-on-failure': ignored(NOT_YET),
 
     // Canary.
-    canary: ignored(NOT_YET),
-    'canary-weight': ignored(NOT_YET),
-    'canary-weight-total': ignored(NOT_YET),
-    'canary-by-header': ignored(NOT_YET),
-    'canary-by-header-value': ignored(NOT_YET),
-    'canary-by-header-pattern': ignored(NOT_YET),
-    'canary-by-cookie': ignored(NOT_YET),
+    canary: honoured(
+      'the Ingress becomes the alternative backend of the main Ingress with the same host and path, not a route of its own',
+    ),
+    'canary-weight': honoured('this many requests out of canary-weight-total go to the canary'),
+    'canary-weight-total': honoured('the total of canary-weight, default 100 (less reads as 100)'),
+    'canary-by-header': honoured(
+      'the header: always sends to the canary, never to the main backend; first in precedence',
+    ),
+    'canary-by-header-value': honoured(
+      'with canary-by-header: this exact value sends to the canary, others fall through',
+    ),
+    'canary-by-header-pattern': honoured(
+      'with canary-by-header: a value the regular expression finds sends to the canary',
+    ),
+    'canary-by-cookie': honoured(
+      'the cookie: always sends to the canary, never to the main backend; after the header',
+    ),
 
     // Access control and limits.
     'whitelist-source-range': honoured('the older name of allowlist-source-range'),

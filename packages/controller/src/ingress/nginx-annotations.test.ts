@@ -381,7 +381,7 @@ test('nginx annotations: every one not honoured is named, with why, in name orde
     {
       ...on({
         'configuration-snippet': 'more_set_headers "X: y";',
-        canary: 'true',
+        'proxy-buffering': 'off',
         'ssl-redirect': 'false',
         'no-such-annotation': 'x',
         constructor: 'x',
@@ -392,13 +392,16 @@ test('nginx annotations: every one not honoured is named, with why, in name orde
     NGINX_DIALECT,
   );
   assert.deepEqual(parsed.ignored, [
-    { annotation: `${P}canary`, note: 'not supported by Pier yet' },
     {
       annotation: `${P}configuration-snippet`,
       note: 'a snippet of nginx configuration; Pier never executes snippets',
     },
     { annotation: `${P}constructor`, note: 'not an ingress-nginx annotation Pier knows' },
     { annotation: `${P}no-such-annotation`, note: 'not an ingress-nginx annotation Pier knows' },
+    {
+      annotation: `${P}proxy-buffering`,
+      note: 'Pier streams responses; there is nothing to buffer',
+    },
   ]);
 });
 

@@ -21,6 +21,7 @@ import {
 } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
+import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
@@ -62,6 +63,11 @@ export interface NginxActions {
   upstream?: UpstreamPolicy;
   /** `limit-rps`, `limit-rpm`, `limit-connections` and their settings. */
   rateLimit?: NginxRateLimit;
+  /**
+   * `canary: "true"`: the Ingress's paths are alternatives of the main Ingress's routes, not
+   * routes of their own; the other actions are not used.
+   */
+  canary?: NginxCanary;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -133,11 +139,16 @@ export function parseNginxAnnotations(
     return fallback;
   };
 
+  const canary = parseNginxCanary(annotations, result.problems);
+  if (canary !== undefined) result.actions.canary = canary;
   for (const name of Object.keys(annotations).sort()) {
     if (!name.startsWith(NGINX_ANNOTATION_PREFIX)) continue;
     const info = nginxAnnotationInfo(name);
     if (info.support !== 'honoured') result.ignored.push({ annotation: name, note: info.note });
   }
+  // A canary has no routes of its own: as in ingress-nginx, its requests get the main Ingress's
+  // settings, and only the canary and balancing annotations count on it (nginx-balancing.ts).
+  if (canary !== undefined) return result;
 
   const redirect = fixedRedirect(read, problem);
   if (redirect !== undefined) result.actions.redirect = redirect;

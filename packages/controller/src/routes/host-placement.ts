@@ -5,6 +5,8 @@
  * (incremental-compiler.ts) both build every virtual host with {@link placeHost}, so they cannot
  * disagree on the rules (docs/route-model.md):
  *
+ * - ingress-nginx's canary Ingresses claim no path: each joins the kept route with its host,
+ *   path and path type as that route's alternative backend (canary-placement.ts).
  * - Ingresses on one host merge. Where two claim the same path, the oldest Ingress
  *   (creationTimestamp, then namespace/name) keeps it and the other is told (`RouteConflict`).
  *   "The same" is what the dataplane cannot tell apart: equal Exact paths, or Prefix and
@@ -26,14 +28,24 @@ import {
 import { NGINX_ANNOTATION_PREFIX } from '../ingress/nginx-annotation-catalogue.ts';
 import { NO_HTTPS_REDIRECT_PREFIX } from '../ingress/nginx-annotations.ts';
 import type { ServiceBackend } from './backend-resolver.ts';
+import { joinCanaries } from './canary-placement.ts';
+import {
+  hostText,
+  ownerText,
+  REASON_ANNOTATION_CONFLICT,
+  REASON_DEFAULT_BACKEND_CONFLICT,
+  REASON_ROUTE_CONFLICT,
+  REASON_TLS_CONFLICT,
+} from './placement-reasons.ts';
 import type { CertificateCheck, CheckedCertificate } from './tls-resolver.ts';
 
-/** Event reasons of conflicts between Ingresses. Stable: documented for users. */
-export const REASON_ROUTE_CONFLICT = 'RouteConflict';
-export const REASON_DEFAULT_BACKEND_CONFLICT = 'DefaultBackendConflict';
-export const REASON_TLS_CONFLICT = 'TLSConflict';
-/** Two Ingresses on one host ask for different values of a host-wide annotation. */
-export const REASON_ANNOTATION_CONFLICT = 'AnnotationConflict';
+export {
+  REASON_ANNOTATION_CONFLICT,
+  REASON_CANARY_WITHOUT_MAIN,
+  REASON_DEFAULT_BACKEND_CONFLICT,
+  REASON_ROUTE_CONFLICT,
+  REASON_TLS_CONFLICT,
+} from './placement-reasons.ts';
 
 const APP_ROOT_ANNOTATION = `${NGINX_ANNOTATION_PREFIX}app-root`;
 
@@ -71,6 +83,11 @@ export interface HostPlacement {
   uses: BackendUse[];
   /** `namespace/name` of the Ingresses that kept a route or the default backend here. */
   contributors: Set<string>;
+  /**
+   * Only canary Ingresses ask for the host: it is no virtual host (as ingress-nginx makes no
+   * server for it), so its requests go where they would without them.
+   */
+  onlyCanaries?: boolean;
 }
 
 /** A claim on a path of one virtual host: who made it, as what. */
@@ -111,8 +128,14 @@ export function placeHost(
   let defaultOwner = '';
   let tlsOwner = '';
   let appRootOwner = '';
+  const canaries: PlacedIngress[] = [];
   for (const placed of candidates) {
     const { plan } = placed;
+    // A canary makes no route of its own: it joins a kept one, once they are all placed.
+    if (plan.nginx.canary !== undefined) {
+      canaries.push(placed);
+      continue;
+    }
     const source = { namespace: plan.namespace, name: plan.name };
     for (const route of plan.hosts.get(host) ?? []) {
       const key = matchKey(route.pathType, route.path);
@@ -176,6 +199,13 @@ export function placeHost(
     }
   }
   if (placement.pathRegex === true) keepRegexRoutes(placement, candidates, report);
+  if (canaries.length > 0) {
+    if (canaries.length === candidates.length) placement.onlyCanaries = true;
+    for (const use of joinCanaries(placement.routes, host, canaries, report)) {
+      placement.uses.push(use);
+      placement.contributors.add(use.user.plan.key);
+    }
+  }
   return placement;
 }
 
@@ -265,13 +295,15 @@ export function reportTlsProblems(plan: IngressPlan, checkTls: CheckTls, report:
 }
 
 /**
- * The table entry of a placed virtual host. Its certificate is kept only when `sealed` says the
- * table holds it; else the host falls back to the default certificate.
+ * The table entry of a placed virtual host, or undefined when it is none (only canaries ask for
+ * it). Its certificate is kept only when `sealed` says the table holds it; else the host falls
+ * back to the default certificate.
  */
 export function virtualHostEntry(
   placement: HostPlacement,
   sealed: (certificateId: string) => boolean,
-): VirtualHost {
+): VirtualHost | undefined {
+  if (placement.onlyCanaries === true) return undefined;
   const vhost: VirtualHost = {
     address: placement.address,
     host: placement.host,
@@ -313,12 +345,4 @@ function routeConflictMessage(
   const same = claim.pathType === route.pathType && claim.path === route.path;
   const winner = same ? '' : ` (${claim.pathType} '${claim.path}' serves the same requests)`;
   return `${what} is ignored: it is already served by ${ownerText(claim.owner, self)}${winner}`;
-}
-
-function hostText(host: string): string {
-  return host === '' ? 'any host' : `host '${host}'`;
-}
-
-function ownerText(owner: string, self: string): string {
-  return owner === self ? 'an earlier entry of this Ingress' : `the older Ingress ${owner}`;
 }

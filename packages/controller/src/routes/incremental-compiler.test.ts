@@ -109,6 +109,14 @@ function randomIngress(r: Random, name: string, namespace: string): V1Ingress {
   const annotations: Record<string, string> = {};
   if (r.chance(0.3)) annotations['pier.dev/load-balance'] = r.pick(['round-robin', 'p2c', 'bogus']);
   if (r.chance(0.15)) annotations['pier.dev/affinity'] = 'cookie';
+  if (r.chance(0.25)) {
+    // ingress-nginx's canaries join other Ingresses' routes: a dependency across Ingresses.
+    const canary = 'nginx.ingress.kubernetes.io/canary';
+    annotations[canary] = r.pick(['true', 'true', 'false']);
+    if (r.chance(0.6)) annotations[`${canary}-weight`] = r.pick(['0', '20', '100', 'x']);
+    if (r.chance(0.4)) annotations[`${canary}-by-header`] = 'x-canary';
+    if (r.chance(0.2)) annotations[`${canary}-by-cookie`] = 'canary';
+  }
   return ingress(name, {
     namespace,
     age: r.int(4),

@@ -178,9 +178,10 @@ export function compileRoutes(input: CompileInput): CompileOutput {
 
   const virtualHosts: Record<string, VirtualHost> = {};
   for (const key of [...placements.keys()].sort(compareStrings)) {
-    virtualHosts[key] = virtualHostEntry(placements.get(key) as HostPlacement, (id) =>
+    const entry = virtualHostEntry(placements.get(key) as HostPlacement, (id) =>
       Object.hasOwn(certificates, id),
     );
+    if (entry !== undefined) virtualHosts[key] = entry;
   }
 
   const backends: Record<string, Backend> = {};

@@ -261,6 +261,36 @@ test('without affinity no cookie is set, and a cookie is ignored', () => {
   assert.equal(pick?.setCookie, undefined);
 });
 
+// annotations.md#session-affinity, affinity-canary-behavior: sticky lends the main's cookie.
+test('affinity lent for a request: a backend without its own pins with it; null turns it off', () => {
+  const lent = { cookieName: 'INGRESSCOOKIE', ttlSeconds: 60 };
+  const balancer = new BackendBalancer(backend(three.map((a) => endpoint(a))), {
+    random: scripted(0, 0),
+  });
+  const token = affinityToken('shop/web:80', id('192.0.2.3'));
+  assert.equal(balancer.pins(token), true, 'its endpoints have tokens, ready or not');
+  assert.equal(balancer.pins(affinityToken('shop/other:80', id('192.0.2.3'))), false);
+  const pinned = balancer.pick({ usable: all, affinityCookie: token, affinity: lent });
+  assert.deepEqual(pinned, { endpoint: endpoint('192.0.2.3'), id: id('192.0.2.3') });
+  const fresh = balancer.pick({ usable: all, affinity: lent });
+  assert.equal(
+    fresh?.setCookie,
+    `INGRESSCOOKIE=${affinityToken('shop/web:80', id('192.0.2.1'))}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax`,
+  );
+  const own = new BackendBalancer(
+    backend(
+      three.map((a) => endpoint(a)),
+      { affinity: lent },
+    ),
+    {
+      random: scripted(0, 0),
+    },
+  );
+  const off = own.pick({ usable: all, affinityCookie: token, affinity: null });
+  assert.equal(off?.id, id('192.0.2.1'));
+  assert.equal(off?.setCookie, undefined);
+});
+
 test('update() keeps outstanding counters of endpoints that remain', () => {
   const balancer = new BackendBalancer(backend(three.map((a) => endpoint(a))));
   const [a, b, c] = three.map(id) as [string, string, string];

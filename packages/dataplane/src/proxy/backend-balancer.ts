@@ -26,8 +26,13 @@ export interface PickInput {
   usable: (id: string) => boolean;
   /** Endpoints already tried for this request (retries). */
   exclude?: ReadonlySet<string>;
-  /** The value of the backend's affinity cookie sent by the client, if any. */
+  /** The value of the affinity cookie sent by the client, if any. */
   affinityCookie?: string;
+  /**
+   * The affinity in force for this request: the backend's own when absent, `null` for none. A
+   * canary route lends its main backend's (`BackendSplit.affinity: 'primary'`).
+   */
+  affinity?: Affinity | null;
   /** The request came over TLS: an ingress-nginx cookie without `secure` set is then Secure. */
   https?: boolean;
 }
@@ -42,6 +47,9 @@ interface Candidate {
   id: string;
   endpoint: Endpoint;
 }
+
+/** Cookie affinity settings of a backend. */
+type Affinity = NonNullable<BalancingSettings['affinity']>;
 
 /**
  * The affinity cookie value for an endpoint: the first 16 hex digits of
@@ -74,8 +82,8 @@ export class BackendBalancer {
   #backend: Backend;
   /** Ready, non-terminating endpoints sorted by id. */
   #candidates: Candidate[] = [];
-  /** Affinity token → endpoint id, for every endpoint of the backend. */
-  #byToken = new Map<string, string>();
+  /** Affinity token → endpoint id, for every endpoint of the backend; made on first use. */
+  #byToken: Map<string, string> | undefined;
   /** In-flight requests per endpoint id. Kept for removed endpoints until they drain. */
   readonly #outstanding = new Map<string, number>();
   /** Round robin: the last id picked; the next pick starts after it. */
@@ -100,21 +108,20 @@ export class BackendBalancer {
   update(backend: Backend): void {
     this.#backend = backend;
     const candidates: Candidate[] = [];
-    const byToken = new Map<string, string>();
     const ids = new Set<string>();
     for (const endpoint of backend.endpoints) {
       const id = endpointField(endpoint.address, endpoint.port);
       if (ids.has(id)) continue; // first wins, as in route-table validation
       ids.add(id);
-      if (backend.balancing.affinity !== undefined) {
-        byToken.set(affinityToken(backend.id, id), id);
-      }
       if (endpoint.ready && !endpoint.terminating) candidates.push({ id, endpoint });
     }
     candidates.sort((a, b) => compare(a.id, b.id));
     this.#candidates = candidates;
-    this.#byToken = byToken;
     this.#ids = ids;
+    // Made now for a backend with affinity (off the request path); on first use for one that
+    // only borrows affinity on a canary route.
+    this.#byToken = undefined;
+    if (backend.balancing.affinity !== undefined) this.#tokens();
     for (const [id, count] of this.#outstanding) {
       if (count <= 0 && !ids.has(id)) this.#outstanding.delete(id);
     }
@@ -136,9 +143,12 @@ export class BackendBalancer {
   pick(input: PickInput): Pick | undefined {
     const eligible = this.#eligible(input);
     if (eligible.length === 0) return undefined;
-    const affinity = this.#backend.balancing.affinity;
+    const affinity =
+      input.affinity === undefined
+        ? this.#backend.balancing.affinity
+        : (input.affinity ?? undefined);
     if (affinity !== undefined && input.affinityCookie !== undefined) {
-      const pinned = this.#byToken.get(input.affinityCookie);
+      const pinned = this.#tokens().get(input.affinityCookie);
       const hit = pinned === undefined ? undefined : eligible.find((c) => c.id === pinned);
       if (hit !== undefined) return { endpoint: hit.endpoint, id: hit.id };
     }
@@ -152,6 +162,14 @@ export class BackendBalancer {
       result.setCookie = affinityCookie(affinity, token, input.https === true);
     }
     return result;
+  }
+
+  /**
+   * Whether an affinity cookie with value `token` pins its client to one of the backend's
+   * endpoints, ready or not (ingress-nginx's `is_affinitized`).
+   */
+  pins(token: string): boolean {
+    return this.#tokens().has(token);
   }
 
   /** How many endpoints `pick` would choose from. */
@@ -180,6 +198,15 @@ export class BackendBalancer {
   /** Requests to the endpoint in flight. */
   outstanding(id: string): number {
     return this.#outstanding.get(id) ?? 0;
+  }
+
+  /** The affinity tokens of every endpoint, made when first asked for after an update. */
+  #tokens(): Map<string, string> {
+    if (this.#byToken !== undefined) return this.#byToken;
+    const byToken = new Map<string, string>();
+    for (const id of this.#ids) byToken.set(affinityToken(this.#backend.id, id), id);
+    this.#byToken = byToken;
+    return byToken;
   }
 
   #eligible(input: Omit<PickInput, 'affinityCookie'>): Candidate[] {

@@ -34,6 +34,7 @@ import {
 } from './proxy-events.ts';
 import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
+import { routeBackend, type SplitDeps } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
@@ -55,6 +56,9 @@ export interface ProxyDeps {
     req: IncomingMessage,
     tried: ReadonlySet<string>,
   ): EndpointChoice | undefined;
+  /** For routes with a split: see {@link SplitDeps}. */
+  pinned?: SplitDeps['pinned'];
+  random?: SplitDeps['random'];
   /** An attempt on an endpoint starts (in-flight count +1). */
   begin(backendId: string, endpointId: string): void;
   /**
@@ -283,7 +287,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#slot = instead?.held;
     this.#cors = corsFor(match, origin);
-    this.#backend = match.backend;
+    // Chosen once, before the endpoint: retries stay on it, metrics name it.
+    const backend =
+      match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
+    this.#backend = backend;
     if (match.route?.rewriteTarget !== undefined)
       this.#path = rewriteTarget(match.route, target.path);
     const prefix = match.route?.forwardedPrefix;
@@ -294,7 +301,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
-    const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
+    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
     if (choice === undefined) {
       this.#answer('PIER_NO_ENDPOINT', hasBody);
       return;
@@ -593,6 +600,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
  *
  * - **Routing:** by the connection's local address, the Host header (required for HTTP/1.1;
  *   an absolute-form target's authority wins) and the raw path. No route: 404. No endpoint: 503.
+ *   A route with a split (ingress-nginx's canary) picks its backend once, before the endpoint;
+ *   retries, metrics and the access log then name that backend.
  * - **Upstream failures:** connect refused/unreachable, reset, invalid response: 502; connect,
  *   header or (before headers) body timeout: 504. After the response has started, a failure
  *   cuts the client response (destroys it), the only honest signal left.

@@ -20,6 +20,7 @@ import {
 import { type ProxyDeps, replaceHeader, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
+import { routeBackend } from './route-backend.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
@@ -132,7 +133,9 @@ class UpgradeTunnel {
       return;
     }
     this.#slot = instead?.held;
-    this.#backend = match.backend;
+    const backend =
+      match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
+    this.#backend = backend;
     this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
     const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
@@ -144,7 +147,7 @@ class UpgradeTunnel {
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
       head.contentLength === undefined &&
       !head.chunked;
-    const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
+    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
     if (choice === undefined) {
       this.#refuse('PIER_NO_ENDPOINT');
       return;
