@@ -27,6 +27,7 @@ import { sealedKeyProblem } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
+import { checkBasicAuth } from './route-basic-auth.ts';
 import { checkCors } from './route-cors.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
@@ -241,6 +242,9 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (maxBodyBytes !== undefined) route.maxBodyBytes = maxBodyBytes;
   if (rewrite !== undefined) route.rewriteTarget = rewrite;
   if (cors !== undefined) route.cors = cors;
+  // Checked last: a bad one keeps the route, refusing every request, and is still reported.
+  if (raw.basicAuth !== undefined)
+    route.basicAuth = checkBasicAuth(raw.basicAuth, `${at}basicAuth.`, report);
   return route;
 }
 

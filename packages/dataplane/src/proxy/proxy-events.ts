@@ -38,7 +38,8 @@ export type ProxyEventKind =
   | 'client-abort'
   | 'redirect'
   | 'preflight'
-  | 'forbidden';
+  | 'forbidden'
+  | 'unauthorized';
 
 /** One finished request, for metrics and the access log. */
 export interface ProxyEvent {

@@ -14,12 +14,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
+  type BasicAuth,
   type PierLogger,
   type RouteMatch,
   rewriteTarget,
   unmapIPv4,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
+import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
 import {
@@ -30,6 +32,7 @@ import {
   proxyEvent,
 } from './proxy-events.ts';
 import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
+import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
@@ -70,6 +73,11 @@ export interface ProxyDeps {
   /** Called once per request when it is over (metrics, access log). */
   observe(event: ProxyEvent): void;
   options: ProxyOptions;
+  /**
+   * Checks the credentials of requests to routes with basic authentication; without it such
+   * routes answer 503 (they fail closed).
+   */
+  basicAuth?: Pick<BasicAuthGate, 'check'>;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
 }
@@ -248,19 +256,56 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       method: req.method ?? 'GET',
       origin,
     });
+    const close = length > 0 || head.chunked;
     if (instead !== undefined) {
-      if ('redirect' in instead) this.#redirect(instead.redirect, length > 0 || head.chunked);
-      else if ('preflight' in instead)
-        this.#preflight(instead.preflight, length > 0 || head.chunked);
-      else this.#answer('PIER_FORBIDDEN', length > 0 || head.chunked);
+      if ('redirect' in instead) this.#redirect(instead.redirect, close);
+      else if ('preflight' in instead) this.#preflight(instead.preflight, close);
+      else this.#answer('PIER_FORBIDDEN', close);
       return;
     }
+    const auth = match.route?.basicAuth;
+    if (auth !== undefined) {
+      // After the access rules, as nginx's access phase: a refused address gets 403 first.
+      const verdict = this.#deps.basicAuth?.check(auth, req.headers.authorization) ?? 'unavailable';
+      if (typeof verdict === 'string') {
+        if (verdict !== 'allow') {
+          this.#refuseAuth(verdict, auth, close);
+          return;
+        }
+      } else {
+        verdict.then(
+          (settled) => {
+            if (this.#res.destroyed) {
+              this.#done = true;
+              this.#observe('client-abort', 499, undefined);
+            } else if (settled !== 'allow') this.#refuseAuth(settled, auth, close);
+            else this.#forward(match, target.path, length, head.chunked, bodyLimit, origin);
+          },
+          () => this.#refuseAuth('unavailable', auth, close),
+        );
+        return;
+      }
+    }
+    this.#forward(match, target.path, length, head.chunked, bodyLimit, origin);
+  }
+
+  /** Proxies the request the route admitted. */
+  #forward(
+    match: RouteMatch,
+    path: string,
+    length: number,
+    chunked: boolean,
+    bodyLimit: number,
+    origin: string | undefined,
+  ): void {
+    const req = this.#req;
+    const options = this.#deps.options;
+    if (match.route?.basicAuth !== undefined) dropAuthorization(this.#headers);
     this.#cors = corsFor(match, origin);
     this.#backend = match.backend;
-    if (match.route?.rewriteTarget !== undefined)
-      this.#path = rewriteTarget(match.route, target.path);
+    if (match.route?.rewriteTarget !== undefined) this.#path = rewriteTarget(match.route, path);
 
-    const hasBody = length > 0 || head.chunked;
+    const hasBody = length > 0 || chunked;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
     const choice = this.#deps.choose(match.backend, req, NOTHING_TRIED);
@@ -270,13 +315,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (length > 0) {
       this.#body = req;
-    } else if (head.chunked) {
+    } else if (chunked) {
       const limit = new BodyLimit(bodyLimit);
       req.pipe(limit);
       this.#body = limit;
     }
     this.#res.on('close', () => this.#onClientClose());
     this.#attempt(choice);
+  }
+
+  /** A request the route's basic authentication refuses: 401 with the challenge, or 503. */
+  #refuseAuth(verdict: Exclude<AuthVerdict, 'allow'>, auth: BasicAuth, close: boolean): void {
+    this.#answer(refusalCode(verdict), close, challengeHeaders(verdict, auth.realm));
   }
 
   #attempt(choice: EndpointChoice): void {
@@ -426,7 +476,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
    * Pier's own answer. `close` asks the client to open a new connection afterwards: for bad
    * requests, and when a request body may be left unread.
    */
-  #answer(code: ProxyErrorCode, close: boolean): void {
+  #answer(code: ProxyErrorCode, close: boolean, extra: readonly string[] = []): void {
     this.#done = true;
     const page = errorPage(code);
     const res = this.#res;
@@ -435,7 +485,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       res.destroy();
       return;
     }
-    res.writeHead(page.status, (close ? page.closingHeaders : page.headers) as string[]);
+    const headers = close ? page.closingHeaders : page.headers;
+    res.writeHead(page.status, (extra.length === 0 ? headers : [...headers, ...extra]) as string[]);
     res.end(page.body);
   }
 

@@ -7,9 +7,16 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Backend, rewriteTarget, unmapIPv4 } from '@pier/shared';
-import { errorPage, type ProxyErrorCode } from './error-pages.ts';
-import { forwardRequestHeaders } from './forwarded-headers.ts';
+import {
+  type Backend,
+  type BasicAuth,
+  type RouteMatch,
+  rewriteTarget,
+  unmapIPv4,
+} from '@pier/shared';
+import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
+import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
+import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
 import {
   type EndpointChoice,
   type Outcome,
@@ -18,6 +25,7 @@ import {
 } from './proxy-events.ts';
 import { type ProxyDeps, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
+import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
@@ -119,9 +127,51 @@ class UpgradeTunnel {
       else this.#refuse('PIER_FORBIDDEN');
       return;
     }
+    const auth = match.route?.basicAuth;
+    if (auth !== undefined) {
+      const verdict = this.#deps.basicAuth?.check(auth, req.headers.authorization) ?? 'unavailable';
+      if (typeof verdict !== 'string') {
+        verdict.then(
+          (settled) => this.#afterAuth(settled, auth, match, target.path, head),
+          () => this.#afterAuth('unavailable', auth, match, target.path, head),
+        );
+        return;
+      }
+      if (verdict !== 'allow') {
+        this.#refuse(refusalCode(verdict), challengeHeaders(verdict, auth.realm));
+        return;
+      }
+    }
+    this.#forward(match, target.path, head);
+  }
+
+  /** Goes on once the credentials were checked (the client may have left meanwhile). */
+  #afterAuth(
+    verdict: AuthVerdict,
+    auth: BasicAuth,
+    match: RouteMatch,
+    path: string,
+    head: ForwardedRequest,
+  ): void {
+    if (this.#done) return;
+    if (this.#client.destroyed) {
+      this.#done = true;
+      this.#observe('client-abort', 499, undefined);
+    } else if (verdict !== 'allow') {
+      this.#refuse(refusalCode(verdict), challengeHeaders(verdict, auth.realm));
+    } else {
+      this.#forward(match, path, head);
+    }
+  }
+
+  /** Connects to an endpoint for the upgrade the route admitted. */
+  #forward(match: RouteMatch, targetPath: string, head: ForwardedRequest): void {
+    const req = this.#req;
+    const options = this.#deps.options;
+    if (match.route?.basicAuth !== undefined) dropAuthorization(head.headers);
     this.#backend = match.backend;
     const method = req.method ?? 'GET';
-    const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
+    const path = match.route === undefined ? targetPath : rewriteTarget(match.route, targetPath);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
     this.#repeatable =
       options.maxRetries > 0 &&
@@ -271,10 +321,10 @@ class UpgradeTunnel {
   }
 
   /** Answers with Pier's page straight on the socket and closes it. */
-  #refuse(code: ProxyErrorCode): void {
+  #refuse(code: ProxyErrorCode, extra: readonly string[] = []): void {
     const page = errorPage(code);
     this.#observe(eventKind(code), page.status, code);
-    this.#endWith(page.raw);
+    this.#endWith(extra.length === 0 ? page.raw : rawResponse(page, extra));
   }
 
   /** Answers the route's redirect straight on the socket and closes it. */
