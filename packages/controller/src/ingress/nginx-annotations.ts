@@ -10,6 +10,7 @@ import type { CorsPolicy, HttpsRedirect, RouteRedirect, SourceRanges } from '@pi
 import { appRootProblem, parseCidrList, redirectUrlProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
+import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
@@ -41,6 +42,8 @@ export interface NginxActions {
   rewriteTarget?: string;
   /** `enable-cors` and the `cors-*` settings. */
   cors?: CorsPolicy;
+  /** `auth-type` and its settings; its Secret is read when the Ingress is planned. */
+  auth?: NginxAuthRequest;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -135,6 +138,9 @@ export function parseNginxAnnotations(
 
   const cors = parseNginxCors(annotations, result.problems);
   if (cors !== undefined) result.actions.cors = cors;
+
+  const auth = parseNginxAuth(annotations, result.problems);
+  if (auth !== undefined) result.actions.auth = auth;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

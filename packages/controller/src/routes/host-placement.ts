@@ -242,6 +242,9 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (sourceRanges !== undefined) entry.sourceRanges = structuredClone(sourceRanges);
   if (maxBodyBytes !== undefined) entry.maxBodyBytes = maxBodyBytes;
   if (plan.nginx.cors !== undefined) entry.cors = structuredClone(plan.nginx.cors);
+  // Shared by the Ingress's routes, not copied: its sealed users may be large, and entries are
+  // never changed once built.
+  if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

@@ -109,6 +109,11 @@ function randomIngress(r: Random, name: string, namespace: string): V1Ingress {
   const annotations: Record<string, string> = {};
   if (r.chance(0.3)) annotations['pier.dev/load-balance'] = r.pick(['round-robin', 'p2c', 'bogus']);
   if (r.chance(0.15)) annotations['pier.dev/affinity'] = 'cookie';
+  if (r.chance(0.2)) {
+    // Basic authentication: its Secret's changes must replan the Ingress.
+    annotations['nginx.ingress.kubernetes.io/auth-type'] = 'basic';
+    annotations['nginx.ingress.kubernetes.io/auth-secret'] = r.pick(SECRETS);
+  }
   return ingress(name, {
     namespace,
     age: r.int(4),
@@ -158,6 +163,20 @@ function randomSlice(r: Random, name: string, namespace: string): V1EndpointSlic
 }
 
 function randomSecret(r: Random, name: string, namespace: string): V1Secret {
+  if (r.chance(0.2)) {
+    const users = r.pick([
+      'foo:{PLAIN}bar\n',
+      'foo:{PLAIN}baz\nbob:{PLAIN}x\n',
+      'old:DESdadlpaoiV\n',
+    ]);
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace, name },
+      type: 'Opaque',
+      data: r.chance(0.8) ? { auth: Buffer.from(users).toString('base64') } : {},
+    };
+  }
   const [crt, key] = r.pick([
     [A_CERT, A_KEY],
     [B_CERT, B_KEY],
