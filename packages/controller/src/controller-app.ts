@@ -34,10 +34,12 @@ import { type ControllerMetrics, createControllerMetrics } from './controller-me
 import { ClusterDashboardSource } from './dashboard/cluster-dashboard-source.ts';
 import { type DashboardServer, startDashboardServer } from './dashboard/dashboard-server.ts';
 import { ingressClaims } from './ingress/ingress-claims.ts';
+import { joinSources } from './kube/joined-source.ts';
 import { ClientKubeWriter, POLICY_PLURAL } from './kube/kube-writer.ts';
 import { LeaderElector } from './kube/leader-elector.ts';
 import { KubeLeaseStore } from './kube/lease-store.ts';
 import {
+  trimAuthSecret,
   trimCustomObject,
   trimEndpointSlice,
   trimIngress,
@@ -92,6 +94,7 @@ export class ControllerApp {
     services: WatchedCache<V1Service>;
     endpointSlices: WatchedCache<V1EndpointSlice>;
     secrets: WatchedCache<V1Secret>;
+    authSecrets: WatchedCache<V1Secret>;
     policies: WatchedCache<HealthCheckPolicy>;
     nodes: WatchedCache<V1Node>;
     namespaces: WatchedCache<V1Namespace>;
@@ -217,13 +220,23 @@ export class ControllerApp {
         onChange: () => addresses?.onClassChange(),
         onError,
       }),
-      // Only TLS Secrets are cached: the others are none of Pier's business.
+      // TLS Secrets, and the Opaque ones basic authentication reads its users from, each trimmed
+      // to what Pier reads of it: other Secrets are none of Pier's business.
       secrets: new WatchedCache<V1Secret>({
         kubeConfig: this.#kc,
         resource: 'secrets',
         trim: trimSecret,
         path: '/api/v1/secrets',
         fieldSelector: 'type=kubernetes.io/tls',
+        onChange: (_kind, secret) => routesChanged('Secret', secret),
+        onError,
+      }),
+      authSecrets: new WatchedCache<V1Secret>({
+        kubeConfig: this.#kc,
+        resource: 'secrets-opaque',
+        trim: trimAuthSecret,
+        path: '/api/v1/secrets',
+        fieldSelector: 'type=Opaque',
         onChange: (_kind, secret) => routesChanged('Secret', secret),
         onError,
       }),
@@ -248,7 +261,7 @@ export class ControllerApp {
       ingressClassCompat: config.ingressClassCompat,
       services: this.#caches.services,
       endpointSlices: this.#caches.endpointSlices,
-      secrets: this.#caches.secrets,
+      secrets: joinSources(this.#caches.secrets, this.#caches.authSecrets),
       policies: this.#caches.policies,
       addressesOf: (ingress) => addresses?.addressesOf(ingress) ?? [],
       defaultHealthCheck: DEFAULT_HEALTH_CHECK,

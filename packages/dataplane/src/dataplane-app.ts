@@ -15,6 +15,8 @@ import {
   SlicedQueue,
 } from '@pier/shared';
 import { Redis } from 'ioredis';
+import { BasicAuthGate } from './auth/basic-auth-gate.ts';
+import { PasswordThread } from './auth/password-thread.ts';
 import { BackgroundThread } from './background/background-thread.ts';
 import type { DataplaneConfig } from './config.ts';
 import type { DataplaneMetrics } from './dataplane-metrics.ts';
@@ -71,6 +73,9 @@ export class DataplaneApp {
   readonly #rateLimits: RateLimits;
   #rateLimitSweep: NodeJS.Timeout | undefined;
   #tls: TlsStore | undefined;
+  /** Basic authentication of routes that ask for it; its thread starts at the first bcrypt check. */
+  #auth: BasicAuthGate | undefined;
+  readonly #passwords = new PasswordThread();
   #health: DataplaneHealth | undefined;
   #sync: RouteSource | undefined;
   readonly #parts: DataplaneParts;
@@ -130,6 +135,16 @@ export class DataplaneApp {
         ? await loadCertificateFiles(c.defaultCertFile, c.defaultKeyFile)
         : await generateDefaultCertificate();
     this.#tls = new TlsStore({ keyRing, defaultCertificate, logger: this.#log });
+    this.#auth = new BasicAuthGate({
+      keyRing,
+      thread: this.#passwords,
+      onOutcome: (outcome) => this.#metrics.basicAuthChecks.inc({ outcome }),
+      onOpenFailed: (auth, err) =>
+        this.#log.error(
+          { ...auth.secret, err: err instanceof Error ? err.message : String(err) },
+          "a route's basic-auth users could not be opened; its requests are answered 503",
+        ),
+    });
 
     const events: HealthEvents = {
       onProbe: (result) => {
@@ -216,6 +231,7 @@ export class DataplaneApp {
     await this.#health?.stop({ release: true });
     await this.#sync?.stop();
     await this.#dispatchers.close();
+    await this.#passwords.close();
     for (const r of this.#connections) r.disconnect();
   }
 
@@ -287,6 +303,7 @@ export class DataplaneApp {
       observe: (event) => this.#observe(event),
       rateLimits: this.#rateLimits,
       options,
+      ...(this.#auth === undefined ? {} : { basicAuth: this.#auth }),
       logger: this.#log,
     };
   }

@@ -34,6 +34,8 @@ export interface DataplaneMetrics {
   readonly redisConnected: Gauge;
   readonly probes: Counter<'result'>;
   readonly ownedProbes: Gauge;
+  /** Basic-authentication checks by outcome (auth/basic-auth-gate.ts). */
+  readonly basicAuthChecks: Counter<'outcome'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
   readonly l2Held: Gauge<'address' | 'interface'>;
@@ -129,6 +131,12 @@ export function createDataplaneMetrics(): DataplaneMetrics {
     ownedProbes: new Gauge({
       name: 'pier_dataplane_owned_probe_targets',
       help: 'Probe targets this node owns (probe work is spread over the live nodes)',
+      registers,
+    }),
+    basicAuthChecks: new Counter({
+      name: 'pier_dataplane_basic_auth_checks_total',
+      help: 'Requests to routes with basic authentication, by outcome: cached, accepted, rejected (401), unavailable or busy (503)',
+      labelNames: ['outcome'],
       registers,
     }),
     certificates: new Gauge({

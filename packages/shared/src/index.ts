@@ -24,6 +24,20 @@ export * from './path-match.ts';
 export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
 export { canonicalCidr, parseCidrList } from './route-access.ts';
+export {
+  type BasicCredentials,
+  basicAuthAad,
+  basicCredentials,
+  type HtpasswdEntry,
+  MAX_BCRYPT_COST,
+  MAX_SHA_CRYPT_ROUNDS,
+  MAX_USERS_BYTES,
+  type PasswordScheme,
+  parseHtpasswd,
+  passwordHashProblem,
+  passwordScheme,
+  realmProblem,
+} from './route-basic-auth.ts';
 export * from './route-codec.ts';
 export { corsHeaders, corsOriginAllowed, corsOriginProblem } from './route-cors.ts';
 export * from './route-entries.ts';

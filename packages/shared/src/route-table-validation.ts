@@ -28,6 +28,7 @@ import { sealedKeyProblem } from './key-sealing.ts';
 import type { PathType } from './path-match.ts';
 import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
+import { checkBasicAuth } from './route-basic-auth.ts';
 import { checkCors } from './route-cors.ts';
 import { checkRateLimit } from './route-rate-limit.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
@@ -274,6 +275,9 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const split =
     raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
   if (split !== undefined) route.split = split;
+  // Checked last: a bad one keeps the route, refusing every request, and is still reported.
+  if (raw.basicAuth !== undefined)
+    route.basicAuth = checkBasicAuth(raw.basicAuth, `${at}basicAuth.`, report);
   return route;
 }
 

@@ -89,6 +89,8 @@ export interface Route {
   upstream?: UpstreamPolicy;
   /** Requests and concurrent requests per client address (ingress-nginx's `limit-*`). */
   rateLimit?: RouteRateLimit;
+  /** HTTP basic authentication (ingress-nginx's `auth-type: basic`); see {@link BasicAuth}. */
+  basicAuth?: BasicAuth;
 }
 
 /**
@@ -191,6 +193,28 @@ export interface BackendRule {
   /** Where a matching request goes; the route's `backend` keeps it on the primary. */
   backend: string;
 }
+
+/**
+ * HTTP basic authentication of a route. A request without credentials that match `users` is
+ * answered 401 with `WWW-Authenticate: Basic realm="<realm>"`; one that matches is proxied
+ * without its `Authorization` header, as ingress-nginx does. Without `users` (its Secret is
+ * missing or unusable) every request is answered 503: the route fails closed.
+ */
+export interface BasicAuth {
+  /** The realm; visible ASCII without `"` or `\`, at most {@link MAX_REALM_LENGTH}. */
+  realm: string;
+  /** The Secret the users come from; present with `users` (their sealing is bound to it). */
+  secret?: ObjectRef;
+  /**
+   * `user:hash` lines, one a user, sealed with the key ring as TLS keys are, with
+   * `basicAuthAad(secret)` as associated data: password hashes never reach Redis or the
+   * dataplane's disk copy in the clear.
+   */
+  users?: SealedKey;
+}
+
+/** The longest realm a route table carries. */
+export const MAX_REALM_LENGTH = 256;
 
 /** ingress-nginx's CORS settings of a route. */
 export interface CorsPolicy {

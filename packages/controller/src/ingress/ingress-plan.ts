@@ -4,13 +4,14 @@
  * its balancing annotations. Bad parts are reported and dropped one by one. Pure.
  */
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
-import type { BalancingSettings, PathType } from '@pier/shared';
+import type { BalancingSettings, BasicAuth, PathType } from '@pier/shared';
 import { PATH_TYPES, validateIngressHost, validateIngressPath } from '@pier/shared';
 import type { BackendResolver, ServiceBackend } from '../routes/backend-resolver.ts';
 
 /** What planning needs of a resolver: {@link BackendResolver.resolve}. */
 export type BackendLookup = Pick<BackendResolver, 'resolve'>;
 
+import { type AuthSecretLookup, resolveBasicAuth } from './auth-secret.ts';
 import { parseBalancingAnnotations } from './balancing-annotations.ts';
 import {
   type NginxActions,
@@ -64,6 +65,10 @@ export interface IngressPlan {
   balancing?: BalancingSettings;
   /** Redirects from the ingress-nginx annotations (and, for its classes, its defaults). */
   nginx: NginxActions;
+  /** Basic authentication of every route (`auth-type: basic`), its users read and sealed. */
+  basicAuth?: BasicAuth;
+  /** `namespace/name` of the Secret `basicAuth` was read from (its changes replan the Ingress). */
+  authSecret?: string;
 }
 
 /** Reports one problem with the Ingress being planned. */
@@ -71,13 +76,15 @@ export type ReportProblem = (reason: string, message: string) => void;
 
 /**
  * Reads `ingress` (which has a namespace and a name); problems go to `report`. `dialect` says
- * whether ingress-nginx's defaults apply (an Ingress of a compatibility class).
+ * whether ingress-nginx's defaults apply (an Ingress of a compatibility class); `secrets` reads
+ * and seals the users of basic authentication (without it, their Secret is not found).
  */
 export function planIngress(
   ingress: V1Ingress,
   resolver: BackendLookup,
   report: ReportProblem,
   dialect: NginxDialect = PIER_DIALECT,
+  secrets?: AuthSecretLookup,
 ): IngressPlan {
   const namespace = ingress.metadata?.namespace ?? '';
   const name = ingress.metadata?.name ?? '';
@@ -185,5 +192,10 @@ export function planIngress(
     report(REASON_ANNOTATION_IGNORED, annotationIgnoredMessage(annotation, note));
   }
   plan.nginx = nginx.actions;
+  if (nginx.actions.auth !== undefined) {
+    const resolved = resolveBasicAuth(nginx.actions.auth, namespace, secrets, report);
+    plan.basicAuth = resolved.auth;
+    if (resolved.secretKey !== undefined) plan.authSecret = resolved.secretKey;
+  }
   return plan;
 }

@@ -200,10 +200,16 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'cors-max-age': honoured('Access-Control-Max-Age, seconds (default 1728000)'),
 
     // Authentication.
-    'auth-type': ignored(NOT_YET),
-    'auth-secret': ignored(NOT_YET),
-    'auth-secret-type': ignored(NOT_YET),
-    'auth-realm': ignored(NOT_YET),
+    'auth-type': honoured(
+      'basic: a request without the password of a listed user is answered 401; digest is not supported (every request 503)',
+    ),
+    'auth-secret': honoured(
+      'the Opaque Secret of the users, in the Ingress namespace; missing or unusable, every request 503',
+    ),
+    'auth-secret-type': honoured(
+      'auth-file (default: an htpasswd file in key auth) or auth-map (a key per user, its hash as value)',
+    ),
+    'auth-realm': honoured('the realm of WWW-Authenticate: Basic realm="..."'),
     'auth-url': ignored(NOT_YET),
     'auth-method': ignored(NOT_YET),
     'auth-signin': ignored(NOT_YET),

@@ -354,6 +354,78 @@ const rows: Array<{
       `${P}proxy-next-upstream-tries: 'x' is not a whole number of tries from 0 to 100; ingress-nginx's default applies`,
     ],
   },
+  // annotations.md#authentication.
+  {
+    name: 'auth-type basic with its Secret, an auth-file by default, the realm as written',
+    annotations: on({
+      'auth-type': 'basic',
+      'auth-secret': 'basic-auth',
+      'auth-realm': 'Authentication Required - foo',
+    }),
+    nginxClass: false,
+    actions: {
+      auth: {
+        realm: 'Authentication Required - foo',
+        secret: { name: 'basic-auth' },
+        secretType: 'auth-file',
+      },
+    },
+  },
+  {
+    name: 'auth-secret as namespace/name, auth-map, no realm',
+    annotations: on({
+      'auth-type': 'basic',
+      'auth-secret': 'shop/users',
+      'auth-secret-type': 'auth-map',
+    }),
+    nginxClass: false,
+    actions: {
+      auth: { realm: '', secret: { namespace: 'shop', name: 'users' }, secretType: 'auth-map' },
+    },
+  },
+  {
+    name: 'auth-secret without auth-type: no authentication, as ingress-nginx',
+    annotations: on({ 'auth-secret': 'basic-auth' }),
+    nginxClass: false,
+    actions: {},
+  },
+  {
+    name: 'digest authentication fails closed: no Secret, every request 503',
+    annotations: on({ 'auth-type': 'digest', 'auth-secret': 'basic-auth' }),
+    nginxClass: false,
+    actions: { auth: { realm: '', secretType: 'auth-file' } },
+    problems: [
+      `${P}auth-type: digest authentication is not supported by Pier; every request to its paths is answered 503`,
+    ],
+  },
+  {
+    name: 'bad auth-type, auth-secret-type or auth-secret fail closed; a bad realm is emptied',
+    annotations: on({ 'auth-type': 'Basic', 'auth-realm': 'say "hi"' }),
+    nginxClass: false,
+    actions: { auth: { realm: '', secretType: 'auth-file' } },
+    problems: [
+      `${P}auth-realm: 'say "hi"' is not a realm ingress-nginx accepts (at most 256 letters, digits, spaces, - . _ ~ : /); using an empty realm`,
+      `${P}auth-type: 'Basic' is not basic or digest; every request to its paths is answered 503`,
+    ],
+  },
+  {
+    name: 'auth-secret-type must be auth-file or auth-map',
+    annotations: on({ 'auth-type': 'basic', 'auth-secret': 'x', 'auth-secret-type': 'file' }),
+    nginxClass: false,
+    actions: { auth: { realm: '', secretType: 'auth-file' } },
+    problems: [
+      `${P}auth-secret-type: 'file' is not auth-file or auth-map; every request to its paths is answered 503`,
+    ],
+  },
+  {
+    name: 'auth-type basic without auth-secret, or with a bad one',
+    annotations: on({ 'auth-type': 'basic', 'auth-secret': 'a/b/c' }),
+    nginxClass: false,
+    actions: { auth: { realm: '', secretType: 'auth-file' } },
+    problems: [
+      `${P}auth-secret: 'a/b/c' is not a Secret name or namespace/name; every request to its paths is answered 503`,
+    ],
+  },
 ];
 
 for (const row of rows) {

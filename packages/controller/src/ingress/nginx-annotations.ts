@@ -21,6 +21,7 @@ import {
 } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
+import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
@@ -68,6 +69,8 @@ export interface NginxActions {
    * routes of their own; the other actions are not used.
    */
   canary?: NginxCanary;
+  /** `auth-type` and its settings; its Secret is read when the Ingress is planned. */
+  auth?: NginxAuthRequest;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -187,6 +190,9 @@ export function parseNginxAnnotations(
   }
   const rateLimit = parseNginxRateLimit(annotations, result.problems);
   if (rateLimit !== undefined) result.actions.rateLimit = rateLimit;
+
+  const auth = parseNginxAuth(annotations, result.problems);
+  if (auth !== undefined) result.actions.auth = auth;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

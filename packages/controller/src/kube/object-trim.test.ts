@@ -17,6 +17,7 @@ import { parseServiceRequest } from '../services/service-address-request.ts';
 import { serviceNotOursBecause } from '../services/service-class.ts';
 import {
   LAST_APPLIED_ANNOTATION,
+  trimAuthSecret,
   trimCustomObject,
   trimEndpointSlice,
   trimIngress,
@@ -498,4 +499,33 @@ test('local endpoints: the same ready nodes per Service from trimmed slices', ()
 test('a slice without ports keeps none (FQDN or not yet filled)', () => {
   const { ports: _ports, ...noPorts } = fullSlice;
   assert.equal(trimEndpointSlice(noPorts).ports, undefined);
+});
+
+test('trimAuthSecret: an Opaque Secret keeps its htpasswd and hash-like values, never other secrets', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: fullMeta('basic-auth', { labels: { a: 'b' } }),
+    data: {
+      auth: b64('foo:$apr1$elxsI/fT$SdAO/Y.voO91B1raUvhNA.\n'),
+      bob: b64('$2y$05$BZ34fNpADeQM4QmpsTseje4lIM4TDaDwCgWSDKtnDNOiC.iIYhYZO'),
+      sha: b64('{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00='),
+      'db-password': b64('hunter2'),
+      huge: b64(`$${'x'.repeat(600)}`),
+    },
+  };
+  const trimmed = trimAuthSecret(secret as never);
+  assert.deepEqual(trimmed.data, {
+    auth: secret.data.auth,
+    bob: secret.data.bob,
+    sha: secret.data.sha,
+    'db-password': '',
+    huge: '',
+  });
+  assert.equal(trimmed.type, 'Opaque');
+  assert.equal(trimmed.metadata?.labels, undefined);
+  const token = trimAuthSecret({ ...secret, data: { auth: b64('an-api-token') } } as never);
+  assert.deepEqual(token.data, {}, 'an auth key without a : is no htpasswd file');
 });

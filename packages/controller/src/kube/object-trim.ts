@@ -173,6 +173,37 @@ export function trimSecret(secret: V1Secret): V1Secret {
   return out;
 }
 
+/** The htpasswd file of an `auth-file` Secret (ingress/auth-secret.ts). */
+const AUTH_FILE_KEY = 'auth';
+/** The longest value of an `auth-map` entry kept: a password hash is far shorter. */
+const MAX_HASH_BYTES = 512;
+
+/**
+ * Secret of type Opaque, as basic authentication reads it (ingress/auth-secret.ts): key `auth`
+ * when its content has a `:` (an htpasswd line has one), and of the other keys (an `auth-map`'s
+ * users) the name, with the value only when it looks like a password hash (starts with `$` or
+ * `{`, at most 512 bytes); other values are kept as ''. So the cache of every Opaque Secret in
+ * the cluster holds key names and hashes, never application secrets.
+ */
+export function trimAuthSecret(secret: V1Secret): V1Secret {
+  const out: V1Secret = { ...typeMeta(secret), metadata: trimMetadata(secret.metadata) };
+  if (secret.type !== undefined) out.type = secret.type;
+  if (secret.data === undefined || secret.data === null) return out;
+  const data: Record<string, string> = {};
+  for (const [key, value] of Object.entries(secret.data)) {
+    const bytes = Buffer.from(value ?? '', 'base64');
+    if (key === AUTH_FILE_KEY) {
+      if (bytes.includes(0x3a)) data[key] = value;
+      continue;
+    }
+    const first = bytes[0];
+    const hashLike = bytes.length <= MAX_HASH_BYTES && (first === 0x24 || first === 0x7b);
+    data[key] = hashLike ? value : '';
+  }
+  out.data = data;
+  return out;
+}
+
 /** Node: its name and labels (which edge nodes may announce an L2 pool); no spec or status. */
 export function trimNode(node: V1Node): V1Node {
   return { ...typeMeta(node), metadata: trimMetadata(node.metadata, { labels: true }) };

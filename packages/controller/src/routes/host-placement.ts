@@ -278,6 +278,9 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   const rateLimit = plan.nginx.rateLimit;
   if (rateLimit !== undefined)
     entry.rateLimit = { zone: `${source.namespace}/${source.name}`, ...structuredClone(rateLimit) };
+  // Shared by the Ingress's routes, not copied: its sealed users may be large, and entries are
+  // never changed once built.
+  if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

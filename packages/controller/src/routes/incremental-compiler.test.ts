@@ -117,6 +117,11 @@ function randomIngress(r: Random, name: string, namespace: string): V1Ingress {
     if (r.chance(0.4)) annotations[`${canary}-by-header`] = 'x-canary';
     if (r.chance(0.2)) annotations[`${canary}-by-cookie`] = 'canary';
   }
+  if (r.chance(0.2)) {
+    // Basic authentication: its Secret's changes must replan the Ingress.
+    annotations['nginx.ingress.kubernetes.io/auth-type'] = 'basic';
+    annotations['nginx.ingress.kubernetes.io/auth-secret'] = r.pick(SECRETS);
+  }
   return ingress(name, {
     namespace,
     age: r.int(4),
@@ -166,6 +171,20 @@ function randomSlice(r: Random, name: string, namespace: string): V1EndpointSlic
 }
 
 function randomSecret(r: Random, name: string, namespace: string): V1Secret {
+  if (r.chance(0.2)) {
+    const users = r.pick([
+      'foo:{PLAIN}bar\n',
+      'foo:{PLAIN}baz\nbob:{PLAIN}x\n',
+      'old:DESdadlpaoiV\n',
+    ]);
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace, name },
+      type: 'Opaque',
+      data: r.chance(0.8) ? { auth: Buffer.from(users).toString('base64') } : {},
+    };
+  }
   const [crt, key] = r.pick([
     [A_CERT, A_KEY],
     [B_CERT, B_KEY],

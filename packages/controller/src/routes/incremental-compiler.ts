@@ -11,7 +11,7 @@
  * - Service → the plans that name it (ports, ExternalName, ServiceNotFound), the backends of
  *   its ports (endpoints) and the policies targeting it (ResolvedRefs);
  * - EndpointSlice → through its Service label, that Service's backends;
- * - Secret → the plans naming it for TLS, and its certificate;
+ * - Secret → the plans naming it for TLS or for basic authentication, and its certificate;
  * - HealthCheckPolicy → all policies on the same target Service (oldest wins), and that
  *   Service's backends;
  * - virtual host → the backends its kept routes use (balancing: oldest user wins), its
@@ -28,6 +28,7 @@ import {
   type SealedKey,
   virtualHostKey,
 } from '@pier/shared';
+import type { AuthSecretLookup } from '../ingress/auth-secret.ts';
 import { type BackendLookup, planIngress } from '../ingress/ingress-plan.ts';
 import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
@@ -189,6 +190,10 @@ export class IncrementalCompiler {
   readonly #lookup: BackendLookup = {
     resolve: (namespace, backend) =>
       resolveServiceBackend(namespace, backend, (ns, name) => this.#services.get(`${ns}/${name}`)),
+  };
+  readonly #authSecrets: AuthSecretLookup = {
+    secret: (namespace, name) => this.#secrets.get(`${namespace}/${name}`),
+    seal: (aad, text) => this.#sealKey(aad, text),
   };
   readonly #checkTls: CheckTls = (namespace, name) => {
     const id = certificateId(namespace, name);
@@ -447,11 +452,14 @@ export class IncrementalCompiler {
           this.#lookup,
           (reason, message) => problems.push(ingressProblem(namespace, name, reason, message)),
           this.#dialectOf?.(state.object),
+          this.#authSecrets,
         );
         reportTlsProblems(plan, this.#checkTls, report);
         record.placed = { ingress: state.object, plan };
         record.services = referencedServices(state.object, namespace);
-        record.secrets = [...new Set(plan.tls.map((t) => certificateId(namespace, t.secretName)))];
+        const secrets = new Set(plan.tls.map((t) => certificateId(namespace, t.secretName)));
+        if (plan.authSecret !== undefined) secrets.add(plan.authSecret);
+        record.secrets = [...secrets];
         for (const service of record.services) this.#ingressesByService.add(service, key);
         for (const secret of record.secrets) this.#ingressesBySecret.add(secret, key);
         for (const address of addresses) {

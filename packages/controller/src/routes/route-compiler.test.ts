@@ -938,3 +938,60 @@ test('compile: 10,000 Ingresses × 5 endpoints compile in well under a few secon
   assert.ok(ms < 10_000, `took ${ms} ms`);
   assert.deepEqual(validateRouteTable({ revision: 1, ...out.table }).problems, []);
 });
+
+// annotations.md#authentication: the users apply to every path of the Ingress.
+test('compile: basic authentication on every route of the Ingress, its users sealed once for their Secret', () => {
+  const sealer = fakeSealer();
+  const users = 'foo:$apr1$elxsI/fT$SdAO/Y.voO91B1raUvhNA.\n';
+  const input = compileInput({
+    sealKey: sealer.sealKey,
+    services: [service('web')],
+    secrets: [
+      {
+        metadata: { namespace: NS, name: 'basic-auth' },
+        type: 'Opaque',
+        data: { auth: Buffer.from(users).toString('base64') },
+      },
+    ],
+    ingresses: [
+      ingress('staff', {
+        annotations: {
+          'nginx.ingress.kubernetes.io/auth-type': 'basic',
+          'nginx.ingress.kubernetes.io/auth-secret': 'basic-auth',
+          'nginx.ingress.kubernetes.io/auth-realm': 'Staff only',
+        },
+        rules: [rule('staff.test', path('/', 'web', 80), path('/admin', 'web', 80))],
+      }),
+      ingress('open', { rules: [rule('open.test', path('/', 'web', 80))] }),
+    ],
+  });
+  const out = compileRoutes(input);
+  assert.deepEqual(out.problems, []);
+  const staff = out.table.virtualHosts[`${ADDRESS}|staff.test`]?.routes ?? [];
+  assert.equal(staff.length, 2);
+  const expected = {
+    realm: 'Staff only',
+    secret: { namespace: NS, name: 'basic-auth' },
+    users: fakeSealer().sealKey('basic-auth:shop/basic-auth', users),
+  };
+  for (const route of staff) assert.deepEqual(route.basicAuth, expected);
+  assert.equal(out.table.virtualHosts[`${ADDRESS}|open.test`]?.routes[0]?.basicAuth, undefined);
+  assert.deepEqual(sealer.calls, [['basic-auth:shop/basic-auth', users]]);
+  // What the dataplane reads back is what was compiled.
+  const checked = validateRouteTable({ revision: 1, ...out.table });
+  assert.deepEqual(
+    checked.table.virtualHosts[`${ADDRESS}|staff.test`]?.routes[1]?.basicAuth,
+    expected,
+  );
+
+  const missing = compileRoutes({ ...input, secrets: [] });
+  assert.deepEqual(
+    missing.table.virtualHosts[`${ADDRESS}|staff.test`]?.routes.map((r) => r.basicAuth),
+    [{ realm: 'Staff only' }, { realm: 'Staff only' }],
+    'a missing Secret keeps the routes, failing closed',
+  );
+  assert.deepEqual(
+    missing.problems.map((p) => [p.object.name, p.reason]),
+    [['staff', 'AuthSecretNotFound']],
+  );
+});

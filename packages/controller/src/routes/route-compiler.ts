@@ -27,6 +27,7 @@ import type {
   VirtualHost,
 } from '@pier/shared';
 import { virtualHostKey } from '@pier/shared';
+import type { AuthSecretLookup } from '../ingress/auth-secret.ts';
 import { planIngress } from '../ingress/ingress-plan.ts';
 import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
@@ -81,8 +82,9 @@ export interface CompileInput {
   /** Health check of Services no policy targets; `DEFAULT_HEALTH_CHECK` unless configured. */
   defaultHealthCheck: Readonly<HealthCheckSettings>;
   /**
-   * Seals a private key for a certificate id. The caller memoises it, so unchanged keys give
-   * identical output (sealing draws a random nonce). Called once per certificate in the table.
+   * Seals a private key for a certificate id, or basic-auth users for their Secret's
+   * `basicAuthAad`. The caller memoises it, so unchanged input gives identical output (sealing
+   * draws a random nonce). Called once per certificate in the table and per Ingress with users.
    */
   sealKey: (certificateId: string, keyPem: string) => SealedKey;
   /** Whether ingress-nginx's defaults apply to an Ingress; Pier's own when absent. */
@@ -111,6 +113,15 @@ export function compileRoutes(input: CompileInput): CompileOutput {
     addProblem(ingressProblem(plan.namespace, plan.name, reason, message));
   const resolver = new BackendResolver(input.services, input.endpointSlices);
   const tlsResolver = new TlsResolver(input.secrets);
+  const secretsByKey = new Map<string, V1Secret>();
+  for (const secret of input.secrets) {
+    const { namespace, name } = secret.metadata ?? {};
+    if (namespace && name) secretsByKey.set(`${namespace}/${name}`, secret);
+  }
+  const authSecrets: AuthSecretLookup = {
+    secret: (namespace, name) => secretsByKey.get(`${namespace}/${name}`),
+    seal: input.sealKey,
+  };
   const checkTls: CheckTls = (namespace, name) => tlsResolver.check(namespace, name);
   const health = resolveHealthPolicies(
     input.policies,
@@ -130,6 +141,7 @@ export function compileRoutes(input: CompileInput): CompileOutput {
       resolver,
       (reason, message) => addProblem(ingressProblem(namespace, name, reason, message)),
       input.dialectOf?.(ingress),
+      authSecrets,
     );
     reportTlsProblems(plan, checkTls, reportOn);
     const placed: PlacedIngress = { ingress, plan };

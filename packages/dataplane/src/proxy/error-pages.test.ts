@@ -5,6 +5,7 @@ import {
   PIER_ERROR_HEADER,
   PROXY_ERROR_CODES,
   type ProxyErrorCode,
+  rawResponse,
 } from './error-pages.ts';
 
 test('each cause has the status ingress-nginx users expect and a short text body', () => {
@@ -17,6 +18,7 @@ test('each cause has the status ingress-nginx users expect and a short text body
       431,
       '431 Request Header Fields Too Large: request headers exceed the limit\n',
     ],
+    ['PIER_UNAUTHORIZED', 401, '401 Unauthorized: this route asks for a user name and password\n'],
     ['PIER_FORBIDDEN', 403, '403 Forbidden: this client address may not use this route\n'],
     [
       'PIER_RATE_LIMITED',
@@ -25,6 +27,8 @@ test('each cause has the status ingress-nginx users expect and a short text body
     ],
     ['PIER_NO_ROUTE', 404, '404 Not Found: no route for this host and path\n'],
     ['PIER_NO_ENDPOINT', 503, '503 Service Unavailable: no healthy endpoint\n'],
+    ['PIER_AUTH_UNAVAILABLE', 503, "503 Service Unavailable: this route's users cannot be read\n"],
+    ['PIER_AUTH_BUSY', 503, '503 Service Unavailable: too many password checks are waiting\n'],
     ['PIER_UPSTREAM_CONNECT_FAILED', 502, '502 Bad Gateway: could not connect to the upstream\n'],
     ['PIER_UPSTREAM_RESET', 502, '502 Bad Gateway: the upstream closed the connection\n'],
     [
@@ -80,6 +84,14 @@ test('the raw form is a complete HTTP/1.1 response that closes the connection', 
     assert.ok(lines.includes(`content-length: ${page.body.length}`), code);
     assert.equal(body, page.body.toString('latin1'), code);
   }
+});
+
+test('rawResponse: the page with extra headers, closing the connection', () => {
+  const page = errorPage('PIER_UNAUTHORIZED');
+  const text = rawResponse(page, ['www-authenticate', 'Basic realm="x"']).toString('latin1');
+  assert.ok(text.startsWith('HTTP/1.1 401 Unauthorized\r\n'));
+  assert.ok(text.includes('\r\nwww-authenticate: Basic realm="x"\r\nconnection: close\r\n\r\n'));
+  assert.ok(text.endsWith(page.body.toString('latin1')));
 });
 
 test('pages are prepared once and shared', () => {

@@ -17,10 +17,13 @@ export const PROXY_ERROR_CODES = Object.freeze([
   'PIER_REQUEST_TIMEOUT',
   'PIER_BODY_TOO_LARGE',
   'PIER_HEADERS_TOO_LARGE',
+  'PIER_UNAUTHORIZED',
   'PIER_FORBIDDEN',
   'PIER_RATE_LIMITED',
   'PIER_NO_ROUTE',
   'PIER_NO_ENDPOINT',
+  'PIER_AUTH_UNAVAILABLE',
+  'PIER_AUTH_BUSY',
   'PIER_UPSTREAM_CONNECT_FAILED',
   'PIER_UPSTREAM_RESET',
   'PIER_UPSTREAM_INVALID_RESPONSE',
@@ -62,16 +65,31 @@ const CAUSES: Readonly<Record<ProxyErrorCode, readonly [number, string]>> = {
   PIER_REQUEST_TIMEOUT: [408, 'request not received in time'],
   PIER_BODY_TOO_LARGE: [413, 'request body exceeds the limit'],
   PIER_HEADERS_TOO_LARGE: [431, 'request headers exceed the limit'],
+  PIER_UNAUTHORIZED: [401, 'this route asks for a user name and password'],
   PIER_FORBIDDEN: [403, 'this client address may not use this route'],
   PIER_RATE_LIMITED: [503, 'too many requests from this client address'],
   PIER_NO_ROUTE: [404, 'no route for this host and path'],
   PIER_NO_ENDPOINT: [503, 'no healthy endpoint'],
+  PIER_AUTH_UNAVAILABLE: [503, "this route's users cannot be read"],
+  PIER_AUTH_BUSY: [503, 'too many password checks are waiting'],
   PIER_UPSTREAM_CONNECT_FAILED: [502, 'could not connect to the upstream'],
   PIER_UPSTREAM_RESET: [502, 'the upstream closed the connection'],
   PIER_UPSTREAM_INVALID_RESPONSE: [502, 'invalid response from the upstream'],
   PIER_UPSTREAM_CONNECT_TIMEOUT: [504, 'connecting to the upstream timed out'],
   PIER_UPSTREAM_TIMEOUT: [504, 'the upstream did not respond in time'],
 };
+
+/**
+ * The whole HTTP/1.1 response of `page` with `extra` headers (a flat name/value list) before
+ * `connection: close`, for writing straight to a socket.
+ */
+export function rawResponse(page: ErrorPage, extra: readonly string[]): Buffer {
+  const reason = STATUS_CODES[page.status] ?? 'Error';
+  let head = `HTTP/1.1 ${page.status} ${reason}\r\n`;
+  const headers = [...page.headers, ...extra, 'connection', 'close'];
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), page.body]);
+}
 
 function buildPage(code: ProxyErrorCode): ErrorPage {
   const [status, cause] = CAUSES[code];

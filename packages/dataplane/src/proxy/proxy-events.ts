@@ -39,7 +39,8 @@ export type ProxyEventKind =
   | 'redirect'
   | 'preflight'
   | 'forbidden'
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'unauthorized';
 
 /** One finished request, for metrics and the access log. */
 export interface ProxyEvent {

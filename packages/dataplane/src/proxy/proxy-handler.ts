@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
+  type BasicAuth,
   type PierLogger,
   type RetryCondition,
   type RouteMatch,
@@ -23,6 +24,7 @@ import {
   unmapIPv4,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
+import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
 import {
@@ -34,6 +36,7 @@ import {
 } from './proxy-events.ts';
 import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
+import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { routeBackend, type SplitDeps } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
@@ -80,6 +83,11 @@ export interface ProxyDeps {
   /** The counters of the routes' rate limits; absent, no route is limited. */
   rateLimits?: Pick<RateLimits, 'admit'>;
   options: ProxyOptions;
+  /**
+   * Checks the credentials of requests to routes with basic authentication; without it such
+   * routes answer 503 (they fail closed).
+   */
+  basicAuth?: Pick<BasicAuthGate, 'check'>;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
 }
@@ -277,26 +285,64 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       },
       this.#deps.rateLimits,
     );
+    const close = length > 0 || head.chunked;
     if (instead !== undefined && !('held' in instead)) {
-      const unread = length > 0 || head.chunked;
-      if ('redirect' in instead) this.#redirect(instead.redirect, unread);
-      else if ('preflight' in instead) this.#preflight(instead.preflight, unread);
-      else if ('limited' in instead) this.#answer('PIER_RATE_LIMITED', unread);
-      else this.#answer('PIER_FORBIDDEN', unread);
+      if ('redirect' in instead) this.#redirect(instead.redirect, close);
+      else if ('preflight' in instead) this.#preflight(instead.preflight, close);
+      else if ('limited' in instead) this.#answer('PIER_RATE_LIMITED', close);
+      else this.#answer('PIER_FORBIDDEN', close);
       return;
     }
+    // Released when the request is over (#observe), whatever ends it.
     this.#slot = instead?.held;
+    const auth = match.route?.basicAuth;
+    if (auth !== undefined) {
+      // After the access rules, as nginx's access phase: a refused address gets 403 first.
+      const verdict = this.#deps.basicAuth?.check(auth, req.headers.authorization) ?? 'unavailable';
+      if (typeof verdict === 'string') {
+        if (verdict !== 'allow') {
+          this.#refuseAuth(verdict, auth, close);
+          return;
+        }
+      } else {
+        verdict.then(
+          (settled) => {
+            if (this.#res.destroyed) {
+              this.#done = true;
+              this.#observe('client-abort', 499, undefined);
+            } else if (settled !== 'allow') this.#refuseAuth(settled, auth, close);
+            else this.#forward(match, target.path, length, head.chunked, bodyLimit, origin);
+          },
+          () => this.#refuseAuth('unavailable', auth, close),
+        );
+        return;
+      }
+    }
+    this.#forward(match, target.path, length, head.chunked, bodyLimit, origin);
+  }
+
+  /** Proxies the request the route admitted. */
+  #forward(
+    match: RouteMatch,
+    path: string,
+    length: number,
+    chunked: boolean,
+    bodyLimit: number,
+    origin: string | undefined,
+  ): void {
+    const req = this.#req;
+    const options = this.#deps.options;
+    if (match.route?.basicAuth !== undefined) dropAuthorization(this.#headers);
     this.#cors = corsFor(match, origin);
     // Chosen once, before the endpoint: retries stay on it, metrics name it.
     const backend =
       match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
     this.#backend = backend;
-    if (match.route?.rewriteTarget !== undefined)
-      this.#path = rewriteTarget(match.route, target.path);
+    if (match.route?.rewriteTarget !== undefined) this.#path = rewriteTarget(match.route, path);
     const prefix = match.route?.forwardedPrefix;
     if (prefix !== undefined) replaceHeader(this.#headers, 'x-forwarded-prefix', prefix);
 
-    const hasBody = length > 0 || head.chunked;
+    const hasBody = length > 0 || chunked;
     this.#hasBody = hasBody;
     this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
@@ -308,13 +354,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (length > 0) {
       this.#body = req;
-    } else if (head.chunked) {
+    } else if (chunked) {
       const limit = new BodyLimit(bodyLimit);
       req.pipe(limit);
       this.#body = limit;
     }
     this.#res.on('close', () => this.#onClientClose());
     this.#attempt(choice);
+  }
+
+  /** A request the route's basic authentication refuses: 401 with the challenge, or 503. */
+  #refuseAuth(verdict: Exclude<AuthVerdict, 'allow'>, auth: BasicAuth, close: boolean): void {
+    this.#answer(refusalCode(verdict), close, challengeHeaders(verdict, auth.realm));
   }
 
   #attempt(choice: EndpointChoice): void {
@@ -523,7 +574,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
    * Pier's own answer. `close` asks the client to open a new connection afterwards: for bad
    * requests, and when a request body may be left unread.
    */
-  #answer(code: ProxyErrorCode, close: boolean): void {
+  #answer(code: ProxyErrorCode, close: boolean, extra: readonly string[] = []): void {
     this.#done = true;
     const page = errorPage(code);
     const res = this.#res;
@@ -532,7 +583,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       res.destroy();
       return;
     }
-    res.writeHead(page.status, (close ? page.closingHeaders : page.headers) as string[]);
+    const headers = close ? page.closingHeaders : page.headers;
+    res.writeHead(page.status, (extra.length === 0 ? headers : [...headers, ...extra]) as string[]);
     res.end(page.body);
   }
 

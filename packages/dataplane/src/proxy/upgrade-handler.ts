@@ -8,9 +8,17 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { type Backend, rewriteTarget, type UpstreamPolicy, unmapIPv4 } from '@pier/shared';
-import { errorPage, type ProxyErrorCode } from './error-pages.ts';
-import { forwardRequestHeaders } from './forwarded-headers.ts';
+import {
+  type Backend,
+  type BasicAuth,
+  type RouteMatch,
+  rewriteTarget,
+  type UpstreamPolicy,
+  unmapIPv4,
+} from '@pier/shared';
+import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
+import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
+import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
 import {
   type EndpointChoice,
   type Outcome,
@@ -20,6 +28,7 @@ import {
 import { type ProxyDeps, replaceHeader, replaceHost, requestTarget } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
+import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { routeBackend } from './route-backend.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
@@ -132,13 +141,57 @@ class UpgradeTunnel {
       else this.#refuse('PIER_FORBIDDEN');
       return;
     }
+    // Released when the tunnel closes, or when the upgrade is refused.
     this.#slot = instead?.held;
+    const auth = match.route?.basicAuth;
+    if (auth !== undefined) {
+      const verdict = this.#deps.basicAuth?.check(auth, req.headers.authorization) ?? 'unavailable';
+      if (typeof verdict !== 'string') {
+        verdict.then(
+          (settled) => this.#afterAuth(settled, auth, match, target.path, head),
+          () => this.#afterAuth('unavailable', auth, match, target.path, head),
+        );
+        return;
+      }
+      if (verdict !== 'allow') {
+        this.#refuse(refusalCode(verdict), challengeHeaders(verdict, auth.realm));
+        return;
+      }
+    }
+    this.#forward(match, target.path, head);
+  }
+
+  /** Goes on once the credentials were checked (the client may have left meanwhile). */
+  #afterAuth(
+    verdict: AuthVerdict,
+    auth: BasicAuth,
+    match: RouteMatch,
+    path: string,
+    head: ForwardedRequest,
+  ): void {
+    if (this.#done) return;
+    if (this.#client.destroyed) {
+      this.#done = true;
+      this.#slot?.release();
+      this.#observe('client-abort', 499, undefined);
+    } else if (verdict !== 'allow') {
+      this.#refuse(refusalCode(verdict), challengeHeaders(verdict, auth.realm));
+    } else {
+      this.#forward(match, path, head);
+    }
+  }
+
+  /** Connects to an endpoint for the upgrade the route admitted. */
+  #forward(match: RouteMatch, targetPath: string, head: ForwardedRequest): void {
+    const req = this.#req;
+    const options = this.#deps.options;
+    if (match.route?.basicAuth !== undefined) dropAuthorization(head.headers);
     const backend =
       match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
     this.#backend = backend;
     this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
-    const path = match.route === undefined ? target.path : rewriteTarget(match.route, target.path);
+    const path = match.route === undefined ? targetPath : rewriteTarget(match.route, targetPath);
     const prefix = match.route?.forwardedPrefix;
     if (prefix !== undefined) replaceHeader(head.headers, 'x-forwarded-prefix', prefix);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
@@ -297,10 +350,10 @@ class UpgradeTunnel {
   }
 
   /** Answers with Pier's page straight on the socket and closes it. */
-  #refuse(code: ProxyErrorCode): void {
+  #refuse(code: ProxyErrorCode, extra: readonly string[] = []): void {
     const page = errorPage(code);
     this.#observe(eventKind(code), page.status, code);
-    this.#endWith(page.raw);
+    this.#endWith(extra.length === 0 ? page.raw : rawResponse(page, extra));
   }
 
   /** Answers the route's redirect straight on the socket and closes it. */

@@ -91,6 +91,10 @@ export function eventKind(code: ProxyErrorCode): ProxyEventKind {
       return 'forbidden';
     case 'PIER_RATE_LIMITED':
       return 'rate-limited';
+    case 'PIER_UNAUTHORIZED':
+    case 'PIER_AUTH_UNAVAILABLE':
+    case 'PIER_AUTH_BUSY':
+      return 'unauthorized';
     case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
     case 'PIER_UPSTREAM_TIMEOUT':
       return 'timeout';
