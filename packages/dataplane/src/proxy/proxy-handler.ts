@@ -36,6 +36,7 @@ import {
 } from './proxy-events.ts';
 import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
+import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { routeBackend, type SplitDeps } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
@@ -103,48 +104,6 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
 ]);
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
-
-/** What the proxy sends upstream, derived from the client's request target. */
-export interface RequestTarget {
-  /** Origin-form path with query. */
-  path: string;
-  /** The authority of an absolute-form target, which overrides Host (RFC 9112 §3.2.2). */
-  authority?: string;
-}
-
-/**
- * The request target in origin form. Absolute-form (`http://host/path`) is accepted as
- * RFC 9112 requires of servers: its authority replaces Host. Anything else (`*`, authority
- * form) is undefined: refused with 400.
- */
-export function requestTarget(url: string | undefined): RequestTarget | undefined {
-  if (url === undefined || url === '') return undefined;
-  if (url.charCodeAt(0) === 47 /* '/' */) return { path: url };
-  const scheme = /^https?:\/\//i.exec(url);
-  if (scheme === null) return undefined;
-  const rest = url.slice(scheme[0].length);
-  const slash = rest.search(/[/?]/);
-  const authority = slash < 0 ? rest : rest.slice(0, slash);
-  if (authority === '' || authority.includes('@')) return undefined;
-  const tail = slash < 0 ? '/' : rest.slice(slash);
-  return { path: tail.startsWith('/') ? tail : `/${tail}`, authority };
-}
-
-/** Replaces (or adds) the Host header in a flat header list. */
-export function replaceHost(headers: string[], host: string): void {
-  replaceHeader(headers, 'host', host);
-}
-
-/** Replaces the first `name` header (lowercase) in a flat header list, or adds it. */
-export function replaceHeader(headers: string[], name: string, value: string): void {
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() === name) {
-      headers[i + 1] = value;
-      return;
-    }
-  }
-  headers.push(name, value);
-}
 
 /** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */
 const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';

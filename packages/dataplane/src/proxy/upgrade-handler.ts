@@ -25,9 +25,10 @@ import {
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import { type ProxyDeps, replaceHeader, replaceHost, requestTarget } from './proxy-handler.ts';
+import type { ProxyDeps } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
+import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
 import { routeBackend } from './route-backend.ts';
 import { routeAnswer } from './route-policy.ts';
