@@ -37,6 +37,7 @@ before(async () => {
   // Balancing is per backend: each Ingress below has a Service of its own over the two pods.
   await stand.alias('flaky-off', [flaky, steady]);
   await stand.alias('flaky-post', [flaky, steady]);
+  await stand.alias('hashed', [flaky, steady]);
   const pem = await opensslCertificate(certDir, 'pod', 'secure.pod.test');
   [secure] = (await stand.service('secure', ['192.0.2.241'], pem)) as [EchoPod];
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
@@ -54,6 +55,7 @@ before(async () => {
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'off' },
         { service: 'flaky-off' },
       ),
+      stand.ingress('hashed', { [`${N}upstream-hash-by`]: '$request_uri' }, { service: 'hashed' }),
       stand.ingress('tls', { [`${N}backend-protocol`]: 'HTTPS' }, { service: 'secure' }),
       stand.ingress('grpc', { [`${N}backend-protocol`]: 'GRPC' }),
       stand.ingress('prefixed', { [`${N}x-forwarded-prefix`]: '/shop' }, { service: 'slow' }),
@@ -73,6 +75,7 @@ before(async () => {
     'prefixed',
     'tls',
     'grpc',
+    'hashed',
   ]);
 });
 
@@ -163,4 +166,25 @@ test('annotations.md#backend-protocol: GRPC is reported as not supported in kube
     described,
     /InvalidAnnotation .*backend-protocol: GRPC is not supported by Pier, which speaks HTTP\/1\.1 \(or HTTPS\) to pods/,
   );
+});
+
+test('annotations.md#custom-nginx-upstream-hashing: upstream-hash-by $request_uri keeps each URI on one pod', async () => {
+  const podsOf = new Map<string, Set<string>>();
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 12; i++) {
+      const uri = `/h/${i}?v=${i % 3}`;
+      const res = await request(stand.url('http', uri), {
+        headers: { host: stand.host('hashed') },
+        dispatcher: stand.agent,
+      });
+      const reply = (await res.body.json()) as EchoReply;
+      assert.equal(res.statusCode, 200);
+      const seen = podsOf.get(uri) ?? new Set();
+      seen.add(reply.pod);
+      podsOf.set(uri, seen);
+    }
+  }
+  for (const [uri, pods] of podsOf) assert.equal(pods.size, 1, `${uri} went to ${[...pods]}`);
+  const used = new Set([...podsOf.values()].flatMap((pods) => [...pods]));
+  assert.equal(used.size, 2, 'the URIs spread over both pods');
 });

@@ -30,6 +30,7 @@ import type {
 import { HealthChecker, healthCheckerRedisOptions } from './health/health-checker.ts';
 import { IpCommandAnnouncer } from './l2/l2-announcer.ts';
 import { L2Speaker } from './l2/l2-speaker.ts';
+import { hashKeyOf } from './proxy/hash-key.ts';
 import {
   type RunningListener,
   startHttpListener,
@@ -330,6 +331,9 @@ export class DataplaneApp {
             https: (req.socket as { encrypted?: boolean }).encrypted === true,
           }
         : {}),
+      ...(backend.balancing.hashBy === undefined
+        ? {}
+        : { hashKey: hashKeyOf(backend.balancing.hashBy, req) }),
     });
     if (!pick) return undefined;
     return {

@@ -74,3 +74,4 @@ export {
 export * from './route-weights.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';
+export * from './upstream-hash.ts';

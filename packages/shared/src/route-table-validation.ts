@@ -45,6 +45,7 @@ import type {
 } from './route-table.ts';
 import { virtualHostKey } from './route-table.ts';
 import { checkUpstreamPolicy, forwardedPrefixProblem } from './route-upstream.ts';
+import { compileHashKey } from './upstream-hash.ts';
 
 /** Which part of the table a problem is in. */
 export type ProblemSection = 'virtualHosts' | 'backends' | 'certificates' | 'table';
@@ -349,6 +350,24 @@ function checkBalancing(raw: unknown, report: Report): BalancingSettings | undef
   if (algorithm !== 'p2c' && algorithm !== 'round-robin') {
     return fail(report, 'balancing.algorithm', "must be 'p2c' or 'round-robin'");
   }
+  let hashBy: string | undefined;
+  if (raw.hashBy !== undefined) {
+    hashBy = readString(raw, 'hashBy', 'balancing.', report, (s) => {
+      const parts = compileHashKey(s);
+      return typeof parts === 'string' ? parts : undefined;
+    });
+    if (hashBy === undefined) return undefined;
+  }
+  const settings = checkBalancingAffinity(raw, algorithm, report);
+  if (settings !== undefined && hashBy !== undefined) settings.hashBy = hashBy;
+  return settings;
+}
+
+function checkBalancingAffinity(
+  raw: Record<string, unknown>,
+  algorithm: BalancingSettings['algorithm'],
+  report: Report,
+): BalancingSettings | undefined {
   if (raw.affinity === undefined) return { algorithm };
   if (!isObject(raw.affinity)) return fail(report, 'balancing.affinity', 'must be an object');
   const at = 'balancing.affinity.';

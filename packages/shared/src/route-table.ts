@@ -321,6 +321,12 @@ export interface Endpoint {
 export interface BalancingSettings {
   /** Power of two random choices (least in-flight of two) or plain round robin. */
   algorithm: 'p2c' | 'round-robin';
+  /**
+   * ingress-nginx's `upstream-hash-by`: requests whose key (this nginx string of variables, e.g.
+   * `$request_uri`; `upstream-hash.ts`) is the same go to the same endpoint, by rendezvous
+   * hashing, instead of `algorithm`. Cookie affinity still wins. Older dataplanes use `algorithm`.
+   */
+  hashBy?: string;
   /** Cookie-based session affinity, when set. */
   affinity?: {
     /** Name of the cookie Pier sets and reads. */

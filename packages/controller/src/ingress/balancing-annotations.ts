@@ -119,6 +119,7 @@ export function parseBalancingAnnotations(
 export function sameBalancing(a: BalancingSettings, b: BalancingSettings): boolean {
   return (
     a.algorithm === b.algorithm &&
+    a.hashBy === b.hashBy &&
     a.affinity?.cookieName === b.affinity?.cookieName &&
     a.affinity?.ttlSeconds === b.affinity?.ttlSeconds &&
     JSON.stringify(a.affinity?.cookie) === JSON.stringify(b.affinity?.cookie)
@@ -127,7 +128,9 @@ export function sameBalancing(a: BalancingSettings, b: BalancingSettings): boole
 
 /** Human text for Events: `round-robin, cookie 'sid' for 60s`. */
 export function describeBalancing(settings: BalancingSettings): string {
-  const { algorithm, affinity } = settings;
+  const { affinity } = settings;
+  const algorithm =
+    settings.hashBy === undefined ? settings.algorithm : `hash by ${settings.hashBy}`;
   if (affinity === undefined) return algorithm;
   const lasting =
     affinity.cookie?.session === true ? 'for the browser session' : `for ${affinity.ttlSeconds}s`;

@@ -117,7 +117,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'load-balance': honoured(
       'round_robin (the default) as round robin; ewma as power of two choices on outstanding requests, the nearest Pier has',
     ),
-    'upstream-hash-by': ignored(NOT_YET),
+    'upstream-hash-by': honoured(
+      'requests with the same key (nginx variables: $request_uri, $remote_addr, $http_*, $cookie_*, $arg_*…) go to the same pod, by consistent (rendezvous) hashing; cookie affinity wins',
+    ),
     'upstream-hash-by-subset': ignored(NOT_YET),
     'upstream-hash-by-subset-size': ignored(NOT_YET),
     affinity: honoured(

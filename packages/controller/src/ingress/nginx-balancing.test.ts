@@ -68,3 +68,21 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
     ],
   );
 });
+
+// ingress-nginx docs, annotations.md#custom-nginx-upstream-hashing.
+test('nginx balancing: upstream-hash-by keeps its nginx key; a key Pier cannot fill in is reported', () => {
+  assert.deepEqual(parseNginxBalancing(on({ 'upstream-hash-by': '$request_uri' })), {
+    settings: { algorithm: 'round-robin', hashBy: '$request_uri' },
+    problems: [],
+  });
+  assert.deepEqual(parseNginxBalancing(on({ 'upstream-hash-by': '$upstream_addr' })), {
+    settings: { algorithm: 'round-robin' },
+    problems: [
+      {
+        annotation: `${NGINX_ANNOTATION_PREFIX}upstream-hash-by`,
+        message:
+          "'$upstream_addr' $upstream_addr is not a variable Pier knows (request_uri, uri, args, remote_addr, host, scheme, http_*, cookie_*, arg_*); not used",
+      },
+    ],
+  });
+});

@@ -4,7 +4,7 @@
  * ingress-nginx's defaults. Pure. Pier's own `pier.dev/` balancing annotations win when an
  * Ingress has both (ingress-plan.ts).
  */
-import type { AffinityCookie, BalancingSettings } from '@pier/shared';
+import { type AffinityCookie, type BalancingSettings, compileHashKey } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
 
@@ -38,7 +38,10 @@ export function parseNginxBalancing(
 
   const balance = read('load-balance');
   const affinity = read('affinity');
-  if (balance === undefined && affinity === undefined) return { settings: undefined, problems };
+  const hashBy = read('upstream-hash-by');
+  if (balance === undefined && affinity === undefined && hashBy === undefined) {
+    return { settings: undefined, problems };
+  }
 
   let algorithm: BalancingSettings['algorithm'] = 'round-robin';
   // ingress-nginx's default is round_robin; EWMA (least latency) is closest to p2c on outstanding requests.
@@ -47,6 +50,11 @@ export function parseNginxBalancing(
     problem('load-balance', `'${balance}' is not round_robin or ewma; using round_robin`);
   }
   const settings: BalancingSettings = { algorithm };
+  if (hashBy !== undefined) {
+    const parts = compileHashKey(hashBy);
+    if (typeof parts === 'string') problem('upstream-hash-by', `'${hashBy}' ${parts}; not used`);
+    else settings.hashBy = hashBy;
+  }
   if (affinity === undefined) return { settings, problems };
   if (affinity !== 'cookie') {
     problem('affinity', `'${affinity}' is not cookie; no session affinity`);

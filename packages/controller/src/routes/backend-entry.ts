@@ -88,8 +88,9 @@ function backendProtocol(
 }
 
 function cloneBalancing(settings: BalancingSettings): BalancingSettings {
-  const { algorithm, affinity } = settings;
-  return affinity === undefined
-    ? { algorithm }
-    : { algorithm, affinity: structuredClone(affinity) };
+  const { algorithm, affinity, hashBy } = settings;
+  const clone: BalancingSettings = { algorithm };
+  if (hashBy !== undefined) clone.hashBy = hashBy;
+  if (affinity !== undefined) clone.affinity = structuredClone(affinity);
+  return clone;
 }

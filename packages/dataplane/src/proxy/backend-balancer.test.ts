@@ -347,3 +347,30 @@ test('the affinity cookie: Pier’s attributes, or ingress-nginx’s, Secure ove
     'route=t; Path=/shop; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
   );
 });
+
+test('a backend that hashes sends each key to one endpoint, and only a gone endpoint’s keys move', () => {
+  const ids = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+  const hashed = backend(
+    ids.map((a) => endpoint(a)),
+    {
+      algorithm: 'round-robin',
+      hashBy: '$request_uri',
+    },
+  );
+  const balancer = new BackendBalancer(hashed);
+  const usable = all;
+  const first = new Map<string, string>();
+  for (let k = 0; k < 60; k++) {
+    const key = `/item/${k}`;
+    const id = balancer.pick({ usable, hashKey: key })?.id ?? '';
+    first.set(key, id);
+    assert.equal(balancer.pick({ usable, hashKey: key })?.id, id, 'again the same endpoint');
+  }
+  assert.equal(new Set(first.values()).size, 3, 'keys spread over every endpoint');
+  const down = id('192.0.2.3');
+  for (const [key, id] of first) {
+    const again = balancer.pick({ usable: (e) => e !== down, hashKey: key })?.id;
+    if (id !== down) assert.equal(again, id, `${key} stays on ${id}`);
+    else assert.notEqual(again, down);
+  }
+});

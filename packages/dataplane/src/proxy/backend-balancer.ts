@@ -4,7 +4,13 @@
  * ejection come in through the caller's `usable` predicate.
  */
 import { createHash } from 'node:crypto';
-import { type Backend, type BalancingSettings, type Endpoint, endpointField } from '@pier/shared';
+import {
+  type Backend,
+  type BalancingSettings,
+  type Endpoint,
+  endpointField,
+  rendezvousIndex,
+} from '@pier/shared';
 
 /** The endpoint chosen for a request. */
 export interface Pick {
@@ -35,6 +41,11 @@ export interface PickInput {
   affinity?: Affinity | null;
   /** The request came over TLS: an ingress-nginx cookie without `secure` set is then Secure. */
   https?: boolean;
+  /**
+   * The request's key when the backend hashes (`balancing.hashBy`): the endpoint it maps to is
+   * chosen instead of the algorithm's, among the eligible ones.
+   */
+  hashKey?: string;
 }
 
 /** Options of a {@link BackendBalancer}. */
@@ -153,9 +164,16 @@ export class BackendBalancer {
       if (hit !== undefined) return { endpoint: hit.endpoint, id: hit.id };
     }
     const chosen =
-      this.#backend.balancing.algorithm === 'round-robin'
-        ? this.#roundRobin(eligible)
-        : this.#p2c(eligible);
+      input.hashKey !== undefined
+        ? (eligible[
+            rendezvousIndex(
+              input.hashKey,
+              eligible.map((c) => c.id),
+            )
+          ] as Candidate)
+        : this.#backend.balancing.algorithm === 'round-robin'
+          ? this.#roundRobin(eligible)
+          : this.#p2c(eligible);
     const result: Pick = { endpoint: chosen.endpoint, id: chosen.id };
     if (affinity !== undefined) {
       const token = affinityToken(this.#backend.id, chosen.id);
