@@ -28,11 +28,7 @@ export function backendEntry(
   healthCheck: HealthCheckSettings,
   report: ReportOn,
 ): Backend {
-  let winner: PlacedIngress | undefined;
-  for (const user of users) {
-    if (user.plan.balancing === undefined) continue;
-    if (winner === undefined || compareByAge(user.ingress, winner.ingress) < 0) winner = user;
-  }
+  const winner = oldest(users, (user) => user.plan.balancing !== undefined);
   const settings = winner?.plan.balancing;
   if (winner !== undefined && settings !== undefined) {
     for (const { plan } of users) {
@@ -71,20 +67,30 @@ function backendProtocol(
   users: readonly PlacedIngress[],
   report: ReportOn,
 ): 'https' | 'http' {
-  let oldest: PlacedIngress | undefined;
-  for (const user of users) {
-    if (oldest === undefined || compareByAge(user.ingress, oldest.ingress) < 0) oldest = user;
-  }
-  const protocol = oldest?.plan.nginx.backendProtocol ?? 'http';
+  const decides = oldest(users, () => true);
+  const protocol = decides?.plan.nginx.backendProtocol ?? 'http';
   for (const { plan } of users) {
     if ((plan.nginx.backendProtocol ?? 'http') === protocol) continue;
     report(
       plan,
       REASON_BACKEND_SETTINGS_CONFLICT,
-      `backend ${backend.id} speaks ${protocol.toUpperCase()} as the older Ingress ${oldest?.plan.key} says; this Ingress's backend-protocol is ignored for it`,
+      `backend ${backend.id} speaks ${protocol.toUpperCase()} as the older Ingress ${decides?.plan.key} says; this Ingress's backend-protocol is ignored for it`,
     );
   }
   return protocol;
+}
+
+/** The oldest of `users` that `counts`, by creation (the uid breaks ties). */
+function oldest(
+  users: readonly PlacedIngress[],
+  counts: (user: PlacedIngress) => boolean,
+): PlacedIngress | undefined {
+  let found: PlacedIngress | undefined;
+  for (const user of users) {
+    if (!counts(user)) continue;
+    if (found === undefined || compareByAge(user.ingress, found.ingress) < 0) found = user;
+  }
+  return found;
 }
 
 function cloneBalancing(settings: BalancingSettings): BalancingSettings {
