@@ -277,6 +277,80 @@ test('annotations Pier does not honour: kubectl describe says which and why, /me
   );
 });
 
+/** The `pier.dev/ignored-annotations` mark of Ingress `name` ('' when it has none). */
+async function markOf(name: string): Promise<string> {
+  const { stdout } = await kubectl(stand.env.kubeconfig, [
+    'get',
+    'ingress',
+    '-n',
+    stand.namespace,
+    name,
+    '-o',
+    'jsonpath={.metadata.annotations.pier\\.dev/ignored-annotations}',
+  ]);
+  return stdout.trim();
+}
+
+test('annotations Pier does not honour: a script reads them from the pier.dev/ignored-annotations mark, kept true as they change', async () => {
+  assert.equal(
+    await waitUntil('the mark on legacy', async () => (await markOf('legacy')) || undefined),
+    `${N}configuration-snippet,${N}proxy-buffering`,
+  );
+  assert.equal(await markOf('app'), '', 'an Ingress with nothing ignored has no mark');
+  const kc = stand.env.kubeconfig;
+  const ns = stand.namespace;
+  const marked = ingressManifest(ns, 'marked', {
+    className: 'nginx',
+    host: host('marked'),
+    annotations: {
+      'pier.dev/address-pool': stand.pool,
+      [`${N}server-snippet`]: 'return 418;',
+      [`${N}proxy-buffering`]: 'on',
+    },
+  });
+  await kubectl(kc, ['apply', '-f', '-'], { input: JSON.stringify(marked) });
+  try {
+    await waitUntil('the mark on a new Ingress', async () =>
+      (await markOf('marked')) === `${N}proxy-buffering,${N}server-snippet` ? true : undefined,
+    );
+    await kubectl(kc, ['annotate', '-n', ns, 'ingress', 'marked', `${N}server-snippet-`]);
+    await waitUntil('the mark without the removed annotation', async () =>
+      (await markOf('marked')) === `${N}proxy-buffering` ? true : undefined,
+    );
+    await kubectl(kc, ['annotate', '-n', ns, 'ingress', 'marked', `${N}proxy-buffering-`]);
+    await waitUntil('no mark once nothing is ignored', async () =>
+      (await markOf('marked')) === '' ? true : undefined,
+    );
+    await kubectl(kc, [
+      'annotate',
+      '-n',
+      ns,
+      'ingress',
+      'marked',
+      `${N}server-snippet=return 418;`,
+    ]);
+    await waitUntil('the mark back', async () =>
+      (await markOf('marked')) === `${N}server-snippet` ? true : undefined,
+    );
+    // Moved to a class Pier does not serve: Pier's mark goes with Pier.
+    await kubectl(kc, [
+      'patch',
+      '-n',
+      ns,
+      'ingress',
+      'marked',
+      '--type=merge',
+      '-p',
+      '{"spec":{"ingressClassName":"someone-else"}}',
+    ]);
+    await waitUntil('no mark on an Ingress of another class', async () =>
+      (await markOf('marked')) === '' ? true : undefined,
+    );
+  } finally {
+    await kubectl(kc, ['delete', '-n', ns, 'ingress', 'marked', '--ignore-not-found']);
+  }
+});
+
 test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the controller serves them', async () => {
   const { code, stdout } = await run(
     join(REPO_ROOT, 'pier'),

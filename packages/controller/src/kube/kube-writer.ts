@@ -58,6 +58,11 @@ export interface KubeWriter {
    */
   updateServiceStatus(service: V1Service, write: StatusWrite): Promise<V1Service>;
   updatePoolStatus(pool: IPAddressPool, status: IPAddressPoolStatus): Promise<void>;
+  /**
+   * Sets one annotation of Pier's own on an Ingress (removes it when `value` is undefined), by a
+   * merge patch of that key alone: nothing else of the Ingress is touched or read back.
+   */
+  setIngressAnnotation(ingress: V1Ingress, key: string, value: string | undefined): Promise<void>;
   recordEvent(
     subject: EventSubject,
     type: EventType,
@@ -164,6 +169,21 @@ export class ClientKubeWriter implements KubeWriter {
         name: service.metadata?.name ?? '',
         namespace: service.metadata?.namespace ?? '',
         body: statusPatch(service, status),
+      },
+      MERGE_PATCH,
+    );
+  }
+
+  async setIngressAnnotation(
+    ingress: V1Ingress,
+    key: string,
+    value: string | undefined,
+  ): Promise<void> {
+    await this.#networking.patchNamespacedIngress(
+      {
+        name: ingress.metadata?.name ?? '',
+        namespace: ingress.metadata?.namespace ?? '',
+        body: { metadata: { annotations: { [key]: value ?? null } } },
       },
       MERGE_PATCH,
     );

@@ -10,7 +10,8 @@
  * IngressClass changes (which Ingresses are Pier's).
  *
  * Problems the compiler finds become Events on the objects concerned (each
- * once, until it goes away), and HealthCheckPolicies get their conditions.
+ * once, until it goes away), ignored ingress-nginx annotations are also marked on their Ingress
+ * (ignored-annotations-mark.ts), and HealthCheckPolicies get their conditions.
  */
 import type {
   V1EndpointSlice,
@@ -27,6 +28,7 @@ import { ignoredAnnotationOf, REASON_ANNOTATION_IGNORED } from '../ingress/ingre
 import { sameConditions, setCondition } from '../kube/conditions.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { HasMetadata } from '../kube/object-age.ts';
+import { IgnoredAnnotationMarker } from './ignored-annotations-mark.ts';
 import {
   IncrementalCompiler,
   type IncrementalOutput,
@@ -99,9 +101,17 @@ export class RouteController {
     {};
   /** The running follow-up (#startFollowUp). */
   #followingUp: Promise<void> | undefined;
+  readonly #marker: IgnoredAnnotationMarker;
 
   constructor(deps: RouteControllerDeps) {
     this.#d = deps;
+    this.#marker = new IgnoredAnnotationMarker({
+      ingresses: deps.ingresses,
+      isOurs: (i) => classifyIngress(i, deps.classes.list(), deps.ingressClassCompat).ours,
+      writer: deps.writer,
+      logger: deps.logger,
+      leading: () => this.#leading,
+    });
   }
 
   /** Ingresses (`ns/name`) whose routes are in the last published table. */
@@ -124,6 +134,7 @@ export class RouteController {
     this.#loop = loop;
     this.#leading = true;
     this.#reported.clear();
+    this.#marker.startTerm();
     const compat = this.#d.ingressClassCompat;
     this.#compiler = new IncrementalCompiler({
       defaultHealthCheck: this.#d.defaultHealthCheck,
@@ -282,7 +293,7 @@ export class RouteController {
   }
 
   /**
-   * Writes the Events and policy conditions of the newest compile, after its publication and
+   * Writes the Events, ignored-annotation marks and policy conditions of the newest compile, after its publication and
    * apart from it: the next compile, and the address writes waiting for its publication, do not
    * wait for them (10,000 HealthCheckPolicies take their conditions one write each). One
    * follow-up runs at a time; what compiles ask for meanwhile is coalesced into the next, which
@@ -296,6 +307,7 @@ export class RouteController {
     this.#followUp = {};
     this.#followingUp = (async () => {
       if (problems !== undefined && this.#leading) await this.#report(problems);
+      if (problems !== undefined && this.#leading) await this.#marker.write(problems);
       if (policyStatuses !== undefined && this.#leading) await this.#updatePolicies(policyStatuses);
     })().finally(() => {
       this.#followingUp = undefined;
