@@ -73,11 +73,7 @@ export const ENTRY_TEXT_PROBE: unique symbol = Symbol('pier.entryTextProbe');
 /** Answers {@link ENTRY_TEXT_PROBE}'s question. */
 export type EntryTextProbe = (key: string, needle: string) => boolean;
 
-/**
- * Whether entry `key` of `record` may contain `needle` in its JSON text: the record's own
- * {@link ENTRY_TEXT_PROBE}, or true for a record without one (a plain object, cheap to read).
- */
-export function entryMayContain(record: object, key: string, needle: string): boolean {
-  const probe = (record as { [ENTRY_TEXT_PROBE]?: EntryTextProbe })[ENTRY_TEXT_PROBE];
-  return probe === undefined || probe(key, needle);
+/** The record's {@link ENTRY_TEXT_PROBE}, if it has one (a plain object has none: read it). */
+export function entryTextProbe(record: object): EntryTextProbe | undefined {
+  return (record as { [ENTRY_TEXT_PROBE]?: EntryTextProbe })[ENTRY_TEXT_PROBE];
 }

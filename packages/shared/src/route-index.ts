@@ -13,7 +13,7 @@ import { RouteSplit, splitBackendIds } from './backend-split.ts';
 import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
 import { pathElements, stripQuery } from './path-match.ts';
-import { type ChangedKeys, entryMayContain } from './route-entries.ts';
+import { type ChangedKeys, type EntryTextProbe, entryTextProbe } from './route-entries.ts';
 import { regexPathMatches } from './route-rewrite.ts';
 import type { Backend, Certificate, Route, RouteTable, VirtualHost } from './route-table.ts';
 import { AliasClaims } from './server-aliases.ts';
@@ -91,6 +91,8 @@ export class RouteIndex {
   readonly #scopes = new Map<string, AddressScope>();
   readonly #certificates: Map<string, Certificate>;
   #virtualHosts: Readonly<Record<string, VirtualHost>>;
+  /** Whether an entry of `#virtualHosts` may hold aliases, when the record can say unread. */
+  #probe: EntryTextProbe | undefined;
   #backends: Readonly<Record<string, Backend>>;
   /** The slots whose indexed entry was made with each backend id (present or missing then). */
   readonly #dependents = new Map<string, Set<HostSlot>>();
@@ -104,6 +106,7 @@ export class RouteIndex {
     this.#revision = table.revision;
     this.#certificates = new Map(Object.entries(table.certificates));
     this.#virtualHosts = table.virtualHosts;
+    this.#probe = entryTextProbe(table.virtualHosts);
     this.#backends = table.backends;
     if (deferred !== DEFERRED) for (const _ of this.#fill(table));
   }
@@ -147,6 +150,7 @@ export class RouteIndex {
   patch(table: RouteTable, changed: ChangedKeys): void {
     this.#revision = table.revision;
     this.#virtualHosts = table.virtualHosts;
+    this.#probe = entryTextProbe(table.virtualHosts);
     this.#backends = table.backends;
     for (const id of changed.certificates) {
       const certificate = own(table.certificates, id);
@@ -204,7 +208,7 @@ export class RouteIndex {
       !setIfAbsent(host.startsWith('*.') ? scope.wildcard : scope.exact, mapKey(host), slot)
     )
       return;
-    if (!entryMayContain(this.#virtualHosts, key, '"aliases"')) return;
+    if (this.#probe !== undefined && !this.#probe(key, '"aliases"')) return;
     const aliases = this.#virtualHosts[key]?.aliases;
     if (aliases === undefined || aliases.length === 0) return;
     slot.aliases = aliases;
@@ -380,7 +384,11 @@ function aliasHost(scope: AddressScope, host: string): HostSlot | undefined {
 
 function hostSlot(scope: AddressScope, host: string): HostSlot | undefined {
   if (host === '') return undefined;
-  return exactHost(scope, host) ?? aliasHost(scope, host) ?? wildcardHost(scope, host);
+  const exact = exactHost(scope, host);
+  if (exact !== undefined) return exact;
+  // No exact host: `aliasHost` without asking again; an address without aliases pays a size check.
+  const alias = scope.aliases.size === 0 ? undefined : scope.aliases.winner(host);
+  return alias ?? wildcardHost(scope, host);
 }
 
 /** Where a host is kept in its map: `*.foo.com` under `foo.com`, others as they are. */

@@ -27,6 +27,8 @@ interface Chunk {
   readonly entries: readonly LazyEntry[];
   /** Bytes of the entries still unread and in the table that read from this chunk. */
   liveBytes: number;
+  /** Where the last needle probed for occurs in `bytes` (one scan a chunk, not one an entry). */
+  found?: { needle: Buffer; at: number[] };
 }
 
 /** One entry: its JSON text until first read, its value after. */
@@ -79,7 +81,19 @@ export class LazyEntry {
   mayContain(needle: Buffer): boolean {
     const chunk = this.#chunk;
     if (chunk === undefined) return true;
-    return chunk.bytes.subarray(this.#start, this.#end).indexOf(needle) >= 0;
+    if (chunk.found?.needle !== needle)
+      chunk.found = { needle, at: occurrences(chunk.bytes, needle) };
+    const { at } = chunk.found;
+    // The first occurrence at or after the entry's start, by bisection.
+    let low = 0;
+    let high = at.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((at[mid] as number) < this.#start) low = mid + 1;
+      else high = mid;
+    }
+    const first = at[low];
+    return first !== undefined && first + needle.length <= this.#end;
   }
 
   /**
@@ -115,6 +129,13 @@ export class LazyEntry {
     }
     chunk.liveBytes = 0;
   }
+}
+
+/** Where `needle` starts in `bytes`, in order. */
+function occurrences(bytes: Buffer, needle: Buffer): number[] {
+  const at: number[] = [];
+  for (let i = bytes.indexOf(needle); i >= 0; i = bytes.indexOf(needle, i + 1)) at.push(i);
+  return at;
 }
 
 /** The UTF-8 of the last needle probed for (readers ask for one or two, over and over). */
