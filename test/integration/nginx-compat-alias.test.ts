@@ -50,6 +50,13 @@ async function ask(
   return out;
 }
 
+/** `pier_dataplane_server_aliases` of the stand's dataplane. */
+async function aliasesMetric(): Promise<number | undefined> {
+  const res = await request(`http://127.0.0.1:${stand.dataplane.opsPort}/metrics`);
+  const match = /^pier_dataplane_server_aliases (\d+)$/m.exec(await res.body.text());
+  return match === null ? undefined : Number(match[1]);
+}
+
 /** The subject CN of the certificate the dataplane presents for `servername`. */
 function certificateFor(servername: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -131,6 +138,7 @@ test('annotations.md#server-alias: an alias is served as the host, every path of
     );
   }
   assert.deepEqual(await ask('https', `nope-${stand.suffix}.example.org`, '/x'), { status: 404 });
+  assert.equal(await aliasesMetric(), 3, 'the names claimed, the one a host wins included');
 });
 
 test('annotations.md#server-side-https-enforcement-through-redirect: ssl-redirect holds under an alias', async () => {
@@ -187,4 +195,5 @@ test('annotations.md#server-alias: removing the annotation takes the alias away 
   );
   assert.deepEqual(await ask('https', apex, '/more/page'), { status: 404 });
   assert.equal((await ask('https', stand.host('site'), '/x')).pod, 'site-130', 'the host stays');
+  assert.equal(await aliasesMetric(), 0);
 });

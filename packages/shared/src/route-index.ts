@@ -135,6 +135,13 @@ export class RouteIndex {
     }
   }
 
+  /** Alias names claimed, counted once per address (a claimed name may still lose to a host). */
+  get aliasCount(): number {
+    let count = 0;
+    for (const scope of this.#scopes.values()) count += scope.aliases.size;
+    return count;
+  }
+
   /** The revision of the table the index was built from (or last patched to). */
   get revision(): number {
     return this.#revision;

@@ -235,6 +235,15 @@ const rows: Array<{
     problems: [`${P}server-alias: 'b.example.com;' is not a server name; no alias is served`],
   },
   {
+    name: 'server-alias: at most 64 names, the first 64 in order served',
+    annotations: on({
+      'server-alias': Array.from({ length: 70 }, (_, i) => `h${100 + i}.example`).join(','),
+    }),
+    nginxClass: false,
+    actions: { serverAliases: Array.from({ length: 64 }, (_, i) => `h${100 + i}.example`) },
+    problems: [`${P}server-alias: names 70 aliases; only the first 64 are served`],
+  },
+  {
     name: 'server-alias: an IP address is no alias',
     annotations: on({ 'server-alias': '192.0.2.1' }),
     nginxClass: false,
