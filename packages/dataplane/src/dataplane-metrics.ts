@@ -38,6 +38,8 @@ export interface DataplaneMetrics {
   readonly basicAuthChecks: Counter<'outcome'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
+  /** Server-alias names the route index answers to (ingress-nginx's `server-alias`). */
+  readonly serverAliases: Gauge;
   readonly l2Held: Gauge<'address' | 'interface'>;
   readonly l2LeaseEvents: Counter<'event'>;
 }
@@ -148,6 +150,12 @@ export function createDataplaneMetrics(): DataplaneMetrics {
     certificateProblems: new Gauge({
       name: 'pier_dataplane_certificate_problems',
       help: 'Certificates in the table that could not be loaded (their hosts get the default)',
+      aggregator: 'max',
+      registers,
+    }),
+    serverAliases: new Gauge({
+      name: 'pier_dataplane_server_aliases',
+      help: 'Server-alias names the route table gives virtual hosts, per address, that requests and SNI are answered for',
       aggregator: 'max',
       registers,
     }),

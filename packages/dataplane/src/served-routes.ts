@@ -95,6 +95,7 @@ export class ServedRoutes {
     this.#table = table;
     metrics.certificateProblems.set(problems);
     metrics.certificates.set(tls?.loaded.size ?? 0);
+    metrics.serverAliases.set(this.#index.aliasCount);
     metrics.routeRevision.set(table.revision);
     const gone: string[] = [];
     for (const backendId of changed.backends) {
@@ -124,6 +125,7 @@ export class ServedRoutes {
     this.#table = table;
     metrics.certificateProblems.set(problems.length);
     metrics.certificates.set(tls?.loaded.size ?? 0);
+    metrics.serverAliases.set(index.aliasCount);
     metrics.routeRevision.set(table.revision);
     yield;
     let step = 0;

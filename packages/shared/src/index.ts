@@ -72,6 +72,7 @@ export {
   retryAllowed,
 } from './route-upstream.ts';
 export * from './route-weights.ts';
+export { MAX_SERVER_ALIASES, serverAliasProblem } from './server-aliases.ts';
 export * from './shared-health-state.ts';
 export * from './time-slicer.ts';
 export * from './upstream-hash.ts';

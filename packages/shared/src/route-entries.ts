@@ -62,3 +62,18 @@ export function allKeysOf(entries: RouteEntries): ChangedKeys {
     certificates: new Set(entries.certificates.keys()),
   };
 }
+
+/**
+ * A section record may carry, under this key, a way to ask whether an entry's JSON text may
+ * contain a string, answered without parsing the entry (a dataplane's `LazySection` does): a
+ * reader can so skip entries that cannot hold a field it looks for. `true` when unsure.
+ */
+export const ENTRY_TEXT_PROBE: unique symbol = Symbol('pier.entryTextProbe');
+
+/** Answers {@link ENTRY_TEXT_PROBE}'s question. */
+export type EntryTextProbe = (key: string, needle: string) => boolean;
+
+/** The record's {@link ENTRY_TEXT_PROBE}, if it has one (a plain object has none: read it). */
+export function entryTextProbe(record: object): EntryTextProbe | undefined {
+  return (record as { [ENTRY_TEXT_PROBE]?: EntryTextProbe })[ENTRY_TEXT_PROBE];
+}

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { backend, certificate, route, seededRandom, table, vhost } from './fixtures.test.ts';
 import type { PathType } from './path-match.ts';
 import { bestPathMatch } from './path-match.ts';
+import { ENTRY_TEXT_PROBE } from './route-entries.ts';
 import { RouteIndex } from './route-index.ts';
-import type { Route } from './route-table.ts';
+import type { Route, VirtualHost } from './route-table.ts';
 
 const A = '203.0.113.1';
 const V6 = '2001:db8::1';
@@ -185,11 +186,14 @@ test('building reads no entry of the table; a lookup reads only the host and bac
     backends,
     vhosts: backends.map((b, i) => vhost('*', `h-${i}.example.test`, [route('/', 'Prefix', b.id)])),
   });
-  // Sections whose values count their reads, as a dataplane's lazily parsed ones would parse.
+  // Sections whose values count their reads, as a dataplane's lazily parsed ones would parse,
+  // and that answer whether an entry's text may hold a field, as those do.
   const read: string[] = [];
   const counted = <T extends object>(record: Record<string, T>) =>
     new Proxy(record, {
       get: (target, key) => {
+        if (key === ENTRY_TEXT_PROBE)
+          return (k: string, needle: string) => JSON.stringify(target[k]).includes(needle);
         if (typeof key === 'string' && Object.hasOwn(target, key)) read.push(key);
         return Reflect.get(target, key);
       },
@@ -214,6 +218,7 @@ test('patch: an index patched change by change answers as one built afresh (seed
   const services = ['s0', 's1', 's2', 's3'];
   const certificates = ['shop/c0', 'shop/c1'];
   const paths = ['/', '/x', '/x/y', '/z'];
+  const aliasNames = ['q.example', 'r.example', 'a.example', 'c.example'];
   const randomBackend = () =>
     backend(pick(services), 80, [`192.0.2.${1 + Math.floor(random() * 5)}`]);
   const randomHost = (address: string, host: string) =>
@@ -226,13 +231,15 @@ test('patch: an index patched change by change answers as one built afresh (seed
       {
         ...(random() < 0.3 ? { defaultBackend: backend(pick(services)).id } : {}),
         ...(host !== '' && random() < 0.5 ? { tls: { certificate: pick(certificates) } } : {}),
+        // Aliases naming real hosts, each other's and unserved names, so claims come and go.
+        ...(random() < 0.4 ? { aliases: [pick(aliasNames), pick(aliasNames)] } : {}),
       },
     );
   // The live table: one object per section, changed in place as a dataplane's is.
   const live = table(1, { backends: services.map((s) => backend(s)) });
   const index = new RouteIndex(live);
   const requests = addresses.flatMap((a) =>
-    ['a.example', 'b.example', 'q.example', 'c.example', 'none.test'].flatMap((h) =>
+    ['a.example', 'b.example', 'q.example', 'r.example', 'c.example', 'none.test'].flatMap((h) =>
       paths.map((p) => [a === '*' ? '192.0.2.99' : a, h, `${p}/more`] as const),
     ),
   );
@@ -325,4 +332,122 @@ test('lookup: a route with a split carries it compiled; patching a split backend
     .lookup(A, 'shop.example.com', '/')
     ?.split?.choose({ 'x-canary': 'always' }, () => 0);
   assert.equal(chosen?.endpoints[0]?.address, '192.0.2.31');
+});
+
+test('server aliases: a host answers to its aliases, after exact hosts and before wildcards', () => {
+  const [web, api, wild, other] = ['web', 'api', 'wild', 'other'].map((n) => backend(n));
+  const b = (x: typeof web) => (x as { id: string }).id;
+  const live = table(1, {
+    backends: [web, api, wild, other] as ReturnType<typeof backend>[],
+    certificates: [certificate('shop/shop-tls')],
+    vhosts: [
+      vhost(
+        A,
+        'shop.example.com',
+        [route('/', 'Prefix', b(web)), route('/api', 'Prefix', b(api))],
+        {
+          tls: { certificate: 'shop/shop-tls' },
+          aliases: ['www.example.com', 'other.example.com', 'x.wild.example'],
+        },
+      ),
+      vhost(A, 'other.example.com', [route('/', 'Prefix', b(other))]),
+      vhost(A, '*.wild.example', [route('/', 'Prefix', b(wild))]),
+    ],
+  });
+  const index = new RouteIndex(live);
+  const served = (host: string, path = '/') => {
+    const m = index.lookup(A, host, path);
+    return m && [m.virtualHost.host, m.backend.id];
+  };
+  assert.deepEqual(served('WWW.example.com:80', '/api/x'), ['shop.example.com', b(api)]);
+  assert.deepEqual(
+    served('other.example.com'),
+    ['other.example.com', b(other)],
+    'a real host wins',
+  );
+  assert.deepEqual(
+    served('x.wild.example'),
+    ['shop.example.com', b(web)],
+    'an alias beats a wildcard',
+  );
+  assert.deepEqual(served('y.wild.example'), ['*.wild.example', b(wild)]);
+  assert.equal(
+    index.lookup(OTHER, 'www.example.com', '/'),
+    undefined,
+    'aliases keep to their address',
+  );
+  assert.equal(index.certificateFor('www.example.com', A)?.id, 'shop/shop-tls', 'SNI of an alias');
+  assert.equal(index.certificateFor('other.example.com', A), undefined);
+
+  // The host goes: its aliases go with it; it comes back without them: they stay gone.
+  const changed = (key: string) => ({
+    virtualHosts: new Set([key]),
+    backends: new Set<string>(),
+    certificates: new Set<string>(),
+  });
+  const key = `${A}|shop.example.com`;
+  const kept = live.virtualHosts[key] as VirtualHost;
+  delete live.virtualHosts[key];
+  index.patch({ ...live, revision: 2 }, changed(key));
+  assert.equal(served('www.example.com'), undefined);
+  live.virtualHosts[key] = { ...kept, aliases: ['new.example.com'] };
+  index.patch({ ...live, revision: 3 }, changed(key));
+  assert.equal(served('www.example.com'), undefined);
+  assert.deepEqual(served('new.example.com'), ['shop.example.com', b(web)]);
+});
+
+test('server aliases: of two hosts claiming one alias the host sorting first wins, in any order', () => {
+  const [one, two] = ['one', 'two'].map((n) => backend(n)) as ReturnType<typeof backend>[];
+  const hostOf = (host: string, id: string) =>
+    vhost(A, host, [route('/', 'Prefix', id)], { aliases: ['shared.example'] });
+  const first = hostOf('a.example', (one as { id: string }).id);
+  const second = hostOf('b.example', (two as { id: string }).id);
+  for (const order of [
+    [first, second],
+    [second, first],
+  ]) {
+    const live = table(1, { backends: [one, two] as ReturnType<typeof backend>[] });
+    const index = new RouteIndex(live);
+    let revision = 1;
+    const add = (v: VirtualHost) => {
+      const key = `${v.address}|${v.host}`;
+      live.virtualHosts[key] = v;
+      index.patch(
+        { ...live, revision: ++revision },
+        { virtualHosts: new Set([key]), backends: new Set(), certificates: new Set() },
+      );
+    };
+    for (const v of order) add(v);
+    assert.equal(index.lookup(A, 'shared.example', '/')?.virtualHost.host, 'a.example');
+    delete live.virtualHosts[`${A}|a.example`];
+    index.patch(
+      { ...live, revision: ++revision },
+      { virtualHosts: new Set([`${A}|a.example`]), backends: new Set(), certificates: new Set() },
+    );
+    assert.equal(index.lookup(A, 'shared.example', '/')?.virtualHost.host, 'b.example');
+  }
+});
+
+test('server aliases: only entries whose text may hold aliases are read when placing', () => {
+  const live = table(1, {
+    backends: [backend('web')],
+    vhosts: [
+      vhost(A, 'plain.example', [route('/', 'Prefix', backend('web').id)]),
+      vhost(A, 'aliased.example', [route('/', 'Prefix', backend('web').id)], {
+        aliases: ['alias.example'],
+      }),
+    ],
+  });
+  const read: string[] = [];
+  const virtualHosts = new Proxy(live.virtualHosts, {
+    get: (target, key, receiver) => {
+      if (key === ENTRY_TEXT_PROBE)
+        return (k: string, needle: string) => JSON.stringify(target[k]).includes(needle);
+      if (typeof key === 'string') read.push(key);
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  const index = new RouteIndex({ ...live, virtualHosts });
+  assert.deepEqual(read, [`${A}|aliased.example`]);
+  assert.equal(index.lookup(A, 'alias.example', '/')?.virtualHost.host, 'aliased.example');
 });

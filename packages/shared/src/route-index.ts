@@ -6,15 +6,17 @@
  * Building places each virtual host by its key (`address|host`) alone; its routes are indexed,
  * and its backends looked up, when a request or handshake first needs it. An update of 10,000
  * hosts so costs the index a small object per host, and reads no entry of the table (a
- * dataplane keeps entries as text until read: `LazySection`).
+ * dataplane keeps entries as text until read: `LazySection`). Only the entries whose text may
+ * hold `aliases` are read at placement, for their server aliases.
  */
 import { RouteSplit, splitBackendIds } from './backend-split.ts';
 import { normalizeHost } from './host-match.ts';
 import { unmapIPv4 } from './ip-address.ts';
 import { pathElements, stripQuery } from './path-match.ts';
-import type { ChangedKeys } from './route-entries.ts';
+import { type ChangedKeys, type EntryTextProbe, entryTextProbe } from './route-entries.ts';
 import { regexPathMatches } from './route-rewrite.ts';
 import type { Backend, Certificate, Route, RouteTable, VirtualHost } from './route-table.ts';
+import { AliasClaims } from './server-aliases.ts';
 
 /** What serves a request. */
 export interface RouteMatch {
@@ -57,6 +59,8 @@ interface HostEntry {
 interface HostSlot {
   key: string;
   entry?: HostEntry;
+  /** The server aliases it claimed when placed. */
+  aliases?: readonly string[];
 }
 
 /** The virtual hosts of one address ('*' included). */
@@ -64,6 +68,8 @@ interface AddressScope {
   exact: Map<string, HostSlot>;
   /** Wildcard hosts by their suffix: `*.foo.com` under `foo.com`. */
   wildcard: Map<string, HostSlot>;
+  /** Server aliases of its virtual hosts: after exact hosts, before wildcards (nginx's order). */
+  aliases: AliasClaims<HostSlot>;
   anyHost?: HostSlot;
 }
 
@@ -72,8 +78,8 @@ interface AddressScope {
  *
  * Address scoping: the virtual hosts of the local address are considered first; only when that
  * address has no candidate at all (no matching exact or wildcard host, no any-host virtual host)
- * are those of address '*' considered, the same way. Within an address: exact host, then the
- * wildcard one label up, then the any-host ('') virtual host.
+ * are those of address '*' considered, the same way. Within an address: exact host, then a
+ * server alias, then the wildcard one label up, then the any-host ('') virtual host.
  */
 /** Virtual hosts placed per step of {@link RouteIndex.build}. */
 const HOSTS_PER_STEP = 256;
@@ -85,6 +91,8 @@ export class RouteIndex {
   readonly #scopes = new Map<string, AddressScope>();
   readonly #certificates: Map<string, Certificate>;
   #virtualHosts: Readonly<Record<string, VirtualHost>>;
+  /** Whether an entry of `#virtualHosts` may hold aliases, when the record can say unread. */
+  #probe: EntryTextProbe | undefined;
   #backends: Readonly<Record<string, Backend>>;
   /** The slots whose indexed entry was made with each backend id (present or missing then). */
   readonly #dependents = new Map<string, Set<HostSlot>>();
@@ -98,6 +106,7 @@ export class RouteIndex {
     this.#revision = table.revision;
     this.#certificates = new Map(Object.entries(table.certificates));
     this.#virtualHosts = table.virtualHosts;
+    this.#probe = entryTextProbe(table.virtualHosts);
     this.#backends = table.backends;
     if (deferred !== DEFERRED) for (const _ of this.#fill(table));
   }
@@ -126,6 +135,13 @@ export class RouteIndex {
     }
   }
 
+  /** Alias names claimed, counted once per address (a claimed name may still lose to a host). */
+  get aliasCount(): number {
+    let count = 0;
+    for (const scope of this.#scopes.values()) count += scope.aliases.size;
+    return count;
+  }
+
   /** The revision of the table the index was built from (or last patched to). */
   get revision(): number {
     return this.#revision;
@@ -141,6 +157,7 @@ export class RouteIndex {
   patch(table: RouteTable, changed: ChangedKeys): void {
     this.#revision = table.revision;
     this.#virtualHosts = table.virtualHosts;
+    this.#probe = entryTextProbe(table.virtualHosts);
     this.#backends = table.backends;
     for (const id of changed.certificates) {
       const certificate = own(table.certificates, id);
@@ -191,9 +208,18 @@ export class RouteIndex {
     const host = key.slice(bar + 1);
     const slot: HostSlot = { key };
     const scope = this.#scope(key.slice(0, bar));
-    if (host === '') scope.anyHost ??= slot;
-    else if (host.startsWith('*.')) setIfAbsent(scope.wildcard, host.slice(2), slot);
-    else setIfAbsent(scope.exact, host, slot);
+    if (host === '') {
+      if (scope.anyHost !== undefined) return;
+      scope.anyHost = slot;
+    } else if (
+      !setIfAbsent(host.startsWith('*.') ? scope.wildcard : scope.exact, mapKey(host), slot)
+    )
+      return;
+    if (this.#probe !== undefined && !this.#probe(key, '"aliases"')) return;
+    const aliases = this.#virtualHosts[key]?.aliases;
+    if (aliases === undefined || aliases.length === 0) return;
+    slot.aliases = aliases;
+    for (const alias of aliases) scope.aliases.claim(alias, host, slot);
   }
 
   /** Takes the virtual host of `key` out of its scope, if it is the one placed there. */
@@ -202,14 +228,13 @@ export class RouteIndex {
     const host = key.slice(bar + 1);
     const scope = this.#scopes.get(key.slice(0, bar));
     if (scope === undefined) return;
-    const [map, name] = host.startsWith('*.')
-      ? [scope.wildcard, host.slice(2)]
-      : [scope.exact, host];
-    const slot = host === '' ? scope.anyHost : map.get(name);
+    const map = host.startsWith('*.') ? scope.wildcard : scope.exact;
+    const slot = host === '' ? scope.anyHost : map.get(mapKey(host));
     if (slot?.key !== key) return;
     this.#forget(slot);
+    for (const alias of slot.aliases ?? []) scope.aliases.release(alias, host);
     if (host === '') delete scope.anyHost;
-    else map.delete(name);
+    else map.delete(mapKey(host));
   }
 
   /**
@@ -259,7 +284,7 @@ export class RouteIndex {
       localAddress === undefined
         ? [...this.#scopes.values()]
         : [this.#scopes.get(unmapIPv4(localAddress)), this.#scopes.get('*')];
-    for (const pick of [exactHost, wildcardHost]) {
+    for (const pick of [exactHost, aliasHost, wildcardHost]) {
       for (const scope of scopes) {
         const slot = scope === undefined ? undefined : pick(scope, host);
         const certificate = slot && this.#entry(slot).vhost.tls?.certificate;
@@ -272,7 +297,7 @@ export class RouteIndex {
   #scope(address: string): AddressScope {
     let scope = this.#scopes.get(address);
     if (scope === undefined) {
-      scope = { exact: new Map(), wildcard: new Map() };
+      scope = { exact: new Map(), wildcard: new Map(), aliases: new AliasClaims() };
       this.#scopes.set(address, scope);
     }
     return scope;
@@ -359,9 +384,23 @@ function wildcardHost(scope: AddressScope, host: string): HostSlot | undefined {
   return dot > 0 ? scope.wildcard.get(host.slice(dot + 1)) : undefined;
 }
 
+/** The virtual host answering to `host` as an alias, unless one is named so (it wins). */
+function aliasHost(scope: AddressScope, host: string): HostSlot | undefined {
+  return scope.exact.has(host) ? undefined : scope.aliases.winner(host);
+}
+
 function hostSlot(scope: AddressScope, host: string): HostSlot | undefined {
   if (host === '') return undefined;
-  return exactHost(scope, host) ?? wildcardHost(scope, host);
+  const exact = exactHost(scope, host);
+  if (exact !== undefined) return exact;
+  // No exact host: `aliasHost` without asking again; an address without aliases pays a size check.
+  const alias = scope.aliases.size === 0 ? undefined : scope.aliases.winner(host);
+  return alias ?? wildcardHost(scope, host);
+}
+
+/** Where a host is kept in its map: `*.foo.com` under `foo.com`, others as they are. */
+function mapKey(host: string): string {
+  return host.startsWith('*.') ? host.slice(2) : host;
 }
 
 /** The record's own value for `key` (never one of Object.prototype's). */
@@ -369,6 +408,9 @@ function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-function setIfAbsent<K, V>(map: Map<K, V>, key: K, value: V): void {
-  if (!map.has(key)) map.set(key, value);
+/** Sets `key` unless present; whether it did. */
+function setIfAbsent<K, V>(map: Map<K, V>, key: K, value: V): boolean {
+  if (map.has(key)) return false;
+  map.set(key, value);
+  return true;
 }

@@ -38,6 +38,16 @@ const ALL: Row['kept'] = [[ANY, API, SHOP], [API_BE, WEB_BE], [CERT]];
 const ROWS: Row[] = [
   { name: 'valid table', mutate: () => {}, kept: ALL, problems: [] },
   {
+    name: 'server aliases: a bad one is dropped alone, the host and its other aliases kept',
+    mutate: (t) => {
+      t.virtualHosts[SHOP].aliases = ['www.example.com', '*.example.com', 'shop.example.org'];
+    },
+    kept: ALL,
+    problems: [[`virtualHosts ${SHOP} aliases[1]`, /is a wildcard; .*dropped/]],
+    check: (t) =>
+      assert.deepEqual(t.virtualHosts[SHOP].aliases, ['www.example.com', 'shop.example.org']),
+  },
+  {
     name: 'a bad backend is dropped alone, with the routes that used it',
     mutate: (t) => {
       t.backends[API_BE].endpoints = 'nope';

@@ -45,6 +45,7 @@ import type {
 } from './route-table.ts';
 import { virtualHostKey } from './route-table.ts';
 import { checkUpstreamPolicy, forwardedPrefixProblem } from './route-upstream.ts';
+import { checkServerAliases } from './server-aliases.ts';
 import { compileHashKey } from './upstream-hash.ts';
 
 /** Which part of the table a problem is in. */
@@ -202,6 +203,10 @@ export function checkVirtualHost(
       } else if (certificate !== undefined) {
         vhost.tls = { certificate };
       }
+    }
+    if (o.aliases !== undefined) {
+      const aliases = checkServerAliases(o.aliases, report);
+      if (aliases !== undefined) vhost.aliases = aliases;
     }
     if (o.appRoot !== undefined) {
       const appRoot = readString(o, 'appRoot', '', report, appRootProblem);

@@ -51,6 +51,13 @@ export interface VirtualHost {
    * the first that matches wins.
    */
   pathRegex?: boolean;
+  /**
+   * Further exact host names this virtual host answers to on its address, requests and TLS
+   * server names alike (ingress-nginx's `server-alias`), at most `MAX_SERVER_ALIASES`. A virtual
+   * host of that name wins over an alias; of two hosts claiming one alias, the one whose host
+   * sorts first (server-aliases.ts).
+   */
+  aliases?: string[];
 }
 
 /** One Ingress path rule. */

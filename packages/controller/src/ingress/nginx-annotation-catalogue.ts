@@ -238,7 +238,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'custom-http-errors': ignored(NOT_YET),
     'default-backend': ignored(NOT_YET),
     'disable-proxy-intercept-errors': ignored(NOT_YET),
-    'server-alias': ignored(NOT_YET),
+    'server-alias': honoured(
+      "further exact names of the Ingress's hosts; a real host of the name wins over an alias",
+    ),
 
     // TLS towards clients.
     'ssl-passthrough': ignored('Pier terminates TLS; TLS passthrough is not supported'),

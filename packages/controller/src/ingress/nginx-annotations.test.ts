@@ -212,6 +212,45 @@ const rows: Array<{
     ],
   },
   {
+    name: 'server-alias: trimmed, empty names skipped, lowercased, repeats dropped, sorted',
+    annotations: on({ 'server-alias': ' www.Example.com,, api.example.com ,www.example.com,' }),
+    nginxClass: false,
+    actions: { serverAliases: ['api.example.com', 'www.example.com'] },
+  },
+  {
+    name: 'server-alias: a wildcard or regex name is dropped alone',
+    annotations: on({ 'server-alias': '*.example.com, b.example.com, ~^w\\d+\\.example\\.com$' }),
+    nginxClass: false,
+    actions: { serverAliases: ['b.example.com'] },
+    problems: [
+      `${P}server-alias: '*.example.com' is a wildcard; Pier serves exact alias names only; dropped`,
+      `${P}server-alias: '~^w\\d+\\.example\\.com$' is a regular expression; Pier serves exact alias names only; dropped`,
+    ],
+  },
+  {
+    name: 'server-alias: a name ingress-nginx refuses drops the whole list, as it does',
+    annotations: on({ 'server-alias': 'a.example.com, b.example.com;' }),
+    nginxClass: false,
+    actions: {},
+    problems: [`${P}server-alias: 'b.example.com;' is not a server name; no alias is served`],
+  },
+  {
+    name: 'server-alias: at most 64 names, the first 64 in order served',
+    annotations: on({
+      'server-alias': Array.from({ length: 70 }, (_, i) => `h${100 + i}.example`).join(','),
+    }),
+    nginxClass: false,
+    actions: { serverAliases: Array.from({ length: 64 }, (_, i) => `h${100 + i}.example`) },
+    problems: [`${P}server-alias: names 70 aliases; only the first 64 are served`],
+  },
+  {
+    name: 'server-alias: an IP address is no alias',
+    annotations: on({ 'server-alias': '192.0.2.1' }),
+    nginxClass: false,
+    actions: {},
+    problems: [`${P}server-alias: '192.0.2.1' must be a DNS name, not an IP address; dropped`],
+  },
+  {
     name: 'enable-cors with ingress-nginx’s defaults',
     annotations: on({ 'enable-cors': 'true' }),
     nginxClass: false,

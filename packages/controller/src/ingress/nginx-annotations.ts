@@ -25,6 +25,7 @@ import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
+import { parseNginxServerAlias } from './nginx-server-alias.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
 
 /** ingress-nginx's `http-redirect-code` default: the code of its https redirects. */
@@ -71,6 +72,8 @@ export interface NginxActions {
   canary?: NginxCanary;
   /** `auth-type` and its settings; its Secret is read when the Ingress is planned. */
   auth?: NginxAuthRequest;
+  /** `server-alias`: further names of the Ingress's hosts, sorted. */
+  serverAliases?: string[];
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -208,6 +211,8 @@ export function parseNginxAnnotations(
     if (why === undefined) result.actions.appRoot = appRoot;
     else problem('app-root', `'${appRoot}' ${why}; no app-root redirect`);
   }
+  const aliases = parseNginxServerAlias(annotations, result.problems);
+  if (aliases !== undefined) result.actions.serverAliases = aliases;
   return result;
 }
 

@@ -207,3 +207,72 @@ test('placement: the rate limits of an Ingress share one zone over its hosts and
     ['m.example.test/login', login],
   ]);
 });
+
+test('placement: server-alias belongs to the host, from its oldest Ingress; real hosts and hosts sorting first win', () => {
+  const alias = (value: string) => ({ [`${P}server-alias`]: value });
+  const world = compileInput({
+    ...objects,
+    ingresses: [
+      ingress('site', {
+        age: 1,
+        rules: [rule('s.example.test', path('/', 'web', 80))],
+        annotations: alias('www.example.test, s.example.test, api.example.test, b.example.test'),
+      }),
+      ingress('more', {
+        age: 2,
+        rules: [rule('s.example.test', path('/more', 'web', 80))],
+        annotations: alias('other.example.test'),
+      }),
+      ingress('plain', { age: 3, rules: [rule('s.example.test', path('/plain', 'web', 80))] }),
+      ingress('api', { age: 4, rules: [rule('api.example.test', path('/', 'web', 80))] }),
+      ingress('first', {
+        age: 5,
+        rules: [rule('a.example.test', path('/', 'web', 80))],
+        annotations: alias('b.example.test'),
+      }),
+    ],
+  });
+  const out = compileRoutes(world);
+  assert.deepEqual(validateRouteTable({ revision: 1, ...out.table }).problems, []);
+  assert.deepEqual(
+    out.table.virtualHosts[`${ADDRESS}|s.example.test`]?.aliases,
+    ['api.example.test', 'b.example.test', 'www.example.test'],
+    'sorted, the host itself left out; the dataplane decides who answers',
+  );
+  assert.deepEqual(
+    out.problems.map((p) => [p.object.name, p.reason, p.message]),
+    [
+      [
+        'more',
+        'AnnotationConflict',
+        `${P}server-alias 'other.example.test' is ignored for host 's.example.test': it already has the aliases of the older Ingress shop/site`,
+      ],
+      [
+        'site',
+        'AnnotationConflict',
+        `${P}server-alias 'api.example.test' is ignored for host 's.example.test': host 'api.example.test' is served by its own Ingress, which wins over an alias`,
+      ],
+      [
+        'site',
+        'AnnotationConflict',
+        `${P}server-alias 'b.example.test' is ignored for host 's.example.test': host 'a.example.test' claims it too, and sorts first`,
+      ],
+    ],
+  );
+  const sealer = fakeSealer();
+  const compiler = new IncrementalCompiler({
+    defaultHealthCheck: DEFAULT_HEALTH_CHECK,
+    sealKey: sealer.sealKey,
+  });
+  const incremental = compiler.compileAll(world);
+  assert.deepEqual(incremental.problems, out.problems);
+  // The host 'api' goes: its name is the alias's again, and nobody is told otherwise.
+  const gone = compiler.update(
+    [{ kind: 'Ingress', namespace: 'shop', name: 'api', object: undefined, addresses: [] }],
+    world.addressesOf,
+  );
+  assert.deepEqual(
+    gone.problems.map((p) => p.message).filter((m) => m.includes("'api.example.test'")),
+    [],
+  );
+});

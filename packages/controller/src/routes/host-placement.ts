@@ -48,6 +48,7 @@ export {
 } from './placement-reasons.ts';
 
 const APP_ROOT_ANNOTATION = `${NGINX_ANNOTATION_PREFIX}app-root`;
+const SERVER_ALIAS_ANNOTATION = `${NGINX_ANNOTATION_PREFIX}server-alias`;
 
 /** An Ingress's plan with the Ingress itself, whose age decides who wins a conflict. */
 export interface PlacedIngress {
@@ -78,6 +79,10 @@ export interface HostPlacement {
   appRoot?: string;
   /** ingress-nginx's regex mode, asked for by an Ingress on the host (`use-regex`, a rewrite). */
   pathRegex?: boolean;
+  /** From the oldest Ingress on the host that sets ingress-nginx's `server-alias`, the host left out. */
+  aliases?: string[];
+  /** The Ingress whose `server-alias` gave {@link HostPlacement.aliases}. */
+  aliasOwner?: string;
   certificate?: CheckedCertificate;
   /** Every kept route's backend and the default backend, in placement order. */
   uses: BackendUse[];
@@ -165,6 +170,7 @@ export function placeHost(
     }
 
     if (asksForRegex(plan, host)) placement.pathRegex = true;
+    placeAliases(placement, plan, report);
 
     if (host === '' && plan.defaultBackend !== undefined) {
       if (placement.defaultBackend === undefined) {
@@ -207,6 +213,27 @@ export function placeHost(
     }
   }
   return placement;
+}
+
+/**
+ * ingress-nginx's `server-alias` belongs to the server: the oldest Ingress naming the host that
+ * sets it decides; another's different list is reported and ignored (ingress-nginx logs
+ * "Aliases already configured"). An alias equal to the host is no alias.
+ */
+function placeAliases(placement: HostPlacement, plan: IngressPlan, report: ReportOn): void {
+  const asked = plan.nginx.serverAliases;
+  if (asked === undefined || !plan.hosts.has(placement.host)) return;
+  const aliases = asked.filter((alias) => alias !== placement.host);
+  if (placement.aliasOwner === undefined) {
+    placement.aliasOwner = plan.key;
+    if (aliases.length > 0) placement.aliases = aliases;
+  } else if (aliases.join() !== (placement.aliases ?? []).join()) {
+    report(
+      plan,
+      REASON_ANNOTATION_CONFLICT,
+      `${SERVER_ALIAS_ANNOTATION} '${asked.join(',')}' is ignored for ${hostText(placement.host)}: it already has the aliases of ${ownerText(placement.aliasOwner, plan.key)}`,
+    );
+  }
 }
 
 /**
@@ -317,6 +344,7 @@ export function virtualHostEntry(
   if (placement.defaultBackend !== undefined) vhost.defaultBackend = placement.defaultBackend;
   if (placement.appRoot !== undefined) vhost.appRoot = placement.appRoot;
   if (placement.pathRegex === true) vhost.pathRegex = true;
+  if (placement.aliases !== undefined) vhost.aliases = [...placement.aliases];
   return vhost;
 }
 

@@ -117,6 +117,17 @@ function randomIngress(r: Random, name: string, namespace: string): V1Ingress {
     if (r.chance(0.4)) annotations[`${canary}-by-header`] = 'x-canary';
     if (r.chance(0.2)) annotations[`${canary}-by-cookie`] = 'canary';
   }
+  if (r.chance(0.3)) {
+    // Server aliases: a virtual host's problems depend on other virtual hosts of the address.
+    annotations['nginx.ingress.kubernetes.io/server-alias'] = r.pick([
+      'q.test',
+      'q.test, x.test',
+      'y.test',
+      'a.example.test,r.test',
+      '*.w.test',
+      'bad;',
+    ]);
+  }
   if (r.chance(0.2)) {
     // Basic authentication: its Secret's changes must replan the Ingress.
     annotations['nginx.ingress.kubernetes.io/auth-type'] = 'basic';

@@ -15,7 +15,10 @@
  * - HealthCheckPolicy → all policies on the same target Service (oldest wins), and that
  *   Service's backends;
  * - virtual host → the backends its kept routes use (balancing: oldest user wins), its
- *   certificate, and whether each Ingress is served.
+ *   certificate, and whether each Ingress is served;
+ * - alias key `address|alias` → the virtual hosts claiming it (ingress-nginx's `server-alias`):
+ *   when one of them, or the virtual host of that name, is placed again, the claimants' alias
+ *   problems are found again (alias-problems.ts).
  *
  * Conflicts are decided where they arise: paths, default backend and TLS per virtual host,
  * balancing per backend, policies per target Service; so a change reruns those groups only.
@@ -32,6 +35,7 @@ import type { AuthSecretLookup } from '../ingress/auth-secret.ts';
 import { type BackendLookup, planIngress } from '../ingress/ingress-plan.ts';
 import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
+import { aliasKeysOf, aliasProblems, isServed } from './alias-problems.ts';
 import { backendEntry } from './backend-entry.ts';
 import {
   resolveServiceBackend,
@@ -147,6 +151,8 @@ interface Work {
   entries: Set<string>;
   backends: Set<string>;
   certificates: Set<string>;
+  /** Alias keys whose claimants' alias problems to find again. */
+  aliases: Set<string>;
 }
 
 export class IncrementalCompiler {
@@ -169,6 +175,8 @@ export class IncrementalCompiler {
   /** Backend → the Ingresses that keep a route to it (with how many), and its resolution. */
   readonly #users = new Map<string, { backend: ServiceBackend; users: Map<string, number> }>();
   readonly #backendsByService = new KeyIndex();
+  /** Alias key (`address|alias`) → the virtual hosts claiming it. */
+  readonly #aliasClaims = new KeyIndex();
   /** Certificate → the virtual hosts that use it. */
   readonly #certificateUsers = new KeyIndex();
   readonly #tlsChecks = new Map<string, CertificateCheck>();
@@ -291,6 +299,7 @@ export class IncrementalCompiler {
       entries: new Set(),
       backends: new Set(),
       certificates: new Set(),
+      aliases: new Set(),
     };
     if (addressesOf !== undefined) {
       for (const [key, record] of this.#ingresses) {
@@ -364,6 +373,9 @@ export class IncrementalCompiler {
     for (const target of work.policyTargets) this.#resolvePolicies(target, work);
     for (const [key, state] of work.ingresses) this.#plan(key, state, work);
     for (const host of work.hosts) this.#place(host, work);
+    for (const aliasKey of work.aliases) {
+      for (const claimant of this.#aliasClaims.get(aliasKey)) this.#findAliasProblems(claimant);
+    }
     for (const id of work.certificates) this.#certify(id, out, work);
     for (const key of work.entries) {
       const placement = this.#placements.get(key);
@@ -490,7 +502,14 @@ export class IncrementalCompiler {
         this.#certificateUsers.delete(old.certificate.id, key);
         work.certificates.add(old.certificate.id);
       }
+      for (const aliasKey of aliasKeysOf(old)) {
+        this.#aliasClaims.delete(aliasKey, key);
+        work.aliases.add(aliasKey);
+      }
     }
+    // Whether a virtual host of this name is served decides about aliases of the name.
+    work.aliases.add(key);
+    this.#problems.set(`aliases:${key}`, []);
     work.entries.add(key);
     const candidate = this.#candidates.get(key);
     const problems: CompileProblem[] = [];
@@ -518,8 +537,32 @@ export class IncrementalCompiler {
         this.#certificateUsers.add(placement.certificate.id, key);
         work.certificates.add(placement.certificate.id);
       }
+      for (const aliasKey of aliasKeysOf(placement)) {
+        this.#aliasClaims.add(aliasKey, key);
+        work.aliases.add(aliasKey);
+      }
     }
     this.#problems.set(`host:${key}`, problems);
+  }
+
+  /** Finds again which aliases of the virtual host `key` lose, and to whom. */
+  #findAliasProblems(key: string): void {
+    const placement = this.#placements.get(key);
+    const problems =
+      placement === undefined
+        ? []
+        : aliasProblems(placement, {
+            served: (hostKey) => isServed(this.#placements.get(hostKey)),
+            claimants: (aliasKey) => this.#claimantHosts(aliasKey),
+          });
+    this.#problems.set(`aliases:${key}`, problems);
+  }
+
+  *#claimantHosts(aliasKey: string): Iterable<string> {
+    for (const claimant of this.#aliasClaims.get(aliasKey)) {
+      const host = this.#placements.get(claimant)?.host;
+      if (host !== undefined) yield host;
+    }
   }
 
   /** Counts a kept route's use of a backend (delta 1) or its end (-1). */

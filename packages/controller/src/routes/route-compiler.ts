@@ -31,6 +31,7 @@ import type { AuthSecretLookup } from '../ingress/auth-secret.ts';
 import { planIngress } from '../ingress/ingress-plan.ts';
 import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
+import { type AliasView, aliasKeysOf, aliasProblems, isServed } from './alias-problems.ts';
 import { backendEntry } from './backend-entry.ts';
 import { BackendResolver, type ServiceBackend } from './backend-resolver.ts';
 import { certificateEntry } from './certificate-entry.ts';
@@ -173,6 +174,22 @@ export function compileRoutes(input: CompileInput): CompileOutput {
       use.users.set(user.plan.key, user);
     }
     for (const owner of placement.contributors) served.add(owner);
+  }
+
+  const claims = new Map<string, string[]>();
+  for (const placement of placements.values()) {
+    for (const key of aliasKeysOf(placement)) {
+      const hosts = claims.get(key);
+      if (hosts === undefined) claims.set(key, [placement.host]);
+      else hosts.push(placement.host);
+    }
+  }
+  const aliasView: AliasView = {
+    served: (key) => isServed(placements.get(key)),
+    claimants: (key) => claims.get(key) ?? [],
+  };
+  for (const placement of placements.values()) {
+    for (const problem of aliasProblems(placement, aliasView)) addProblem(problem);
   }
 
   const wanted = new Map<string, CheckedCertificate>();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ENTRY_TEXT_PROBE, type EntryTextProbe } from '@pier/shared';
 import { LazyEntry, LazySection } from './lazy-section.ts';
 
 /** One `entries` message's text and ends, as the worker encodes them. */
@@ -64,4 +65,15 @@ test('entries read back right after most of their message left the table (compac
   for (let i = 0; i < 400; i++) {
     assert.equal(at(i), i, `entry ${i}, left or not`);
   }
+});
+
+test('the text probe finds a needle in an entry without parsing it, and only in that entry', () => {
+  const { record } = section(['a', 'b', 'bad'], ['{"aliases":["x"]}', '{"n":2}', '{not "aliases"']);
+  const probe = (record as unknown as Record<symbol, EntryTextProbe>)[ENTRY_TEXT_PROBE];
+  assert.equal(probe?.('a', '"aliases"'), true);
+  assert.equal(probe?.('b', '"aliases"'), false, 'the next entry’s text is not looked at');
+  assert.equal(probe?.('bad', '"aliases"'), true, 'found in text that does not even parse');
+  assert.equal(probe?.('missing', '"aliases"'), false);
+  assert.equal(record.b !== undefined && probe?.('b', '"aliases"'), true, 'parsed: true');
+  assert.equal(Reflect.ownKeys(record).length, 3, 'the probe is no key of the section');
 });

@@ -16,6 +16,8 @@
  * own and the message's is left to the entries that left (which an older table may still read).
  */
 
+import { ENTRY_TEXT_PROBE, type EntryTextProbe } from '@pier/shared';
+
 /** Messages smaller than this are not compacted (the copy would save next to nothing). */
 const COMPACT_MIN_BYTES = 16 * 1024;
 
@@ -25,6 +27,8 @@ interface Chunk {
   readonly entries: readonly LazyEntry[];
   /** Bytes of the entries still unread and in the table that read from this chunk. */
   liveBytes: number;
+  /** Where the last needle probed for occurs in `bytes` (one scan a chunk, not one an entry). */
+  found?: { needle: Buffer; at: number[] };
 }
 
 /** One entry: its JSON text until first read, its value after. */
@@ -71,6 +75,28 @@ export class LazyEntry {
   }
 
   /**
+   * Whether the entry's text may contain `needle` (UTF-8), found without parsing it; true once
+   * it is parsed (reading the value is then cheap).
+   */
+  mayContain(needle: Buffer): boolean {
+    const chunk = this.#chunk;
+    if (chunk === undefined) return true;
+    if (chunk.found?.needle !== needle)
+      chunk.found = { needle, at: occurrences(chunk.bytes, needle) };
+    const { at } = chunk.found;
+    // The first occurrence at or after the entry's start, by bisection.
+    let low = 0;
+    let high = at.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((at[mid] as number) < this.#start) low = mid + 1;
+      else high = mid;
+    }
+    const first = at[low];
+    return first !== undefined && first + needle.length <= this.#end;
+  }
+
+  /**
    * The entry left the newest table. It can still be read (an older table may be serving until
    * the newest is applied), but its bytes no longer keep the message's alive.
    */
@@ -105,13 +131,34 @@ export class LazyEntry {
   }
 }
 
-/** A section's entries by key as a plain read-only record; see the module. */
+/** Where `needle` starts in `bytes`, in order. */
+function occurrences(bytes: Buffer, needle: Buffer): number[] {
+  const at: number[] = [];
+  for (let i = bytes.indexOf(needle); i >= 0; i = bytes.indexOf(needle, i + 1)) at.push(i);
+  return at;
+}
+
+/** The UTF-8 of the last needle probed for (readers ask for one or two, over and over). */
+let lastNeedle = { text: '', bytes: Buffer.alloc(0) };
+
+function needleBytes(text: string): Buffer {
+  if (lastNeedle.text !== text) lastNeedle = { text, bytes: Buffer.from(text) };
+  return lastNeedle.bytes;
+}
+
+/**
+ * A section's entries by key as a plain read-only record; see the module. It answers
+ * `ENTRY_TEXT_PROBE` from the entries' text.
+ */
 export class LazySection<T> {
   readonly record: Readonly<Record<string, T>>;
 
   constructor(entries: ReadonlyMap<string, LazyEntry>) {
+    const probe: EntryTextProbe = (key, needle) =>
+      entries.get(key)?.mayContain(needleBytes(needle)) ?? false;
+    const own = { [ENTRY_TEXT_PROBE]: probe } as unknown as Record<string, T>;
     // Anything that is not an entry (a symbol, `toString`) is the plain object's own.
-    this.record = new Proxy({} as Record<string, T>, {
+    this.record = new Proxy(own, {
       get: (target, key, receiver) => {
         const entry = typeof key === 'string' ? entries.get(key) : undefined;
         return entry === undefined ? Reflect.get(target, key, receiver) : entry.value;
