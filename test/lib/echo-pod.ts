@@ -50,7 +50,12 @@ export interface EchoPod {
    * When set, asked for each request but the health probe's `/healthz`: a status to answer
    * instead of the echo, and/or a delay before answering, ms.
    */
-  respond: ((url: string) => { status?: number; delayMs?: number } | undefined) | undefined;
+  respond:
+    | ((
+        url: string,
+        headers: IncomingMessage['headers'],
+      ) => { status?: number; delayMs?: number } | undefined)
+    | undefined;
   close(): Promise<void>;
 }
 
@@ -96,7 +101,7 @@ export async function startEchoPod(
       url: req.url ?? '',
       headers: req.headers,
     };
-    const special = state.respond?.(req.url ?? '');
+    const special = state.respond?.(req.url ?? '', req.headers);
     const answer = () => {
       if (res.destroyed) return;
       const status = special?.status ?? 200;

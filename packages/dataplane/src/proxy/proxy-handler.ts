@@ -15,6 +15,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
   type BasicAuth,
+  interceptsOwn,
+  interceptsUpstream,
   type PierLogger,
   type RetryCondition,
   type RouteMatch,
@@ -25,6 +27,13 @@ import {
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
+import {
+  type ErrorAnswer,
+  ErrorExchange,
+  errorContext,
+  type FallbackPage,
+  statusPage,
+} from './error-intercept.ts';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
 import {
@@ -91,6 +100,8 @@ export interface ProxyDeps {
   basicAuth?: Pick<BasicAuthGate, 'check'>;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
+  /** A response of `status` was replaced (`Route.errors`), answered by the error backend or Pier's page. */
+  intercepted?(status: number, answer: ErrorAnswer): void;
 }
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
@@ -111,6 +122,8 @@ const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';
 const CLIENT_GONE = 'PIER_CLIENT_GONE';
 /** Marks the abort of an attempt whose status the route's retry policy sends elsewhere. */
 const RETRY_STATUS = 'PIER_RETRY_STATUS';
+/** Marks the abort of an attempt whose status the route's custom errors replace. */
+const INTERCEPTED = 'PIER_INTERCEPTED';
 
 function markedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -148,6 +161,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #host = '';
   #virtualHost: string | undefined;
   #backend: Backend | undefined;
+  /** The match, while its route has custom errors (`Route.errors`) that may still apply. */
+  #errorsOf: RouteMatch | undefined;
   /** The CORS headers the response gets (the route's policy admits the Origin). */
   #cors: string[] | undefined;
   /** The `limit-connections` slot this request holds until it is over. */
@@ -217,6 +232,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#virtualHost = match.virtualHost.host;
+    if (match.route?.errors !== undefined) this.#errorsOf = match;
     const length = head.contentLength === undefined ? 0 : Number(head.contentLength);
     // As nginx: the known body size first, then the redirects, then who may ask.
     const routeLimit = match.route?.maxBodyBytes;
@@ -306,7 +322,17 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
-    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    if (
+      choice === undefined &&
+      match.errorBackend !== undefined &&
+      backend.endpoints.length === 0
+    ) {
+      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all
+      // (none in its EndpointSlices); endpoints that exist but cannot take traffic get Pier's 503.
+      this.#backend = match.errorBackend;
+      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
+    }
     if (choice === undefined) {
       this.#answer('PIER_NO_ENDPOINT', hasBody);
       return;
@@ -402,6 +428,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
+    const errors = this.#errorsOf?.route?.errors;
+    if (errors !== undefined && interceptsUpstream(errors, statusCode)) {
+      // Dropped unread (the connection with it), as nginx's proxy_intercept_errors.
+      controller.abort(markedError(`intercepting status ${statusCode}`, INTERCEPTED));
+      return;
+    }
     this.#headersAt = performance.now();
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
@@ -447,6 +479,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#endAttempt(statusOutcome(this.#status));
       this.#status = 0;
       this.#attempt(next);
+      return;
+    }
+    if (code === INTERCEPTED) {
+      this.#endAttempt(statusOutcome(this.#status));
+      this.#intercept(statusPage(this.#status), this.#body !== null, [], undefined);
       return;
     }
     if (code === BODY_TOO_LARGE) {
@@ -537,6 +574,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     const page = errorPage(code);
     const res = this.#res;
+    const errors = this.#errorsOf?.route?.errors;
+    if (errors !== undefined && !res.headersSent && interceptsOwn(errors, page.status)) {
+      this.#intercept(page, close, extra, code);
+      return;
+    }
     this.#observe(eventKind(code), page.status, code);
     if (res.headersSent || res.destroyed) {
       res.destroy();
@@ -545,6 +587,29 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const headers = close ? page.closingHeaders : page.headers;
     res.writeHead(page.status, (extra.length === 0 ? headers : [...headers, ...extra]) as string[]);
     res.end(page.body);
+  }
+
+  /**
+   * Hands the response to the route's error backend (error-intercept.ts), once: its own errors
+   * are never intercepted again. `code`: Pier's own answer being replaced, if it is one.
+   */
+  #intercept(
+    page: FallbackPage,
+    close: boolean,
+    extra: readonly string[],
+    code: ProxyErrorCode | undefined,
+  ): void {
+    const match = this.#errorsOf as RouteMatch;
+    this.#errorsOf = undefined;
+    this.#done = true;
+    const done = (answer: ErrorAnswer, status: number): void => {
+      this.#deps.intercepted?.(page.status, answer);
+      if (answer === 'page' && code !== undefined) this.#observe(eventKind(code), status, code);
+      else this.#observe(status === 499 ? 'client-abort' : 'proxied', status, undefined);
+    };
+    const context = errorContext(match, this.#req, page.status);
+    const ask = { backend: match.errorBackend, forwarded: this.#headers, context, page, extra };
+    new ErrorExchange(this.#deps, this.#req, this.#res, { ...ask, close, done }).start();
   }
 
   /** A CORS preflight the route admits: 204 with its headers, as ingress-nginx answers it. */

@@ -201,7 +201,17 @@ class UpgradeTunnel {
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
       head.contentLength === undefined &&
       !head.chunked;
-    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    if (
+      choice === undefined &&
+      match.errorBackend !== undefined &&
+      backend.endpoints.length === 0
+    ) {
+      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all;
+      // custom errors are not applied to upgrades (their response is a tunnel, not a page).
+      this.#backend = match.errorBackend;
+      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
+    }
     if (choice === undefined) {
       this.#refuse('PIER_NO_ENDPOINT');
       return;
