@@ -101,7 +101,8 @@ export interface Route {
  * `codes` is set.
  *
  * - `backend` serves the route's requests, as they are, while the route's own backend has no
- *   endpoint that can take one.
+ *   endpoints at all (its Service's EndpointSlices list none ready); endpoints that exist but
+ *   cannot take traffic (unhealthy, ejected) get Pier's 503, which `codes` may replace.
  * - A response of a status in `codes`, from the upstream (unless `upstreamPasses`) or Pier's own
  *   (no endpoint, upstream down, timeout...), is replaced by the answer of `backend` to the same
  *   method on `/` with the `X-Code`… headers (route-errors.ts), status and body as it gives them;
