@@ -11,7 +11,6 @@
  * backpressure through the dispatch controller's pause/resume.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
   type BasicAuth,
@@ -27,6 +26,7 @@ import {
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
+import { BodyLimit } from './body-limit.ts';
 import {
   type ErrorAnswer,
   ErrorExchange,
@@ -35,6 +35,13 @@ import {
   statusPage,
 } from './error-intercept.ts';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
+import {
+  BODY_TOO_LARGE,
+  CLIENT_GONE,
+  INTERCEPTED,
+  markedError,
+  RETRY_STATUS,
+} from './exchange-marks.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
 import {
   type EndpointChoice,
@@ -115,39 +122,6 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
 ]);
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
-
-/** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */
-const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';
-/** Marks the abort the exchange causes itself when the client left. */
-const CLIENT_GONE = 'PIER_CLIENT_GONE';
-/** Marks the abort of an attempt whose status the route's retry policy sends elsewhere. */
-const RETRY_STATUS = 'PIER_RETRY_STATUS';
-/** Marks the abort of an attempt whose status the route's custom errors replace. */
-const INTERCEPTED = 'PIER_INTERCEPTED';
-
-function markedError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
-/**
- * Counts a chunked request body as it streams and fails once it exceeds the limit, before the
- * chunk that crosses it is forwarded. Only used without Content-Length (which is checked up
- * front), so the common case keeps the IncomingMessage as the upstream body directly.
- */
-class BodyLimit extends Transform {
-  #left: number;
-
-  constructor(limit: number) {
-    super();
-    this.#left = limit;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#left -= chunk.length;
-    if (this.#left < 0) callback(markedError('request body too large', BODY_TOO_LARGE));
-    else callback(null, chunk);
-  }
-}
 
 /**
  * One client request: routing, attempts, streaming. Also the undici dispatch handler of its
