@@ -16,7 +16,6 @@ import {
   type BasicAuth,
   interceptsOwn,
   interceptsUpstream,
-  type PierLogger,
   type RetryCondition,
   type RouteMatch,
   retryAllowed,
@@ -25,7 +24,7 @@ import {
   unmapIPv4,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
-import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
+import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
   type ErrorAnswer,
@@ -43,73 +42,23 @@ import {
   RETRY_STATUS,
 } from './exchange-marks.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
   type Outcome,
-  type ProxyEvent,
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
-import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
+import { assertProxyOptions } from './proxy-options.ts';
+import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
-import { routeBackend, type SplitDeps } from './route-backend.ts';
+import { routeBackend } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
-import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
 
-/** What the proxy needs from the rest of the dataplane. */
-export interface ProxyDeps {
-  /**
-   * Route lookup in the current table (`RouteIndex.lookup`); called once per request, so a table
-   * swap takes effect on the next request.
-   */
-  lookup(localAddress: string, host: string, path: string): RouteMatch | undefined;
-  /**
-   * Picks an endpoint of `backend` not in `tried`, or undefined when none can take traffic
-   * (answered 503). `tried` is empty on the first attempt.
-   */
-  choose(
-    backend: Backend,
-    req: IncomingMessage,
-    tried: ReadonlySet<string>,
-  ): EndpointChoice | undefined;
-  /** For routes with a split: see {@link SplitDeps}. */
-  pinned?: SplitDeps['pinned'];
-  random?: SplitDeps['random'];
-  /** An attempt on an endpoint starts (in-flight count +1). */
-  begin(backendId: string, endpointId: string): void;
-  /**
-   * The attempt ended; called exactly once per {@link begin}. `cause` names what went wrong when
-   * Pier saw the failure itself (connect refused, reset, timeout...); absent for a response,
-   * whatever its status.
-   */
-  end(
-    backendId: string,
-    endpointId: string,
-    outcome: Outcome,
-    durationMs: number,
-    cause?: ProxyErrorCode,
-  ): void;
-  /** Upstream pools by endpoint. */
-  dispatchers: Pick<UpstreamDispatchers, 'for'>;
-  /** Called once per request when it is over (metrics, access log). */
-  observe(event: ProxyEvent): void;
-  /** The counters of the routes' rate limits; absent, no route is limited. */
-  rateLimits?: Pick<RateLimits, 'admit'>;
-  options: ProxyOptions;
-  /**
-   * Checks the credentials of requests to routes with basic authentication; without it such
-   * routes answer 503 (they fail closed).
-   */
-  basicAuth?: Pick<BasicAuthGate, 'check'>;
-  /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
-  logger?: PierLogger;
-  /** A response of `status` was replaced (`Route.errors`), answered by the error backend or Pier's page. */
-  intercepted?(status: number, answer: ErrorAnswer): void;
-}
+export type { ProxyDeps };
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set([

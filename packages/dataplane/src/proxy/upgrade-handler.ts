@@ -19,13 +19,13 @@ import {
 import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
 import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
 import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
+import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
   type Outcome,
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import type { ProxyDeps } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
