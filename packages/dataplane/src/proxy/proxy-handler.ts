@@ -71,6 +71,8 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
 ]);
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
+/** The most of an intercepted response dropped to keep its connection; past it, cut. */
+const DRAIN_LIMIT = 64 * 1024;
 
 /**
  * One client request: routing, attempts, streaming. Also the undici dispatch handler of its
@@ -86,6 +88,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #backend: Backend | undefined;
   /** The match, while its route has custom errors (`Route.errors`) that may still apply. */
   #errorsOf: RouteMatch | undefined;
+  /** Bytes of the intercepted response still dropped before its connection is cut instead. */
+  #drainLeft: number | undefined;
   /** The CORS headers the response gets (the route's policy admits the Origin). */
   #cors: string[] | undefined;
   /** The `limit-connections` slot this request holds until it is over. */
@@ -353,8 +357,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     const errors = this.#errorsOf?.route?.errors;
     if (errors !== undefined && interceptsUpstream(errors, statusCode)) {
-      // Dropped unread (the connection with it), as nginx's proxy_intercept_errors.
-      controller.abort(markedError(`intercepting status ${statusCode}`, INTERCEPTED));
+      // Dropped, as nginx's proxy_intercept_errors; answered once it is over (onResponseEnd).
+      this.#drainLeft = DRAIN_LIMIT;
       return;
     }
     this.#headersAt = performance.now();
@@ -370,6 +374,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#drainLeft !== undefined) {
+      this.#drainLeft -= chunk.length;
+      if (this.#drainLeft < 0) controller.abort(markedError('long error body', INTERCEPTED));
+      return;
+    }
     if (this.#res.write(chunk)) return;
     controller.pause();
     if (this.#onDrain === undefined) {
@@ -380,6 +389,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return;
+    if (this.#drainLeft !== undefined) {
+      this.#endAttempt(statusOutcome(this.#status));
+      this.#intercept(statusPage(this.#status), this.#body !== null, [], undefined);
+      return;
+    }
     this.#done = true;
     this.#res.end();
     this.#endAttempt(statusOutcome(this.#status));
@@ -404,7 +418,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#attempt(next);
       return;
     }
-    if (code === INTERCEPTED) {
+    // Cut while dropped (too long, or the upstream failed): the status is what counts.
+    if (code === INTERCEPTED || this.#drainLeft !== undefined) {
       this.#endAttempt(statusOutcome(this.#status));
       this.#intercept(statusPage(this.#status), this.#body !== null, [], undefined);
       return;
