@@ -107,7 +107,8 @@ export interface Route {
  *   (no endpoint, upstream down, timeout...), is replaced by the answer of `backend` to the same
  *   method on `/` with the `X-Code`… headers (route-errors.ts), status and body as it gives them;
  *   without `backend`, or when it fails, by Pier's own page for the status. The upstream's
- *   response is dropped unread; the error backend's is never intercepted again.
+ *   response is dropped (drained up to 64 KiB, else its connection cut); the error backend's is
+ *   never intercepted again.
  */
 export interface RouteErrors {
   /** Key into {@link RouteTable.backends}. */
