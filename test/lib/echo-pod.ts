@@ -48,13 +48,14 @@ export interface EchoPod {
   healthy: boolean;
   /**
    * When set, asked for each request but the health probe's `/healthz`: a status to answer
-   * instead of the echo, and/or a delay before answering, ms.
+   * instead of the echo, and/or a delay before answering, ms, and/or a body (text/plain) instead
+   * of the echo.
    */
   respond:
     | ((
         url: string,
         headers: IncomingMessage['headers'],
-      ) => { status?: number; delayMs?: number } | undefined)
+      ) => { status?: number; delayMs?: number; body?: string } | undefined)
     | undefined;
   close(): Promise<void>;
 }
@@ -105,6 +106,11 @@ export async function startEchoPod(
     const answer = () => {
       if (res.destroyed) return;
       const status = special?.status ?? 200;
+      if (special?.body !== undefined) {
+        res.writeHead(status, { 'content-type': 'text/plain', 'x-echo-pod': name });
+        res.end(special.body);
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': name });
       res.end(`${JSON.stringify(reply)}\n`);
     };
