@@ -48,9 +48,15 @@ export interface EchoPod {
   healthy: boolean;
   /**
    * When set, asked for each request but the health probe's `/healthz`: a status to answer
-   * instead of the echo, and/or a delay before answering, ms.
+   * instead of the echo, and/or a delay before answering, ms, and/or a body (text/plain) instead
+   * of the echo.
    */
-  respond: ((url: string) => { status?: number; delayMs?: number } | undefined) | undefined;
+  respond:
+    | ((
+        url: string,
+        headers: IncomingMessage['headers'],
+      ) => { status?: number; delayMs?: number; body?: string } | undefined)
+    | undefined;
   close(): Promise<void>;
 }
 
@@ -96,10 +102,15 @@ export async function startEchoPod(
       url: req.url ?? '',
       headers: req.headers,
     };
-    const special = state.respond?.(req.url ?? '');
+    const special = state.respond?.(req.url ?? '', req.headers);
     const answer = () => {
       if (res.destroyed) return;
       const status = special?.status ?? 200;
+      if (special?.body !== undefined) {
+        res.writeHead(status, { 'content-type': 'text/plain', 'x-echo-pod': name });
+        res.end(special.body);
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': name });
       res.end(`${JSON.stringify(reply)}\n`);
     };

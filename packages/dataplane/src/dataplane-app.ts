@@ -302,6 +302,8 @@ export class DataplaneApp {
       },
       dispatchers: this.#dispatchers,
       observe: (event) => this.#observe(event),
+      intercepted: (status, answer) =>
+        this.#metrics.interceptedResponses.inc({ code: String(status), answer }),
       rateLimits: this.#rateLimits,
       options,
       ...(this.#auth === undefined ? {} : { basicAuth: this.#auth }),

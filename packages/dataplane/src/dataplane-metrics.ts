@@ -36,6 +36,11 @@ export interface DataplaneMetrics {
   readonly ownedProbes: Gauge;
   /** Basic-authentication checks by outcome (auth/basic-auth-gate.ts). */
   readonly basicAuthChecks: Counter<'outcome'>;
+  /**
+   * Responses replaced by ingress-nginx's custom errors (`Route.errors`), by the status replaced
+   * and what answered instead: `backend` (the error backend) or `page` (Pier's own page).
+   */
+  readonly interceptedResponses: Counter<'code' | 'answer'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
   /** Server-alias names the route index answers to (ingress-nginx's `server-alias`). */
@@ -139,6 +144,12 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_basic_auth_checks_total',
       help: 'Requests to routes with basic authentication, by outcome: cached, accepted, rejected (401), unavailable or busy (503)',
       labelNames: ['outcome'],
+      registers,
+    }),
+    interceptedResponses: new Counter({
+      name: 'pier_dataplane_intercepted_responses_total',
+      help: 'Responses replaced by custom-http-errors, by the status replaced and what answered instead (backend: the error backend; page: Pier)',
+      labelNames: ['code', 'answer'],
       registers,
     }),
     certificates: new Gauge({

@@ -41,6 +41,14 @@ export {
 export * from './route-codec.ts';
 export { corsHeaders, corsOriginAllowed, corsOriginProblem } from './route-cors.ts';
 export * from './route-entries.ts';
+export {
+  type ErrorContext,
+  errorHeaders,
+  interceptsOwn,
+  interceptsUpstream,
+  isErrorCode,
+  MAX_ERROR_CODES,
+} from './route-errors.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';

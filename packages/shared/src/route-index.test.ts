@@ -451,3 +451,27 @@ test('server aliases: only entries whose text may hold aliases are read when pla
   assert.deepEqual(read, [`${A}|aliased.example`]);
   assert.equal(index.lookup(A, 'alias.example', '/')?.virtualHost.host, 'aliased.example');
 });
+
+test('lookup: a route with errors carries its error backend; patching that backend reindexes', () => {
+  const main = backend('main');
+  const errors = backend('errors', 80, ['192.0.2.40']);
+  const live = table(1, {
+    backends: [main, errors],
+    vhosts: [
+      vhost(A, 'shop.example.com', [
+        { ...route('/', 'Prefix', main.id), errors: { backend: errors.id, codes: [404] } },
+        route('/plain', 'Prefix', main.id),
+      ]),
+    ],
+  });
+  const index = new RouteIndex(live);
+  assert.equal(index.lookup(A, 'shop.example.com', '/')?.errorBackend?.id, errors.id);
+  assert.equal(index.lookup(A, 'shop.example.com', '/plain')?.errorBackend, undefined);
+  live.backends[errors.id] = backend('errors', 80, ['192.0.2.41']);
+  index.patch(
+    { ...live, revision: 2 },
+    { virtualHosts: new Set(), backends: new Set([errors.id]), certificates: new Set() },
+  );
+  const patched = index.lookup(A, 'shop.example.com', '/')?.errorBackend;
+  assert.equal(patched?.endpoints[0]?.address, '192.0.2.41');
+});

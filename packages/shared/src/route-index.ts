@@ -28,6 +28,8 @@ export interface RouteMatch {
   backend: Backend;
   /** The route's choice among its backends (`Route.split`), compiled; absent for most routes. */
   split?: RouteSplit | undefined;
+  /** The route's error backend (`Route.errors.backend`), resolved; absent for most routes. */
+  errorBackend?: Backend | undefined;
   /** True when no route matched and the address's default backend serves. */
   viaDefault: boolean;
 }
@@ -37,6 +39,7 @@ interface Target {
   route: Route;
   backend: Backend;
   split: RouteSplit | undefined;
+  errorBackend: Backend | undefined;
 }
 
 /** A trie node per path element; `target` is set where a Prefix route ends. */
@@ -310,6 +313,7 @@ function backendIdsOf(vhost: VirtualHost): string[] {
   for (const route of vhost.routes) {
     ids.push(route.backend);
     if (route.split !== undefined) ids.push(...splitBackendIds(route.split));
+    if (route.errors?.backend !== undefined) ids.push(route.errors.backend);
   }
   if (vhost.defaultBackend !== undefined) ids.push(vhost.defaultBackend);
   return ids;
@@ -322,7 +326,13 @@ function indexHost(vhost: VirtualHost, backends: Readonly<Record<string, Backend
   for (const route of vhost.routes) {
     const backend = own(backends, route.backend);
     if (backend === undefined) continue;
-    const target: Target = { route, backend, split: RouteSplit.of(route, backend, backends) };
+    const errorId = route.errors?.backend;
+    const target: Target = {
+      route,
+      backend,
+      split: RouteSplit.of(route, backend, backends),
+      errorBackend: errorId === undefined ? undefined : own(backends, errorId),
+    };
     if (entry.ordered !== undefined) {
       entry.ordered.push(target);
       continue;
@@ -370,6 +380,7 @@ function matchPath(entry: HostEntry, requestPath: string): RouteMatch | undefine
     route: target.route,
     backend: target.backend,
     split: target.split,
+    errorBackend: target.errorBackend,
     viaDefault: false,
   };
 }

@@ -211,6 +211,36 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'errors are kept; a bad one, or a missing error backend, is dropped, its route kept',
+    mutate: (t) => {
+      t.virtualHosts[SHOP].routes[0].errors = { backend: API_BE, codes: [404, 503] };
+      t.virtualHosts[API].routes[0].errors = { backend: 'shop/gone:80', codes: [404] };
+      t.virtualHosts[ANY].routes = [
+        { ...t.virtualHosts[API].routes[0], errors: { codes: [200] } },
+        { ...t.virtualHosts[API].routes[0], path: '/b', errors: { backend: 'shop/gone:80' } },
+      ];
+    },
+    kept: ALL,
+    problems: [
+      [
+        `virtualHosts ${API} routes[0].errors.backend`,
+        /backend 'shop\/gone:80' does not exist; dropped, Pier's own pages answer/,
+      ],
+      [`virtualHosts ${ANY} routes[0].errors.codes`, /must be 1-200 statuses 400-599, ascending/],
+      [`virtualHosts ${ANY} routes[1].errors.backend`, /does not exist/],
+    ],
+    check: (t) => {
+      assert.deepEqual(t.virtualHosts[SHOP].routes[0].errors, {
+        backend: API_BE,
+        codes: [404, 503],
+      });
+      assert.deepEqual(t.virtualHosts[API].routes[0].errors, { codes: [404] });
+      assert.equal(t.virtualHosts[ANY].routes.length, 2, 'bad errors cost only the errors');
+      assert.equal(t.virtualHosts[ANY].routes[0].errors, undefined);
+      assert.equal(t.virtualHosts[ANY].routes[1].errors, undefined);
+    },
+  },
+  {
     name: 'a __proto__ key cannot reach the prototype',
     mutate: (t) => {
       const value = { ...t.backends[WEB_BE], id: '__proto__' };

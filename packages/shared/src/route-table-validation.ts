@@ -30,6 +30,7 @@ import { PATH_TYPES, validateIngressPath } from './path-match.ts';
 import { checkSourceRanges } from './route-access.ts';
 import { checkBasicAuth } from './route-basic-auth.ts';
 import { checkCors } from './route-cors.ts';
+import { checkRouteErrors } from './route-errors.ts';
 import { checkRateLimit } from './route-rate-limit.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
@@ -191,6 +192,15 @@ export function checkVirtualHost(
           );
           delete route.split;
         }
+        const errorBackend = route.errors?.backend;
+        if (errorBackend !== undefined && refs !== undefined && !refs.hasBackend(errorBackend)) {
+          report(
+            `routes[${i}].errors.backend`,
+            `backend '${errorBackend}' does not exist; dropped, Pier's own pages answer`,
+          );
+          delete route.errors?.backend;
+          if (route.errors?.codes === undefined) delete route.errors;
+        }
         vhost.routes.push(route);
       }
     }
@@ -281,6 +291,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   const split =
     raw.split === undefined ? undefined : checkBackendSplit(raw.split, `${at}split.`, report);
   if (split !== undefined) route.split = split;
+  // A bad one costs the route its error handling only.
+  const errors =
+    raw.errors === undefined ? undefined : checkRouteErrors(raw.errors, `${at}errors.`, report);
+  if (errors !== undefined) route.errors = errors;
   // Checked last: a bad one keeps the route, refusing every request, and is still reported.
   if (raw.basicAuth !== undefined)
     route.basicAuth = checkBasicAuth(raw.basicAuth, `${at}basicAuth.`, report);

@@ -98,6 +98,32 @@ export interface Route {
   rateLimit?: RouteRateLimit;
   /** HTTP basic authentication (ingress-nginx's `auth-type: basic`); see {@link BasicAuth}. */
   basicAuth?: BasicAuth;
+  /** ingress-nginx's `default-backend` and `custom-http-errors`; see {@link RouteErrors}. */
+  errors?: RouteErrors;
+}
+
+/**
+ * A route's error backend and the statuses it answers (ingress-nginx's `default-backend`,
+ * `custom-http-errors` and `disable-proxy-intercept-errors`). At least one of `backend` and
+ * `codes` is set.
+ *
+ * - `backend` serves the route's requests, as they are, while the route's own backend has no
+ *   endpoints at all (its Service's EndpointSlices list none ready); endpoints that exist but
+ *   cannot take traffic (unhealthy, ejected) get Pier's 503, which `codes` may replace.
+ * - A response of a status in `codes`, from the upstream (unless `upstreamPasses`) or Pier's own
+ *   (no endpoint, upstream down, timeout...), is replaced by the answer of `backend` to the same
+ *   method on `/` with the `X-Code`… headers (route-errors.ts), status and body as it gives them;
+ *   without `backend`, or when it fails, by Pier's own page for the status. The upstream's
+ *   response is dropped (drained up to 64 KiB, else its connection cut); the error backend's is
+ *   never intercepted again.
+ */
+export interface RouteErrors {
+  /** Key into {@link RouteTable.backends}. */
+  backend?: string;
+  /** Statuses 400-599, ascending, at most 200. */
+  codes?: number[];
+  /** `disable-proxy-intercept-errors`: the upstream's responses pass; Pier's own are still replaced. */
+  upstreamPasses?: boolean;
 }
 
 /**

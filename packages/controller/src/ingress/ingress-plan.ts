@@ -8,8 +8,8 @@ import type { BalancingSettings, BasicAuth, PathType } from '@pier/shared';
 import { PATH_TYPES, validateIngressHost, validateIngressPath } from '@pier/shared';
 import type { BackendResolver, ServiceBackend } from '../routes/backend-resolver.ts';
 
-/** What planning needs of a resolver: {@link BackendResolver.resolve}. */
-export type BackendLookup = Pick<BackendResolver, 'resolve'>;
+/** What planning needs of a resolver: {@link BackendResolver.resolve} and its Services. */
+export type BackendLookup = Pick<BackendResolver, 'resolve' | 'service'>;
 
 import { type AuthSecretLookup, resolveBasicAuth } from './auth-secret.ts';
 import { parseBalancingAnnotations } from './balancing-annotations.ts';
@@ -20,6 +20,7 @@ import {
   parseNginxAnnotations,
 } from './nginx-annotations.ts';
 import { parseNginxBalancing } from './nginx-balancing.ts';
+import { resolveErrorBackend } from './nginx-errors.ts';
 
 /** Event reason for a rule, path or TLS entry Pier cannot use as written. */
 export const REASON_INVALID_RULE = 'InvalidRule';
@@ -69,6 +70,8 @@ export interface IngressPlan {
   basicAuth?: BasicAuth;
   /** `namespace/name` of the Secret `basicAuth` was read from (its changes replan the Ingress). */
   authSecret?: string;
+  /** The Service port of ingress-nginx's `default-backend`, resolved (nginx-errors.ts). */
+  errorBackend?: ServiceBackend;
 }
 
 /** Reports one problem with the Ingress being planned. */
@@ -192,6 +195,14 @@ export function planIngress(
     report(REASON_ANNOTATION_IGNORED, annotationIgnoredMessage(annotation, note));
   }
   plan.nginx = nginx.actions;
+  const errorService = nginx.actions.errors?.defaultBackend;
+  if (errorService !== undefined) {
+    const resolved = resolveErrorBackend(namespace, errorService, (ns, n) =>
+      resolver.service(ns, n),
+    );
+    if ('backend' in resolved) plan.errorBackend = resolved.backend;
+    else report(resolved.reason, resolved.message);
+  }
   if (nginx.actions.auth !== undefined) {
     const resolved = resolveBasicAuth(nginx.actions.auth, namespace, secrets, report);
     plan.basicAuth = resolved.auth;

@@ -235,9 +235,15 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'auth-tls-match-cn': ignored(NOT_YET),
 
     // Errors and hosts.
-    'custom-http-errors': ignored(NOT_YET),
-    'default-backend': ignored(NOT_YET),
-    'disable-proxy-intercept-errors': ignored(NOT_YET),
+    'custom-http-errors': honoured(
+      "these statuses (400-599), the upstream's and Pier's own, are answered by the default-backend Service (else Pier's own page)",
+    ),
+    'default-backend': honoured(
+      "a Service of the Ingress's namespace (first port): serves while the route's Service has no endpoint, and answers custom-http-errors",
+    ),
+    'disable-proxy-intercept-errors': honoured(
+      "the upstream's responses pass; Pier's own errors of custom-http-errors still go to the default backend",
+    ),
     'server-alias': honoured(
       "further exact names of the Ingress's hosts; a real host of the name wins over an alias",
     ),

@@ -24,6 +24,7 @@ import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation
 import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
+import { type NginxErrors, parseNginxErrors } from './nginx-errors.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 import { parseNginxServerAlias } from './nginx-server-alias.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
@@ -74,6 +75,8 @@ export interface NginxActions {
   auth?: NginxAuthRequest;
   /** `server-alias`: further names of the Ingress's hosts, sorted. */
   serverAliases?: string[];
+  /** `custom-http-errors`, `default-backend`, `disable-proxy-intercept-errors`. */
+  errors?: NginxErrors;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -194,6 +197,8 @@ export function parseNginxAnnotations(
   const rateLimit = parseNginxRateLimit(annotations, result.problems);
   if (rateLimit !== undefined) result.actions.rateLimit = rateLimit;
 
+  const errors = parseNginxErrors(annotations, result.problems);
+  if (errors !== undefined) result.actions.errors = errors;
   const auth = parseNginxAuth(annotations, result.problems);
   if (auth !== undefined) result.actions.auth = auth;
 

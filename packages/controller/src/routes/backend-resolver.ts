@@ -72,6 +72,11 @@ export class BackendResolver {
     }
   }
 
+  /** The Service, if it exists. */
+  service(namespace: string, name: string): V1Service | undefined {
+    return this.#services.get(`${namespace}/${name}`);
+  }
+
   /** Whether the Service exists. */
   hasService(namespace: string, name: string): boolean {
     return this.#services.has(`${namespace}/${name}`);

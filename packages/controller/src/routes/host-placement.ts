@@ -152,6 +152,8 @@ export function placeHost(
       claims.set(key, { owner: plan.key, pathType: route.pathType, path: route.path });
       placement.routes.push(tableRoute(route, plan, source));
       placement.uses.push({ user: placed, backend: route.backend });
+      if (plan.errorBackend !== undefined)
+        placement.uses.push({ user: placed, backend: plan.errorBackend });
       placement.contributors.add(plan.key);
     }
 
@@ -308,12 +310,28 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   // Shared by the Ingress's routes, not copied: its sealed users may be large, and entries are
   // never changed once built.
   if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
+  const errors = routeErrors(plan);
+  if (errors !== undefined) entry.errors = errors;
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {
     entry.httpsRedirect = { ...httpsRedirect };
   }
   return entry;
+}
+
+/**
+ * The route's error handling: ingress-nginx's `default-backend` (when its Service resolved) and
+ * `custom-http-errors`; none when neither is left.
+ */
+function routeErrors(plan: IngressPlan): Route['errors'] {
+  const asked = plan.nginx.errors;
+  if (asked === undefined) return undefined;
+  const errors: NonNullable<Route['errors']> = {};
+  if (plan.errorBackend !== undefined) errors.backend = plan.errorBackend.id;
+  if (asked.codes !== undefined) errors.codes = [...asked.codes];
+  if (asked.upstreamPasses === true && asked.codes !== undefined) errors.upstreamPasses = true;
+  return errors.backend === undefined && errors.codes === undefined ? undefined : errors;
 }
 
 /** Reports each TLS Secret of the plan that gives no certificate (the host keeps its routes). */

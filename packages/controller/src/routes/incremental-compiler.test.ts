@@ -133,6 +133,15 @@ function randomIngress(r: Random, name: string, namespace: string): V1Ingress {
     annotations['nginx.ingress.kubernetes.io/auth-type'] = 'basic';
     annotations['nginx.ingress.kubernetes.io/auth-secret'] = r.pick(SECRETS);
   }
+  if (r.chance(0.25)) {
+    // ingress-nginx's default-backend names a Service outside the rules: its changes (ports,
+    // existence, endpoints) must replan the Ingress and rebuild that backend.
+    const nginx = 'nginx.ingress.kubernetes.io/';
+    if (r.chance(0.7)) annotations[`${nginx}default-backend`] = r.pick([...SERVICES, 'Bad/name']);
+    if (r.chance(0.6))
+      annotations[`${nginx}custom-http-errors`] = r.pick(['404,503', '503', '302']);
+    if (r.chance(0.3)) annotations[`${nginx}disable-proxy-intercept-errors`] = 'true';
+  }
   return ingress(name, {
     namespace,
     age: r.int(4),

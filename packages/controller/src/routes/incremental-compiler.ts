@@ -8,7 +8,8 @@
  *
  * - Ingress → its plan → the virtual hosts it asks for (`address|host` for each rule host on
  *   each of its addresses, and `address|` for a default backend);
- * - Service → the plans that name it (ports, ExternalName, ServiceNotFound), the backends of
+ * - Service → the plans that name it (ports, ExternalName, ServiceNotFound; in a rule, a default
+ *   backend or ingress-nginx's `default-backend` annotation), the backends of
  *   its ports (endpoints) and the policies targeting it (ResolvedRefs);
  * - EndpointSlice → through its Service label, that Service's backends;
  * - Secret → the plans naming it for TLS or for basic authentication, and its certificate;
@@ -33,6 +34,7 @@ import {
 } from '@pier/shared';
 import type { AuthSecretLookup } from '../ingress/auth-secret.ts';
 import { type BackendLookup, planIngress } from '../ingress/ingress-plan.ts';
+import { NGINX_ANNOTATION_PREFIX } from '../ingress/nginx-annotation-catalogue.ts';
 import type { NginxDialect } from '../ingress/nginx-annotations.ts';
 import { compareByAge, compareStrings } from '../kube/object-age.ts';
 import { aliasKeysOf, aliasProblems, isServed } from './alias-problems.ts';
@@ -198,6 +200,7 @@ export class IncrementalCompiler {
   readonly #lookup: BackendLookup = {
     resolve: (namespace, backend) =>
       resolveServiceBackend(namespace, backend, (ns, name) => this.#services.get(`${ns}/${name}`)),
+    service: (namespace, name) => this.#services.get(`${namespace}/${name}`),
   };
   readonly #authSecrets: AuthSecretLookup = {
     secret: (namespace, name) => this.#secrets.get(`${namespace}/${name}`),
@@ -667,6 +670,8 @@ function policyTarget(policy: HealthCheckPolicy | undefined): string | undefined
   return `${policy.metadata?.namespace ?? ''}/${typeof target === 'string' ? target : ''}`;
 }
 
+const DEFAULT_BACKEND_ANNOTATION = `${NGINX_ANNOTATION_PREFIX}default-backend`;
+
 /** `namespace/name` of every Service the Ingress's backends name. */
 function referencedServices(ingress: V1Ingress, namespace: string): string[] {
   const names = new Set<string>();
@@ -674,6 +679,8 @@ function referencedServices(ingress: V1Ingress, namespace: string): string[] {
     if (typeof name === 'string' && name !== '') names.add(`${namespace}/${name}`);
   };
   add(ingress.spec?.defaultBackend?.service?.name);
+  // ingress-nginx's `default-backend` names a Service too (nginx-errors.ts).
+  add(ingress.metadata?.annotations?.[DEFAULT_BACKEND_ANNOTATION]?.trim());
   for (const rule of ingress.spec?.rules ?? []) {
     for (const item of rule.http?.paths ?? []) add(item.backend?.service?.name);
   }

@@ -11,11 +11,11 @@
  * backpressure through the dispatch controller's pause/resume.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
 import {
   type Backend,
   type BasicAuth,
-  type PierLogger,
+  interceptsOwn,
+  interceptsUpstream,
   type RetryCondition,
   type RouteMatch,
   retryAllowed,
@@ -24,74 +24,41 @@ import {
   unmapIPv4,
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
-import type { AuthVerdict, BasicAuthGate } from '../auth/basic-auth-gate.ts';
+import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
+import { BodyLimit } from './body-limit.ts';
+import {
+  type ErrorAnswer,
+  ErrorExchange,
+  errorContext,
+  type FallbackPage,
+  statusPage,
+} from './error-intercept.ts';
 import { errorPage, type ProxyErrorCode } from './error-pages.ts';
+import {
+  BODY_TOO_LARGE,
+  CLIENT_GONE,
+  INTERCEPTED,
+  markedError,
+  RETRY_STATUS,
+} from './exchange-marks.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
   type Outcome,
-  type ProxyEvent,
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import { assertProxyOptions, type ProxyOptions } from './proxy-options.ts';
-import type { ConnectionSlot, RateLimits } from './rate-limits.ts';
+import { assertProxyOptions } from './proxy-options.ts';
+import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
-import { routeBackend, type SplitDeps } from './route-backend.ts';
+import { routeBackend } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
-import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
 
-/** What the proxy needs from the rest of the dataplane. */
-export interface ProxyDeps {
-  /**
-   * Route lookup in the current table (`RouteIndex.lookup`); called once per request, so a table
-   * swap takes effect on the next request.
-   */
-  lookup(localAddress: string, host: string, path: string): RouteMatch | undefined;
-  /**
-   * Picks an endpoint of `backend` not in `tried`, or undefined when none can take traffic
-   * (answered 503). `tried` is empty on the first attempt.
-   */
-  choose(
-    backend: Backend,
-    req: IncomingMessage,
-    tried: ReadonlySet<string>,
-  ): EndpointChoice | undefined;
-  /** For routes with a split: see {@link SplitDeps}. */
-  pinned?: SplitDeps['pinned'];
-  random?: SplitDeps['random'];
-  /** An attempt on an endpoint starts (in-flight count +1). */
-  begin(backendId: string, endpointId: string): void;
-  /**
-   * The attempt ended; called exactly once per {@link begin}. `cause` names what went wrong when
-   * Pier saw the failure itself (connect refused, reset, timeout...); absent for a response,
-   * whatever its status.
-   */
-  end(
-    backendId: string,
-    endpointId: string,
-    outcome: Outcome,
-    durationMs: number,
-    cause?: ProxyErrorCode,
-  ): void;
-  /** Upstream pools by endpoint. */
-  dispatchers: Pick<UpstreamDispatchers, 'for'>;
-  /** Called once per request when it is over (metrics, access log). */
-  observe(event: ProxyEvent): void;
-  /** The counters of the routes' rate limits; absent, no route is limited. */
-  rateLimits?: Pick<RateLimits, 'admit'>;
-  options: ProxyOptions;
-  /**
-   * Checks the credentials of requests to routes with basic authentication; without it such
-   * routes answer 503 (they fail closed).
-   */
-  basicAuth?: Pick<BasicAuthGate, 'check'>;
-  /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
-  logger?: PierLogger;
-}
+export type { ProxyDeps };
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set([
@@ -104,37 +71,8 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
 ]);
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
-
-/** Marks the error a {@link BodyLimit} raises, so the exchange answers 413. */
-const BODY_TOO_LARGE = 'PIER_BODY_TOO_LARGE';
-/** Marks the abort the exchange causes itself when the client left. */
-const CLIENT_GONE = 'PIER_CLIENT_GONE';
-/** Marks the abort of an attempt whose status the route's retry policy sends elsewhere. */
-const RETRY_STATUS = 'PIER_RETRY_STATUS';
-
-function markedError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
-/**
- * Counts a chunked request body as it streams and fails once it exceeds the limit, before the
- * chunk that crosses it is forwarded. Only used without Content-Length (which is checked up
- * front), so the common case keeps the IncomingMessage as the upstream body directly.
- */
-class BodyLimit extends Transform {
-  #left: number;
-
-  constructor(limit: number) {
-    super();
-    this.#left = limit;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#left -= chunk.length;
-    if (this.#left < 0) callback(markedError('request body too large', BODY_TOO_LARGE));
-    else callback(null, chunk);
-  }
-}
+/** The most of an intercepted response dropped to keep its connection; past it, cut. */
+const DRAIN_LIMIT = 64 * 1024;
 
 /**
  * One client request: routing, attempts, streaming. Also the undici dispatch handler of its
@@ -148,6 +86,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #host = '';
   #virtualHost: string | undefined;
   #backend: Backend | undefined;
+  /** The match, while its route has custom errors (`Route.errors`) that may still apply. */
+  #errorsOf: RouteMatch | undefined;
+  /** Bytes of the intercepted response still dropped before its connection is cut instead. */
+  #drainLeft: number | undefined;
   /** The CORS headers the response gets (the route's policy admits the Origin). */
   #cors: string[] | undefined;
   /** The `limit-connections` slot this request holds until it is over. */
@@ -217,6 +159,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#virtualHost = match.virtualHost.host;
+    if (match.route?.errors !== undefined) this.#errorsOf = match;
     const length = head.contentLength === undefined ? 0 : Number(head.contentLength);
     // As nginx: the known body size first, then the redirects, then who may ask.
     const routeLimit = match.route?.maxBodyBytes;
@@ -306,7 +249,17 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
-    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    if (
+      choice === undefined &&
+      match.errorBackend !== undefined &&
+      backend.endpoints.length === 0
+    ) {
+      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all
+      // (none in its EndpointSlices); endpoints that exist but cannot take traffic get Pier's 503.
+      this.#backend = match.errorBackend;
+      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
+    }
     if (choice === undefined) {
       this.#answer('PIER_NO_ENDPOINT', hasBody);
       return;
@@ -402,6 +355,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
+    const errors = this.#errorsOf?.route?.errors;
+    if (errors !== undefined && interceptsUpstream(errors, statusCode)) {
+      // Dropped, as nginx's proxy_intercept_errors; answered once it is over (onResponseEnd).
+      this.#drainLeft = DRAIN_LIMIT;
+      return;
+    }
     this.#headersAt = performance.now();
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
@@ -415,6 +374,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#drainLeft !== undefined) {
+      this.#drainLeft -= chunk.length;
+      if (this.#drainLeft < 0) controller.abort(markedError('long error body', INTERCEPTED));
+      return;
+    }
     if (this.#res.write(chunk)) return;
     controller.pause();
     if (this.#onDrain === undefined) {
@@ -425,6 +389,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return;
+    if (this.#drainLeft !== undefined) {
+      this.#endAttempt(statusOutcome(this.#status));
+      this.#intercept(statusPage(this.#status), this.#body !== null, [], undefined);
+      return;
+    }
     this.#done = true;
     this.#res.end();
     this.#endAttempt(statusOutcome(this.#status));
@@ -447,6 +416,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#endAttempt(statusOutcome(this.#status));
       this.#status = 0;
       this.#attempt(next);
+      return;
+    }
+    // Cut while dropped (too long, or the upstream failed): the status is what counts.
+    if (code === INTERCEPTED || this.#drainLeft !== undefined) {
+      this.#endAttempt(statusOutcome(this.#status));
+      this.#intercept(statusPage(this.#status), this.#body !== null, [], undefined);
       return;
     }
     if (code === BODY_TOO_LARGE) {
@@ -537,6 +512,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     const page = errorPage(code);
     const res = this.#res;
+    const errors = this.#errorsOf?.route?.errors;
+    if (errors !== undefined && !res.headersSent && interceptsOwn(errors, page.status)) {
+      this.#intercept(page, close, extra, code);
+      return;
+    }
     this.#observe(eventKind(code), page.status, code);
     if (res.headersSent || res.destroyed) {
       res.destroy();
@@ -545,6 +525,29 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const headers = close ? page.closingHeaders : page.headers;
     res.writeHead(page.status, (extra.length === 0 ? headers : [...headers, ...extra]) as string[]);
     res.end(page.body);
+  }
+
+  /**
+   * Hands the response to the route's error backend (error-intercept.ts), once: its own errors
+   * are never intercepted again. `code`: Pier's own answer being replaced, if it is one.
+   */
+  #intercept(
+    page: FallbackPage,
+    close: boolean,
+    extra: readonly string[],
+    code: ProxyErrorCode | undefined,
+  ): void {
+    const match = this.#errorsOf as RouteMatch;
+    this.#errorsOf = undefined;
+    this.#done = true;
+    const done = (answer: ErrorAnswer, status: number): void => {
+      this.#deps.intercepted?.(page.status, answer);
+      if (answer === 'page' && code !== undefined) this.#observe(eventKind(code), status, code);
+      else this.#observe(status === 499 ? 'client-abort' : 'proxied', status, undefined);
+    };
+    const context = errorContext(match, this.#req, page.status);
+    const ask = { backend: match.errorBackend, forwarded: this.#headers, context, page, extra };
+    new ErrorExchange(this.#deps, this.#req, this.#res, { ...ask, close, done }).start();
   }
 
   /** A CORS preflight the route admits: 204 with its headers, as ingress-nginx answers it. */

@@ -19,13 +19,13 @@ import {
 import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
 import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
 import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
+import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
   type Outcome,
   type ProxyEventKind,
   proxyEvent,
 } from './proxy-events.ts';
-import type { ProxyDeps } from './proxy-handler.ts';
 import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
@@ -201,7 +201,17 @@ class UpgradeTunnel {
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
       head.contentLength === undefined &&
       !head.chunked;
-    const choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
+    if (
+      choice === undefined &&
+      match.errorBackend !== undefined &&
+      backend.endpoints.length === 0
+    ) {
+      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all;
+      // custom errors are not applied to upgrades (their response is a tunnel, not a page).
+      this.#backend = match.errorBackend;
+      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
+    }
     if (choice === undefined) {
       this.#refuse('PIER_NO_ENDPOINT');
       return;
