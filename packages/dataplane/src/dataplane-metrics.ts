@@ -36,6 +36,8 @@ export interface DataplaneMetrics {
   readonly ownedProbes: Gauge;
   /** Basic-authentication checks by outcome (auth/basic-auth-gate.ts). */
   readonly basicAuthChecks: Counter<'outcome'>;
+  /** External-authentication decisions by zone (the Ingress) and outcome (auth/external-auth.ts). */
+  readonly externalAuthDecisions: Counter<'zone' | 'outcome'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
   readonly l2Held: Gauge<'address' | 'interface'>;
@@ -137,6 +139,12 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_basic_auth_checks_total',
       help: 'Requests to routes with basic authentication, by outcome: cached, accepted, rejected (401), unavailable or busy (503)',
       labelNames: ['outcome'],
+      registers,
+    }),
+    externalAuthDecisions: new Counter({
+      name: 'pier_dataplane_external_auth_decisions_total',
+      help: 'Requests to routes with external authentication (auth-url), by zone (the Ingress) and outcome: allowed, denied (401, 403, sign-in redirect) or error (500, 503)',
+      labelNames: ['zone', 'outcome'],
       registers,
     }),
     certificates: new Gauge({

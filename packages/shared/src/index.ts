@@ -19,6 +19,7 @@ export * from './keyspace.ts';
 export * from './l2-announcements.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './nginx-string.ts';
 export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './probe-ownership.ts';
@@ -41,6 +42,16 @@ export {
 export * from './route-codec.ts';
 export { corsHeaders, corsOriginAllowed, corsOriginProblem } from './route-cors.ts';
 export * from './route-entries.ts';
+export {
+  AUTH_METHODS,
+  authCookieOnStatus,
+  authHeaderNameProblem,
+  authUrlProblem,
+  type ExternalAuthDecision,
+  externalAuthDecision,
+  MAX_AUTH_RESPONSE_HEADERS,
+  MAX_AUTH_URL_LENGTH,
+} from './route-external-auth.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';

@@ -91,6 +91,8 @@ export interface Route {
   rateLimit?: RouteRateLimit;
   /** HTTP basic authentication (ingress-nginx's `auth-type: basic`); see {@link BasicAuth}. */
   basicAuth?: BasicAuth;
+  /** External authentication (ingress-nginx's `auth-url`); see {@link ExternalAuth}. */
+  externalAuth?: ExternalAuth;
 }
 
 /**
@@ -211,6 +213,32 @@ export interface BasicAuth {
    * dataplane's disk copy in the clear.
    */
   users?: SealedKey;
+}
+
+/**
+ * External authentication of a route, as ingress-nginx's `auth-url`: before a request is
+ * proxied, the dataplane asks the auth service (a GET without body carrying the request's
+ * headers); a 2xx lets it through, 401 and 403 are the answer, anything else 500. Without `url`
+ * (the annotations could not be used) every request is answered 503: the route fails closed.
+ */
+export interface ExternalAuth {
+  /** The auth service's `http(s)://` URL, an nginx string filled in per request. */
+  url?: string;
+  /** `auth-method`: the auth request's method; set, X-Original-URI and X-Scheme are sent too. */
+  method?: string;
+  /**
+   * Where a 401 sends the client instead (`auth-signin`, with its redirect parameter already
+   * added): an nginx string, answered as a 302 Location.
+   */
+  signin?: string;
+  /** `auth-request-redirect`: the X-Auth-Request-Redirect sent; absent, the request URI. */
+  requestRedirect?: string;
+  /** `auth-response-headers`: copied from the auth response into the upstream request, lower case. */
+  responseHeaders?: string[];
+  /** `auth-always-set-cookie`: the auth response's cookies go on refusals too. */
+  alwaysSetCookie?: boolean;
+  /** Metrics label: the Ingress's `namespace/name`. */
+  zone: string;
 }
 
 /** The longest realm a route table carries. */
