@@ -24,6 +24,7 @@ import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation
 import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
+import { type NginxExternalAuth, parseNginxExternalAuth } from './nginx-external-auth.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
 
@@ -71,6 +72,8 @@ export interface NginxActions {
   canary?: NginxCanary;
   /** `auth-type` and its settings; its Secret is read when the Ingress is planned. */
   auth?: NginxAuthRequest;
+  /** `auth-url` and its settings (the routes' zone is the Ingress). */
+  externalAuth?: NginxExternalAuth;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -193,6 +196,8 @@ export function parseNginxAnnotations(
 
   const auth = parseNginxAuth(annotations, result.problems);
   if (auth !== undefined) result.actions.auth = auth;
+  const externalAuth = parseNginxExternalAuth(annotations, result.problems);
+  if (externalAuth !== undefined) result.actions.externalAuth = externalAuth;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

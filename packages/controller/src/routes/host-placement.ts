@@ -281,6 +281,12 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   // Shared by the Ingress's routes, not copied: its sealed users may be large, and entries are
   // never changed once built.
   if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
+  const externalAuth = plan.nginx.externalAuth;
+  if (externalAuth !== undefined)
+    entry.externalAuth = {
+      ...structuredClone(externalAuth),
+      zone: `${source.namespace}/${source.name}`,
+    };
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {
