@@ -215,7 +215,7 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     ),
     'auth-realm': honoured('the realm of WWW-Authenticate: Basic realm="..."'),
     'auth-url': honoured(
-      'each request is first sent (GET, no body, its headers) to this URL, $host and other nginx variables filled in: 2xx lets it through, 401 and 403 are passed on, anything else is 500',
+      'asked first about each request (GET, its headers, no body; nginx variables filled in): 2xx lets it through, 401 and 403 are passed on, others 500',
     ),
     'auth-method': honoured('the method of the auth request (default GET)'),
     'auth-signin': honoured(
