@@ -47,6 +47,8 @@ export function authUrlProblem(template: string): string | undefined {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(sample)?.[1]?.toLowerCase();
   if (scheme === undefined) return 'must start with http:// or https://';
   if (scheme !== 'http' && scheme !== 'https') return `has scheme ${scheme}, not http or https`;
+  // WHATWG URLs read `http:///x` as host x; Go's (ingress-nginx's) find no host.
+  if (/^[/?#]|^$/.test(sample.slice(scheme.length + 3))) return 'has no valid host';
   let url: URL;
   try {
     url = new URL(sample);
