@@ -9,6 +9,7 @@ import { type ExternalAuthAnswer, ExternalAuthClient } from './external-auth.ts'
 let server: Server;
 let base = '';
 const decisions: string[] = [];
+let resets = 0;
 const client = new ExternalAuthClient({
   responseTimeoutMs: 300,
   onDecision: (zone, outcome) => decisions.push(`${zone} ${outcome}`),
@@ -20,6 +21,11 @@ before(async () => {
     if (path.startsWith('/ok')) {
       res.writeHead(200, { 'x-user': 'alice', 'set-cookie': ['a=1', 'b=2'] });
       res.end('x'.repeat(1_000_000)); // far past the body cap: dropped, never held
+    } else if (path.startsWith('/reset-once')) {
+      // The first time, the connection closes under the request, as a stale kept-alive one.
+      resets++;
+      if (resets === 1) req.socket.destroy();
+      else res.writeHead(204).end();
     } else if (path.startsWith('/slow')) {
       setTimeout(() => res.writeHead(200).end(), 2_000).unref();
     } else {
@@ -84,6 +90,9 @@ test('ExternalAuthClient: what the client gets for each answer of a real auth se
     const answer = await ask({ url });
     assert.equal(answer.kind === 'refuse' && answer.code, 'PIER_AUTH_SERVICE_FAILED', url);
   }
+  const retried = await ask({ url: `${base}/reset-once` });
+  assert.equal(retried.kind, 'allow', 'a connection closed under the request is tried once more');
+  assert.equal(resets, 2);
   assert.deepEqual(await ask({}), {
     kind: 'refuse',
     code: 'PIER_AUTH_SERVICE_INVALID',
@@ -99,6 +108,7 @@ test('ExternalAuthClient: what the client gets for each answer of a real auth se
     'ns/app error',
     'ns/app error',
     'ns/app error',
+    'ns/app allowed',
     'ns/app error',
   ]);
 });

@@ -12,7 +12,7 @@ import {
   externalAuthDecision,
   unmapIPv4,
 } from '@pier/shared';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { ProxyErrorCode } from '../proxy/error-pages.ts';
 import { nginxStringOf, requestScheme } from '../proxy/nginx-string-value.ts';
 import {
@@ -34,6 +34,9 @@ const MAX_ORIGINS = 256;
 const MAX_PENDING = 1024;
 /** Bytes of an auth response's body read before the connection is dropped instead. */
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** Errors of a connection closed under a request before its answer: worth one more try. */
+const STALE_CONNECTION: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** What the metrics count: the request went through, was refused, or could not be decided. */
 export type ExternalAuthOutcome = 'allowed' | 'denied' | 'error';
@@ -114,9 +117,9 @@ export class ExternalAuthClient {
     let status: number;
     let headers: AuthResponseHeaders;
     try {
-      const response = await this.#pool(url).request({
+      const options: Dispatcher.RequestOptions = {
         path: url.pathname + url.search,
-        method: (auth.method ?? 'GET') as 'GET',
+        method: (auth.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: authRequestHeaders(auth, url.hostname.replace(/^\[(.*)\]$/, '$1'), {
           rawHeaders: req.rawHeaders,
           method: req.method ?? 'GET',
@@ -126,6 +129,13 @@ export class ExternalAuthClient {
         }),
         headersTimeout: this.#options.responseTimeoutMs ?? AUTH_RESPONSE_TIMEOUT_MS,
         bodyTimeout: this.#options.responseTimeoutMs ?? AUTH_RESPONSE_TIMEOUT_MS,
+      };
+      const pool = this.#pool(url);
+      const response = await pool.request(options).catch((err: unknown) => {
+        // A kept-alive connection the auth service closed as it was reused: once more, on
+        // another. (nginx, which opens a connection per auth request, never meets this.)
+        if (!STALE_CONNECTION.has((err as { code?: string }).code ?? '')) throw err;
+        return pool.request(options);
       });
       status = response.statusCode;
       headers = response.headers;
