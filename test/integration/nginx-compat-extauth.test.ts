@@ -59,7 +59,11 @@ async function startAuthService(): Promise<void> {
         return;
       }
       const token = req.headers['x-token'];
-      if (token === 'good') {
+      if ((req.url ?? '').startsWith('/plain')) {
+        // Without cookies: answers a proxy cache may keep.
+        res.writeHead(token === 'good' ? 200 : 401, { 'x-auth-request-user': 'bob' });
+        res.end();
+      } else if (token === 'good') {
         res.writeHead(202, {
           'x-auth-request-user': 'alice',
           'x-auth-request-email': 'alice@example.test',
@@ -153,6 +157,15 @@ before(async () => {
       ext({ [`${N}auth-signin`]: 'https://$host/oauth2/start?rd=$escaped_request_uri' }),
       svc,
     ),
+    stand.ingress(
+      'cached',
+      {
+        [`${N}auth-url`]: `http://${AUTH_ADDRESS}:${authPort}/plain`,
+        [`${N}auth-cache-key`]: '$http_x_token',
+        [`${N}auth-response-headers`]: 'X-Auth-Request-User',
+      },
+      svc,
+    ),
     stand.ingress('down', { [`${N}auth-url`]: `http://${DOWN_ADDRESS}:9/auth` }, svc),
     stand.ingress('fail', { [`${N}auth-url`]: `http://${AUTH_ADDRESS}:${authPort}/fail` }, svc),
     stand.ingress('bad', { [`${N}auth-url`]: 'oauth2-proxy.auth/oauth2/auth' }, svc),
@@ -166,7 +179,7 @@ before(async () => {
       svc,
     ),
   );
-  await stand.serve(['ext', 'signin', 'proxy', 'down', 'fail', 'bad', 'both']);
+  await stand.serve(['ext', 'signin', 'proxy', 'cached', 'down', 'fail', 'bad', 'both']);
 });
 
 after(async () => {
@@ -340,4 +353,26 @@ test('annotations.md#external-authentication: upgrades (WebSocket) ask the auth 
   const passed = await upgrade('ext', 'good');
   assert.equal(appServed(), before + 1, 'allowed, it reaches the pod');
   assert.match(passed, /"x-auth-request-user":"alice"/);
+});
+
+test('annotations.md#external-authentication: auth-cache-key keeps answers (default 200 202 401 5m) per key', async () => {
+  const first = await ask('cached', { headers: { 'x-token': 'good' } });
+  assert.equal(first.status, 200);
+  assert.equal(first.auth.length, 1);
+  const again = await ask('cached', { headers: { 'x-token': 'good' } });
+  assert.equal(again.status, 200);
+  assert.equal(again.auth.length, 0, 'decided by the kept answer');
+  assert.equal(
+    again.pod?.['x-auth-request-user'],
+    'bob',
+    'its response headers still reach the pod',
+  );
+  const other = await ask('cached', { headers: { 'x-token': 'other' } });
+  assert.equal(other.status, 401);
+  assert.equal(other.auth.length, 1, 'another key asks');
+  const otherAgain = await ask('cached', { headers: { 'x-token': 'other' } });
+  assert.equal(otherAgain.status, 401);
+  assert.equal(otherAgain.auth.length, 0, 'a 401 is kept too');
+  // Answers with Set-Cookie are never kept, as nginx's proxy cache: 'ext' has no key anyway.
+  assert.equal((await ask('ext', { headers: { 'x-token': 'good' } })).auth.length, 1);
 });

@@ -80,6 +80,7 @@ export class DataplaneApp {
   /** The auth services of routes with external authentication (auth-url). */
   readonly #externalAuth = new ExternalAuthClient({
     onDecision: (zone, outcome) => this.#metrics.externalAuthDecisions.inc({ zone, outcome }),
+    onCache: (result) => this.#metrics.externalAuthCache.inc({ result }),
     onFailure: (auth, err) =>
       this.#log.debug(
         { zone: auth.zone, err: err instanceof Error ? err.message : String(err) },

@@ -38,6 +38,8 @@ export interface DataplaneMetrics {
   readonly basicAuthChecks: Counter<'outcome'>;
   /** External-authentication decisions by zone (the Ingress) and outcome (auth/external-auth.ts). */
   readonly externalAuthDecisions: Counter<'zone' | 'outcome'>;
+  /** Look-ups of kept auth answers (`auth-cache-key`), by result. */
+  readonly externalAuthCache: Counter<'result'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
   readonly l2Held: Gauge<'address' | 'interface'>;
@@ -145,6 +147,12 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_external_auth_decisions_total',
       help: 'Requests to routes with external authentication (auth-url), by zone (the Ingress) and outcome: allowed, denied (401, 403, sign-in redirect) or error (500, 503)',
       labelNames: ['zone', 'outcome'],
+      registers,
+    }),
+    externalAuthCache: new Counter({
+      name: 'pier_dataplane_external_auth_cache_total',
+      help: 'Look-ups of kept auth answers on routes with auth-cache-key, by result: hit (decided without asking the auth service) or miss',
+      labelNames: ['result'],
       registers,
     }),
     certificates: new Gauge({

@@ -26,6 +26,13 @@ export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
 export { canonicalCidr, parseCidrList } from './route-access.ts';
 export {
+  authCacheKeyProblem,
+  authCacheMs,
+  DEFAULT_AUTH_CACHE_DURATION,
+  MAX_AUTH_CACHE_KEY_LENGTH,
+  parseAuthCacheDuration,
+} from './route-auth-cache.ts';
+export {
   type BasicCredentials,
   basicAuthAad,
   basicCredentials,

@@ -17,7 +17,8 @@ export type NginxStringPart =
         | 'remote_addr'
         | 'host'
         | 'scheme'
-        | 'request_method';
+        | 'request_method'
+        | 'remote_user';
     }
   | { variable: 'http' | 'cookie' | 'arg'; name: string };
 
@@ -36,12 +37,14 @@ const SIMPLE: ReadonlyMap<string, NginxStringPart> = new Map<string, NginxString
   // ingress-nginx's own: the scheme, unless forwarded headers are trusted (Pier: the scheme).
   ['pass_access_scheme', { variable: 'scheme' }],
   ['request_method', { variable: 'request_method' }],
+  // The user of a Basic Authorization header (ingress-nginx's auth-cache-key example).
+  ['remote_user', { variable: 'remote_user' }],
 ]);
 const PREFIXED = ['http_', 'cookie_', 'arg_'] as const;
 
 /** The variables Pier knows, for messages. */
 export const NGINX_VARIABLES_KNOWN =
-  'request_uri, escaped_request_uri, uri, args, remote_addr, host, scheme, request_method, http_*, cookie_*, arg_*';
+  'request_uri, escaped_request_uri, uri, args, remote_addr, remote_user, host, scheme, request_method, http_*, cookie_*, arg_*';
 
 /**
  * The parts of `template`, or a string saying why it cannot be one: nginx's `$name` or

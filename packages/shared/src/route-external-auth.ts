@@ -5,6 +5,7 @@
  */
 import { fail, isObject, type Report, readString } from './field-reader.ts';
 import { compileNginxString } from './nginx-string.ts';
+import { checkAuthCache } from './route-auth-cache.ts';
 import type { ExternalAuth } from './route-table.ts';
 
 /** The longest `url` or `signin` template a route table carries. */
@@ -132,6 +133,12 @@ export function checkExternalAuth(raw: unknown, at: string, report: Report): Ext
   if (raw.alwaysSetCookie !== undefined) {
     if (typeof raw.alwaysSetCookie === 'boolean') auth.alwaysSetCookie = raw.alwaysSetCookie;
     else report(`${at}alwaysSetCookie`, 'must be true or false');
+  }
+  // A bad cache costs the route its cache only: every request asks the auth service.
+  if (report.count() === before && raw.cache !== undefined) {
+    const cache = checkAuthCache(raw.cache, `${at}cache.`, report);
+    if (cache !== undefined) auth.cache = cache;
+    return auth;
   }
   return report.count() === before ? auth : closed;
 }

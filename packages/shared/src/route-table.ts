@@ -237,8 +237,32 @@ export interface ExternalAuth {
   responseHeaders?: string[];
   /** `auth-always-set-cookie`: the auth response's cookies go on refusals too. */
   alwaysSetCookie?: boolean;
+  /** `auth-cache-key` and `auth-cache-duration`: answers kept and reused; see {@link AuthCache}. */
+  cache?: AuthCache;
   /** Metrics label: the Ingress's `namespace/name`. */
   zone: string;
+}
+
+/**
+ * Auth answers kept per key, as ingress-nginx's `proxy_cache` of its auth location: a request
+ * whose key (`scope`, its Host and `key` filled in) has an answer kept is decided by it without
+ * asking the auth service.
+ */
+export interface AuthCache {
+  /** The keyspace: ingress-nginx's is per server and location (the controller: Ingress, path, path type). */
+  scope: string;
+  /** `auth-cache-key`: an nginx string filled in per request (`$remote_user$http_authorization`). */
+  key: string;
+  /** `auth-cache-duration`, in order: how long answers of which statuses are kept. */
+  valid: AuthCacheValid[];
+}
+
+/** One `proxy_cache_valid` entry. */
+export interface AuthCacheValid {
+  /** The statuses it covers; `any`, every one; empty, nginx's 200, 301 and 302. */
+  statuses: number[] | 'any';
+  /** How long, ms. */
+  ms: number;
 }
 
 /** The longest realm a route table carries. */

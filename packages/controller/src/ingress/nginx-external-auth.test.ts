@@ -71,6 +71,54 @@ test('parseNginxExternalAuth reads the annotations, failing closed where ingress
       { url: 'http://a/' },
       ['auth-always-set-cookie'],
     ],
+    [
+      { 'auth-url': 'http://a/', 'auth-cache-key': '$remote_user$http_authorization' },
+      {
+        url: 'http://a/',
+        cache: {
+          key: '$remote_user$http_authorization',
+          valid: [{ statuses: [200, 202, 401], ms: 300_000 }],
+        },
+      },
+      [],
+    ],
+    [
+      {
+        'auth-url': 'http://a/',
+        'auth-cache-key': '$http_x',
+        'auth-cache-duration': '200 1m, 401 10s',
+      },
+      {
+        url: 'http://a/',
+        cache: {
+          key: '$http_x',
+          valid: [
+            { statuses: [200], ms: 60_000 },
+            { statuses: [401], ms: 10_000 },
+          ],
+        },
+      },
+      [],
+    ],
+    [{ 'auth-url': 'http://a/', 'auth-cache-key': '$k' }, { url: 'http://a/' }, ['auth-cache-key']],
+    [
+      { 'auth-url': 'http://a/', 'auth-cache-key': 'a.b' },
+      { url: 'http://a/' },
+      ['auth-cache-key'],
+    ],
+    [
+      { 'auth-url': 'http://a/', 'auth-cache-key': '$http_x', 'auth-cache-duration': '200 10' },
+      {},
+      ['auth-cache-duration'],
+    ],
+    [
+      { 'auth-url': 'http://a/', 'auth-cache-key': '$http_x', 'auth-cache-duration': '200 5m;' },
+      {
+        url: 'http://a/',
+        cache: { key: '$http_x', valid: [{ statuses: [200, 202, 401], ms: 300_000 }] },
+      },
+      ['auth-cache-duration'],
+    ],
   ];
   for (const [annotations, want, named] of cases) {
     const problems: AnnotationProblem[] = [];

@@ -12,22 +12,35 @@
  */
 import {
   AUTH_METHODS,
+  type AuthCache,
+  authCacheKeyProblem,
   authHeaderNameProblem,
   authUrlProblem,
+  DEFAULT_AUTH_CACHE_DURATION,
   type ExternalAuth,
   MAX_AUTH_RESPONSE_HEADERS,
   MAX_AUTH_URL_LENGTH,
+  parseAuthCacheDuration,
 } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
 
-/** What an Ingress's external authentication asks of its routes (the zone is added per route). */
-export type NginxExternalAuth = Omit<ExternalAuth, 'zone'>;
+/**
+ * What an Ingress's external authentication asks of its routes (the zone, and the cache's
+ * keyspace, are added per route).
+ */
+export type NginxExternalAuth = Omit<ExternalAuth, 'zone' | 'cache'> & {
+  cache?: Omit<AuthCache, 'scope'>;
+};
 
 /** ingress-nginx's `URLWithNginxVariableRegex` (auth-url, auth-signin). */
 const URL_WITH_VARIABLES = /^[-._~a-zA-Z0-9/:, ?&=$]*$/;
 /** ingress-nginx's `URLIsValidRegex` (auth-signin-redirect-param, auth-request-redirect). */
 const URL_CHARS = /^[-._~a-zA-Z0-9/:,?&=]*$/;
+/** ingress-nginx's `NGINXVariable` (auth-cache-key). */
+const CACHE_KEY_CHARS = /^[-A-Za-z0-9_${}]*$/;
+/** ingress-nginx's `ExtendedCharsRegex` (auth-cache-duration). */
+const EXTENDED_CHARS = /^[-/._~a-zA-Z0-9:, ]*$/;
 /** ingress-nginx's `HeadersVariable` (auth-response-headers). */
 const HEADER_LIST = /^[-A-Za-z0-9_, ]*$/;
 /** ingress-nginx's default `auth-signin-redirect-param`. */
@@ -106,6 +119,29 @@ export function parseNginxExternalAuth(
       return {};
     }
     if (names.length > 0) auth.responseHeaders = [...new Set(names.map((h) => h.toLowerCase()))];
+  }
+
+  // Read whether or not a key is set, as ingress-nginx does: a bad one denies the location.
+  let durationText = read('auth-cache-duration') ?? DEFAULT_AUTH_CACHE_DURATION;
+  if (!EXTENDED_CHARS.test(durationText)) {
+    problem(
+      'auth-cache-duration',
+      `'${durationText}' has characters ingress-nginx refuses; using ${DEFAULT_AUTH_CACHE_DURATION}`,
+    );
+    durationText = DEFAULT_AUTH_CACHE_DURATION;
+  }
+  const valid = parseAuthCacheDuration(durationText);
+  if (typeof valid === 'string') {
+    problem('auth-cache-duration', `'${durationText}' ${valid}${CLOSED}`);
+    return {};
+  }
+  const cacheKey = read('auth-cache-key');
+  if (cacheKey !== undefined) {
+    const why = CACHE_KEY_CHARS.test(cacheKey)
+      ? authCacheKeyProblem(cacheKey)
+      : 'has characters ingress-nginx refuses (letters, digits, - _ $ { })';
+    if (why === undefined) auth.cache = { key: cacheKey, valid };
+    else problem('auth-cache-key', `'${cacheKey}' ${why}; every request asks the auth service`);
   }
 
   let param = read('auth-signin-redirect-param') ?? DEFAULT_SIGNIN_REDIRECT_PARAM;

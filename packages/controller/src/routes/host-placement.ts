@@ -282,11 +282,16 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   // never changed once built.
   if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
   const externalAuth = plan.nginx.externalAuth;
-  if (externalAuth !== undefined)
-    entry.externalAuth = {
-      ...structuredClone(externalAuth),
-      zone: `${source.namespace}/${source.name}`,
-    };
+  if (externalAuth !== undefined) {
+    const { cache, ...rest } = structuredClone(externalAuth);
+    entry.externalAuth = { ...rest, zone: `${source.namespace}/${source.name}` };
+    // ingress-nginx's keyspace is per server and location: here per Ingress, path and type.
+    if (cache !== undefined)
+      entry.externalAuth.cache = {
+        ...cache,
+        scope: `${source.namespace}/${source.name} ${route.pathType} ${route.path}`,
+      };
+  }
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

@@ -10,6 +10,7 @@ let server: Server;
 let base = '';
 const decisions: string[] = [];
 let resets = 0;
+let asked = 0;
 const client = new ExternalAuthClient({
   responseTimeoutMs: 300,
   onDecision: (zone, outcome) => decisions.push(`${zone} ${outcome}`),
@@ -21,6 +22,9 @@ before(async () => {
     if (path.startsWith('/ok')) {
       res.writeHead(200, { 'x-user': 'alice', 'set-cookie': ['a=1', 'b=2'] });
       res.end('x'.repeat(1_000_000)); // far past the body cap: dropped, never held
+    } else if (path.startsWith('/kept')) {
+      asked++;
+      res.writeHead(req.headers['x-token'] === 'good' ? 200 : 401, { 'x-user': 'alice' }).end();
     } else if (path.startsWith('/reset-once')) {
       // The first time, the connection closes under the request, as a stale kept-alive one.
       resets++;
@@ -111,4 +115,39 @@ test('ExternalAuthClient: what the client gets for each answer of a real auth se
     'ns/app allowed',
     'ns/app error',
   ]);
+});
+
+test('ExternalAuthClient: with auth-cache-key, a kept answer decides without asking again', async () => {
+  let now = 0;
+  const kept = new ExternalAuthClient({ now: () => now });
+  const auth: ExternalAuth = {
+    url: `${base}/kept`,
+    responseHeaders: ['x-user'],
+    zone: 'ns/app',
+    cache: {
+      scope: 'ns/app Prefix /',
+      key: '$http_x_token',
+      valid: [{ statuses: [200], ms: 1000 }],
+    },
+  };
+  const withToken = (token: string) => {
+    const req = clientRequest('/p');
+    req.headers['x-token'] = token;
+    req.rawHeaders.push('X-Token', token);
+    return req;
+  };
+  const first = await kept.check(auth, withToken('good'));
+  const second = await kept.check(auth, withToken('good'));
+  assert.equal(asked, 1, 'the second was decided by the kept answer');
+  assert.deepEqual(
+    second,
+    first.kind === 'allow' ? { ...first, response: { 'x-user': 'alice' }, cookies: [] } : undefined,
+  );
+  await kept.check(auth, withToken('bad'));
+  await kept.check(auth, withToken('bad'));
+  assert.equal(asked, 3, 'another key is asked; a 401 is not in the durations, so never kept');
+  now = 1000;
+  await kept.check(auth, withToken('good'));
+  assert.equal(asked, 4, 'expired, it is asked again');
+  await kept.close();
 });

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  authCacheMs,
   authCookieOnStatus,
   type ExternalAuth,
   externalAuthDecision,
@@ -15,6 +16,7 @@ import {
 import { type Dispatcher, Pool } from 'undici';
 import type { ProxyErrorCode } from '../proxy/error-pages.ts';
 import { nginxStringOf, requestScheme } from '../proxy/nginx-string-value.ts';
+import { AuthAnswerCache } from './auth-answer-cache.ts';
 import {
   type AuthResponseHeaders,
   authRequestHeaders,
@@ -37,6 +39,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** Errors of a connection closed under a request before its answer: worth one more try. */
 const STALE_CONNECTION: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/** Methods whose auth answers are kept (nginx's `proxy_cache_methods`). */
+const CACHED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 /** What the metrics count: the request went through, was refused, or could not be decided. */
 export type ExternalAuthOutcome = 'allowed' | 'denied' | 'error';
@@ -61,6 +66,10 @@ export interface ExternalAuthOptions {
   responseTimeoutMs?: number;
   /** One decision, for metrics: the route's zone (its Ingress) and the outcome. */
   onDecision?: (zone: string, outcome: ExternalAuthOutcome) => void;
+  /** A look-up of a kept answer (`auth-cache-key`), for metrics. */
+  onCache?: (result: 'hit' | 'miss') => void;
+  /** The clock of kept answers, ms. */
+  now?: () => number;
   /** An auth request that failed (no response), for a debug log. */
   onFailure?: (auth: ExternalAuth, err: unknown) => void;
 }
@@ -76,6 +85,7 @@ export function cookiesFor(auth: ExternalAuth, cookies: string[], status: number
 /** Asks auth services; see the module comment. */
 export class ExternalAuthClient {
   readonly #pools = new Map<string, Pool>();
+  readonly #kept = new AuthAnswerCache();
   readonly #options: ExternalAuthOptions;
   #pending = 0;
 
@@ -99,7 +109,34 @@ export class ExternalAuthClient {
 
   async #ask(auth: ExternalAuth, req: IncomingMessage): Promise<ExternalAuthAnswer> {
     if (auth.url === undefined) return refuse('PIER_AUTH_SERVICE_INVALID');
-    const filled = nginxStringOf(auth.url, req);
+    const cache = auth.cache;
+    // As nginx's proxy_cache_methods: only GET and HEAD auth requests are kept.
+    const keep = cache !== undefined && CACHED_METHODS.has(auth.method ?? 'GET');
+    const key = keep
+      ? `${cache.scope}\n${nginxStringOf('$host', req)}\n${nginxStringOf(cache.key, req) ?? ''}`
+      : undefined;
+    const now = this.#options.now ?? Date.now;
+    if (key !== undefined) {
+      const kept = this.#kept.get(key, now());
+      this.#options.onCache?.(kept === undefined ? 'miss' : 'hit');
+      if (kept !== undefined) return this.#decide(auth, req, kept.status, kept.headers);
+    }
+    const got = await this.#send(auth, req);
+    if ('kind' in got) return got;
+    if (key !== undefined && cache !== undefined) {
+      const names = [...(auth.responseHeaders ?? []), 'www-authenticate'];
+      const ms = authCacheMs(got.status, got.headers, cache.valid, now());
+      this.#kept.set(key, got.status, got.headers, names, ms, now());
+    }
+    return this.#decide(auth, req, got.status, got.headers);
+  }
+
+  /** The auth service's answer to the auth request of `req`, or the refusal when there is none. */
+  async #send(
+    auth: ExternalAuth,
+    req: IncomingMessage,
+  ): Promise<{ status: number; headers: AuthResponseHeaders } | ExternalAuthAnswer> {
+    const filled = nginxStringOf(auth.url as string, req);
     let url: URL;
     try {
       url = new URL(filled ?? '');
@@ -147,6 +184,16 @@ export class ExternalAuthClient {
     } finally {
       this.#pending--;
     }
+    return { status, headers };
+  }
+
+  /** What the client gets for the auth service's `status` and `headers`. */
+  #decide(
+    auth: ExternalAuth,
+    req: IncomingMessage,
+    status: number,
+    headers: AuthResponseHeaders,
+  ): ExternalAuthAnswer {
     const cookies = headerValues(headers, 'set-cookie');
     const always = auth.alwaysSetCookie === true;
     const withCookies = (extra: string[], answerStatus: number): string[] => {

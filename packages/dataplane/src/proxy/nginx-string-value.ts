@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  basicCredentials,
   compileNginxString,
   cookieValue,
   escapeUri,
@@ -58,6 +59,8 @@ function value(part: Exclude<NginxStringPart, { text: string }>, req: IncomingMe
       return requestScheme(req);
     case 'request_method':
       return req.method ?? 'GET';
+    case 'remote_user':
+      return basicCredentials(req.headers.authorization)?.user ?? '';
     case 'host': {
       const host = (req.headers.host ?? '').toLowerCase();
       return host.startsWith('[')
