@@ -16,6 +16,7 @@ import {
 } from '@pier/shared';
 import { Redis } from 'ioredis';
 import { BasicAuthGate } from './auth/basic-auth-gate.ts';
+import { ExternalAuthClient } from './auth/external-auth.ts';
 import { PasswordThread } from './auth/password-thread.ts';
 import { BackgroundThread } from './background/background-thread.ts';
 import type { DataplaneConfig } from './config.ts';
@@ -76,6 +77,16 @@ export class DataplaneApp {
   #tls: TlsStore | undefined;
   /** Basic authentication of routes that ask for it; its thread starts at the first bcrypt check. */
   #auth: BasicAuthGate | undefined;
+  /** The auth services of routes with external authentication (auth-url). */
+  readonly #externalAuth = new ExternalAuthClient({
+    onDecision: (zone, outcome) => this.#metrics.externalAuthDecisions.inc({ zone, outcome }),
+    onCache: (result) => this.#metrics.externalAuthCache.inc({ result }),
+    onFailure: (auth, err) =>
+      this.#log.debug(
+        { zone: auth.zone, err: err instanceof Error ? err.message : String(err) },
+        'an auth request failed; answered 500',
+      ),
+  });
   readonly #passwords = new PasswordThread();
   #health: DataplaneHealth | undefined;
   #sync: RouteSource | undefined;
@@ -232,6 +243,7 @@ export class DataplaneApp {
     await this.#health?.stop({ release: true });
     await this.#sync?.stop();
     await this.#dispatchers.close();
+    await this.#externalAuth.close();
     await this.#passwords.close();
     for (const r of this.#connections) r.disconnect();
   }
@@ -307,6 +319,7 @@ export class DataplaneApp {
       rateLimits: this.#rateLimits,
       options,
       ...(this.#auth === undefined ? {} : { basicAuth: this.#auth }),
+      externalAuth: this.#externalAuth,
       logger: this.#log,
     };
   }

@@ -41,6 +41,10 @@ export interface DataplaneMetrics {
    * and what answered instead: `backend` (the error backend) or `page` (Pier's own page).
    */
   readonly interceptedResponses: Counter<'code' | 'answer'>;
+  /** External-authentication decisions by zone (the Ingress) and outcome (auth/external-auth.ts). */
+  readonly externalAuthDecisions: Counter<'zone' | 'outcome'>;
+  /** Look-ups of kept auth answers (`auth-cache-key`), by result. */
+  readonly externalAuthCache: Counter<'result'>;
   readonly certificates: Gauge;
   readonly certificateProblems: Gauge;
   /** Server-alias names the route index answers to (ingress-nginx's `server-alias`). */
@@ -150,6 +154,18 @@ export function createDataplaneMetrics(): DataplaneMetrics {
       name: 'pier_dataplane_intercepted_responses_total',
       help: 'Responses replaced by custom-http-errors, by the status replaced and what answered instead (backend: the error backend; page: Pier)',
       labelNames: ['code', 'answer'],
+      registers,
+    }),
+    externalAuthDecisions: new Counter({
+      name: 'pier_dataplane_external_auth_decisions_total',
+      help: 'Requests to routes with external authentication (auth-url), by zone (the Ingress) and outcome: allowed, denied (401, 403, sign-in redirect) or error (500, 503)',
+      labelNames: ['zone', 'outcome'],
+      registers,
+    }),
+    externalAuthCache: new Counter({
+      name: 'pier_dataplane_external_auth_cache_total',
+      help: 'Look-ups of kept auth answers on routes with auth-cache-key, by result: hit (decided without asking the auth service) or miss',
+      labelNames: ['result'],
       registers,
     }),
     certificates: new Gauge({

@@ -19,11 +19,19 @@ export * from './keyspace.ts';
 export * from './l2-announcements.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './nginx-string.ts';
 export * from './ops-server.ts';
 export * from './path-match.ts';
 export * from './probe-ownership.ts';
 export * from './redis-reconnect.ts';
 export { canonicalCidr, parseCidrList } from './route-access.ts';
+export {
+  authCacheKeyProblem,
+  authCacheMs,
+  DEFAULT_AUTH_CACHE_DURATION,
+  MAX_AUTH_CACHE_KEY_LENGTH,
+  parseAuthCacheDuration,
+} from './route-auth-cache.ts';
 export {
   type BasicCredentials,
   basicAuthAad,
@@ -49,6 +57,16 @@ export {
   isErrorCode,
   MAX_ERROR_CODES,
 } from './route-errors.ts';
+export {
+  AUTH_METHODS,
+  authCookieOnStatus,
+  authHeaderNameProblem,
+  authUrlProblem,
+  type ExternalAuthDecision,
+  externalAuthDecision,
+  MAX_AUTH_RESPONSE_HEADERS,
+  MAX_AUTH_URL_LENGTH,
+} from './route-external-auth.ts';
 export * from './route-index.ts';
 export * from './route-log-reader.ts';
 export * from './route-patch.ts';

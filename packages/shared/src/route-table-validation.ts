@@ -31,6 +31,7 @@ import { checkSourceRanges } from './route-access.ts';
 import { checkBasicAuth } from './route-basic-auth.ts';
 import { checkCors } from './route-cors.ts';
 import { checkRouteErrors } from './route-errors.ts';
+import { checkExternalAuth } from './route-external-auth.ts';
 import { checkRateLimit } from './route-rate-limit.ts';
 import { appRootProblem, checkHttpsRedirect, checkRouteRedirect } from './route-redirects.ts';
 import { regexPathProblem } from './route-rewrite.ts';
@@ -298,6 +299,8 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   // Checked last: a bad one keeps the route, refusing every request, and is still reported.
   if (raw.basicAuth !== undefined)
     route.basicAuth = checkBasicAuth(raw.basicAuth, `${at}basicAuth.`, report);
+  if (raw.externalAuth !== undefined)
+    route.externalAuth = checkExternalAuth(raw.externalAuth, `${at}externalAuth.`, report);
   return route;
 }
 

@@ -98,6 +98,8 @@ export interface Route {
   rateLimit?: RouteRateLimit;
   /** HTTP basic authentication (ingress-nginx's `auth-type: basic`); see {@link BasicAuth}. */
   basicAuth?: BasicAuth;
+  /** External authentication (ingress-nginx's `auth-url`); see {@link ExternalAuth}. */
+  externalAuth?: ExternalAuth;
   /** ingress-nginx's `default-backend` and `custom-http-errors`; see {@link RouteErrors}. */
   errors?: RouteErrors;
 }
@@ -244,6 +246,56 @@ export interface BasicAuth {
    * dataplane's disk copy in the clear.
    */
   users?: SealedKey;
+}
+
+/**
+ * External authentication of a route, as ingress-nginx's `auth-url`: before a request is
+ * proxied, the dataplane asks the auth service (a GET without body carrying the request's
+ * headers); a 2xx lets it through, 401 and 403 are the answer, anything else 500. Without `url`
+ * (the annotations could not be used) every request is answered 503: the route fails closed.
+ */
+export interface ExternalAuth {
+  /** The auth service's `http(s)://` URL, an nginx string filled in per request. */
+  url?: string;
+  /** `auth-method`: the auth request's method; set, X-Original-URI and X-Scheme are sent too. */
+  method?: string;
+  /**
+   * Where a 401 sends the client instead (`auth-signin`, with its redirect parameter already
+   * added): an nginx string, answered as a 302 Location.
+   */
+  signin?: string;
+  /** `auth-request-redirect`: the X-Auth-Request-Redirect sent; absent, the request URI. */
+  requestRedirect?: string;
+  /** `auth-response-headers`: copied from the auth response into the upstream request, lower case. */
+  responseHeaders?: string[];
+  /** `auth-always-set-cookie`: the auth response's cookies go on refusals too. */
+  alwaysSetCookie?: boolean;
+  /** `auth-cache-key` and `auth-cache-duration`: answers kept and reused; see {@link AuthCache}. */
+  cache?: AuthCache;
+  /** Metrics label: the Ingress's `namespace/name`. */
+  zone: string;
+}
+
+/**
+ * Auth answers kept per key, as ingress-nginx's `proxy_cache` of its auth location: a request
+ * whose key (`scope`, its Host and `key` filled in) has an answer kept is decided by it without
+ * asking the auth service.
+ */
+export interface AuthCache {
+  /** The keyspace: ingress-nginx's is per server and location (the controller: Ingress, path, path type). */
+  scope: string;
+  /** `auth-cache-key`: an nginx string filled in per request (`$remote_user$http_authorization`). */
+  key: string;
+  /** `auth-cache-duration`, in order: how long answers of which statuses are kept. */
+  valid: AuthCacheValid[];
+}
+
+/** One `proxy_cache_valid` entry. */
+export interface AuthCacheValid {
+  /** The statuses it covers; `any`, every one; empty, nginx's 200, 301 and 302. */
+  statuses: number[] | 'any';
+  /** How long, ms. */
+  ms: number;
 }
 
 /** The longest realm a route table carries. */

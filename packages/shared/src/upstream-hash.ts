@@ -1,73 +1,27 @@
 /**
- * The key of ingress-nginx's `upstream-hash-by`: an nginx string of literal text and request
- * variables (`$request_uri`, `$remote_addr`, `$http_x_user`, `${cookie_session}`…), compiled
- * once into parts that the dataplane fills in per request, and the endpoint a key maps to
+ * The key of ingress-nginx's `upstream-hash-by`: an nginx string (nginx-string.ts) of literal
+ * text and request variables, and the endpoint a key maps to
  * (rendezvous hashing: every endpoint keeps its keys when others come and go). Pure.
  */
 
-/** One piece of a hash key: literal text, or a request variable. */
-export type HashKeyPart =
-  | { text: string }
-  | {
-      variable: 'request_uri' | 'uri' | 'args' | 'remote_addr' | 'host' | 'scheme';
-    }
-  | { variable: 'http' | 'cookie' | 'arg'; name: string };
+import { compileNginxString, type NginxStringPart } from './nginx-string.ts';
 
-const SIMPLE: ReadonlyMap<string, HashKeyPart> = new Map<string, HashKeyPart>([
-  ['request_uri', { variable: 'request_uri' }],
-  ['uri', { variable: 'uri' }],
-  ['document_uri', { variable: 'uri' }],
-  ['args', { variable: 'args' }],
-  ['query_string', { variable: 'args' }],
-  ['remote_addr', { variable: 'remote_addr' }],
-  ['binary_remote_addr', { variable: 'remote_addr' }],
-  ['host', { variable: 'host' }],
-  ['scheme', { variable: 'scheme' }],
-]);
-const PREFIXED = ['http_', 'cookie_', 'arg_'] as const;
+/** One piece of a hash key: literal text, or a request variable (nginx-string.ts). */
+export type HashKeyPart = NginxStringPart;
+
 /** Longest key template accepted. */
 export const MAX_HASH_KEY_LENGTH = 256;
 
 /**
- * The parts of `template`, or a string saying why it cannot be one: nginx's `$name` or
- * `${name}` variables among those listed, anything else literal.
+ * The parts of `template`, or a string saying why it cannot be one: an nginx string
+ * (nginx-string.ts) that names at least one request variable.
  */
 export function compileHashKey(template: string): HashKeyPart[] | string {
-  if (template.length === 0 || template.length > MAX_HASH_KEY_LENGTH) {
-    return `must be 1-${MAX_HASH_KEY_LENGTH} characters`;
-  }
-  if (!/^[\x20-\x7e]*$/.test(template)) return 'must be visible ASCII';
-  const parts: HashKeyPart[] = [];
-  const pattern = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
-  let last = 0;
-  for (const match of template.matchAll(pattern)) {
-    if (match.index > last) parts.push({ text: template.slice(last, match.index) });
-    const name = (match[1] ?? match[2] ?? '').toLowerCase();
-    const part = variable(name);
-    if (part === undefined) {
-      return `$${name} is not a variable Pier knows (request_uri, uri, args, remote_addr, host, scheme, http_*, cookie_*, arg_*)`;
-    }
-    parts.push(part);
-    last = match.index + match[0].length;
-  }
-  if (last < template.length) parts.push({ text: template.slice(last) });
+  const parts = compileNginxString(template, MAX_HASH_KEY_LENGTH);
+  if (typeof parts === 'string') return parts;
   if (!parts.some((p) => 'variable' in p))
     return 'names no request variable, so every request would hash alike';
   return parts;
-}
-
-function variable(name: string): HashKeyPart | undefined {
-  const simple = SIMPLE.get(name);
-  if (simple !== undefined) return simple;
-  for (const prefix of PREFIXED) {
-    if (name.startsWith(prefix) && name.length > prefix.length) {
-      const rest = name.slice(prefix.length);
-      // nginx: `$http_x_user` is the header `X-User`; cookies and arguments as written.
-      const header = prefix === 'http_' ? rest.replaceAll('_', '-') : rest;
-      return { variable: prefix.slice(0, -1) as 'http' | 'cookie' | 'arg', name: header };
-    }
-  }
-  return undefined;
 }
 
 /**

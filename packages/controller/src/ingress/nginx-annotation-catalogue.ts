@@ -24,6 +24,8 @@ export interface NginxAnnotationInfo {
 
 const NOT_YET = 'not supported by Pier yet';
 const NGINX_ONLY = 'tunes nginx itself; Pier has no such setting';
+const AUTH_KEEPALIVE =
+  'Pier always keeps connections to the auth service open (up to 64 per auth origin); no setting';
 const SNIPPET = 'a snippet of nginx configuration; Pier never executes snippets';
 
 const honoured = (note: string): NginxAnnotationInfo => ({ support: 'honoured', note });
@@ -212,20 +214,36 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
       'auth-file (default: an htpasswd file in key auth) or auth-map (a key per user, its hash as value)',
     ),
     'auth-realm': honoured('the realm of WWW-Authenticate: Basic realm="..."'),
-    'auth-url': ignored(NOT_YET),
-    'auth-method': ignored(NOT_YET),
-    'auth-signin': ignored(NOT_YET),
-    'auth-signin-redirect-param': ignored(NOT_YET),
-    'auth-request-redirect': ignored(NOT_YET),
-    'auth-response-headers': ignored(NOT_YET),
+    'auth-url': honoured(
+      'asked first about each request (GET, its headers, no body; nginx variables filled in): 2xx lets it through, 401 and 403 are passed on, others 500',
+    ),
+    'auth-method': honoured('the method of the auth request (default GET)'),
+    'auth-signin': honoured(
+      'a 401 from the auth service becomes a 302 to this URL, with the original URL in its redirect parameter',
+    ),
+    'auth-signin-redirect-param': honoured('the query parameter of auth-signin (default rd)'),
+    'auth-request-redirect': honoured(
+      'the X-Auth-Request-Redirect sent to the auth service (default: the request URI)',
+    ),
+    'auth-response-headers': honoured(
+      "these headers of the auth service's answer are set on the request sent to the pods",
+    ),
     'auth-proxy-set-headers': ignored(NOT_YET),
-    'auth-always-set-cookie': ignored(NOT_YET),
-    'auth-cache-key': ignored(NOT_YET),
-    'auth-cache-duration': ignored(NOT_YET),
-    'auth-keepalive': ignored(NOT_YET),
-    'auth-keepalive-requests': ignored(NOT_YET),
-    'auth-keepalive-share-vars': ignored(NOT_YET),
-    'auth-keepalive-timeout': ignored(NOT_YET),
+    'auth-always-set-cookie': honoured(
+      "the auth service's Set-Cookie goes on every answer, refusals included (default: 2xx and 3xx)",
+    ),
+    'auth-cache-key': honoured(
+      "the auth service's answers are kept per this key (nginx variables), the Ingress's path and the Host, and reused",
+    ),
+    'auth-cache-duration': honoured(
+      'how long answers of which statuses are kept: 200 202 10m, 401 5m (default 200 202 401 5m)',
+    ),
+    'auth-keepalive': ignored(AUTH_KEEPALIVE),
+    'auth-keepalive-requests': ignored(AUTH_KEEPALIVE),
+    'auth-keepalive-share-vars': ignored(
+      'tunes nginx subrequests; Pier fills in the variables from the request itself',
+    ),
+    'auth-keepalive-timeout': ignored(AUTH_KEEPALIVE),
     'enable-global-auth': ignored(NOT_YET),
     'auth-tls-secret': ignored(NOT_YET),
     'auth-tls-verify-client': ignored(NOT_YET),

@@ -25,6 +25,7 @@ import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 import { type NginxErrors, parseNginxErrors } from './nginx-errors.ts';
+import { type NginxExternalAuth, parseNginxExternalAuth } from './nginx-external-auth.ts';
 import { type NginxRateLimit, parseNginxRateLimit } from './nginx-rate-limit.ts';
 import { parseNginxServerAlias } from './nginx-server-alias.ts';
 import { parseNginxUpstream } from './nginx-upstream.ts';
@@ -77,6 +78,8 @@ export interface NginxActions {
   serverAliases?: string[];
   /** `custom-http-errors`, `default-backend`, `disable-proxy-intercept-errors`. */
   errors?: NginxErrors;
+  /** `auth-url` and its settings (the routes' zone is the Ingress). */
+  externalAuth?: NginxExternalAuth;
 }
 
 /** An annotation under the prefix that Pier does not honour, and why. */
@@ -201,6 +204,8 @@ export function parseNginxAnnotations(
   if (errors !== undefined) result.actions.errors = errors;
   const auth = parseNginxAuth(annotations, result.problems);
   if (auth !== undefined) result.actions.auth = auth;
+  const externalAuth = parseNginxExternalAuth(annotations, result.problems);
+  if (externalAuth !== undefined) result.actions.externalAuth = externalAuth;
 
   if (bool('use-regex', false)) result.actions.useRegex = true;
   const rewrite = read('rewrite-target');

@@ -81,7 +81,7 @@ test('nginx balancing: upstream-hash-by keeps its nginx key; a key Pier cannot f
       {
         annotation: `${NGINX_ANNOTATION_PREFIX}upstream-hash-by`,
         message:
-          "'$upstream_addr' $upstream_addr is not a variable Pier knows (request_uri, uri, args, remote_addr, host, scheme, http_*, cookie_*, arg_*); not used",
+          "'$upstream_addr' $upstream_addr is not a variable Pier knows (request_uri, escaped_request_uri, uri, args, remote_addr, remote_user, host, scheme, request_method, http_*, cookie_*, arg_*); not used",
       },
     ],
   });

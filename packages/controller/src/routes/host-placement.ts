@@ -312,6 +312,17 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (plan.basicAuth !== undefined) entry.basicAuth = plan.basicAuth;
   const errors = routeErrors(plan);
   if (errors !== undefined) entry.errors = errors;
+  const externalAuth = plan.nginx.externalAuth;
+  if (externalAuth !== undefined) {
+    const { cache, ...rest } = structuredClone(externalAuth);
+    entry.externalAuth = { ...rest, zone: `${source.namespace}/${source.name}` };
+    // ingress-nginx's keyspace is per server and location: here per Ingress, path and type.
+    if (cache !== undefined)
+      entry.externalAuth.cache = {
+        ...cache,
+        scope: `${source.namespace}/${source.name} ${route.pathType} ${route.path}`,
+      };
+  }
   const rewrite = plan.nginx.rewriteTarget;
   if (rewrite !== undefined && rewrite !== route.path) entry.rewriteTarget = rewrite;
   if (httpsRedirect !== undefined && !route.path.startsWith(NO_HTTPS_REDIRECT_PREFIX)) {

@@ -29,6 +29,26 @@ test('each cause has the status ingress-nginx users expect and a short text body
     ['PIER_NO_ENDPOINT', 503, '503 Service Unavailable: no healthy endpoint\n'],
     ['PIER_AUTH_UNAVAILABLE', 503, "503 Service Unavailable: this route's users cannot be read\n"],
     ['PIER_AUTH_BUSY', 503, '503 Service Unavailable: too many password checks are waiting\n'],
+    [
+      'PIER_AUTH_SERVICE_UNAUTHORIZED',
+      401,
+      "401 Unauthorized: this route's authentication service asks for credentials\n",
+    ],
+    [
+      'PIER_AUTH_SERVICE_FORBIDDEN',
+      403,
+      "403 Forbidden: this route's authentication service refused the request\n",
+    ],
+    [
+      'PIER_AUTH_SERVICE_FAILED',
+      500,
+      "500 Internal Server Error: this route's authentication service failed or is unreachable\n",
+    ],
+    [
+      'PIER_AUTH_SERVICE_INVALID',
+      503,
+      "503 Service Unavailable: this route's auth-url cannot be used\n",
+    ],
     ['PIER_UPSTREAM_CONNECT_FAILED', 502, '502 Bad Gateway: could not connect to the upstream\n'],
     ['PIER_UPSTREAM_RESET', 502, '502 Bad Gateway: the upstream closed the connection\n'],
     [

@@ -1,11 +1,12 @@
 /**
  * What the request and upgrade handlers need from the rest of the dataplane: route lookup,
- * endpoint choice and bookkeeping, pools, rate limits, basic authentication, and where their
+ * endpoint choice and bookkeeping, pools, rate limits, basic and external authentication, and where their
  * events go. Types only.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Backend, PierLogger, RouteMatch } from '@pier/shared';
 import type { BasicAuthGate } from '../auth/basic-auth-gate.ts';
+import type { ExternalAuthClient } from '../auth/external-auth.ts';
 import type { ErrorAnswer } from './error-intercept.ts';
 import type { ProxyErrorCode } from './error-pages.ts';
 import type { EndpointChoice, Outcome, ProxyEvent } from './proxy-events.ts';
@@ -59,6 +60,11 @@ export interface ProxyDeps {
    * routes answer 503 (they fail closed).
    */
   basicAuth?: Pick<BasicAuthGate, 'check'>;
+  /**
+   * Asks the auth services of routes with external authentication; without it such routes
+   * answer 503 (they fail closed).
+   */
+  externalAuth?: Pick<ExternalAuthClient, 'check'>;
   /** Debug-level diagnostics of upstream failures only; nothing is logged per request otherwise. */
   logger?: PierLogger;
   /** A response of `status` was replaced (`Route.errors`), answered by the error backend or Pier's page. */

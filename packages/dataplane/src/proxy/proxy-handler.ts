@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Backend,
   type BasicAuth,
+  type ExternalAuth,
   interceptsOwn,
   interceptsUpstream,
   type RetryCondition,
@@ -25,6 +26,8 @@ import {
 } from '@pier/shared';
 import type { Dispatcher } from 'undici';
 import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
+import { cookiesFor } from '../auth/external-auth.ts';
+import { applyAuthResponseHeaders } from '../auth/external-auth-request.ts';
 import { BodyLimit } from './body-limit.ts';
 import {
   type ErrorAnswer,
@@ -117,6 +120,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #done = false;
   #clientGone = false;
   #onDrain: (() => void) | undefined;
+  /** The route's auth service allowed the request; its cookies go on the response. */
+  #authorized: { auth: ExternalAuth; cookies: string[] } | undefined;
 
   constructor(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse) {
     this.#deps = deps;
@@ -232,6 +237,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     bodyLimit: number,
     origin: string | undefined,
   ): void {
+    const external = match.route?.externalAuth;
+    if (external !== undefined && this.#authorized === undefined) {
+      // After basic authentication, as nginx's access phase (both must pass).
+      this.#askAuthService(external, match, path, length, chunked, bodyLimit, origin);
+      return;
+    }
     const req = this.#req;
     const options = this.#deps.options;
     if (match.route?.basicAuth !== undefined) dropAuthorization(this.#headers);
@@ -273,6 +284,36 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#res.on('close', () => this.#onClientClose());
     this.#attempt(choice);
+  }
+
+  /** Goes on to {@link #forward} once the route's auth service allowed the request. */
+  #askAuthService(
+    auth: ExternalAuth,
+    match: RouteMatch,
+    path: string,
+    length: number,
+    chunked: boolean,
+    bodyLimit: number,
+    origin: string | undefined,
+  ): void {
+    const close = length > 0 || chunked;
+    const client = this.#deps.externalAuth;
+    if (client === undefined) {
+      this.#answer('PIER_AUTH_SERVICE_INVALID', close);
+      return;
+    }
+    void client.check(auth, this.#req).then((answer) => {
+      if (this.#res.destroyed) {
+        this.#done = true;
+        this.#observe('client-abort', 499, undefined);
+      } else if (answer.kind === 'allow') {
+        applyAuthResponseHeaders(this.#headers, auth.responseHeaders ?? [], answer.response);
+        this.#authorized = { auth, cookies: answer.cookies };
+        this.#forward(match, path, length, chunked, bodyLimit, origin);
+      } else if (answer.kind === 'signin') {
+        this.#redirect({ status: 302, location: answer.location }, close, answer.headers);
+      } else this.#answer(answer.code, close, answer.headers);
+    });
   }
 
   /** A request the route's basic authentication refuses: 401 with the challenge, or 503. */
@@ -364,6 +405,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#headersAt = performance.now();
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
+    if (this.#authorized !== undefined && this.#authorized.cookies.length > 0) {
+      const { auth, cookies } = this.#authorized;
+      for (const cookie of cookiesFor(auth, cookies, statusCode)) list.push('set-cookie', cookie);
+    }
     try {
       if (statusMessage) this.#res.writeHead(statusCode, statusMessage, list);
       else this.#res.writeHead(statusCode, list);
@@ -561,7 +606,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   /** A redirect the route asks for, answered without a backend; `close` as for {@link #answer}. */
-  #redirect(answer: RedirectAnswer, close: boolean): void {
+  #redirect(answer: RedirectAnswer, close: boolean, extra: readonly string[] = []): void {
     this.#done = true;
     this.#observe('redirect', answer.status, undefined);
     const body = redirectBody(answer);
@@ -572,6 +617,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       'text/html',
       'content-length',
       String(Buffer.byteLength(body)),
+      ...extra,
     ];
     if (close) headers.push('connection', 'close');
     this.#res.writeHead(answer.status, headers);

@@ -11,12 +11,14 @@ import { connect as tlsConnect } from 'node:tls';
 import {
   type Backend,
   type BasicAuth,
+  type ExternalAuth,
   type RouteMatch,
   rewriteTarget,
   type UpstreamPolicy,
   unmapIPv4,
 } from '@pier/shared';
 import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
+import { applyAuthResponseHeaders } from '../auth/external-auth-request.ts';
 import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
 import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
@@ -83,6 +85,8 @@ class UpgradeTunnel {
   #attemptOpen = false;
   #attemptStarted = 0;
   #done = false;
+  /** The route's auth service allowed the upgrade. */
+  #authorized = false;
   /** The `limit-connections` slot the upgrade holds while the tunnel is open. */
   #slot: ConnectionSlot | undefined;
 
@@ -184,6 +188,11 @@ class UpgradeTunnel {
 
   /** Connects to an endpoint for the upgrade the route admitted. */
   #forward(match: RouteMatch, targetPath: string, head: ForwardedRequest): void {
+    const external = match.route?.externalAuth;
+    if (external !== undefined && !this.#authorized) {
+      this.#askAuthService(external, match, targetPath, head);
+      return;
+    }
     const req = this.#req;
     const options = this.#deps.options;
     if (match.route?.basicAuth !== undefined) dropAuthorization(head.headers);
@@ -217,6 +226,34 @@ class UpgradeTunnel {
       return;
     }
     this.#attempt(choice);
+  }
+
+  /** Goes on to {@link #forward} once the route's auth service allowed the upgrade. */
+  #askAuthService(
+    auth: ExternalAuth,
+    match: RouteMatch,
+    path: string,
+    head: ForwardedRequest,
+  ): void {
+    const client = this.#deps.externalAuth;
+    if (client === undefined) {
+      this.#refuse('PIER_AUTH_SERVICE_INVALID');
+      return;
+    }
+    void client.check(auth, this.#req).then((answer) => {
+      if (this.#done) return;
+      if (this.#client.destroyed) {
+        this.#done = true;
+        this.#slot?.release();
+        this.#observe('client-abort', 499, undefined);
+      } else if (answer.kind === 'allow') {
+        applyAuthResponseHeaders(head.headers, auth.responseHeaders ?? [], answer.response);
+        this.#authorized = true;
+        this.#forward(match, path, head);
+      } else if (answer.kind === 'signin') {
+        this.#redirect({ status: 302, location: answer.location }, answer.headers);
+      } else this.#refuse(answer.code, answer.headers);
+    });
   }
 
   #attempt(choice: EndpointChoice): void {
@@ -368,12 +405,14 @@ class UpgradeTunnel {
   }
 
   /** Answers the route's redirect straight on the socket and closes it. */
-  #redirect(answer: RedirectAnswer): void {
+  #redirect(answer: RedirectAnswer, extra: readonly string[] = []): void {
     this.#observe('redirect', answer.status, undefined);
     const body = redirectBody(answer);
     const reason = STATUS_CODES[answer.status] ?? 'Redirect';
+    let more = '';
+    for (let i = 0; i < extra.length; i += 2) more += `${extra[i]}: ${extra[i + 1]}\r\n`;
     this.#endWith(
-      `HTTP/1.1 ${answer.status} ${reason}\r\nlocation: ${answer.location}\r\ncontent-type: text/html\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${answer.status} ${reason}\r\nlocation: ${answer.location}\r\n${more}content-type: text/html\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 

@@ -94,6 +94,10 @@ export function eventKind(code: ProxyErrorCode): ProxyEventKind {
     case 'PIER_UNAUTHORIZED':
     case 'PIER_AUTH_UNAVAILABLE':
     case 'PIER_AUTH_BUSY':
+    case 'PIER_AUTH_SERVICE_UNAUTHORIZED':
+    case 'PIER_AUTH_SERVICE_FORBIDDEN':
+    case 'PIER_AUTH_SERVICE_FAILED':
+    case 'PIER_AUTH_SERVICE_INVALID':
       return 'unauthorized';
     case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
     case 'PIER_UPSTREAM_TIMEOUT':
