@@ -15,6 +15,7 @@ import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
 import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
+import { type SilentListener, startSilentListener } from '../lib/silent-listener.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 let stand: NginxStand;
@@ -23,6 +24,10 @@ let flaky: EchoPod;
 let steady: EchoPod;
 /** Speaks HTTPS only. */
 let secure: EchoPod;
+/** Answers /lag requests 503, after 1.5 s. */
+let lagging: EchoPod;
+/** Never completes a connection. */
+let silent: SilentListener;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-upstream-certs-'));
 
 before(async () => {
@@ -40,9 +45,53 @@ before(async () => {
   await stand.alias('hashed', [flaky, steady]);
   const pem = await opensslCertificate(certDir, 'pod', 'secure.pod.test');
   [secure] = (await stand.service('secure', ['192.0.2.241'], pem)) as [EchoPod];
+  // One port for both, as the Services below name a single target port.
+  const [laggingPod, prompt] = (await stand.service('lagging', ['192.0.2.142', '192.0.2.144'])) as [
+    EchoPod,
+    EchoPod,
+  ];
+  lagging = laggingPod;
+  lagging.respond = (url) => (url.startsWith('/lag') ? { status: 503, delayMs: 1_500 } : undefined);
+  await stand.alias('flaky-once', [flaky, steady]);
+  await stand.alias('lagging-deadline', [lagging, prompt]);
+  await stand.alias('lagging-retry', [lagging, prompt]);
+  silent = await startSilentListener('192.0.2.143');
+  const silentPod = { name: 'silent', address: silent.address, port: silent.port };
+  await stand.alias('silent', [silentPod as unknown as EchoPod]);
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
   await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
+      // Probed once at the start, then not for ten minutes: the silent pod stays in rotation.
+      {
+        apiVersion: 'pier.dev/v1alpha1',
+        kind: 'HealthCheckPolicy',
+        metadata: { name: 'silent', namespace: stand.namespace },
+        spec: { targetRef: { name: 'silent' }, interval: '10m', timeout: '1s' },
+      },
+      stand.ingress('unanswered', { [`${N}proxy-connect-timeout`]: '1' }, { service: 'silent' }),
+      stand.ingress(
+        'once',
+        {
+          ...roundRobin,
+          [`${N}proxy-next-upstream`]: 'error timeout http_503',
+          [`${N}proxy-next-upstream-tries`]: '1',
+        },
+        { service: 'flaky-once' },
+      ),
+      stand.ingress(
+        'deadline',
+        {
+          ...roundRobin,
+          [`${N}proxy-next-upstream`]: 'http_503',
+          [`${N}proxy-next-upstream-timeout`]: '1',
+        },
+        { service: 'lagging-deadline' },
+      ),
+      stand.ingress(
+        'nodeadline',
+        { ...roundRobin, [`${N}proxy-next-upstream`]: 'http_503' },
+        { service: 'lagging-retry' },
+      ),
       stand.ingress('impatient', { [`${N}proxy-read-timeout`]: '1' }, { service: 'slow' }),
       stand.ingress('patient', {}, { service: 'slow' }),
       stand.ingress(
@@ -76,11 +125,16 @@ before(async () => {
     'tls',
     'grpc',
     'hashed',
+    'unanswered',
+    'once',
+    'deadline',
+    'nodeadline',
   ]);
 });
 
 after(async () => {
   await stand?.close();
+  await silent?.close();
   rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -111,6 +165,44 @@ test('annotations.md#custom-timeouts (proxy-next-upstream): http_503 sends the r
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   }
   assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#custom-timeouts: proxy-connect-timeout gives up on a pod that never accepts after its seconds, 504', async () => {
+  const started = performance.now();
+  assert.deepEqual(await stand.get('http', 'unanswered', '/x'), {
+    status: 504,
+    error: 'PIER_UPSTREAM_CONNECT_TIMEOUT',
+  });
+  const waited = performance.now() - started;
+  // ingress-nginx's default, and Pier's, is 5 s.
+  assert.ok(waited >= 900 && waited < 2_400, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream-tries): 1 try sends nothing to the other pod', async () => {
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 10; i++) {
+    const { status } = await stand.get('http', 'once', `/flaky/${i}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // The same conditions with the default 3 tries answer every one 200 ('retry' above).
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream-timeout): no next pod once its seconds have passed', async () => {
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 6; i++) {
+    const { status } = await stand.get('http', 'deadline', `/lag/${i}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // The lagging pod's 503 comes after 1.5 s, past the 1 s: it is the answer.
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 3, 503: 3 });
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(
+      await stand.get('http', 'nodeadline', `/lag/${i}`),
+      { status: 200, seen: `/lag/${i}` },
+      'without the timeout the other pod is tried',
+    );
+  }
 });
 
 test('annotations.md#custom-timeouts (proxy-next-upstream): POST is not sent again without non_idempotent', async () => {
