@@ -104,6 +104,12 @@ export interface Route {
   cors?: CorsPolicy;
   /** Sent upstream as `X-Forwarded-Prefix`, replacing the client's (ingress-nginx's `x-forwarded-prefix`). */
   forwardedPrefix?: string;
+  /**
+   * The Host header sent upstream instead of the client's (ingress-nginx's `upstream-vhost`): an
+   * nginx string, filled in per request (route-upstream-host.ts). X-Forwarded-Host stays the
+   * client's.
+   */
+  upstreamHost?: string;
   /** Timeouts and retries of the route's upstream exchanges, where not the dataplane's. */
   upstream?: UpstreamPolicy;
   /** Requests and concurrent requests per client address (ingress-nginx's `limit-*`). */
