@@ -55,6 +55,7 @@ before(async () => {
   await stand.alias('flaky-once', [flaky, steady]);
   await stand.alias('lagging-deadline', [lagging, prompt]);
   await stand.alias('lagging-retry', [lagging, prompt]);
+  await stand.alias('samesite', [prompt]);
   silent = await startSilentListener('192.0.2.143');
   const silentPod = { name: 'silent', address: silent.address, port: silent.port };
   await stand.alias('silent', [silentPod as unknown as EchoPod]);
@@ -108,6 +109,15 @@ before(async () => {
       stand.ingress('tls', { [`${N}backend-protocol`]: 'HTTPS' }, { service: 'secure' }),
       stand.ingress('grpc', { [`${N}backend-protocol`]: 'GRPC' }),
       stand.ingress('prefixed', { [`${N}x-forwarded-prefix`]: '/shop' }, { service: 'slow' }),
+      stand.ingress(
+        'samesite',
+        {
+          [`${N}affinity`]: 'cookie',
+          [`${N}session-cookie-samesite`]: 'None',
+          [`${N}session-cookie-conditional-samesite-none`]: 'true',
+        },
+        { service: 'samesite' },
+      ),
       stand.ingress('vhost', { [`${N}upstream-vhost`]: 'internal.shop.svc' }, { service: 'slow' }),
       stand.ingress(
         'tenant',
@@ -133,6 +143,7 @@ before(async () => {
     'hashed',
     'vhost',
     'tenant',
+    'samesite',
     'unanswered',
     'once',
     'deadline',
@@ -310,4 +321,25 @@ test('annotations.md#custom-nginx-upstream-hashing: upstream-hash-by $request_ur
   for (const [uri, pods] of podsOf) assert.equal(pods.size, 1, `${uri} went to ${[...pods]}`);
   const used = new Set([...podsOf.values()].flatMap((pods) => [...pods]));
   assert.equal(used.size, 2, 'the URIs spread over both pods');
+});
+
+test('annotations.md#cookie-affinity: session-cookie-conditional-samesite-none leaves SameSite=None out for browsers that reject it', async () => {
+  const cookieFor = async (userAgent: string) => {
+    const res = await request(stand.url('http', '/'), {
+      headers: { host: stand.host('samesite'), 'user-agent': userAgent },
+      dispatcher: stand.agent,
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+    return String(res.headers['set-cookie']);
+  };
+  const chrome62 =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/62.0.3202.94 Safari/537.36';
+  const chrome120 =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+  assert.match(
+    await cookieFor(chrome120),
+    /^INGRESSCOOKIE=[^;]+; Path=\/; HttpOnly; SameSite=None$/,
+  );
+  assert.match(await cookieFor(chrome62), /^INGRESSCOOKIE=[^;]+; Path=\/; HttpOnly$/);
 });

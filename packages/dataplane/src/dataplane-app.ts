@@ -344,6 +344,9 @@ export class DataplaneApp {
         ? {
             affinityCookie: cookieValue(req.headers.cookie, affinity.cookieName),
             https: (req.socket as { encrypted?: boolean }).encrypted === true,
+            ...(affinity.cookie?.conditionalSameSiteNone === true
+              ? { userAgent: req.headers['user-agent'] }
+              : {}),
           }
         : {}),
       ...(backend.balancing.hashBy === undefined

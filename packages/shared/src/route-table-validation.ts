@@ -427,8 +427,13 @@ function checkAffinityCookie(raw: unknown, at: string, report: Report): Affinity
   const sameSite = readOptionalString(raw, 'sameSite', at, report, (s) =>
     s === 'None' || s === 'Lax' || s === 'Strict' ? undefined : "must be 'None', 'Lax' or 'Strict'",
   );
+  const conditional =
+    raw.conditionalSameSiteNone === undefined
+      ? undefined
+      : readBoolean(raw, 'conditionalSameSiteNone', at, report);
   if (report.count() !== before) return undefined;
   const cookie: AffinityCookie = { path: path as string, session: session as boolean };
+  if (conditional === true) cookie.conditionalSameSiteNone = true;
   if (secure !== undefined) cookie.secure = secure;
   if (domain !== undefined) cookie.domain = domain;
   if (sameSite !== undefined) cookie.sameSite = sameSite as AffinityCookie['sameSite'];

@@ -243,6 +243,11 @@ export interface AffinityCookie {
   /** Absent: Secure when the request came over HTTPS, as ingress-nginx. */
   secure?: boolean;
   sameSite?: 'None' | 'Lax' | 'Strict';
+  /**
+   * `SameSite=None` is left out for browsers that reject it (ingress-nginx's
+   * `session-cookie-conditional-samesite-none`; the dataplane reads the User-Agent then).
+   */
+  conditionalSameSiteNone?: boolean;
 }
 
 /** Health checking of a backend's endpoints, from a HealthCheckPolicy or the cluster default. */

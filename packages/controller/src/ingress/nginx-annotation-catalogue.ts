@@ -145,7 +145,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     ),
     'session-cookie-expires': honoured('sent as Max-Age, seconds, when max-age is not set'),
     'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict"),
-    'session-cookie-conditional-samesite-none': ignored(NOT_YET),
+    'session-cookie-conditional-samesite-none': honoured(
+      "SameSite=None is left out for the browsers that reject it (ingress-nginx's User-Agent list)",
+    ),
     'session-cookie-secure': honoured('Secure on the cookie; unset, Secure over HTTPS only'),
     'session-cookie-change-on-failure': ignored(NOT_YET),
 

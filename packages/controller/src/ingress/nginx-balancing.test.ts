@@ -86,3 +86,21 @@ test('nginx balancing: upstream-hash-by keeps its nginx key; a key Pier cannot f
     ],
   });
 });
+
+test('session-cookie-conditional-samesite-none: true sets it, false or absent not, another value is a problem', () => {
+  const cookieOf = (value?: string) =>
+    parseNginxBalancing(
+      on({
+        affinity: 'cookie',
+        'session-cookie-samesite': 'None',
+        ...(value === undefined ? {} : { 'session-cookie-conditional-samesite-none': value }),
+      }),
+    );
+  assert.equal(cookieOf('true').settings?.affinity?.cookie?.conditionalSameSiteNone, true);
+  assert.equal(cookieOf('false').settings?.affinity?.cookie?.conditionalSameSiteNone, undefined);
+  assert.equal(cookieOf().settings?.affinity?.cookie?.conditionalSameSiteNone, undefined);
+  assert.deepEqual(
+    cookieOf('yes').problems.map((p) => p.message),
+    ["'yes' is not true or false; SameSite=None is sent to every browser"],
+  );
+});

@@ -94,6 +94,14 @@ export function parseNginxBalancing(
     cookie.sameSite = sameSite;
   else if (sameSite !== undefined)
     problem('session-cookie-samesite', `'${sameSite}' is not None, Lax or Strict; ignored`);
+  const conditional = read('session-cookie-conditional-samesite-none');
+  if (conditional === 'true') cookie.conditionalSameSiteNone = true;
+  else if (conditional !== undefined && conditional !== 'false') {
+    problem(
+      'session-cookie-conditional-samesite-none',
+      `'${conditional}' is not true or false; SameSite=None is sent to every browser`,
+    );
+  }
   // Unset: Secure over HTTPS only, as ingress-nginx.
   const secure = read('session-cookie-secure');
   if (secure === 'true' || secure === 'false') cookie.secure = secure === 'true';

@@ -374,3 +374,28 @@ test('a backend that hashes sends each key to one endpoint, and only a gone endp
     else assert.notEqual(again, down);
   }
 });
+
+test('session-cookie-conditional-samesite-none: SameSite=None left out for the browsers that reject it', () => {
+  const affinity = {
+    cookieName: 'route',
+    ttlSeconds: 60,
+    cookie: { path: '/', session: true, sameSite: 'None' as const, conditionalSameSiteNone: true },
+  };
+  const oldChrome =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/62.0.3202.94 Safari/537.36';
+  const newChrome =
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+  assert.equal(affinityCookie(affinity, 't', true, oldChrome), 'route=t; Path=/; HttpOnly; Secure');
+  assert.equal(
+    affinityCookie(affinity, 't', true, newChrome),
+    'route=t; Path=/; HttpOnly; Secure; SameSite=None',
+  );
+  const always = { ...affinity, cookie: { ...affinity.cookie, conditionalSameSiteNone: false } };
+  assert.match(
+    affinityCookie(always, 't', true, oldChrome),
+    /SameSite=None$/,
+    'without it: always',
+  );
+  const lax = { ...affinity, cookie: { ...affinity.cookie, sameSite: 'Lax' as const } };
+  assert.match(affinityCookie(lax, 't', true, oldChrome), /SameSite=Lax$/, 'only None is left out');
+});

@@ -11,6 +11,7 @@ import {
   endpointField,
   rendezvousIndex,
 } from '@pier/shared';
+import { sameSiteNoneCompatible } from './same-site.ts';
 
 /** The endpoint chosen for a request. */
 export interface Pick {
@@ -41,6 +42,8 @@ export interface PickInput {
   affinity?: Affinity | null;
   /** The request came over TLS: an ingress-nginx cookie without `secure` set is then Secure. */
   https?: boolean;
+  /** The client's User-Agent, given for a cookie with `conditionalSameSiteNone` only. */
+  userAgent?: string;
   /**
    * The request's key when the backend hashes (`balancing.hashBy`): the endpoint it maps to is
    * chosen instead of the algorithm's, among the eligible ones.
@@ -177,7 +180,7 @@ export class BackendBalancer {
     const result: Pick = { endpoint: chosen.endpoint, id: chosen.id };
     if (affinity !== undefined) {
       const token = affinityToken(this.#backend.id, chosen.id);
-      result.setCookie = affinityCookie(affinity, token, input.https === true);
+      result.setCookie = affinityCookie(affinity, token, input.https === true, input.userAgent);
     }
     return result;
   }
@@ -271,6 +274,7 @@ export function affinityCookie(
   affinity: NonNullable<BalancingSettings['affinity']>,
   token: string,
   https: boolean,
+  userAgent?: string,
 ): string {
   const { cookieName, ttlSeconds, cookie } = affinity;
   if (cookie === undefined)
@@ -280,6 +284,12 @@ export function affinityCookie(
   if (cookie.domain !== undefined) text += `; Domain=${cookie.domain}`;
   text += '; HttpOnly';
   if (cookie.secure ?? https) text += '; Secure';
-  if (cookie.sameSite !== undefined) text += `; SameSite=${cookie.sameSite}`;
+  const sameSite =
+    cookie.sameSite === 'None' &&
+    cookie.conditionalSameSiteNone === true &&
+    !sameSiteNoneCompatible(userAgent)
+      ? undefined
+      : cookie.sameSite;
+  if (sameSite !== undefined) text += `; SameSite=${sameSite}`;
   return text;
 }
