@@ -417,12 +417,17 @@ function checkAffinityCookie(raw: unknown, at: string, report: Report): Affinity
   );
   const session = readBoolean(raw, 'session', at, report);
   const secure = raw.secure === undefined ? undefined : readBoolean(raw, 'secure', at, report);
+  const expiresSeconds =
+    raw.expiresSeconds === undefined
+      ? undefined
+      : readInteger(raw, 'expiresSeconds', at, report, 1, 2_147_483_647);
   const domain = readOptionalString(raw, 'domain', at, report, attribute);
   const sameSite = readOptionalString(raw, 'sameSite', at, report, (s) =>
     s === 'None' || s === 'Lax' || s === 'Strict' ? undefined : "must be 'None', 'Lax' or 'Strict'",
   );
   if (report.count() !== before) return undefined;
   const cookie: AffinityCookie = { path: path as string, session: session as boolean };
+  if (expiresSeconds !== undefined) cookie.expiresSeconds = expiresSeconds;
   if (secure !== undefined) cookie.secure = secure;
   if (domain !== undefined) cookie.domain = domain;
   if (sameSite !== undefined) cookie.sameSite = sameSite as AffinityCookie['sameSite'];

@@ -77,9 +77,12 @@ export function parseNginxBalancing(
     problem(name, `'${text}' is not a whole number of seconds; ignored`);
     return undefined;
   };
-  // Max-Age wins over Expires; either makes a persistent cookie, neither a session cookie.
-  const ttl = seconds('session-cookie-max-age') ?? seconds('session-cookie-expires');
-  const cookie: AffinityCookie = { path: '/', session: ttl === undefined };
+  // Each is its own attribute, as in ingress-nginx's sticky.lua: neither makes a session cookie.
+  const maxAge = seconds('session-cookie-max-age');
+  const expires = seconds('session-cookie-expires');
+  const ttl = maxAge ?? expires;
+  const cookie: AffinityCookie = { path: '/', session: maxAge === undefined };
+  if (expires !== undefined) cookie.expiresSeconds = expires;
   const path = read('session-cookie-path');
   if (path !== undefined) {
     if (path.startsWith('/') && ATTRIBUTE.test(path)) cookie.path = path;
@@ -94,10 +97,11 @@ export function parseNginxBalancing(
     cookie.sameSite = sameSite;
   else if (sameSite !== undefined)
     problem('session-cookie-samesite', `'${sameSite}' is not None, Lax or Strict; ignored`);
-  // Unset: Secure over HTTPS only, as ingress-nginx.
+  // "false" is the unset value: ingress-nginx omits a false `secure` from its Lua config
+  // (omitempty), whose cookie is then Secure over HTTPS only.
   const secure = read('session-cookie-secure');
-  if (secure === 'true' || secure === 'false') cookie.secure = secure === 'true';
-  else if (secure !== undefined) {
+  if (secure === 'true') cookie.secure = true;
+  else if (secure !== undefined && secure !== 'false') {
     problem('session-cookie-secure', `'${secure}' is not true or false; Secure over HTTPS only`);
   }
   settings.affinity = { cookieName, ttlSeconds: ttl ?? SESSION_TTL_FALLBACK, cookie };

@@ -346,6 +346,18 @@ test('the affinity cookie: Pier’s attributes, or ingress-nginx’s, Secure ove
     affinityCookie(full, 't', true),
     'route=t; Path=/shop; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
   );
+  // session-cookie-expires: a date this many seconds after the response, beside Max-Age if set.
+  const now = Date.UTC(2026, 11, 8, 1, 0, 0);
+  const expiring = { ...session, cookie: { path: '/', session: true, expiresSeconds: 3600 } };
+  assert.equal(
+    affinityCookie(expiring, 't', false, now),
+    'INGRESSCOOKIE=t; Path=/; Expires=Tue, 08 Dec 2026 02:00:00 GMT; HttpOnly',
+  );
+  const both = { ...full, cookie: { ...full.cookie, expiresSeconds: 60 } };
+  assert.equal(
+    affinityCookie(both, 't', false, now),
+    'route=t; Path=/shop; Expires=Tue, 08 Dec 2026 01:01:00 GMT; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
+  );
 });
 
 test('a backend that hashes sends each key to one endpoint, and only a gone endpoint’s keys move', () => {

@@ -24,8 +24,8 @@ export interface Pick {
 /** What one {@link BackendBalancer.pick} needs to know about the moment. */
 export interface PickInput {
   /**
-   * The request time, ms. Not used by the balancer itself (time enters through `usable`), kept
-   * so callers can pass one object to every decision.
+   * The request time, ms: dates an affinity cookie's `Expires` (the clock when omitted). Health
+   * and ejection times enter through `usable`.
    */
   now?: number;
   /** Whether the endpoint may take traffic: not unhealthy (active) and not ejected (passive). */
@@ -177,7 +177,7 @@ export class BackendBalancer {
     const result: Pick = { endpoint: chosen.endpoint, id: chosen.id };
     if (affinity !== undefined) {
       const token = affinityToken(this.#backend.id, chosen.id);
-      result.setCookie = affinityCookie(affinity, token, input.https === true);
+      result.setCookie = affinityCookie(affinity, token, input.https === true, input.now);
     }
     return result;
   }
@@ -266,16 +266,24 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The Set-Cookie value that pins a client: Pier's attributes, or ingress-nginx's when given. */
+/**
+ * The Set-Cookie value that pins a client: Pier's attributes, or ingress-nginx's when given.
+ * `now` (ms, default the clock) dates an `Expires`.
+ */
 export function affinityCookie(
   affinity: NonNullable<BalancingSettings['affinity']>,
   token: string,
   https: boolean,
+  now?: number,
 ): string {
   const { cookieName, ttlSeconds, cookie } = affinity;
   if (cookie === undefined)
     return `${cookieName}=${token}; Path=/; Max-Age=${ttlSeconds}; HttpOnly; SameSite=Lax`;
   let text = `${cookieName}=${token}; Path=${cookie.path}`;
+  if (cookie.expiresSeconds !== undefined) {
+    const at = new Date((now ?? Date.now()) + cookie.expiresSeconds * 1000);
+    text += `; Expires=${at.toUTCString()}`;
+  }
   if (!cookie.session) text += `; Max-Age=${ttlSeconds}`;
   if (cookie.domain !== undefined) text += `; Domain=${cookie.domain}`;
   text += '; HttpOnly';
