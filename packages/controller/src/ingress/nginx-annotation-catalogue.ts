@@ -144,7 +144,7 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'session-cookie-expires': honoured(
       "the cookie's Expires, this many seconds after the response (beside Max-Age if both are set)",
     ),
-    'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict"),
+    'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict, in any case"),
     'session-cookie-conditional-samesite-none': ignored(NOT_YET),
     'session-cookie-secure': honoured(
       '"true": Secure on the cookie over HTTP too; unset or "false", Secure over HTTPS only',

@@ -56,7 +56,7 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
     on({
       'load-balance': 'chash',
       affinity: 'cookie',
-      'session-cookie-samesite': 'lax',
+      'session-cookie-samesite': 'lenient',
       'session-cookie-max-age': 'a day',
     }),
   );
@@ -65,7 +65,7 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
     [
       "'chash' is not round_robin or ewma; using round_robin",
       "'a day' is not a whole number of seconds; ignored",
-      "'lax' is not None, Lax or Strict; ignored",
+      "'lenient' is not None, Lax or Strict; ignored",
     ],
   );
 });
@@ -92,17 +92,31 @@ test('nginx balancing: session-cookie-expires alone is an Expires, session-cooki
       { 'session-cookie-secure': 'true' },
       { ttlSeconds: 3600, cookie: { path: '/', session: true, secure: true } },
     ],
+    // strconv.ParseBool's spellings; SameSite in any case, sent as browsers write it.
+    [
+      { 'session-cookie-secure': 'True', 'session-cookie-samesite': 'lax' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, sameSite: 'Lax', secure: true } },
+    ],
+    [
+      { 'session-cookie-secure': '0', 'session-cookie-samesite': 'NONE' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, sameSite: 'None' } },
+    ],
   ];
   for (const [entries, expected] of rows) {
     assert.deepEqual(cookieOf(entries), { cookieName: 'INGRESSCOOKIE', ...(expected as object) });
   }
   const bad = parseNginxBalancing(
-    on({ affinity: 'cookie', 'session-cookie-expires': 'soon', 'session-cookie-secure': 'yes' }),
+    on({
+      affinity: 'cookie',
+      'session-cookie-expires': 'soon',
+      'session-cookie-samesite': 'constructor',
+      'session-cookie-secure': 'yes',
+    }),
   );
   assert.deepEqual(bad.settings?.affinity?.cookie, { path: '/', session: true });
   assert.deepEqual(
     bad.problems.map((p) => p.annotation.slice(NGINX_ANNOTATION_PREFIX.length)),
-    ['session-cookie-expires', 'session-cookie-secure'],
+    ['session-cookie-expires', 'session-cookie-samesite', 'session-cookie-secure'],
   );
 });
 
