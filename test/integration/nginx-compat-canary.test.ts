@@ -69,7 +69,7 @@ before(async () => {
   await stand.service('main', [MAIN]);
   await stand.service('canary', [CANARY]);
   await stand.service('sticky-main', [STICKY_MAIN]);
-  const mains = ['weighted', 'header', 'value', 'pattern'].map((name) =>
+  const mains = ['weighted', 'total', 'header', 'value', 'pattern'].map((name) =>
     stand.ingress(name, {}, { service: 'main' }),
   );
   const sticky = stand.ingress(
@@ -83,6 +83,8 @@ before(async () => {
       ...mains,
       sticky,
       canary('weighted-canary', 'weighted', { 'canary-weight': '20' }),
+      // 50 of 200: a quarter; read out of 100, half.
+      canary('total-canary', 'total', { 'canary-weight': '50', 'canary-weight-total': '200' }),
       canary('header-canary', 'header', {
         'canary-by-header': 'X-Canary',
         'canary-by-cookie': 'use_canary',
@@ -100,7 +102,7 @@ before(async () => {
       canary('alone-canary', 'alone', { 'canary-weight': '100' }),
     ]),
   });
-  await stand.serve(['weighted', 'header', 'value', 'pattern', 'sticky']);
+  await stand.serve(['weighted', 'total', 'header', 'value', 'pattern', 'sticky']);
 });
 
 after(async () => {
@@ -108,17 +110,23 @@ after(async () => {
   await stand?.close();
 });
 
-test('annotations.md#canary: canary-weight 20 sends a fifth of the requests to the canary', async () => {
-  const total = 2_000;
+/** The canary's share of `total` requests to the host of Ingress `name`, 20 at a time. */
+async function canaryShare(name: string, total: number): Promise<number> {
   let canaryHits = 0;
   for (let sent = 0; sent < total; sent += 20) {
-    const batch = await Promise.all(Array.from({ length: 20 }, () => hit('weighted')));
+    const batch = await Promise.all(Array.from({ length: 20 }, () => hit(name)));
     for (const { pod } of batch) {
       assert.ok(pod === MAIN || pod === CANARY, pod);
       if (pod === CANARY) canaryHits++;
     }
   }
-  const share = canaryHits / total;
+  return canaryHits / total;
+}
+
+test('annotations.md#canary: canary-weight 20 sends a fifth of the requests to the canary', async () => {
+  const total = 2_000;
+  const share = await canaryShare('weighted', total);
+  const canaryHits = Math.round(share * total);
   assert.ok(share >= 0.15 && share <= 0.25, `canary share ${share} (${canaryHits}/${total})`);
   // The dataplane's metrics name the backend each request actually went to.
   const metrics = await (
@@ -133,6 +141,12 @@ test('annotations.md#canary: canary-weight 20 sends a fifth of the requests to t
   };
   assert.ok(count('canary') >= canaryHits, metrics);
   assert.ok(count('main') >= total - canaryHits);
+});
+
+test('annotations.md#canary: canary-weight 50 of canary-weight-total 200 sends a quarter to the canary', async () => {
+  const share = await canaryShare('total', 2_000);
+  // Out of 100 (the total ignored) it would be a half.
+  assert.ok(share >= 0.2 && share <= 0.3, `canary share ${share} of 2000`);
 });
 
 test('annotations.md#canary: canary-by-header always and never, else the cookie, header first', async () => {
@@ -213,6 +227,7 @@ test('annotations.md#canary: the canary gets no RouteConflict; one without a mai
   }
   for (const name of [
     'weighted-canary',
+    'total-canary',
     'header-canary',
     'value-canary',
     'pattern-canary',

@@ -1,6 +1,7 @@
 /**
  * ingress-nginx's rate limits (annotations.md#rate-limiting) through the real stack: Ingresses of
- * class `nginx` with `limit-rps`, `limit-connections` and `limit-allowlist`, served by
+ * class `nginx` with `limit-rps`, `limit-rpm`, `limit-connections` and `limit-allowlist` (and its
+ * older name `limit-whitelist`), served by
  * pier-controller with `--ingress-class-compat=nginx` and a real dataplane (one worker), against
  * the real API server and Redis. Two client addresses: the stand's default and 127.0.0.1.
  * Timings are generous: a rate of 2 a second leaves 500 ms before one more request is let in.
@@ -36,9 +37,16 @@ before(async () => {
         [`${N}limit-allowlist`]: '127.0.0.1',
       }),
       stand.ingress('conn', { [`${N}limit-connections`]: '1' }, { service: 'slow' }),
+      // ingress-nginx's default burst multiplier, 5.
+      stand.ingress('rpm', { [`${N}limit-rpm`]: '1' }),
+      stand.ingress('whitelisted', {
+        [`${N}limit-rps`]: '1',
+        [`${N}limit-burst-multiplier`]: '1',
+        [`${N}limit-whitelist`]: '127.0.0.1',
+      }),
     ]),
   });
-  await stand.serve(['rps', 'exempt', 'conn']);
+  await stand.serve(['rps', 'exempt', 'conn', 'rpm', 'whitelisted']);
   // The stand's readiness probes came from 127.0.0.1: let that budget fill up again.
   await sleep(DRAIN_MS);
 });
@@ -124,6 +132,35 @@ test('annotations.md#rate-limiting: limit-allowlist: its addresses are never lim
   const exempt = await burst('exempt', '/exempt', 6, { from: stand.fromLoopback });
   assert.equal(passed(exempt.replies), 6, '127.0.0.1 is in the allowlist');
   const limited = await burst('exempt', '/limited', 6);
+  assert.ok(
+    passed(limited.replies) <= 2 + Math.floor(limited.ms / 1000),
+    `${passed(limited.replies)} of 6 served in ${Math.round(limited.ms)} ms`,
+  );
+  assert.ok(limited.replies.some((r) => r.error === 'PIER_RATE_LIMITED'));
+});
+
+test('annotations.md#rate-limiting: limit-rpm with the default burst, 5 × the rate; past it refused for the rest of the minute', async () => {
+  const zone = `${stand.namespace}/rpm`;
+  const before = await rateLimitedTotal(zone, 'rpm');
+  const { replies } = await burst('rpm', '/minute', 10);
+  assert.equal(passed(replies), 6, 'the first request and the burst (5 × 1) at once');
+  for (const reply of replies.filter((r) => r.status !== 200)) {
+    assert.deepEqual(reply, { status: 503, error: 'PIER_RATE_LIMITED' });
+  }
+  assert.equal(seen(web, '/minute'), 6, 'the refused requests never reached the pod');
+  await sleep(DRAIN_MS);
+  assert.deepEqual(
+    await stand.get('http', 'rpm', '/minute-later'),
+    { status: 503, error: 'PIER_RATE_LIMITED' },
+    'one a minute: 2 s later still refused (one a second would let it in)',
+  );
+  assert.equal((await rateLimitedTotal(zone, 'rpm')) - before, 5);
+});
+
+test('annotations.md#rate-limiting: limit-whitelist, the older name of limit-allowlist: its addresses are never limited', async () => {
+  const exempt = await burst('whitelisted', '/whitelisted', 6, { from: stand.fromLoopback });
+  assert.equal(passed(exempt.replies), 6, '127.0.0.1 is in the allowlist');
+  const limited = await burst('whitelisted', '/not-whitelisted', 6);
   assert.ok(
     passed(limited.replies) <= 2 + Math.floor(limited.ms / 1000),
     `${passed(limited.replies)} of 6 served in ${Math.round(limited.ms)} ms`,

@@ -40,9 +40,12 @@ before(async () => {
   [pod] = await stand.service('web', ['192.0.2.221']);
   await stand.service('pair', ['192.0.2.222', '192.0.2.223']);
   // Balancing is per backend: the sticky Ingress gets a Service of its own over other pods.
-  await stand.service('pair-sticky', ['192.0.2.224', '192.0.2.225']);
+  const stickyPods = await stand.service('pair-sticky', ['192.0.2.224', '192.0.2.225']);
+  // The Ingresses with other cookie attributes, each over the same pods by a Service of its own.
+  await stand.alias('pair-attrs', stickyPods);
+  await stand.alias('pair-tls', stickyPods);
   const secrets = [];
-  for (const name of ['legacy', 'optout', 'keepslash', 'native']) {
+  for (const name of ['legacy', 'optout', 'keepslash', 'native', 'sticky-tls']) {
     const pair = await opensslCertificate(certDir, name, host(name));
     secrets.push(tlsSecretManifest(ns, `${name}-tls`, pair.certPem, pair.keyPem));
   }
@@ -92,6 +95,10 @@ before(async () => {
         [`${N}permanent-redirect-code`]: '308',
       }),
       nginxIngress('away', { [`${N}temporal-redirect`]: 'https://maintenance.example.test/' }),
+      nginxIngress('away307', {
+        [`${N}temporal-redirect`]: 'https://maintenance.example.test/later',
+        [`${N}temporal-redirect-code`]: '307',
+      }),
       nginxIngress('app', { [`${N}app-root`]: '/app1' }),
       nginxIngress('office', { [`${N}whitelist-source-range`]: '127.0.0.1/32, 192.0.2.0/24' }),
       nginxIngress('blocked', {
@@ -104,6 +111,14 @@ before(async () => {
         [`${N}enable-cors`]: 'true',
         [`${N}cors-allow-origin`]: 'https://app.example.com, https://*.example.org',
         [`${N}cors-expose-headers`]: 'X-Total-Count',
+      }),
+      // Any origin (the default), with every other CORS setting changed.
+      nginxIngress('cors-custom', {
+        [`${N}enable-cors`]: 'true',
+        [`${N}cors-allow-methods`]: 'GET, POST',
+        [`${N}cors-allow-headers`]: 'X-Api-Key,Content-Type',
+        [`${N}cors-allow-credentials`]: 'false',
+        [`${N}cors-max-age`]: '600',
       }),
       ingressManifest(ns, 'spread', {
         className: 'nginx',
@@ -123,6 +138,33 @@ before(async () => {
           [`${N}session-cookie-samesite`]: 'Strict',
         },
       }),
+      ingressManifest(ns, 'sticky-attrs', {
+        className: 'nginx',
+        host: host('sticky-attrs'),
+        service: 'pair-attrs',
+        annotations: {
+          'pier.dev/address-pool': stand.pool,
+          [`${N}affinity`]: 'cookie',
+          [`${N}session-cookie-path`]: '/app',
+          [`${N}session-cookie-domain`]: 'example.test',
+          [`${N}session-cookie-expires`]: '3600',
+          [`${N}session-cookie-secure`]: 'true',
+        },
+      }),
+      withTls(
+        ingressManifest(ns, 'sticky-tls', {
+          className: 'nginx',
+          host: host('sticky-tls'),
+          service: 'pair-tls',
+          annotations: {
+            'pier.dev/address-pool': stand.pool,
+            [`${N}ssl-redirect`]: 'false',
+            [`${N}affinity`]: 'cookie',
+            [`${N}session-cookie-secure`]: 'false',
+          },
+        }),
+        'sticky-tls',
+      ),
       // Pier's own class: ingress-nginx's defaults do not apply, its annotations do.
       withTls(
         ingressManifest(ns, 'native', {
@@ -141,6 +183,7 @@ before(async () => {
     'forced',
     'moved',
     'away',
+    'away307',
     'app',
     'office',
     'blocked',
@@ -148,7 +191,10 @@ before(async () => {
     'rewrite',
     'spread',
     'sticky',
+    'sticky-attrs',
+    'sticky-tls',
     'cors',
+    'cors-custom',
     'native',
   ];
   await stand.serve(names, (name) => (name === 'rewrite' ? '/something/probe' : '/probe'));
@@ -231,6 +277,20 @@ test('annotations.md#permanent-redirect and #temporal-redirect: every request an
     status: 302,
     location: 'https://maintenance.example.test/',
   });
+  assert.equal(pod?.requests, before, 'the backend saw none of them');
+});
+
+test('annotations.md#temporal-redirect-code: the temporal redirect answered with the code set, 307', async () => {
+  const before = pod?.requests ?? 0;
+  assert.deepEqual(await get('http', 'away307', '/x?y=1'), {
+    status: 307,
+    location: 'https://maintenance.example.test/later',
+  });
+  assert.deepEqual(
+    await get('http', 'away307', '/upload', { method: 'POST', body: 'data' }),
+    { status: 307, location: 'https://maintenance.example.test/later' },
+    'a POST too: 307 tells the client to repeat its method and body there',
+  );
   assert.equal(pod?.requests, before, 'the backend saw none of them');
 });
 
@@ -372,8 +432,10 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
     [
       ['app', 'unchanged'],
       ['away', 'unchanged'],
+      ['away307', 'unchanged'],
       ['blocked', 'unchanged'],
       ['cors', 'unchanged'],
+      ['cors-custom', 'unchanged'],
       ['forced', 'unchanged'],
       ['keepslash', 'unchanged'],
       ['legacy', 'changes'],
@@ -383,6 +445,8 @@ test('pier migrate-check --kubeconfig: the cluster’s nginx Ingresses, as the c
       ['rewrite', 'unchanged'],
       ['spread', 'unchanged'],
       ['sticky', 'unchanged'],
+      ['sticky-attrs', 'unchanged'],
+      ['sticky-tls', 'unchanged'],
       ['uploads', 'unchanged'],
     ],
     'the Pier-class Ingress is not checked',
@@ -450,12 +514,16 @@ test('annotations.md#rewrite: rewrite-target with capture groups, case-insensiti
 });
 
 /** A GET to `name` with an optional Cookie; the pod that answered and the Set-Cookie sent. */
-async function podOf(name: string, cookie?: string): Promise<{ pod: string; setCookie?: string }> {
-  const dp = stand.dataplane;
-  const res = await request(`http://${stand.address}:${dp.httpPort}/`, {
+async function podOf(
+  name: string,
+  cookie?: string,
+  scheme: 'http' | 'https' = 'http',
+): Promise<{ pod: string; setCookie?: string }> {
+  const res = await request(stand.url(scheme, '/'), {
     headers: { host: host(name), connection: 'close', ...(cookie === undefined ? {} : { cookie }) },
     dispatcher: stand.agent,
-  });
+    ...(scheme === 'https' ? { servername: host(name) } : {}),
+  } as Parameters<typeof request>[1]);
   const reply = (await res.body.json()) as { pod: string };
   const setCookie = res.headers['set-cookie'];
   return { pod: reply.pod, ...(typeof setCookie === 'string' ? { setCookie } : {}) };
@@ -488,14 +556,14 @@ test('annotations.md#cookie-affinity: the cookie’s name and attributes, and a 
   assert.equal(others.size, 2);
 });
 
-/** A request to the `cors` host; its status, its access-control-* headers and whether the pod saw it. */
-async function corsRequest(method: 'GET' | 'OPTIONS', origin?: string) {
+/** A request to the host of `name`; its status, its access-control-* headers and whether the pod saw it. */
+async function corsRequest(method: 'GET' | 'OPTIONS', origin?: string, name = 'cors') {
   const dp = stand.dataplane;
   const before = pod?.requests ?? 0;
   const res = await request(`http://${stand.address}:${dp.httpPort}/items`, {
     method,
     headers: {
-      host: host('cors'),
+      host: host(name),
       connection: 'close',
       ...(origin === undefined ? {} : { origin }),
       ...(method === 'OPTIONS' ? { 'access-control-request-method': 'PUT' } : {}),
@@ -540,5 +608,60 @@ test('annotations.md#enable-cors: the preflight answered 204, responses to allow
     await corsRequest('OPTIONS', 'https://evil.example.net'),
     { status: 200, cors: {}, proxied: true },
     'nor a preflight: its OPTIONS goes to the application',
+  );
+});
+
+test('annotations.md#enable-cors: cors-allow-methods, -headers and -max-age as set; cors-allow-credentials "false" sends no Allow-Credentials', async () => {
+  // Any origin (cors-allow-origin unset): ingress-nginx answers with *, not the Origin sent.
+  const expected = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, POST',
+    'access-control-allow-headers': 'X-Api-Key,Content-Type',
+    'access-control-max-age': '600',
+  };
+  assert.deepEqual(await corsRequest('OPTIONS', 'https://any.example.net', 'cors-custom'), {
+    status: 204,
+    cors: expected,
+    proxied: false,
+  });
+  assert.deepEqual(await corsRequest('GET', 'https://any.example.net', 'cors-custom'), {
+    status: 200,
+    cors: expected,
+    proxied: true,
+  });
+});
+
+test('annotations.md#cookie-affinity: session-cookie-path, -domain, -expires and -secure on the cookie', async () => {
+  const sent = Date.now();
+  const first = await podOf('sticky-attrs');
+  const done = Date.now();
+  const match =
+    /^INGRESSCOOKIE=[^;]+; Path=\/app; Expires=([^;]+); Domain=example\.test; HttpOnly; Secure$/.exec(
+      first.setCookie ?? '',
+    );
+  assert.ok(match, `no Max-Age, Secure over plain HTTP: ${first.setCookie}`);
+  // sticky.lua: Expires is the response time plus the seconds (the date has whole seconds).
+  const expires = Date.parse(match[1] as string);
+  assert.ok(
+    expires >= sent + 3_599_000 && expires <= done + 3_600_000,
+    `Expires ${match[1]}, sent at ${new Date(sent).toUTCString()}`,
+  );
+  const cookie = (first.setCookie ?? '').split(';')[0] ?? '';
+  for (let i = 0; i < 10; i++) {
+    const next = await podOf('sticky-attrs', cookie);
+    assert.equal(next.pod, first.pod, `request ${i} stays on ${first.pod}`);
+    assert.equal(next.setCookie, undefined, 'a pinned client is not sent the cookie again');
+  }
+});
+
+test('annotations.md#cookie-affinity: session-cookie-secure "false" is the default, Secure over HTTPS only', async () => {
+  assert.match(
+    (await podOf('sticky-tls', undefined, 'https')).setCookie ?? '',
+    /^INGRESSCOOKIE=[^;]+; Path=\/; HttpOnly; Secure$/,
+  );
+  assert.match(
+    (await podOf('sticky-tls')).setCookie ?? '',
+    /^INGRESSCOOKIE=[^;]+; Path=\/; HttpOnly$/,
+    'a session cookie, not Secure over plain HTTP',
   );
 });

@@ -406,6 +406,28 @@ test('backend field rules', () => {
       'balancing.affinity.cookieName',
     ],
     [
+      'ingress-nginx cookie with Expires',
+      (b) => {
+        b.balancing.affinity = {
+          cookieName: 'route',
+          ttlSeconds: 3600,
+          cookie: { path: '/', session: true, expiresSeconds: 3600 },
+        };
+      },
+      undefined,
+    ],
+    [
+      'Expires of no seconds',
+      (b) => {
+        b.balancing.affinity = {
+          cookieName: 'route',
+          ttlSeconds: 3600,
+          cookie: { path: '/', session: true, expiresSeconds: 0 },
+        };
+      },
+      'balancing.affinity.cookie.expiresSeconds',
+    ],
+    [
       'bad namespace',
       (b) => {
         b.service.namespace = 'Shop';

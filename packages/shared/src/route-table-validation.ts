@@ -423,6 +423,10 @@ function checkAffinityCookie(raw: unknown, at: string, report: Report): Affinity
   );
   const session = readBoolean(raw, 'session', at, report);
   const secure = raw.secure === undefined ? undefined : readBoolean(raw, 'secure', at, report);
+  const expiresSeconds =
+    raw.expiresSeconds === undefined
+      ? undefined
+      : readInteger(raw, 'expiresSeconds', at, report, 1, 2_147_483_647);
   const domain = readOptionalString(raw, 'domain', at, report, attribute);
   const sameSite = readOptionalString(raw, 'sameSite', at, report, (s) =>
     s === 'None' || s === 'Lax' || s === 'Strict' ? undefined : "must be 'None', 'Lax' or 'Strict'",
@@ -433,6 +437,7 @@ function checkAffinityCookie(raw: unknown, at: string, report: Report): Affinity
       : readBoolean(raw, 'conditionalSameSiteNone', at, report);
   if (report.count() !== before) return undefined;
   const cookie: AffinityCookie = { path: path as string, session: session as boolean };
+  if (expiresSeconds !== undefined) cookie.expiresSeconds = expiresSeconds;
   if (conditional === true) cookie.conditionalSameSiteNone = true;
   if (secure !== undefined) cookie.secure = secure;
   if (domain !== undefined) cookie.domain = domain;

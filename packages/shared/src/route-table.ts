@@ -234,11 +234,19 @@ export interface BalancingSettings {
   };
 }
 
-/** The attributes of an affinity cookie: `Path`, then `Max-Age` unless a session cookie, `Domain`, `HttpOnly`, `Secure`, `SameSite`. */
+/**
+ * The attributes of an affinity cookie: `Path`, `Expires` when set, `Max-Age` unless a session
+ * cookie, `Domain`, `HttpOnly`, `Secure`, `SameSite`.
+ */
 export interface AffinityCookie {
   path: string;
-  /** No `Max-Age`: the cookie ends with the browser session. */
+  /** No `Max-Age`: without `expiresSeconds` too, the cookie ends with the browser session. */
   session: boolean;
+  /**
+   * `Expires`, this many seconds after the response (ingress-nginx's `session-cookie-expires`),
+   * beside `Max-Age` when both are set. Older dataplanes send no `Expires`.
+   */
+  expiresSeconds?: number;
   domain?: string;
   /** Absent: Secure when the request came over HTTPS, as ingress-nginx. */
   secure?: boolean;

@@ -132,7 +132,12 @@ export function describeBalancing(settings: BalancingSettings): string {
   const algorithm =
     settings.hashBy === undefined ? settings.algorithm : `hash by ${settings.hashBy}`;
   if (affinity === undefined) return algorithm;
+  const cookie = affinity.cookie;
   const lasting =
-    affinity.cookie?.session === true ? 'for the browser session' : `for ${affinity.ttlSeconds}s`;
+    cookie?.session !== true
+      ? `for ${affinity.ttlSeconds}s`
+      : cookie.expiresSeconds === undefined
+        ? 'for the browser session'
+        : `for ${cookie.expiresSeconds}s`;
   return `${algorithm}, cookie '${affinity.cookieName}' ${lasting}`;
 }

@@ -143,12 +143,16 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'session-cookie-max-age': honoured(
       "the cookie's Max-Age, seconds; without it or expires, a session cookie",
     ),
-    'session-cookie-expires': honoured('sent as Max-Age, seconds, when max-age is not set'),
-    'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict"),
+    'session-cookie-expires': honoured(
+      "the cookie's Expires, this many seconds after the response (beside Max-Age if both are set)",
+    ),
+    'session-cookie-samesite': honoured("the cookie's SameSite: None, Lax or Strict, in any case"),
     'session-cookie-conditional-samesite-none': honoured(
       "SameSite=None is left out for the browsers that reject it (ingress-nginx's User-Agent list)",
     ),
-    'session-cookie-secure': honoured('Secure on the cookie; unset, Secure over HTTPS only'),
+    'session-cookie-secure': honoured(
+      '"true": Secure on the cookie over HTTP too; unset or "false", Secure over HTTPS only',
+    ),
     'session-cookie-change-on-failure': ignored(NOT_YET),
 
     // Canary.

@@ -11,6 +11,7 @@ import {
   PIER_DIALECT,
   parseNginxAnnotations,
 } from './nginx-annotations.ts';
+import { CORS_DEFAULTS } from './nginx-cors.ts';
 
 const P = NGINX_ANNOTATION_PREFIX;
 const on = (entries: Record<string, string>) =>
@@ -288,6 +289,19 @@ const rows: Array<{
       },
     },
     problems: [`${P}cors-max-age: 'ten' is not a number of seconds; using 1728000`],
+  },
+  {
+    name: 'enable-cors and cors-allow-credentials read as strconv.ParseBool; another word keeps CORS off',
+    annotations: on({ 'enable-cors': 'True', 'cors-allow-credentials': '0' }),
+    nginxClass: false,
+    actions: { cors: { ...CORS_DEFAULTS, origins: ['*'], credentials: false } },
+  },
+  {
+    name: 'enable-cors that is no boolean',
+    annotations: on({ 'enable-cors': 'yes' }),
+    nginxClass: false,
+    actions: {},
+    problems: [`${P}enable-cors: 'yes' is not true or false; CORS stays off`],
   },
   // annotations.md#backend-protocol
   {

@@ -44,6 +44,7 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
         cookie: {
           path: '/shop',
           session: false,
+          expiresSeconds: 60,
           domain: 'example.com',
           sameSite: 'Strict',
           secure: true,
@@ -55,7 +56,7 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
     on({
       'load-balance': 'chash',
       affinity: 'cookie',
-      'session-cookie-samesite': 'lax',
+      'session-cookie-samesite': 'lenient',
       'session-cookie-max-age': 'a day',
     }),
   );
@@ -64,8 +65,58 @@ test('nginx balancing: load-balance and cookie affinity, with ingress-nginx’s 
     [
       "'chash' is not round_robin or ewma; using round_robin",
       "'a day' is not a whole number of seconds; ignored",
-      "'lax' is not None, Lax or Strict; ignored",
+      "'lenient' is not None, Lax or Strict; ignored",
     ],
+  );
+});
+
+// ingress-nginx's sticky.lua: Expires and Max-Age are separate attributes; a false `secure` is
+// left out of its Lua config, so the cookie is Secure over HTTPS as when unset.
+test('nginx balancing: session-cookie-expires alone is an Expires, session-cookie-secure "false" the default', () => {
+  const cookieOf = (entries: Record<string, string>) =>
+    parseNginxBalancing(on({ affinity: 'cookie', ...entries })).settings?.affinity;
+  const rows: Array<[Record<string, string>, unknown]> = [
+    [
+      { 'session-cookie-expires': '3600' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, expiresSeconds: 3600 } },
+    ],
+    [
+      { 'session-cookie-max-age': '600', 'session-cookie-expires': '3600' },
+      { ttlSeconds: 600, cookie: { path: '/', session: false, expiresSeconds: 3600 } },
+    ],
+    [
+      { 'session-cookie-secure': 'false' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true } },
+    ],
+    [
+      { 'session-cookie-secure': 'true' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, secure: true } },
+    ],
+    // strconv.ParseBool's spellings; SameSite in any case, sent as browsers write it.
+    [
+      { 'session-cookie-secure': 'True', 'session-cookie-samesite': 'lax' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, sameSite: 'Lax', secure: true } },
+    ],
+    [
+      { 'session-cookie-secure': '0', 'session-cookie-samesite': 'NONE' },
+      { ttlSeconds: 3600, cookie: { path: '/', session: true, sameSite: 'None' } },
+    ],
+  ];
+  for (const [entries, expected] of rows) {
+    assert.deepEqual(cookieOf(entries), { cookieName: 'INGRESSCOOKIE', ...(expected as object) });
+  }
+  const bad = parseNginxBalancing(
+    on({
+      affinity: 'cookie',
+      'session-cookie-expires': 'soon',
+      'session-cookie-samesite': 'constructor',
+      'session-cookie-secure': 'yes',
+    }),
+  );
+  assert.deepEqual(bad.settings?.affinity?.cookie, { path: '/', session: true });
+  assert.deepEqual(
+    bad.problems.map((p) => p.annotation.slice(NGINX_ANNOTATION_PREFIX.length)),
+    ['session-cookie-expires', 'session-cookie-samesite', 'session-cookie-secure'],
   );
 });
 

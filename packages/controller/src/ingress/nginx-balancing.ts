@@ -7,6 +7,7 @@
 import { type AffinityCookie, type BalancingSettings, compileHashKey } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 
 /** ingress-nginx's `session-cookie-name` default. */
 export const NGINX_COOKIE_NAME = 'INGRESSCOOKIE';
@@ -17,6 +18,12 @@ export const NGINX_COOKIE_NAME = 'INGRESSCOOKIE';
 const SESSION_TTL_FALLBACK = 3600;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ATTRIBUTE = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
+/** ingress-nginx checks SameSite in any case; browsers read it so too. */
+const SAME_SITE: ReadonlyMap<string, NonNullable<AffinityCookie['sameSite']>> = new Map([
+  ['none', 'None'],
+  ['lax', 'Lax'],
+  ['strict', 'Strict'],
+]);
 
 /** What the Ingress asks for, or `settings` undefined when it sets none of the annotations. */
 export interface ParsedNginxBalancing {
@@ -77,9 +84,12 @@ export function parseNginxBalancing(
     problem(name, `'${text}' is not a whole number of seconds; ignored`);
     return undefined;
   };
-  // Max-Age wins over Expires; either makes a persistent cookie, neither a session cookie.
-  const ttl = seconds('session-cookie-max-age') ?? seconds('session-cookie-expires');
-  const cookie: AffinityCookie = { path: '/', session: ttl === undefined };
+  // Each is its own attribute, as in ingress-nginx's sticky.lua: neither makes a session cookie.
+  const maxAge = seconds('session-cookie-max-age');
+  const expires = seconds('session-cookie-expires');
+  const ttl = maxAge ?? expires;
+  const cookie: AffinityCookie = { path: '/', session: maxAge === undefined };
+  if (expires !== undefined) cookie.expiresSeconds = expires;
   const path = read('session-cookie-path');
   if (path !== undefined) {
     if (path.startsWith('/') && ATTRIBUTE.test(path)) cookie.path = path;
@@ -90,22 +100,25 @@ export function parseNginxBalancing(
   else if (domain !== undefined)
     problem('session-cookie-domain', `'${domain}' is not a cookie domain; ignored`);
   const sameSite = read('session-cookie-samesite');
-  if (sameSite === 'None' || sameSite === 'Lax' || sameSite === 'Strict')
-    cookie.sameSite = sameSite;
+  const sameSiteValue = sameSite === undefined ? undefined : SAME_SITE.get(sameSite.toLowerCase());
+  if (sameSiteValue !== undefined) cookie.sameSite = sameSiteValue;
   else if (sameSite !== undefined)
     problem('session-cookie-samesite', `'${sameSite}' is not None, Lax or Strict; ignored`);
   const conditional = read('session-cookie-conditional-samesite-none');
-  if (conditional === 'true') cookie.conditionalSameSiteNone = true;
-  else if (conditional !== undefined && conditional !== 'false') {
+  const conditionalOn = conditional === undefined ? false : parseNginxBool(conditional);
+  if (conditionalOn === true) cookie.conditionalSameSiteNone = true;
+  else if (conditionalOn === undefined) {
     problem(
       'session-cookie-conditional-samesite-none',
       `'${conditional}' is not true or false; SameSite=None is sent to every browser`,
     );
   }
-  // Unset: Secure over HTTPS only, as ingress-nginx.
+  // "false" is the unset value: ingress-nginx omits a false `secure` from its Lua config
+  // (omitempty), whose cookie is then Secure over HTTPS only.
   const secure = read('session-cookie-secure');
-  if (secure === 'true' || secure === 'false') cookie.secure = secure === 'true';
-  else if (secure !== undefined) {
+  const secureValue = secure === undefined ? undefined : parseNginxBool(secure);
+  if (secureValue === true) cookie.secure = true;
+  else if (secure !== undefined && secureValue === undefined) {
     problem('session-cookie-secure', `'${secure}' is not true or false; Secure over HTTPS only`);
   }
   settings.affinity = { cookieName, ttlSeconds: ttl ?? SESSION_TTL_FALLBACK, cookie };

@@ -7,6 +7,7 @@ import type { CorsPolicy } from '@pier/shared';
 import { corsOriginProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 
 /** ingress-nginx's defaults. */
 export const CORS_DEFAULTS: Readonly<CorsPolicy> = Object.freeze({
@@ -23,7 +24,7 @@ const METHODS = /^[A-Za-z]+(\s*,\s*[A-Za-z]+)*$/;
 const HEADERS = /^[A-Za-z0-9_-]+(\s*,\s*[A-Za-z0-9_-]+)*$/;
 const EXPOSE = /^[A-Za-z0-9_*-]+(\s*,\s*[A-Za-z0-9_*-]+)*$/;
 
-/** The CORS policy of an Ingress, or undefined without `enable-cors: "true"`. */
+/** The CORS policy of an Ingress, or undefined unless `enable-cors` is true. */
 export function parseNginxCors(
   annotations: Readonly<Record<string, string>> | undefined,
   problems: AnnotationProblem[],
@@ -34,7 +35,11 @@ export function parseNginxCors(
   };
   const problem = (name: string, message: string) =>
     problems.push({ annotation: NGINX_ANNOTATION_PREFIX + name, message });
-  if (read('enable-cors') !== 'true') return undefined;
+  const enabled = read('enable-cors');
+  if (enabled === undefined) return undefined;
+  const on = parseNginxBool(enabled);
+  if (on === undefined) problem('enable-cors', `'${enabled}' is not true or false; CORS stays off`);
+  if (on !== true) return undefined;
   const cors: CorsPolicy = { ...CORS_DEFAULTS, origins: [...CORS_DEFAULTS.origins] };
 
   const origins = read('cors-allow-origin');
@@ -59,9 +64,11 @@ export function parseNginxCors(
     else problem(name, `'${text}' is not a comma-separated list of names; using the default`);
   }
   const credentials = read('cors-allow-credentials');
-  if (credentials === 'false') cors.credentials = false;
-  else if (credentials !== undefined && credentials !== 'true') {
-    problem('cors-allow-credentials', `'${credentials}' is not true or false; using true`);
+  if (credentials !== undefined) {
+    const allowed = parseNginxBool(credentials);
+    if (allowed === undefined)
+      problem('cors-allow-credentials', `'${credentials}' is not true or false; using true`);
+    else cors.credentials = allowed;
   }
   const maxAge = read('cors-max-age');
   if (maxAge !== undefined) {

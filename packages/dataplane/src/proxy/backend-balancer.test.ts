@@ -346,6 +346,18 @@ test('the affinity cookie: Pier’s attributes, or ingress-nginx’s, Secure ove
     affinityCookie(full, 't', true),
     'route=t; Path=/shop; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
   );
+  // session-cookie-expires: a date this many seconds after the response, beside Max-Age if set.
+  const now = Date.UTC(2026, 11, 8, 1, 0, 0);
+  const expiring = { ...session, cookie: { path: '/', session: true, expiresSeconds: 3600 } };
+  assert.equal(
+    affinityCookie(expiring, 't', false, now),
+    'INGRESSCOOKIE=t; Path=/; Expires=Tue, 08 Dec 2026 02:00:00 GMT; HttpOnly',
+  );
+  const both = { ...full, cookie: { ...full.cookie, expiresSeconds: 60 } };
+  assert.equal(
+    affinityCookie(both, 't', false, now),
+    'route=t; Path=/shop; Expires=Tue, 08 Dec 2026 01:01:00 GMT; Max-Age=120; Domain=example.com; HttpOnly; SameSite=None',
+  );
 });
 
 test('a backend that hashes sends each key to one endpoint, and only a gone endpoint’s keys move', () => {
@@ -385,17 +397,24 @@ test('session-cookie-conditional-samesite-none: SameSite=None left out for the b
     'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/62.0.3202.94 Safari/537.36';
   const newChrome =
     'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
-  assert.equal(affinityCookie(affinity, 't', true, oldChrome), 'route=t; Path=/; HttpOnly; Secure');
   assert.equal(
-    affinityCookie(affinity, 't', true, newChrome),
+    affinityCookie(affinity, 't', true, undefined, oldChrome),
+    'route=t; Path=/; HttpOnly; Secure',
+  );
+  assert.equal(
+    affinityCookie(affinity, 't', true, undefined, newChrome),
     'route=t; Path=/; HttpOnly; Secure; SameSite=None',
   );
   const always = { ...affinity, cookie: { ...affinity.cookie, conditionalSameSiteNone: false } };
   assert.match(
-    affinityCookie(always, 't', true, oldChrome),
+    affinityCookie(always, 't', true, undefined, oldChrome),
     /SameSite=None$/,
     'without it: always',
   );
   const lax = { ...affinity, cookie: { ...affinity.cookie, sameSite: 'Lax' as const } };
-  assert.match(affinityCookie(lax, 't', true, oldChrome), /SameSite=Lax$/, 'only None is left out');
+  assert.match(
+    affinityCookie(lax, 't', true, undefined, oldChrome),
+    /SameSite=Lax$/,
+    'only None is left out',
+  );
 });

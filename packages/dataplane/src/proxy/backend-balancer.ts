@@ -25,8 +25,8 @@ export interface Pick {
 /** What one {@link BackendBalancer.pick} needs to know about the moment. */
 export interface PickInput {
   /**
-   * The request time, ms. Not used by the balancer itself (time enters through `usable`), kept
-   * so callers can pass one object to every decision.
+   * The request time, ms: dates an affinity cookie's `Expires` (the clock when omitted). Health
+   * and ejection times enter through `usable`.
    */
   now?: number;
   /** Whether the endpoint may take traffic: not unhealthy (active) and not ejected (passive). */
@@ -180,7 +180,13 @@ export class BackendBalancer {
     const result: Pick = { endpoint: chosen.endpoint, id: chosen.id };
     if (affinity !== undefined) {
       const token = affinityToken(this.#backend.id, chosen.id);
-      result.setCookie = affinityCookie(affinity, token, input.https === true, input.userAgent);
+      result.setCookie = affinityCookie(
+        affinity,
+        token,
+        input.https === true,
+        input.now,
+        input.userAgent,
+      );
     }
     return result;
   }
@@ -269,17 +275,25 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The Set-Cookie value that pins a client: Pier's attributes, or ingress-nginx's when given. */
+/**
+ * The Set-Cookie value that pins a client: Pier's attributes, or ingress-nginx's when given.
+ * `now` (ms, default the clock) dates an `Expires`.
+ */
 export function affinityCookie(
   affinity: NonNullable<BalancingSettings['affinity']>,
   token: string,
   https: boolean,
+  now?: number,
   userAgent?: string,
 ): string {
   const { cookieName, ttlSeconds, cookie } = affinity;
   if (cookie === undefined)
     return `${cookieName}=${token}; Path=/; Max-Age=${ttlSeconds}; HttpOnly; SameSite=Lax`;
   let text = `${cookieName}=${token}; Path=${cookie.path}`;
+  if (cookie.expiresSeconds !== undefined) {
+    const at = new Date((now ?? Date.now()) + cookie.expiresSeconds * 1000);
+    text += `; Expires=${at.toUTCString()}`;
+  }
   if (!cookie.session) text += `; Max-Age=${ttlSeconds}`;
   if (cookie.domain !== undefined) text += `; Domain=${cookie.domain}`;
   text += '; HttpOnly';
