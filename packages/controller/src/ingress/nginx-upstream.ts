@@ -1,6 +1,6 @@
 /**
- * ingress-nginx's `proxy-connect-timeout`, `proxy-read-timeout` and the `proxy-next-upstream`
- * family, read as its proxy annotation parser reads them (whole seconds, `strconv.Atoi`; the
+ * ingress-nginx's `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout` and the
+ * `proxy-next-upstream` family, read as its proxy annotation parser reads them (whole seconds, `strconv.Atoi`; the
  * retry conditions as `proxy_next_upstream` words) into a route's {@link UpstreamPolicy}. Pure.
  *
  * Its defaults (`error timeout`, 3 tries, no time limit) apply to every Ingress of an
@@ -46,6 +46,8 @@ export function parseNginxUpstream(
   if (connect !== undefined) policy.connectTimeoutMs = connect * 1000;
   const readTimeout = seconds(read, problem, 'proxy-read-timeout', 1);
   if (readTimeout !== undefined) policy.readTimeoutMs = readTimeout * 1000;
+  const send = seconds(read, problem, 'proxy-send-timeout', 1);
+  if (send !== undefined) policy.sendTimeoutMs = send * 1000;
 
   const named = ['proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout'];
   if (dialect.nginxClass || named.some((name) => read(name) !== undefined)) {
