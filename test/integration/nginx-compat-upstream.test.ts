@@ -1,17 +1,26 @@
 /**
- * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout` and the
- * `proxy-next-upstream` family on Ingresses of class `nginx`, served by pier-controller with
+ * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout`,
+ * `proxy-send-timeout` and the `proxy-next-upstream` family on Ingresses of class `nginx`, served by pier-controller with
  * `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
  * Each test names the section of ingress-nginx's annotation docs whose behaviour it checks.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { waitUntil } from '../lib/child-process.ts';
-import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
+import {
+  createService,
+  type EchoPod,
+  type EchoReply,
+  exposeAsEndpointSlice,
+} from '../lib/echo-pod.ts';
 import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
@@ -24,6 +33,61 @@ let steady: EchoPod;
 /** Speaks HTTPS only. */
 let secure: EchoPod;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-upstream-certs-'));
+/** Takes the head of `POST /upload` and then reads nothing more; answers anything else. */
+let stalling: StallingPod;
+
+interface StallingPod {
+  readonly server: Server;
+  readonly port: number;
+  /** Upload heads taken so far. */
+  uploads: number;
+  /** The connections it stopped reading. */
+  readonly held: Set<Socket>;
+}
+
+/**
+ * A pod of plain `node:net`: each connection's head is read; `POST /upload` is then left unread
+ * (`socket.pause()`, so its buffers fill and stay full); any other request (health probes, the
+ * stand's probe) gets a 200 with the echo's `{"url"}` and the connection closes.
+ */
+async function startStallingPod(address: string): Promise<StallingPod> {
+  const held = new Set<Socket>();
+  const pod = { server: createServer(), port: 0, uploads: 0, held };
+  pod.server.on('connection', (socket) => {
+    let head = '';
+    socket.on('error', () => {});
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const [method, url] = head.slice(0, head.indexOf('\r\n')).split(' ');
+      if (method === 'POST' && url === '/upload') {
+        socket.pause();
+        pod.uploads++;
+        held.add(socket);
+        socket.on('close', () => held.delete(socket));
+        return;
+      }
+      const body = JSON.stringify({ url });
+      socket.end(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    };
+    socket.on('data', onData);
+  });
+  pod.server.listen(0, address);
+  await once(pod.server, 'listening');
+  pod.port = (pod.server.address() as { port: number }).port;
+  return pod;
+}
+
+/** 32 MiB in 64 KiB chunks: far more than the sockets between client and pod hold. */
+const UPLOAD_BYTES = 32 * 1024 * 1024;
+async function* upload(): AsyncGenerator<Buffer> {
+  const chunk = Buffer.alloc(64 * 1024, 0x78);
+  for (let sent = 0; sent < UPLOAD_BYTES; sent += chunk.length) yield chunk;
+}
 
 before(async () => {
   stand = await NginxStand.open('upstream', '203.0.113.204/30');
@@ -40,11 +104,24 @@ before(async () => {
   await stand.alias('hashed', [flaky, steady]);
   const pem = await opensslCertificate(certDir, 'pod', 'secure.pod.test');
   [secure] = (await stand.service('secure', ['192.0.2.241'], pem)) as [EchoPod];
+  stalling = await startStallingPod('198.51.100.170');
+  await createService(stand.kc, stand.namespace, 'stalling', {
+    port: 80,
+    targetPort: stalling.port,
+  });
+  const stallingPod = {
+    name: `stalling-170-${stand.suffix}`,
+    ...stalling,
+    address: '198.51.100.170',
+  };
+  await exposeAsEndpointSlice(stand.kc, stand.namespace, 'stalling', [stallingPod as never]);
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
   await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
       stand.ingress('impatient', { [`${N}proxy-read-timeout`]: '1' }, { service: 'slow' }),
       stand.ingress('patient', {}, { service: 'slow' }),
+      stand.ingress('send-impatient', { [`${N}proxy-send-timeout`]: '1' }, { service: 'stalling' }),
+      stand.ingress('send-patient', {}, { service: 'stalling' }),
       stand.ingress(
         'retry',
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'error timeout http_503' },
@@ -69,6 +146,8 @@ before(async () => {
   await stand.serve([
     'impatient',
     'patient',
+    'send-impatient',
+    'send-patient',
     'retry',
     'noretry',
     'post',
@@ -80,6 +159,8 @@ before(async () => {
 });
 
 after(async () => {
+  for (const socket of stalling?.held ?? []) socket.destroy();
+  stalling?.server.close();
   await stand?.close();
   rmSync(certDir, { recursive: true, force: true });
 });
@@ -93,6 +174,46 @@ test('annotations.md#custom-timeouts: proxy-read-timeout answers 504 when the po
   const waited = performance.now() - started;
   assert.ok(waited >= 900 && waited < 2_400, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
   assert.deepEqual(await stand.get('http', 'patient', '/slow'), { status: 200, seen: '/slow' });
+});
+
+test('annotations.md#custom-timeouts: proxy-send-timeout answers 504 when the pod stops taking the upload; without it the upload is not cut', async () => {
+  const uploads = stalling.uploads;
+  const started = performance.now();
+  const res = await request(stand.url('http', '/upload'), {
+    method: 'POST',
+    headers: {
+      host: stand.host('send-impatient'),
+      'content-length': String(UPLOAD_BYTES),
+      connection: 'close',
+    },
+    body: Readable.from(upload()),
+    dispatcher: stand.agent,
+    headersTimeout: 10_000,
+  });
+  const waited = performance.now() - started;
+  await res.body.text();
+  assert.equal(res.statusCode, 504);
+  assert.equal(res.headers['x-pier-error'], 'PIER_UPSTREAM_SEND_TIMEOUT');
+  assert.ok(waited >= 900 && waited < 2_500, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
+  assert.equal(stalling.uploads, uploads + 1, 'the pod had the request head');
+
+  // The same upload without the annotation: still going at 2 s (the client gives up then).
+  const abort = new AbortController();
+  const patient = request(stand.url('http', '/upload'), {
+    method: 'POST',
+    headers: { host: stand.host('send-patient'), 'content-length': String(UPLOAD_BYTES) },
+    body: Readable.from(upload()),
+    dispatcher: stand.agent,
+    signal: abort.signal,
+  }).then(
+    (answer) => `answered ${answer.statusCode}`,
+    (err: Error) => (abort.signal.aborted ? 'still going' : `failed: ${err.message}`),
+  );
+  const early = await Promise.race([patient, sleep(2_000, 'still going')]);
+  abort.abort();
+  assert.equal(early, 'still going');
+  assert.equal(await patient, 'still going');
+  assert.equal(stalling.uploads, uploads + 2, 'the second upload reached the pod too');
 });
 
 test('annotations.md#custom-timeouts (proxy-next-upstream): http_503 sends the request to the other pod; off answers what the pod said', async () => {

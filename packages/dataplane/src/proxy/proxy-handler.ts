@@ -410,6 +410,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#headersAt = performance.now();
+    this.#watch?.stop(); // As nginx: once the response is the client's, sending is not timed.
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
     if (this.#authorized !== undefined && this.#authorized.cookies.length > 0) {
