@@ -1,13 +1,11 @@
 /**
  * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout`,
- * `proxy-send-timeout` and the `proxy-next-upstream` family on Ingresses of class `nginx`, served by pier-controller with
- * `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
+ * `proxy-send-timeout` and the `proxy-next-upstream` family on Ingresses of class `nginx`,
+ * served by pier-controller with `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
  * Each test names the section of ingress-nginx's annotation docs whose behaviour it checks.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,15 +13,12 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { waitUntil } from '../lib/child-process.ts';
-import {
-  createService,
-  type EchoPod,
-  type EchoReply,
-  exposeAsEndpointSlice,
-} from '../lib/echo-pod.ts';
+import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
 import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
+import { type SilentListener, startSilentListener } from '../lib/silent-listener.ts';
+import { type StallingPod, startStallingPod } from '../lib/stalling-pod.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 let stand: NginxStand;
@@ -32,55 +27,13 @@ let flaky: EchoPod;
 let steady: EchoPod;
 /** Speaks HTTPS only. */
 let secure: EchoPod;
+/** Answers /lag requests 503, after 1.5 s. */
+let lagging: EchoPod;
+/** Never completes a connection. */
+let silent: SilentListener;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-upstream-certs-'));
 /** Takes the head of `POST /upload` and then reads nothing more; answers anything else. */
 let stalling: StallingPod;
-
-interface StallingPod {
-  readonly server: Server;
-  readonly port: number;
-  /** Upload heads taken so far. */
-  uploads: number;
-  /** The connections it stopped reading. */
-  readonly held: Set<Socket>;
-}
-
-/**
- * A pod of plain `node:net`: each connection's head is read; `POST /upload` is then left unread
- * (`socket.pause()`, so its buffers fill and stay full); any other request (health probes, the
- * stand's probe) gets a 200 with the echo's `{"url"}` and the connection closes.
- */
-async function startStallingPod(address: string): Promise<StallingPod> {
-  const held = new Set<Socket>();
-  const pod = { server: createServer(), port: 0, uploads: 0, held };
-  pod.server.on('connection', (socket) => {
-    let head = '';
-    socket.on('error', () => {});
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      const [method, url] = head.slice(0, head.indexOf('\r\n')).split(' ');
-      if (method === 'POST' && url === '/upload') {
-        socket.pause();
-        pod.uploads++;
-        held.add(socket);
-        socket.on('close', () => held.delete(socket));
-        return;
-      }
-      const body = JSON.stringify({ url });
-      socket.end(
-        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    };
-    socket.on('data', onData);
-  });
-  pod.server.listen(0, address);
-  await once(pod.server, 'listening');
-  pod.port = (pod.server.address() as { port: number }).port;
-  return pod;
-}
 
 /** 32 MiB in 64 KiB chunks: far more than the sockets between client and pod hold. */
 const UPLOAD_BYTES = 32 * 1024 * 1024;
@@ -104,20 +57,56 @@ before(async () => {
   await stand.alias('hashed', [flaky, steady]);
   const pem = await opensslCertificate(certDir, 'pod', 'secure.pod.test');
   [secure] = (await stand.service('secure', ['192.0.2.241'], pem)) as [EchoPod];
+  // One port for both, as the Services below name a single target port.
+  const [laggingPod, prompt] = (await stand.service('lagging', ['192.0.2.142', '192.0.2.144'])) as [
+    EchoPod,
+    EchoPod,
+  ];
+  lagging = laggingPod;
+  lagging.respond = (url) => (url.startsWith('/lag') ? { status: 503, delayMs: 1_500 } : undefined);
+  await stand.alias('flaky-once', [flaky, steady]);
+  await stand.alias('lagging-deadline', [lagging, prompt]);
+  await stand.alias('lagging-retry', [lagging, prompt]);
+  silent = await startSilentListener('192.0.2.143');
+  const silentPod = { name: 'silent', address: silent.address, port: silent.port };
+  await stand.alias('silent', [silentPod as unknown as EchoPod]);
   stalling = await startStallingPod('198.51.100.170');
-  await createService(stand.kc, stand.namespace, 'stalling', {
-    port: 80,
-    targetPort: stalling.port,
-  });
-  const stallingPod = {
-    name: `stalling-170-${stand.suffix}`,
-    ...stalling,
-    address: '198.51.100.170',
-  };
-  await exposeAsEndpointSlice(stand.kc, stand.namespace, 'stalling', [stallingPod as never]);
+  const stallingPod = { name: 'stalling', address: '198.51.100.170', port: stalling.port };
+  await stand.alias('stalling', [stallingPod as unknown as EchoPod]);
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
   await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
+      // Probed once at the start, then not for ten minutes: the silent pod stays in rotation.
+      {
+        apiVersion: 'pier.dev/v1alpha1',
+        kind: 'HealthCheckPolicy',
+        metadata: { name: 'silent', namespace: stand.namespace },
+        spec: { targetRef: { name: 'silent' }, interval: '10m', timeout: '1s' },
+      },
+      stand.ingress('unanswered', { [`${N}proxy-connect-timeout`]: '1' }, { service: 'silent' }),
+      stand.ingress(
+        'once',
+        {
+          ...roundRobin,
+          [`${N}proxy-next-upstream`]: 'error timeout http_503',
+          [`${N}proxy-next-upstream-tries`]: '1',
+        },
+        { service: 'flaky-once' },
+      ),
+      stand.ingress(
+        'deadline',
+        {
+          ...roundRobin,
+          [`${N}proxy-next-upstream`]: 'http_503',
+          [`${N}proxy-next-upstream-timeout`]: '1',
+        },
+        { service: 'lagging-deadline' },
+      ),
+      stand.ingress(
+        'nodeadline',
+        { ...roundRobin, [`${N}proxy-next-upstream`]: 'http_503' },
+        { service: 'lagging-retry' },
+      ),
       stand.ingress('impatient', { [`${N}proxy-read-timeout`]: '1' }, { service: 'slow' }),
       stand.ingress('patient', {}, { service: 'slow' }),
       stand.ingress('send-impatient', { [`${N}proxy-send-timeout`]: '1' }, { service: 'stalling' }),
@@ -155,13 +144,17 @@ before(async () => {
     'tls',
     'grpc',
     'hashed',
+    'unanswered',
+    'once',
+    'deadline',
+    'nodeadline',
   ]);
 });
 
 after(async () => {
-  for (const socket of stalling?.held ?? []) socket.destroy();
-  stalling?.server.close();
+  await stalling?.close();
   await stand?.close();
+  await silent?.close();
   rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -232,6 +225,44 @@ test('annotations.md#custom-timeouts (proxy-next-upstream): http_503 sends the r
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   }
   assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#custom-timeouts: proxy-connect-timeout gives up on a pod that never accepts after its seconds, 504', async () => {
+  const started = performance.now();
+  assert.deepEqual(await stand.get('http', 'unanswered', '/x'), {
+    status: 504,
+    error: 'PIER_UPSTREAM_CONNECT_TIMEOUT',
+  });
+  const waited = performance.now() - started;
+  // ingress-nginx's default, and Pier's, is 5 s.
+  assert.ok(waited >= 900 && waited < 2_400, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream-tries): 1 try sends nothing to the other pod', async () => {
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 10; i++) {
+    const { status } = await stand.get('http', 'once', `/flaky/${i}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // The same conditions with the default 3 tries answer every one 200 ('retry' above).
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 5, 503: 5 });
+});
+
+test('annotations.md#custom-timeouts (proxy-next-upstream-timeout): no next pod once its seconds have passed', async () => {
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 6; i++) {
+    const { status } = await stand.get('http', 'deadline', `/lag/${i}`);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  // The lagging pod's 503 comes after 1.5 s, past the 1 s: it is the answer.
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 3, 503: 3 });
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(
+      await stand.get('http', 'nodeadline', `/lag/${i}`),
+      { status: 200, seen: `/lag/${i}` },
+      'without the timeout the other pod is tried',
+    );
+  }
 });
 
 test('annotations.md#custom-timeouts (proxy-next-upstream): POST is not sent again without non_idempotent', async () => {

@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { type Backend, type ErrorContext, errorHeaders, type RouteMatch } from '@pier/shared';
 import type { Dispatcher } from 'undici';
-import { PIER_ERROR_HEADER, type ProxyErrorCode } from './error-pages.ts';
+import { type ProxyErrorCode, pageHeaders } from './error-pages.ts';
 import { forwardResponseHeaders } from './forwarded-headers.ts';
 import type { EndpointChoice, Outcome } from './proxy-events.ts';
 import type { UpstreamDispatchers } from './upstream-dispatchers.ts';
@@ -81,16 +81,7 @@ export function statusPage(status: number): FallbackPage {
   let page = PAGES.get(status);
   if (page === undefined) {
     const body = Buffer.from(`${status} ${STATUS_CODES[status] ?? 'Error'}\n`, 'latin1');
-    const headers = Object.freeze([
-      'content-type',
-      'text/plain; charset=utf-8',
-      'content-length',
-      String(body.length),
-      'cache-control',
-      'no-store',
-      PIER_ERROR_HEADER,
-      UPSTREAM_STATUS_CODE,
-    ]);
+    const headers = pageHeaders(body, UPSTREAM_STATUS_CODE);
     page = Object.freeze({
       status,
       body,

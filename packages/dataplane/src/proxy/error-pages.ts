@@ -101,11 +101,9 @@ export function rawResponse(page: ErrorPage, extra: readonly string[]): Buffer {
   return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), page.body]);
 }
 
-function buildPage(code: ProxyErrorCode): ErrorPage {
-  const [status, cause] = CAUSES[code];
-  const reason = STATUS_CODES[status] ?? 'Error';
-  const body = Buffer.from(`${status} ${reason}: ${cause}\n`, 'latin1');
-  const headers = Object.freeze([
+/** The headers of one of Pier's own plain-text pages of `body`, marked with its error `code`. */
+export function pageHeaders(body: Buffer, code: string): readonly string[] {
+  return Object.freeze([
     'content-type',
     'text/plain; charset=utf-8',
     'content-length',
@@ -115,6 +113,13 @@ function buildPage(code: ProxyErrorCode): ErrorPage {
     PIER_ERROR_HEADER,
     code,
   ]);
+}
+
+function buildPage(code: ProxyErrorCode): ErrorPage {
+  const [status, cause] = CAUSES[code];
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const body = Buffer.from(`${status} ${reason}: ${cause}\n`, 'latin1');
+  const headers = pageHeaders(body, code);
   const closingHeaders = Object.freeze([...headers, 'connection', 'close']);
   let head = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (let i = 0; i < closingHeaders.length; i += 2) {

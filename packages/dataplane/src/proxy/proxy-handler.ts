@@ -56,7 +56,7 @@ import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
-import { routeBackend } from './route-backend.ts';
+import { firstChoice, routeBackend } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { SendWatch } from './send-watch.ts';
@@ -74,7 +74,6 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
   'DELETE',
 ]);
 
-const NOTHING_TRIED: ReadonlySet<string> = new Set();
 /** The most of an intercepted response dropped to keep its connection; past it, cut. */
 const DRAIN_LIMIT = 64 * 1024;
 
@@ -253,7 +252,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     // Chosen once, before the endpoint: retries stay on it, metrics name it.
     const backend =
       match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
-    this.#backend = backend;
     if (match.route?.rewriteTarget !== undefined) this.#path = rewriteTarget(match.route, path);
     const prefix = match.route?.forwardedPrefix;
     if (prefix !== undefined) replaceHeader(this.#headers, 'x-forwarded-prefix', prefix);
@@ -263,17 +261,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#upstream = match.route?.upstream;
     this.#repeatable = !hasBody && options.maxRetries > 0 && IDEMPOTENT.has(req.method ?? '');
 
-    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
-    if (
-      choice === undefined &&
-      match.errorBackend !== undefined &&
-      backend.endpoints.length === 0
-    ) {
-      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all
-      // (none in its EndpointSlices); endpoints that exist but cannot take traffic get Pier's 503.
-      this.#backend = match.errorBackend;
-      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
-    }
+    const first = firstChoice(match, backend, req, this.#deps);
+    this.#backend = first.backend;
+    const choice = first.choice;
     if (choice === undefined) {
       this.#answer('PIER_NO_ENDPOINT', hasBody);
       return;

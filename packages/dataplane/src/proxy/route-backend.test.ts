@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { type RouteMatch, RouteSplit } from '@pier/shared';
 import { backend, route, vhost } from '../../../shared/src/fixtures.test.ts';
-import { routeBackend } from './route-backend.ts';
+import { firstChoice, routeBackend } from './route-backend.ts';
 
 const main = backend('main');
 const canary = backend('canary');
@@ -61,4 +61,28 @@ test('routeBackend: a split reads the request, then the weights with the injecte
     routeBackend(match(withSplit), request({}).req, { random: () => 0.5 }).id,
     canary.id,
   );
+});
+
+test('firstChoice: the default backend stands in only while the backend has no endpoint at all', () => {
+  const errors = backend('errors', 80, ['192.0.2.40']);
+  const empty = backend('empty', 80, []);
+  const req = {} as IncomingMessage;
+  const none = { choose: () => undefined };
+  const any = {
+    choose: (b: typeof main) => {
+      const e = b.endpoints[0];
+      return e && { id: `${e.address}:${e.port}`, address: e.address, port: e.port };
+    },
+  };
+  const fallbackMatch = { ...match(plain), errorBackend: errors };
+  const picked = firstChoice(fallbackMatch, empty, req, any);
+  assert.equal(picked.backend, errors, 'no endpoint at all: the error backend serves');
+  assert.equal(picked.choice?.address, '192.0.2.40');
+  assert.equal(
+    firstChoice(fallbackMatch, main, req, none).backend,
+    main,
+    'endpoints exist but none can take traffic: 503, not the fallback',
+  );
+  assert.equal(firstChoice(fallbackMatch, main, req, none).choice, undefined);
+  assert.equal(firstChoice(match(plain), empty, req, none).backend, empty, 'no default backend');
 });

@@ -28,7 +28,7 @@ function tick(): void {
   for (const watch of watched) watch.check(now);
 }
 
-/** How many request bodies the wheel watches now (for tests and metrics). */
+/** How many request bodies the wheel watches now (for tests). */
 export function watchedBodies(): number {
   return watched.size;
 }

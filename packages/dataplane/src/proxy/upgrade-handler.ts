@@ -32,12 +32,10 @@ import { assertProxyOptions } from './proxy-options.ts';
 import type { ConnectionSlot } from './rate-limits.ts';
 import { replaceHeader, replaceHost, requestTarget } from './request-target.ts';
 import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.ts';
-import { routeBackend } from './route-backend.ts';
+import { firstChoice, routeBackend } from './route-backend.ts';
 import { routeAnswer } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
-
-const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
 /** How long a closing side may take to flush what it still holds before it is destroyed, ms. */
 const FLUSH_GRACE_MS = 10_000;
@@ -198,7 +196,6 @@ class UpgradeTunnel {
     if (match.route?.basicAuth !== undefined) dropAuthorization(head.headers);
     const backend =
       match.split === undefined ? match.backend : routeBackend(match, req, this.#deps);
-    this.#backend = backend;
     this.#policy = match.route?.upstream;
     const method = req.method ?? 'GET';
     const path = match.route === undefined ? targetPath : rewriteTarget(match.route, targetPath);
@@ -210,17 +207,10 @@ class UpgradeTunnel {
       (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') &&
       head.contentLength === undefined &&
       !head.chunked;
-    let choice = this.#deps.choose(backend, req, NOTHING_TRIED);
-    if (
-      choice === undefined &&
-      match.errorBackend !== undefined &&
-      backend.endpoints.length === 0
-    ) {
-      // ingress-nginx's default-backend serves while the route's Service has no endpoint at all;
-      // custom errors are not applied to upgrades (their response is a tunnel, not a page).
-      this.#backend = match.errorBackend;
-      choice = this.#deps.choose(match.errorBackend, req, NOTHING_TRIED);
-    }
+    // Custom errors are not applied to upgrades (their response is a tunnel, not a page).
+    const first = firstChoice(match, backend, req, this.#deps);
+    this.#backend = first.backend;
+    const choice = first.choice;
     if (choice === undefined) {
       this.#refuse('PIER_NO_ENDPOINT');
       return;
