@@ -27,8 +27,10 @@ export async function startStallingPod(address: string): Promise<StallingPod> {
     socket.on('error', () => {});
     const onData = (chunk: Buffer) => {
       head += chunk.toString('latin1');
-      if (head.length > 16 * 1024) socket.destroy();
-      if (!head.includes('\r\n\r\n')) return;
+      if (!head.includes('\r\n\r\n')) {
+        if (head.length > 16 * 1024) socket.destroy();
+        return;
+      }
       socket.off('data', onData);
       const [method, url] = head.slice(0, head.indexOf('\r\n')).split(' ');
       if (method === 'POST' && url === '/upload') {

@@ -361,7 +361,7 @@ const rows: Array<{
     problems: [
       `${P}proxy-connect-timeout: '0' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
       `${P}proxy-read-timeout: '30s' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
-      `${P}proxy-send-timeout: '-5' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
+      `${P}proxy-send-timeout: '-5' is not a whole number of seconds from 1 to 3600; no send timeout applies (the listener's request timeout bounds the upload)`,
     ],
   },
   {
@@ -370,7 +370,7 @@ const rows: Array<{
     nginxClass: false,
     actions: {},
     problems: [
-      `${P}proxy-send-timeout: '7200' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
+      `${P}proxy-send-timeout: '7200' is not a whole number of seconds from 1 to 3600; no send timeout applies (the listener's request timeout bounds the upload)`,
     ],
   },
   {
