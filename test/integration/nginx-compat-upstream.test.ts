@@ -125,6 +125,12 @@ before(async () => {
       stand.ingress('tls', { [`${N}backend-protocol`]: 'HTTPS' }, { service: 'secure' }),
       stand.ingress('grpc', { [`${N}backend-protocol`]: 'GRPC' }),
       stand.ingress('prefixed', { [`${N}x-forwarded-prefix`]: '/shop' }, { service: 'slow' }),
+      stand.ingress('vhost', { [`${N}upstream-vhost`]: 'internal.shop.svc' }, { service: 'slow' }),
+      stand.ingress(
+        'tenant',
+        { [`${N}upstream-vhost`]: '$http_x_tenant.tenants.svc' },
+        { service: 'slow' },
+      ),
       stand.ingress(
         'post',
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'http_503' },
@@ -144,6 +150,8 @@ before(async () => {
     'tls',
     'grpc',
     'hashed',
+    'vhost',
+    'tenant',
     'unanswered',
     'once',
     'deadline',
@@ -289,6 +297,29 @@ test('annotations.md#x-forwarded-prefix-header: the pod sees X-Forwarded-Prefix,
   });
   const untouched = (await plain.body.json()) as EchoReply;
   assert.equal(untouched.headers['x-forwarded-prefix'], '/mine', 'without it the header passes');
+});
+
+test('annotations.md#custom-nginx-upstream-vhost: the pod sees the annotation’s Host, X-Forwarded-Host keeps the client’s', async () => {
+  const seen = async (name: string, headers: Record<string, string> = {}) => {
+    const res = await request(stand.url('http', '/items'), {
+      headers: { host: stand.host(name), ...headers },
+      dispatcher: stand.agent,
+    });
+    assert.equal(res.statusCode, 200);
+    const reply = (await res.body.json()) as EchoReply;
+    return [reply.headers.host, reply.headers['x-forwarded-host']];
+  };
+  assert.deepEqual(await seen('vhost'), ['internal.shop.svc', stand.host('vhost')]);
+  assert.deepEqual(await seen('tenant', { 'x-tenant': 'acme' }), [
+    'acme.tenants.svc',
+    stand.host('tenant'),
+  ]);
+  assert.deepEqual(
+    await seen('tenant', { 'x-tenant': 'evil.example/x' }),
+    [stand.host('tenant'), stand.host('tenant')],
+    'a value that is no Host keeps the client’s',
+  );
+  assert.deepEqual(await seen('patient'), [stand.host('patient'), stand.host('patient')]);
 });
 
 test('annotations.md#backend-protocol: HTTPS reaches a pod that speaks only TLS, and its health check probes over TLS', async () => {

@@ -97,6 +97,11 @@ export {
   type RetryState,
   retryAllowed,
 } from './route-upstream.ts';
+export {
+  MAX_UPSTREAM_HOST_LENGTH,
+  upstreamHostProblem,
+  usableUpstreamHost,
+} from './route-upstream-host.ts';
 export * from './route-weights.ts';
 export { MAX_SERVER_ALIASES, serverAliasProblem } from './server-aliases.ts';
 export * from './shared-health-state.ts';

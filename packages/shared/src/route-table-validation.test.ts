@@ -48,6 +48,19 @@ const ROWS: Row[] = [
       assert.deepEqual(t.virtualHosts[SHOP].aliases, ['www.example.com', 'shop.example.org']),
   },
   {
+    name: 'upstreamHost: a good one kept; one that is no host drops its route, as any bad field',
+    mutate: (t) => {
+      t.virtualHosts[SHOP].routes[0].upstreamHost = '$http_x_tenant.tenants.svc';
+      t.virtualHosts[API].routes[0].upstreamHost = 'evil.example/x';
+    },
+    kept: ALL,
+    problems: [[`virtualHosts ${API} routes[0].upstreamHost`, /is not a host/]],
+    check: (t) => {
+      assert.equal(t.virtualHosts[SHOP].routes[0].upstreamHost, '$http_x_tenant.tenants.svc');
+      assert.deepEqual(t.virtualHosts[API].routes, []);
+    },
+  },
+  {
     name: 'a bad backend is dropped alone, with the routes that used it',
     mutate: (t) => {
       t.backends[API_BE].endpoints = 'nope';

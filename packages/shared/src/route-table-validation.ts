@@ -47,6 +47,7 @@ import type {
 } from './route-table.ts';
 import { virtualHostKey } from './route-table.ts';
 import { checkUpstreamPolicy, forwardedPrefixProblem } from './route-upstream.ts';
+import { upstreamHostProblem } from './route-upstream-host.ts';
 import { checkServerAliases } from './server-aliases.ts';
 import { compileHashKey } from './upstream-hash.ts';
 
@@ -263,6 +264,10 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
     raw.forwardedPrefix === undefined
       ? undefined
       : readString(raw, 'forwardedPrefix', at, report, forwardedPrefixProblem);
+  const upstreamHost =
+    raw.upstreamHost === undefined
+      ? undefined
+      : readString(raw, 'upstreamHost', at, report, upstreamHostProblem);
   const upstream =
     raw.upstream === undefined
       ? undefined
@@ -287,6 +292,7 @@ function checkRoute(raw: unknown, at: string, report: Report): Route | undefined
   if (cors !== undefined) route.cors = cors;
   if (upstream !== undefined) route.upstream = upstream;
   if (forwardedPrefix !== undefined) route.forwardedPrefix = forwardedPrefix;
+  if (upstreamHost !== undefined) route.upstreamHost = upstreamHost;
   if (rateLimit !== undefined) route.rateLimit = rateLimit;
   // A bad split costs the route its split only: its primary backend still serves.
   const split =

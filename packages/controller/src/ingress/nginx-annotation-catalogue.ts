@@ -110,7 +110,9 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'proxy-ssl-verify': ignored(NOT_YET),
     'proxy-ssl-verify-depth': ignored(NOT_YET),
     'proxy-ssl-server-name': ignored(NOT_YET),
-    'upstream-vhost': ignored(NOT_YET),
+    'upstream-vhost': honoured(
+      "the Host header sent to the pods (nginx variables filled in); X-Forwarded-Host keeps the client's",
+    ),
     'service-upstream': ignored('Pier always proxies to pod addresses'),
     'connection-proxy-header': ignored(NOT_YET),
     'custom-headers': ignored(NOT_YET),

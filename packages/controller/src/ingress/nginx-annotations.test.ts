@@ -336,6 +336,22 @@ const rows: Array<{
       `${P}x-forwarded-prefix: '/a b"' must be a path of letters, digits and -._~/:$ (at most 256); no X-Forwarded-Prefix is sent`,
     ],
   },
+  // annotations.md#custom-nginx-upstream-vhost
+  {
+    name: 'upstream-vhost, trimmed, variables kept for the dataplane',
+    annotations: on({ 'upstream-vhost': ' $http_x_tenant.shop.svc.cluster.local ' }),
+    nginxClass: false,
+    actions: { upstreamHost: '$http_x_tenant.shop.svc.cluster.local' },
+  },
+  {
+    name: 'an upstream-vhost that is no host is refused: the client’s Host is sent',
+    annotations: on({ 'upstream-vhost': 'shop.svc/api' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}upstream-vhost: 'shop.svc/api' is not a host: letters, digits, '.', '-', '_', '~', ':', an IPv6 address's brackets and nginx variables; the client's Host is sent`,
+    ],
+  },
   // annotations.md#custom-timeouts and the proxy-next-upstream family.
   {
     name: 'proxy-connect-timeout, proxy-read-timeout and proxy-send-timeout, whole seconds',

@@ -18,6 +18,7 @@ import {
   forwardedPrefixProblem,
   parseCidrList,
   redirectUrlProblem,
+  upstreamHostProblem,
 } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
@@ -63,6 +64,8 @@ export interface NginxActions {
   backendProtocol?: 'https';
   /** `x-forwarded-prefix`: the `X-Forwarded-Prefix` header sent upstream. */
   forwardedPrefix?: string;
+  /** `upstream-vhost`: the Host header sent upstream (an nginx string). */
+  upstreamHost?: string;
   /** `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-next-upstream*` (and their defaults). */
   upstream?: UpstreamPolicy;
   /** `limit-rps`, `limit-rpm`, `limit-connections` and their settings. */
@@ -196,6 +199,12 @@ export function parseNginxAnnotations(
     const why = forwardedPrefixProblem(prefix);
     if (why === undefined) result.actions.forwardedPrefix = prefix;
     else problem('x-forwarded-prefix', `'${prefix}' ${why}; no X-Forwarded-Prefix is sent`);
+  }
+  const vhost = read('upstream-vhost')?.trim();
+  if (vhost !== undefined && vhost !== '') {
+    const why = upstreamHostProblem(vhost);
+    if (why === undefined) result.actions.upstreamHost = vhost;
+    else problem('upstream-vhost', `'${vhost}' ${why}; the client's Host is sent`);
   }
   const rateLimit = parseNginxRateLimit(annotations, result.problems);
   if (rateLimit !== undefined) result.actions.rateLimit = rateLimit;

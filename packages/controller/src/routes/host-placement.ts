@@ -303,6 +303,7 @@ function tableRoute(route: PlannedRoute, plan: IngressPlan, source: Route['sourc
   if (plan.nginx.cors !== undefined) entry.cors = structuredClone(plan.nginx.cors);
   if (plan.nginx.upstream !== undefined) entry.upstream = structuredClone(plan.nginx.upstream);
   if (plan.nginx.forwardedPrefix !== undefined) entry.forwardedPrefix = plan.nginx.forwardedPrefix;
+  if (plan.nginx.upstreamHost !== undefined) entry.upstreamHost = plan.nginx.upstreamHost;
   // One zone per Ingress, shared by all its paths and hosts, as ingress-nginx's.
   const rateLimit = plan.nginx.rateLimit;
   if (rateLimit !== undefined)

@@ -10,7 +10,9 @@ import {
   escapeUri,
   type NginxStringPart,
   unmapIPv4,
+  usableUpstreamHost,
 } from '@pier/shared';
+import { replaceHost } from './request-target.ts';
 
 /** Compiled templates; the route table holds few distinct ones, bounded in case it does not. */
 const compiled = new Map<string, NginxStringPart[] | undefined>();
@@ -83,4 +85,14 @@ function value(part: Exclude<NginxStringPart, { text: string }>, req: IncomingMe
       return '';
     }
   }
+}
+
+/**
+ * Sends a route's `upstreamHost` (ingress-nginx's `upstream-vhost`), filled in from `req`, as
+ * the Host in `headers` (undici's flat list). A value that fills in to no Host (a `$http_*`
+ * variable brings the client's text) keeps the client's.
+ */
+export function applyUpstreamHost(headers: string[], template: string, req: IncomingMessage): void {
+  const host = template.includes('$') ? nginxStringOf(template, req) : template;
+  if (host !== undefined && usableUpstreamHost(host)) replaceHost(headers, host);
 }

@@ -45,6 +45,7 @@ import {
   RETRY_STATUS,
 } from './exchange-marks.ts';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarded-headers.ts';
+import { applyUpstreamHost } from './nginx-string-value.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
@@ -255,6 +256,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (match.route?.rewriteTarget !== undefined) this.#path = rewriteTarget(match.route, path);
     const prefix = match.route?.forwardedPrefix;
     if (prefix !== undefined) replaceHeader(this.#headers, 'x-forwarded-prefix', prefix);
+    const upstreamHost = match.route?.upstreamHost;
+    if (upstreamHost !== undefined) applyUpstreamHost(this.#headers, upstreamHost, req);
 
     const hasBody = length > 0 || chunked;
     this.#hasBody = hasBody;

@@ -21,6 +21,7 @@ import type { AuthVerdict } from '../auth/basic-auth-gate.ts';
 import { applyAuthResponseHeaders } from '../auth/external-auth-request.ts';
 import { errorPage, type ProxyErrorCode, rawResponse } from './error-pages.ts';
 import { type ForwardedRequest, forwardRequestHeaders } from './forwarded-headers.ts';
+import { applyUpstreamHost } from './nginx-string-value.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 import {
   type EndpointChoice,
@@ -201,6 +202,8 @@ class UpgradeTunnel {
     const path = match.route === undefined ? targetPath : rewriteTarget(match.route, targetPath);
     const prefix = match.route?.forwardedPrefix;
     if (prefix !== undefined) replaceHeader(head.headers, 'x-forwarded-prefix', prefix);
+    const upstreamHost = match.route?.upstreamHost;
+    if (upstreamHost !== undefined) applyUpstreamHost(head.headers, upstreamHost, req);
     this.#requestHead = upgradeRequestHead(method, path, head.headers);
     this.#repeatable =
       options.maxRetries > 0 &&
