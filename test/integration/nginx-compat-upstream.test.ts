@@ -1,14 +1,16 @@
 /**
- * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout` and the
- * `proxy-next-upstream` family on Ingresses of class `nginx`, served by pier-controller with
- * `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
+ * ingress-nginx's upstream timeouts and retries, end to end: `proxy-read-timeout`,
+ * `proxy-send-timeout` and the `proxy-next-upstream` family on Ingresses of class `nginx`,
+ * served by pier-controller with `--ingress-class-compat=nginx` and a real dataplane against the real API server and Redis.
  * Each test names the section of ingress-nginx's annotation docs whose behaviour it checks.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { waitUntil } from '../lib/child-process.ts';
 import type { EchoPod, EchoReply } from '../lib/echo-pod.ts';
@@ -16,6 +18,7 @@ import { listDocument } from '../lib/ingress-fixtures.ts';
 import { N, NginxStand } from '../lib/nginx-stand.ts';
 import { opensslCertificate } from '../lib/route-tables.ts';
 import { type SilentListener, startSilentListener } from '../lib/silent-listener.ts';
+import { type StallingPod, startStallingPod } from '../lib/stalling-pod.ts';
 import { kubectl } from '../lib/test-cluster.ts';
 
 let stand: NginxStand;
@@ -29,6 +32,15 @@ let lagging: EchoPod;
 /** Never completes a connection. */
 let silent: SilentListener;
 const certDir = mkdtempSync(join(tmpdir(), 'pier-upstream-certs-'));
+/** Takes the head of `POST /upload` and then reads nothing more; answers anything else. */
+let stalling: StallingPod;
+
+/** 32 MiB in 64 KiB chunks: far more than the sockets between client and pod hold. */
+const UPLOAD_BYTES = 32 * 1024 * 1024;
+async function* upload(): AsyncGenerator<Buffer> {
+  const chunk = Buffer.alloc(64 * 1024, 0x78);
+  for (let sent = 0; sent < UPLOAD_BYTES; sent += chunk.length) yield chunk;
+}
 
 before(async () => {
   stand = await NginxStand.open('upstream', '203.0.113.204/30');
@@ -59,6 +71,9 @@ before(async () => {
   silent = await startSilentListener('192.0.2.143');
   const silentPod = { name: 'silent', address: silent.address, port: silent.port };
   await stand.alias('silent', [silentPod as unknown as EchoPod]);
+  stalling = await startStallingPod('198.51.100.170');
+  const stallingPod = { name: 'stalling', address: '198.51.100.170', port: stalling.port };
+  await stand.alias('stalling', [stallingPod as unknown as EchoPod]);
   const roundRobin = { [`${N}load-balance`]: 'round_robin' };
   await kubectl(stand.env.kubeconfig, ['apply', '-f', '-'], {
     input: listDocument([
@@ -95,6 +110,8 @@ before(async () => {
       ),
       stand.ingress('impatient', { [`${N}proxy-read-timeout`]: '1' }, { service: 'slow' }),
       stand.ingress('patient', {}, { service: 'slow' }),
+      stand.ingress('send-impatient', { [`${N}proxy-send-timeout`]: '1' }, { service: 'stalling' }),
+      stand.ingress('send-patient', {}, { service: 'stalling' }),
       stand.ingress(
         'retry',
         { ...roundRobin, [`${N}proxy-next-upstream`]: 'error timeout http_503' },
@@ -134,6 +151,8 @@ before(async () => {
   await stand.serve([
     'impatient',
     'patient',
+    'send-impatient',
+    'send-patient',
     'retry',
     'noretry',
     'post',
@@ -152,6 +171,7 @@ before(async () => {
 });
 
 after(async () => {
+  await stalling?.close();
   await stand?.close();
   await silent?.close();
   rmSync(certDir, { recursive: true, force: true });
@@ -166,6 +186,46 @@ test('annotations.md#custom-timeouts: proxy-read-timeout answers 504 when the po
   const waited = performance.now() - started;
   assert.ok(waited >= 900 && waited < 2_400, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
   assert.deepEqual(await stand.get('http', 'patient', '/slow'), { status: 200, seen: '/slow' });
+});
+
+test('annotations.md#custom-timeouts: proxy-send-timeout answers 504 when the pod stops taking the upload; without it the upload is not cut', async () => {
+  const uploads = stalling.uploads;
+  const started = performance.now();
+  const res = await request(stand.url('http', '/upload'), {
+    method: 'POST',
+    headers: {
+      host: stand.host('send-impatient'),
+      'content-length': String(UPLOAD_BYTES),
+      connection: 'close',
+    },
+    body: Readable.from(upload()),
+    dispatcher: stand.agent,
+    headersTimeout: 10_000,
+  });
+  const waited = performance.now() - started;
+  await res.body.text();
+  assert.equal(res.statusCode, 504);
+  assert.equal(res.headers['x-pier-error'], 'PIER_UPSTREAM_SEND_TIMEOUT');
+  assert.ok(waited >= 900 && waited < 2_500, `answered after ${waited.toFixed(0)} ms, not ~1 s`);
+  assert.equal(stalling.uploads, uploads + 1, 'the pod had the request head');
+
+  // The same upload without the annotation: still going at 2 s (the client gives up then).
+  const abort = new AbortController();
+  const patient = request(stand.url('http', '/upload'), {
+    method: 'POST',
+    headers: { host: stand.host('send-patient'), 'content-length': String(UPLOAD_BYTES) },
+    body: Readable.from(upload()),
+    dispatcher: stand.agent,
+    signal: abort.signal,
+  }).then(
+    (answer) => `answered ${answer.statusCode}`,
+    (err: Error) => (abort.signal.aborted ? 'still going' : `failed: ${err.message}`),
+  );
+  const early = await Promise.race([patient, sleep(2_000, 'still going')]);
+  abort.abort();
+  assert.equal(early, 'still going');
+  assert.equal(await patient, 'still going');
+  assert.equal(stalling.uploads, uploads + 2, 'the second upload reached the pod too');
 });
 
 test('annotations.md#custom-timeouts (proxy-next-upstream): http_503 sends the request to the other pod; off answers what the pod said', async () => {

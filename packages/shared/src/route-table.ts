@@ -134,6 +134,12 @@ export interface UpstreamPolicy {
    * `--response-header-timeout` and `--idle-timeout` (nginx's `proxy_read_timeout`).
    */
   readTimeoutMs?: number;
+  /**
+   * Longest time the endpoint may take none of the request body waiting for it, ms (nginx's
+   * `proxy_send_timeout`, between two writes); past it the attempt ends with 504. Absent: no
+   * such limit (the listener's request timeout bounds the upload).
+   */
+  sendTimeoutMs?: number;
   /** When another endpoint gets the request, instead of the dataplane's retry rule. */
   retry?: RetryPolicy;
 }

@@ -105,12 +105,21 @@ test('retryAllowed follows proxy_next_upstream, _tries and _timeout', () => {
 test('checkUpstreamPolicy keeps a valid policy and names each bad field', () => {
   const problems: string[] = [];
   const report = reporter((field, message) => problems.push(`${field}: ${message}`));
-  const policy = { connectTimeoutMs: 2_000, readTimeoutMs: 120_000, retry: NGINX_DEFAULT };
+  const policy = {
+    connectTimeoutMs: 2_000,
+    readTimeoutMs: 120_000,
+    sendTimeoutMs: 1_000,
+    retry: NGINX_DEFAULT,
+  };
   assert.deepEqual(checkUpstreamPolicy(policy, 'r.upstream.', report), policy);
   assert.deepEqual(problems, []);
   assert.equal(
     checkUpstreamPolicy(
-      { connectTimeoutMs: 0, retry: { ...NGINX_DEFAULT, statuses: [501], tries: -1 } },
+      {
+        connectTimeoutMs: 0,
+        sendTimeoutMs: 1.5,
+        retry: { ...NGINX_DEFAULT, statuses: [501], tries: -1 },
+      },
       'r.upstream.',
       report,
     ),
@@ -118,6 +127,7 @@ test('checkUpstreamPolicy keeps a valid policy and names each bad field', () => 
   );
   assert.deepEqual(problems, [
     'r.upstream.connectTimeoutMs: must be an integer, 1-3600000',
+    'r.upstream.sendTimeoutMs: must be an integer, 1-3600000',
     'r.upstream.retry.tries: must be an integer, 0-100',
     'r.upstream.retry.statuses: must be a list of 500, 502, 503, 504, 403, 404, 429',
   ]);

@@ -72,7 +72,7 @@ export function checkUpstreamPolicy(
   if (!isObject(raw)) return fail(report, at.slice(0, -1), 'must be an object');
   const before = report.count();
   const policy: UpstreamPolicy = {};
-  for (const name of ['connectTimeoutMs', 'readTimeoutMs'] as const) {
+  for (const name of ['connectTimeoutMs', 'readTimeoutMs', 'sendTimeoutMs'] as const) {
     if (raw[name] === undefined) continue;
     const value = readInteger(raw, name, at, report, 1, MAX_ROUTE_TIMEOUT_MS);
     if (value !== undefined) policy[name] = value;

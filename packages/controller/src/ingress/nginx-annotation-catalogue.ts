@@ -80,8 +80,8 @@ export const NGINX_ANNOTATIONS: Readonly<Partial<Record<string, NginxAnnotationI
     'proxy-read-timeout': honoured(
       "the longest wait for the response head and between two reads of its body, whole seconds (default: the dataplane's, 60 s)",
     ),
-    'proxy-send-timeout': ignored(
-      "Pier streams request bodies with back-pressure and has no timeout between two writes upstream; the whole request is still bounded by the listener's 60 s request timeout",
+    'proxy-send-timeout': honoured(
+      "the longest time the pod may take none of the request body waiting for it, whole seconds; past it 504 (default: none but the listener's 60 s request timeout)",
     ),
     'proxy-next-upstream': honoured(
       'which failures send a request to another pod: error, timeout, invalid_header, http_NNN, non_idempotent, off (default error timeout); only requests without a body are sent again',

@@ -368,19 +368,39 @@ const rows: Array<{
   },
   // annotations.md#custom-timeouts and the proxy-next-upstream family.
   {
-    name: 'proxy-connect-timeout and proxy-read-timeout, whole seconds',
-    annotations: on({ 'proxy-connect-timeout': '2', 'proxy-read-timeout': '120' }),
+    name: 'proxy-connect-timeout, proxy-read-timeout and proxy-send-timeout, whole seconds',
+    annotations: on({
+      'proxy-connect-timeout': '2',
+      'proxy-read-timeout': '120',
+      'proxy-send-timeout': '1',
+    }),
     nginxClass: false,
-    actions: { upstream: { connectTimeoutMs: 2_000, readTimeoutMs: 120_000 } },
+    actions: {
+      upstream: { connectTimeoutMs: 2_000, readTimeoutMs: 120_000, sendTimeoutMs: 1_000 },
+    },
   },
   {
     name: 'a timeout with a unit is not an integer: the default stays',
-    annotations: on({ 'proxy-read-timeout': '30s', 'proxy-connect-timeout': '0' }),
+    annotations: on({
+      'proxy-read-timeout': '30s',
+      'proxy-connect-timeout': '0',
+      'proxy-send-timeout': '-5',
+    }),
     nginxClass: false,
     actions: {},
     problems: [
       `${P}proxy-connect-timeout: '0' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
       `${P}proxy-read-timeout: '30s' is not a whole number of seconds from 1 to 3600; ingress-nginx's default applies`,
+      `${P}proxy-send-timeout: '-5' is not a whole number of seconds from 1 to 3600; no send timeout applies (the listener's request timeout bounds the upload)`,
+    ],
+  },
+  {
+    name: 'proxy-send-timeout past an hour is refused',
+    annotations: on({ 'proxy-send-timeout': '7200' }),
+    nginxClass: false,
+    actions: {},
+    problems: [
+      `${P}proxy-send-timeout: '7200' is not a whole number of seconds from 1 to 3600; no send timeout applies (the listener's request timeout bounds the upload)`,
     ],
   },
   {

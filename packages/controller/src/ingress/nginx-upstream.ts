@@ -1,6 +1,6 @@
 /**
- * ingress-nginx's `proxy-connect-timeout`, `proxy-read-timeout` and the `proxy-next-upstream`
- * family, read as its proxy annotation parser reads them (whole seconds, `strconv.Atoi`; the
+ * ingress-nginx's `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout` and the
+ * `proxy-next-upstream` family, read as its proxy annotation parser reads them (whole seconds, `strconv.Atoi`; the
  * retry conditions as `proxy_next_upstream` words) into a route's {@link UpstreamPolicy}. Pure.
  *
  * Its defaults (`error timeout`, 3 tries, no time limit) apply to every Ingress of an
@@ -29,6 +29,8 @@ const WORDS: ReadonlySet<string> = new Set([
   ...RETRY_STATUSES.map((s) => `http_${s}`),
 ]);
 const MAX_SECONDS = MAX_ROUTE_TIMEOUT_MS / 1000;
+/** What a bad `proxy-send-timeout` leaves: Pier has no send timeout of its own. */
+const NO_SEND = "no send timeout applies (the listener's request timeout bounds the upload)";
 
 /** Reads one annotation (trimmed; undefined when absent or empty). */
 type Read = (name: string) => string | undefined;
@@ -46,6 +48,8 @@ export function parseNginxUpstream(
   if (connect !== undefined) policy.connectTimeoutMs = connect * 1000;
   const readTimeout = seconds(read, problem, 'proxy-read-timeout', 1);
   if (readTimeout !== undefined) policy.readTimeoutMs = readTimeout * 1000;
+  const send = seconds(read, problem, 'proxy-send-timeout', 1, MAX_SECONDS, 'seconds', NO_SEND);
+  if (send !== undefined) policy.sendTimeoutMs = send * 1000;
 
   const named = ['proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout'];
   if (dialect.nginxClass || named.some((name) => read(name) !== undefined)) {
@@ -81,7 +85,7 @@ function retryPolicy(read: Read, problem: Problem): RetryPolicy {
   };
 }
 
-/** A whole number of seconds (or `unit`) from `min` to `max`; a bad one is reported. */
+/** A whole number of seconds (or `unit`) from `min` to `max`; a bad one is reported, with what then applies. */
 function seconds(
   read: Read,
   problem: Problem,
@@ -89,14 +93,12 @@ function seconds(
   min: number,
   max = MAX_SECONDS,
   unit = 'seconds',
+  instead = "ingress-nginx's default applies",
 ): number | undefined {
   const text = read(name);
   if (text === undefined) return undefined;
   const value = /^[0-9]{1,7}$/.test(text) ? Number(text) : Number.NaN;
   if (value >= min && value <= max) return value;
-  problem(
-    name,
-    `'${text}' is not a whole number of ${unit} from ${min} to ${max}; ingress-nginx's default applies`,
-  );
+  problem(name, `'${text}' is not a whole number of ${unit} from ${min} to ${max}; ${instead}`);
   return undefined;
 }

@@ -62,6 +62,11 @@ test('each cause has the status ingress-nginx users expect and a short text body
       '504 Gateway Timeout: connecting to the upstream timed out\n',
     ],
     ['PIER_UPSTREAM_TIMEOUT', 504, '504 Gateway Timeout: the upstream did not respond in time\n'],
+    [
+      'PIER_UPSTREAM_SEND_TIMEOUT',
+      504,
+      '504 Gateway Timeout: the upstream stopped taking the request body\n',
+    ],
   ];
   assert.deepEqual(
     rows.map(([code]) => code),

@@ -33,6 +33,7 @@ export const PROXY_ERROR_CODES = Object.freeze([
   'PIER_UPSTREAM_INVALID_RESPONSE',
   'PIER_UPSTREAM_CONNECT_TIMEOUT',
   'PIER_UPSTREAM_TIMEOUT',
+  'PIER_UPSTREAM_SEND_TIMEOUT',
 ] as const);
 
 /** One of {@link PROXY_ERROR_CODES}. */
@@ -85,6 +86,7 @@ const CAUSES: Readonly<Record<ProxyErrorCode, readonly [number, string]>> = {
   PIER_UPSTREAM_INVALID_RESPONSE: [502, 'invalid response from the upstream'],
   PIER_UPSTREAM_CONNECT_TIMEOUT: [504, 'connecting to the upstream timed out'],
   PIER_UPSTREAM_TIMEOUT: [504, 'the upstream did not respond in time'],
+  PIER_UPSTREAM_SEND_TIMEOUT: [504, 'the upstream stopped taking the request body'],
 };
 
 /**

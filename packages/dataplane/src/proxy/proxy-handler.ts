@@ -60,6 +60,7 @@ import { challengeHeaders, dropAuthorization, refusalCode } from './route-auth.t
 import { firstChoice, routeBackend } from './route-backend.ts';
 import { corsFor, routeAnswer, withHeaders } from './route-policy.ts';
 import { type RedirectAnswer, redirectBody } from './route-redirect.ts';
+import { SendWatch } from './send-watch.ts';
 import { classifyUpstreamError, eventKind, statusOutcome } from './upstream-failure.ts';
 
 export type { ProxyDeps };
@@ -101,6 +102,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #path = '/';
   #headers: string[] = [];
   #body: IncomingMessage | BodyLimit | null = null;
+  /** The body, when the route has a send timeout (`upstream.sendTimeoutMs`). */
+  #watch: SendWatch | undefined;
   /** Idempotent, bodiless: may be sent again after a failure (the dataplane's own rule). */
   #repeatable = false;
   #hasBody = false;
@@ -268,7 +271,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#answer('PIER_NO_ENDPOINT', hasBody);
       return;
     }
-    if (length > 0) {
+    const sendTimeout = this.#upstream?.sendTimeoutMs;
+    if (hasBody && sendTimeout !== undefined) {
+      this.#watch = new SendWatch(chunked ? bodyLimit : Infinity, sendTimeout);
+      this.#body = req.pipe(this.#watch);
+    } else if (length > 0) {
       this.#body = req;
     } else if (chunked) {
       const limit = new BodyLimit(bodyLimit);
@@ -396,6 +403,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#headersAt = performance.now();
+    this.#watch?.stop(); // As nginx: once the response is the client's, sending is not timed.
     const forwarded = forwardResponseHeaders(headers, this.#choice?.setCookie);
     const list = this.#cors === undefined ? forwarded : withHeaders(forwarded, this.#cors);
     if (this.#authorized !== undefined && this.#authorized.cookies.length > 0) {
@@ -536,6 +544,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #endAttempt(outcome: Outcome, cause?: ProxyErrorCode): void {
     if (!this.#attemptOpen) return;
     this.#attemptOpen = false;
+    this.#watch?.stop();
     const backend = this.#backend as Backend;
     const choice = this.#choice as EndpointChoice;
     const duration = performance.now() - this.#attemptStarted;
@@ -656,7 +665,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
  *   A route with a split (ingress-nginx's canary) picks its backend once, before the endpoint;
  *   retries, metrics and the access log then name that backend.
  * - **Upstream failures:** connect refused/unreachable, reset, invalid response: 502; connect,
- *   header or (before headers) body timeout: 504. After the response has started, a failure
+ *   header or (before headers) body timeout, or a request body the endpoint stopped taking
+ *   for the route's send timeout: 504. After the response has started, a failure
  *   cuts the client response (destroys it), the only honest signal left.
  * - **Retries:** a route with its own retry policy (`upstream.retry`, nginx's
  *   `proxy_next_upstream`) follows it: on the failures and statuses it names, within its tries

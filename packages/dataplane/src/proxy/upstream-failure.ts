@@ -4,6 +4,7 @@
  */
 import type { RetryCondition } from '@pier/shared';
 import type { ProxyErrorCode } from './error-pages.ts';
+import { SEND_TIMEOUT } from './exchange-marks.ts';
 import type { Outcome, ProxyEventKind } from './proxy-events.ts';
 
 /** A classified upstream failure. */
@@ -53,6 +54,10 @@ export function classifyUpstreamError(err: unknown, sent: boolean): UpstreamFail
       condition: 'timeout',
     };
   }
+  if (text === SEND_TIMEOUT) {
+    // The request is partly sent (a body is being streamed): never sent again.
+    return { code: 'PIER_UPSTREAM_SEND_TIMEOUT', retriable: false, outcome: 'failure' };
+  }
   if (text === 'UND_ERR_HEADERS_TIMEOUT' || text === 'UND_ERR_BODY_TIMEOUT') {
     return {
       code: 'PIER_UPSTREAM_TIMEOUT',
@@ -101,6 +106,7 @@ export function eventKind(code: ProxyErrorCode): ProxyEventKind {
       return 'unauthorized';
     case 'PIER_UPSTREAM_CONNECT_TIMEOUT':
     case 'PIER_UPSTREAM_TIMEOUT':
+    case 'PIER_UPSTREAM_SEND_TIMEOUT':
       return 'timeout';
     case 'PIER_BAD_REQUEST':
     case 'PIER_BODY_TOO_LARGE':
