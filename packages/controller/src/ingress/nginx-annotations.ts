@@ -23,6 +23,7 @@ import {
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX, nginxAnnotationInfo } from './nginx-annotation-catalogue.ts';
 import { type NginxAuthRequest, parseNginxAuth } from './nginx-auth.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 import { type NginxCanary, parseNginxCanary } from './nginx-canary.ts';
 import { parseNginxCors } from './nginx-cors.ts';
 import { type NginxErrors, parseNginxErrors } from './nginx-errors.ts';
@@ -116,9 +117,6 @@ export const PIER_DIALECT: NginxDialect = Object.freeze({ nginxClass: false });
 /** Ingresses of a compatibility class. */
 export const NGINX_DIALECT: NginxDialect = Object.freeze({ nginxClass: true });
 
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
 /** Reads the annotations; see the module comment. */
 export function parseNginxAnnotations(
   annotations: Readonly<Record<string, string>> | undefined,
@@ -148,8 +146,8 @@ export function parseNginxAnnotations(
   const bool = (name: string, fallback: boolean): boolean => {
     const text = read(name);
     if (text === undefined) return fallback;
-    if (TRUE.has(text)) return true;
-    if (FALSE.has(text)) return false;
+    const value = parseNginxBool(text);
+    if (value !== undefined) return value;
     problem(name, `'${text}' is not true or false; using ${fallback}`);
     return fallback;
   };

@@ -14,6 +14,7 @@ import type { BackendRule, BackendSplit } from '@pier/shared';
 import { MAX_BACKEND_WEIGHT, matchNameProblem, matchValueProblem } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 
 /** What a canary Ingress asks for. */
 export interface NginxCanary {
@@ -37,8 +38,6 @@ export interface NginxCanary {
   affinity: 'sticky' | 'legacy';
 }
 
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 /** ingress-nginx's check of header and cookie names and values (BasicCharsRegex). */
 const BASIC_CHARS = /^[-._~a-zA-Z0-9/:]+$/;
 /** ingress-nginx's check of the header pattern (IsValidRegex). */
@@ -67,8 +66,8 @@ export function parseNginxCanary(
 
   const enabledText = read('canary');
   let enabled = false;
-  if (enabledText !== undefined && TRUE.has(enabledText)) enabled = true;
-  else if (enabledText !== undefined && !FALSE.has(enabledText))
+  if (enabledText !== undefined && parseNginxBool(enabledText) === true) enabled = true;
+  else if (enabledText !== undefined && parseNginxBool(enabledText) !== false)
     problem('canary', `'${enabledText}' is not true or false; using false`);
   if (!enabled) {
     // ingress-nginx's "configured but not enabled": the canary settings are dropped.

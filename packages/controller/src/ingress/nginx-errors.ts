@@ -13,6 +13,7 @@ import type { ServiceBackend, ServiceLookup } from '../routes/backend-resolver.t
 import { resolveServiceBackend } from '../routes/backend-resolver.ts';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 
 /** What an Ingress's error annotations ask for. */
 export interface NginxErrors {
@@ -26,8 +27,6 @@ export interface NginxErrors {
 
 /** A Service name, as Kubernetes allows (an RFC 1035 label). */
 const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** The annotations' error handling, or undefined when the Ingress asks for none. */
 export function parseNginxErrors(
@@ -60,8 +59,8 @@ export function parseNginxErrors(
   }
   const disable = read('disable-proxy-intercept-errors');
   if (disable !== undefined) {
-    if (TRUE.has(disable)) errors.upstreamPasses = true;
-    else if (!FALSE.has(disable))
+    if (parseNginxBool(disable) === true) errors.upstreamPasses = true;
+    else if (parseNginxBool(disable) !== false)
       problem(
         'disable-proxy-intercept-errors',
         `'${cut(disable)}' is not true or false; using false`,

@@ -24,6 +24,7 @@ import {
 } from '@pier/shared';
 import type { AnnotationProblem } from './balancing-annotations.ts';
 import { NGINX_ANNOTATION_PREFIX } from './nginx-annotation-catalogue.ts';
+import { parseNginxBool } from './nginx-bool.ts';
 
 /**
  * What an Ingress's external authentication asks of its routes (the zone, and the cache's
@@ -46,8 +47,6 @@ const HEADER_LIST = /^[-A-Za-z0-9_, ]*$/;
 /** ingress-nginx's default `auth-signin-redirect-param`. */
 export const DEFAULT_SIGNIN_REDIRECT_PARAM = 'rd';
 const CLOSED = '; every request to its paths is answered 503';
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /**
  * ingress-nginx's `buildAuthSignURL`: the sign-in URL with `<param>=` the original URL
@@ -175,8 +174,8 @@ export function parseNginxExternalAuth(
 
   const always = read('auth-always-set-cookie');
   if (always !== undefined) {
-    if (TRUE.has(always)) auth.alwaysSetCookie = true;
-    else if (!FALSE.has(always))
+    if (parseNginxBool(always) === true) auth.alwaysSetCookie = true;
+    else if (parseNginxBool(always) !== false)
       problem('auth-always-set-cookie', `'${always}' is not true or false; using false`);
   }
   return auth;
