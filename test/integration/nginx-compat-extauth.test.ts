@@ -166,6 +166,24 @@ before(async () => {
       },
       svc,
     ),
+    stand.ingress(
+      'cached200',
+      {
+        [`${N}auth-url`]: `http://${AUTH_ADDRESS}:${authPort}/plain`,
+        [`${N}auth-cache-key`]: '$http_x_token',
+        [`${N}auth-cache-duration`]: '200 5m',
+      },
+      svc,
+    ),
+    stand.ingress('method', ext({ [`${N}auth-method`]: 'POST' }), svc),
+    stand.ingress(
+      'param',
+      ext({
+        [`${N}auth-signin`]: 'https://login.example.test/start',
+        [`${N}auth-signin-redirect-param`]: 'next',
+      }),
+      svc,
+    ),
     stand.ingress('down', { [`${N}auth-url`]: `http://${DOWN_ADDRESS}:9/auth` }, svc),
     stand.ingress('fail', { [`${N}auth-url`]: `http://${AUTH_ADDRESS}:${authPort}/fail` }, svc),
     stand.ingress('bad', { [`${N}auth-url`]: 'oauth2-proxy.auth/oauth2/auth' }, svc),
@@ -179,7 +197,19 @@ before(async () => {
       svc,
     ),
   );
-  await stand.serve(['ext', 'signin', 'proxy', 'cached', 'down', 'fail', 'bad', 'both']);
+  await stand.serve([
+    'ext',
+    'signin',
+    'proxy',
+    'cached',
+    'cached200',
+    'method',
+    'param',
+    'down',
+    'fail',
+    'bad',
+    'both',
+  ]);
 });
 
 after(async () => {
@@ -375,4 +405,43 @@ test('annotations.md#external-authentication: auth-cache-key keeps answers (defa
   assert.equal(otherAgain.auth.length, 0, 'a 401 is kept too');
   // Answers with Set-Cookie are never kept, as nginx's proxy cache: 'ext' has no key anyway.
   assert.equal((await ask('ext', { headers: { 'x-token': 'good' } })).auth.length, 1);
+});
+
+test('annotations.md#external-authentication: auth-method sets the auth request’s method, with X-Original-URI and X-Scheme', async () => {
+  const res = await ask('method', { headers: { 'x-token': 'good' } });
+  assert.equal(res.status, 200);
+  const [seen] = res.auth;
+  assert.ok(seen);
+  assert.equal(seen.method, 'POST');
+  assert.equal(seen.bodyBytes, 0, 'still without the body');
+  assert.equal(seen.headers['x-original-uri'], '/private?a=1');
+  assert.equal(seen.headers['x-scheme'], 'http');
+  const [plain] = (await ask('ext', { headers: { 'x-token': 'good' } })).auth;
+  assert.equal(plain?.headers['x-original-uri'], undefined, 'without auth-method: not sent');
+});
+
+test('annotations.md#external-authentication: auth-signin-redirect-param names the parameter instead of rd', async () => {
+  const res = await ask('param');
+  assert.equal(res.status, 302);
+  assert.equal(
+    res.location,
+    `https://login.example.test/start?next=http://${stand.host('param')}%2Fprivate%3Fa%3D1`,
+  );
+});
+
+test('annotations.md#external-authentication: auth-cache-duration says which answers are kept: with 200 5m, a 401 is asked again', async () => {
+  assert.equal((await ask('cached200', { headers: { 'x-token': 'good' } })).auth.length, 1);
+  assert.equal(
+    (await ask('cached200', { headers: { 'x-token': 'good' } })).auth.length,
+    0,
+    'a 200 is kept',
+  );
+  const denied = await ask('cached200', { headers: { 'x-token': 'nope' } });
+  assert.equal(denied.status, 401);
+  assert.equal(denied.auth.length, 1);
+  assert.equal(
+    (await ask('cached200', { headers: { 'x-token': 'nope' } })).auth.length,
+    1,
+    'a 401 is not kept: 200 is the only status listed',
+  );
 });
